@@ -1,0 +1,4 @@
+//! Stage 3: turn inventory into findings.
+
+pub mod unused;
+pub mod vulnerable;

@@ -1,0 +1,15 @@
+//! fwaudit: a supply-chain and patch-level auditor for device firmware.
+//!
+//! The pipeline runs one way: [`unpack`] → [`binary`] / [`identify`] /
+//! [`manifest`] → [`analyze`] (with [`advisory`]) → [`report`]. [`scan`]
+//! wires the stages together for one target.
+
+pub mod advisory;
+pub mod analyze;
+pub mod binary;
+pub mod identify;
+pub mod manifest;
+pub mod model;
+pub mod report;
+pub mod scan;
+pub mod unpack;

@@ -1,0 +1,184 @@
+//! Entry point: parse the command line, run the command, map the outcome to
+//! the contract's exit codes (0 clean, 1 findings at/above --fail-on, 2 error).
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command, FailOn, OutputFormat, ScanArgs, UnpackArgs};
+use fwaudit::advisory::Database;
+use fwaudit::model::Severity;
+use fwaudit::report;
+use fwaudit::scan::{self, ScanReport};
+use fwaudit::unpack::limits::Limits;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => run_scan(args),
+        Command::Unpack(args) => run_unpack(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("fwaudit: error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// A spinner on stderr, only when a person is watching.
+fn progress() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn run_scan(args: ScanArgs) -> Result<u8, String> {
+    let db = Database::bundled()?;
+    let limits = Limits::default();
+    let bar = progress();
+    let mut reports: Vec<ScanReport> = Vec::new();
+    let mut failed = false;
+    for target in &args.targets {
+        bar.set_message(format!("scanning {}", target.display()));
+        match scan::scan(target, &db, &limits) {
+            Ok(report) => reports.push(report),
+            Err(message) => {
+                bar.suspend(|| eprintln!("fwaudit: error: {message}"));
+                failed = true;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let text = match args.format {
+        OutputFormat::Table => report::table::render(&reports),
+        OutputFormat::Json => report::json::render(&reports),
+    };
+    emit(&text, args.output.as_deref())?;
+    for r in &reports {
+        for n in &r.notes {
+            let at = n
+                .offset
+                .map(|o| format!(" at offset {o:#x}"))
+                .unwrap_or_default();
+            eprintln!("fwaudit: {:?}: {}{at}: {}", n.level, n.path, n.message);
+        }
+    }
+    if failed || reports.iter().any(ScanReport::incomplete) {
+        return Ok(EXIT_ERROR);
+    }
+    let threshold = args.fail_on.map(|f| match f {
+        FailOn::Low => Severity::Low,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+        FailOn::Critical => Severity::Critical,
+    });
+    let reached = threshold.is_some_and(|t| {
+        reports
+            .iter()
+            .flat_map(|r| &r.findings)
+            .any(|f| f.severity >= t)
+    });
+    Ok(if reached { EXIT_FINDINGS } else { 0 })
+}
+
+#[derive(Serialize)]
+struct UnpackListing<'a> {
+    layers: &'a [fwaudit::unpack::Layer],
+    files: Vec<FileEntry<'a>>,
+    notes: &'a [fwaudit::unpack::Note],
+}
+
+#[derive(Serialize)]
+struct FileEntry<'a> {
+    path: &'a str,
+    size: usize,
+    kind: fwaudit::unpack::tree::FileClass,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+}
+
+fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
+    use fwaudit::unpack::tree::EntryKind;
+    use sha2::{Digest, Sha256};
+    let (_, unpacked) = scan::load(&args.image, &Limits::default())?;
+    // files[0] is the image itself; list what it contains.
+    let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
+    let files: Vec<FileEntry> = unpacked.files[skip..]
+        .iter()
+        .map(|f| FileEntry {
+            path: &f.path,
+            size: f.data.len(),
+            kind: f.class(),
+            sha256: f.is_regular().then(|| hex::encode(Sha256::digest(&f.data))),
+            target: match &f.kind {
+                EntryKind::Symlink(t) => Some(t.as_str()),
+                _ => None,
+            },
+        })
+        .collect();
+    let text = if args.json {
+        let listing = UnpackListing {
+            layers: &unpacked.layers,
+            files,
+            notes: &unpacked.notes,
+        };
+        serde_json::to_string_pretty(&listing).map_err(|e| e.to_string())? + "\n"
+    } else {
+        let mut out = String::new();
+        for l in &unpacked.layers {
+            out.push_str(&format!(
+                "layer {:<9} {:>10} bytes  {}\n",
+                l.format, l.size, l.path
+            ));
+        }
+        for f in &files {
+            let kind = serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let link = f.target.map(|t| format!(" -> {t}")).unwrap_or_default();
+            out.push_str(&format!("{kind:<8} {:>10}  {}{link}\n", f.size, f.path));
+        }
+        out
+    };
+    emit(&text, None)?;
+    for n in &unpacked.notes {
+        eprintln!("fwaudit: {:?}: {}: {}", n.level, n.path, n.message);
+    }
+    Ok(if unpacked.notes.is_empty() {
+        0
+    } else {
+        EXIT_ERROR
+    })
+}
+
+fn emit(text: &str, path: Option<&std::path::Path>) -> Result<(), String> {
+    match path {
+        Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+                _ => Ok(()),
+            }
+        }
+    }
+}

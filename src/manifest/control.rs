@@ -1,0 +1,83 @@
+//! Debian control-file syntax (deb822): paragraphs of `Field: value` lines,
+//! continuation lines start with white space. Shared by dpkg and opkg status.
+
+/// One paragraph: fields in file order, with the line it started on.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Paragraph {
+    pub line: usize,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Paragraph {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses `text`; a line that is neither a field nor a continuation is an
+/// error naming its line number.
+pub fn parse(text: &str) -> Result<Vec<Paragraph>, String> {
+    let mut out = Vec::new();
+    let mut current = Paragraph::default();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        if line.trim().is_empty() {
+            if !current.fields.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            match current.fields.last_mut() {
+                Some((_, value)) => {
+                    value.push('\n');
+                    value.push_str(line.trim());
+                }
+                None => return Err(format!("line {line_no}: continuation line outside a field")),
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("line {line_no}: expected `Field: value`"));
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("line {line_no}: malformed field name {name:?}"));
+        }
+        if current.fields.is_empty() {
+            current.line = line_no;
+        }
+        current
+            .fields
+            .push((name.to_string(), value.trim().to_string()));
+    }
+    if !current.fields.is_empty() {
+        out.push(current);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paragraphs_and_continuations() {
+        let text = "Package: a\nVersion: 1\nDescription: x\n more\n\n\nPackage: b\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].get("description"), Some("x\nmore"));
+        assert_eq!(p[1].line, 7);
+    }
+
+    #[test]
+    fn rejects_garbage_with_a_line_number() {
+        assert_eq!(
+            parse("Package: a\nnot a field\n").unwrap_err(),
+            "line 2: expected `Field: value`"
+        );
+        assert!(parse(" leading continuation\n").is_err());
+    }
+}

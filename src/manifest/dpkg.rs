@@ -1,0 +1,111 @@
+//! dpkg's database of installed packages, `/var/lib/dpkg/status`.
+
+use super::control;
+use crate::identify::{catalog, purl_escape};
+use crate::model::{Component, Evidence, Upstream};
+
+/// Installed packages in a dpkg status file at `path`.
+pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    let mut out = Vec::new();
+    for p in control::parse(text)? {
+        let field = |name: &str| {
+            p.get(name)
+                .ok_or_else(|| format!("line {}: package stanza without `{name}`", p.line))
+        };
+        let name = field("Package")?;
+        // Only "install ok installed": half-installed or removed packages are not on the device.
+        if p.get("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
+            continue;
+        }
+        let version = field("Version")?;
+        let arch = p.get("Architecture").unwrap_or("all");
+        // "Source: openssl (3.0.17-1)" names the upstream project better than the binary package.
+        let source = p.get("Source").and_then(|s| s.split_whitespace().next());
+        let upstream = source
+            .and_then(catalog::product_for_package)
+            .or_else(|| catalog::product_for_package(name))
+            .map(|product| Upstream {
+                name: product.to_string(),
+                version: upstream_version(version),
+            });
+        out.push(Component {
+            name: name.to_string(),
+            version: version.to_string(),
+            purl: format!("pkg:deb/debian/{name}@{}?arch={arch}", purl_escape(version)),
+            cpe: upstream
+                .as_ref()
+                .and_then(|u| catalog::cpe(&u.name, &u.version)),
+            ecosystem: "deb".to_string(),
+            upstream,
+            sources: vec![Evidence {
+                method: "dpkg-status".to_string(),
+                path: path.to_string(),
+                offset: None,
+                evidence: format!("line {}: Package: {name}, Version: {version}", p.line),
+            }],
+        });
+    }
+    Ok(out)
+}
+
+/// The upstream part of a Debian version: no epoch, no Debian revision, no
+/// repack suffix (`1:1.2.13.dfsg-1` -> `1.2.13`, `3.0.17-1~deb12u2` -> `3.0.17`).
+pub fn upstream_version(version: &str) -> String {
+    let no_epoch = match version.split_once(':') {
+        Some((epoch, rest)) if epoch.chars().all(|c| c.is_ascii_digit()) => rest,
+        _ => version,
+    };
+    let no_revision = no_epoch.rsplit_once('-').map_or(no_epoch, |(up, _)| up);
+    let really = no_revision
+        .rsplit_once("+really")
+        .map_or(no_revision, |(_, r)| r);
+    let cut = really
+        .find(['+', '~'])
+        .or_else(|| really.find(".dfsg"))
+        .unwrap_or(really.len());
+    really[..cut].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_debian_decorations() {
+        assert_eq!(upstream_version("1:1.2.13.dfsg-1"), "1.2.13");
+        assert_eq!(upstream_version("3.0.17-1~deb12u2"), "3.0.17");
+        assert_eq!(upstream_version("1:1.35.0-4+b3"), "1.35.0");
+        assert_eq!(upstream_version("2023.01+dfsg-2+deb12u1"), "2023.01");
+        assert_eq!(upstream_version("2.36-9+deb12u10"), "2.36");
+        assert_eq!(upstream_version("1.0+really0.9-1"), "0.9");
+        assert_eq!(upstream_version("2022.83"), "2022.83");
+    }
+
+    #[test]
+    fn reads_installed_packages_and_their_upstream() {
+        let text = "Package: libssl3\nStatus: install ok installed\nArchitecture: armhf\n\
+                    Source: openssl\nVersion: 3.0.17-1~deb12u2\n\n\
+                    Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
+        let c = parse("status", text).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c[0].purl,
+            "pkg:deb/debian/libssl3@3.0.17-1~deb12u2?arch=armhf"
+        );
+        let up = c[0].upstream.as_ref().unwrap();
+        assert_eq!(
+            (up.name.as_str(), up.version.as_str()),
+            ("openssl", "3.0.17")
+        );
+        assert_eq!(
+            c[0].sources[0].evidence,
+            "line 1: Package: libssl3, Version: 3.0.17-1~deb12u2"
+        );
+    }
+
+    #[test]
+    fn a_stanza_without_version_is_an_error() {
+        let err = parse("s", "Package: x\nStatus: install ok installed\n").unwrap_err();
+        assert_eq!(err, "line 1: package stanza without `Version`");
+    }
+}

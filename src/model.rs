@@ -1,0 +1,149 @@
+//! Shared vocabulary of the pipeline: what was found, where, and how bad it is.
+//!
+//! Every stage speaks these types so that a report, the JSON contract and the
+//! fleet store all describe a component the same way.
+
+use serde::Serialize;
+use std::fmt;
+
+/// A third-party component (library, program, package) found in a target.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Component {
+    /// Product or package name as its ecosystem spells it (`openssl`, `libssl3`).
+    pub name: String,
+    pub version: String,
+    /// Package URL, e.g. `pkg:generic/openssl@3.0.17`.
+    pub purl: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpe: Option<String>,
+    /// `generic` for upstream projects found by signature, `deb`, `opkg`, ... for packages.
+    pub ecosystem: String,
+    /// The upstream product and version this package carries, used to match
+    /// advisories written against upstream releases (`libssl3` carries `openssl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
+    pub sources: Vec<Evidence>,
+}
+
+/// Upstream identity of a packaged component.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Upstream {
+    pub name: String,
+    pub version: String,
+}
+
+impl Component {
+    /// The upstream (product, version) pair advisories are matched against.
+    pub fn upstream(&self) -> Upstream {
+        self.upstream.clone().unwrap_or_else(|| Upstream {
+            name: self.name.clone(),
+            version: self.version.clone(),
+        })
+    }
+}
+
+/// Why we believe a component is present.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Evidence {
+    /// `signature` (version string in bytes), `dpkg-status`, `opkg-status`, ...
+    pub method: String,
+    /// Path of the file inside the target, e.g. `fw.bin@0x40000:squashfs/usr/lib/libz.so.1`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// The matched text, as found.
+    pub evidence: String,
+}
+
+/// Severity on the CVSS qualitative scale, plus `info` for findings that carry no risk score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Qualitative rating of a CVSS base score (CVSS v3.x specification, table 14).
+    pub fn from_cvss_score(score: f64) -> Severity {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::Info,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.to_ascii_lowercase().as_str() {
+            "info" | "none" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" | "moderate" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of problem a finding reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    Vulnerable,
+    Outdated,
+    Unused,
+    Hardening,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Vulnerable => "vulnerable",
+            FindingKind::Outdated => "outdated",
+            FindingKind::Unused => "unused",
+            FindingKind::Hardening => "hardening",
+        }
+    }
+}
+
+/// One problem to act on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// `name@version` of the upstream component concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The file concerned (for `unused` and `hardening`), or the first file the component was seen in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
+    pub aliases: Vec<String>,
+    pub severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<String>,
+    pub fixed_versions: Vec<String>,
+    /// One line a person can read.
+    pub summary: String,
+}

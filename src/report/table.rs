@@ -1,0 +1,134 @@
+//! Human-readable report for a terminal.
+
+use crate::model::{FindingKind, Severity};
+use crate::scan::ScanReport;
+use std::fmt::Write;
+
+pub fn render(reports: &[ScanReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        section(&mut out, r);
+    }
+    out
+}
+
+fn section(out: &mut String, r: &ScanReport) {
+    let t = &r.target;
+    let _ = writeln!(
+        out,
+        "== {} ({} bytes{})",
+        t.path,
+        t.size,
+        t.sha256
+            .as_ref()
+            .map(|s| format!(", sha256 {s}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "\nLayers ({})", r.layers.len());
+    for l in &r.layers {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>10}  {:<9} {}{}",
+            format!("{:#x}", l.offset),
+            l.size,
+            l.format,
+            l.path,
+            l.detail
+                .as_ref()
+                .map(|d| format!("  [{d}]"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out, "\nComponents ({})", r.components.len());
+    for c in &r.components {
+        let first = c.sources.first();
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<20} {:<9} {}{}",
+            c.name,
+            c.version,
+            c.ecosystem,
+            first.map(|s| s.path.as_str()).unwrap_or(""),
+            match c.sources.len() {
+                0 | 1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            }
+        );
+    }
+    let unused = r.libraries.iter().filter(|l| l.unused).count();
+    let _ = writeln!(
+        out,
+        "\nShared libraries ({}, {} unused)",
+        r.libraries.len(),
+        unused
+    );
+    for l in &r.libraries {
+        let _ = writeln!(
+            out,
+            "  {:<7} {:<28} {}",
+            if l.unused { "UNUSED" } else { "" },
+            l.soname.as_deref().unwrap_or("-"),
+            l.path
+        );
+    }
+    let mut counts = String::new();
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
+        let n = r.findings.iter().filter(|f| f.severity == sev).count();
+        if n > 0 {
+            let _ = write!(
+                counts,
+                "{}{n} {sev}",
+                if counts.is_empty() { "" } else { ", " }
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nFindings ({}{})",
+        r.findings.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {counts}")
+        }
+    );
+    for f in &r.findings {
+        let what = match f.kind {
+            FindingKind::Vulnerable => f.advisory.clone().unwrap_or_default(),
+            _ => f.path.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<10} {:<18} {:<16} {}",
+            f.severity.as_str().to_uppercase(),
+            f.kind.as_str(),
+            f.component.as_deref().unwrap_or("-"),
+            what,
+            f.summary
+        );
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nProblems ({}): the scan of these parts is incomplete",
+            r.notes.len()
+        );
+        for n in &r.notes {
+            let _ = writeln!(
+                out,
+                "  {:<6} {}{}: {}",
+                format!("{:?}", n.level).to_lowercase(),
+                n.path,
+                n.offset.map(|o| format!(" @{o:#x}")).unwrap_or_default(),
+                n.message
+            );
+        }
+    }
+    out.push('\n');
+}

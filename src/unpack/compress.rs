@@ -1,0 +1,198 @@
+//! Bounded stream decompressors shared by the compression layers and by
+//! containers that declare a payload codec (uImage, ...).
+//!
+//! Each returns how many input bytes the stream used, so that carving can step
+//! over it, and stops at `cap` output bytes so that a bomb cannot exhaust memory.
+
+use flate2::bufread::{GzDecoder, ZlibDecoder};
+use liblzma::stream::{Action, Status, Stream};
+use std::io::Read;
+
+/// Result of decompressing one stream.
+#[derive(Debug)]
+pub struct Decoded {
+    pub data: Vec<u8>,
+    /// Compressed bytes consumed from the input.
+    pub consumed: usize,
+    /// Why decoding stopped early, if it did (truncated or corrupt input).
+    pub error: Option<String>,
+    /// True when output reached `cap` before the stream ended.
+    pub capped: bool,
+}
+
+/// Reads from `reader` into a vector until EOF, an error, or `cap` bytes.
+fn read_capped(mut reader: impl Read, cap: u64) -> (Vec<u8>, Option<String>, bool) {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return (out, None, false),
+            Ok(n) => {
+                if out.len() as u64 + n as u64 > cap {
+                    let keep = (cap - out.len() as u64) as usize;
+                    out.extend_from_slice(&buf[..keep]);
+                    return (out, None, true);
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return (out, Some(e.to_string()), false),
+        }
+    }
+}
+
+/// One gzip member (RFC 1952).
+pub fn gzip(input: &[u8], cap: u64) -> Decoded {
+    let mut rest = input;
+    let (data, error, capped) = read_capped(GzDecoder::new(&mut rest), cap);
+    Decoded {
+        consumed: input.len() - rest.len(),
+        data,
+        error,
+        capped,
+    }
+}
+
+/// A zlib stream (RFC 1950).
+pub fn zlib(input: &[u8], cap: u64) -> Decoded {
+    let mut rest = input;
+    let (data, error, capped) = read_capped(ZlibDecoder::new(&mut rest), cap);
+    Decoded {
+        consumed: input.len() - rest.len(),
+        data,
+        error,
+        capped,
+    }
+}
+
+/// An `.xz` stream.
+pub fn xz(input: &[u8], cap: u64) -> Decoded {
+    match Stream::new_stream_decoder(256 << 20, 0) {
+        Ok(stream) => run_lzma(stream, input, cap),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// A legacy `.lzma` ("LZMA alone") stream, as used by kernels and U-Boot.
+pub fn lzma_alone(input: &[u8], cap: u64) -> Decoded {
+    match Stream::new_lzma_decoder(256 << 20) {
+        Ok(stream) => run_lzma(stream, input, cap),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+fn failed(error: String) -> Decoded {
+    Decoded {
+        data: Vec::new(),
+        consumed: 0,
+        error: Some(error),
+        capped: false,
+    }
+}
+
+fn run_lzma(mut stream: Stream, input: &[u8], cap: u64) -> Decoded {
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        let in_pos = stream.total_in() as usize;
+        let before_out = stream.total_out();
+        let action = if in_pos >= input.len() {
+            Action::Finish
+        } else {
+            Action::Run
+        };
+        let status = stream.process(&input[in_pos..], &mut chunk, action);
+        let produced = (stream.total_out() - before_out) as usize;
+        let room = cap.saturating_sub(out.len() as u64) as usize;
+        out.extend_from_slice(&chunk[..produced.min(room)]);
+        let consumed = stream.total_in() as usize;
+        if produced > room {
+            return Decoded {
+                data: out,
+                consumed,
+                error: None,
+                capped: true,
+            };
+        }
+        match status {
+            Ok(Status::StreamEnd) => {
+                return Decoded {
+                    data: out,
+                    consumed,
+                    error: None,
+                    capped: false,
+                };
+            }
+            Ok(_) => {
+                let stalled = produced == 0 && consumed == in_pos;
+                if stalled && consumed >= input.len() {
+                    return Decoded {
+                        data: out,
+                        consumed,
+                        error: Some("unexpected end of compressed data".into()),
+                        capped: false,
+                    };
+                }
+            }
+            Err(e) => {
+                return Decoded {
+                    data: out,
+                    consumed,
+                    error: Some(e.to_string()),
+                    capped: false,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_reports_consumed_bytes_and_ignores_trailing_data() {
+        let mut input = gz(b"hello world");
+        let len = input.len();
+        input.extend_from_slice(b"TRAILING");
+        let d = gzip(&input, 1 << 20);
+        assert_eq!(d.data, b"hello world");
+        assert_eq!(d.consumed, len);
+        assert!(d.error.is_none());
+    }
+
+    #[test]
+    fn gzip_stops_at_cap() {
+        let input = gz(&vec![0u8; 100_000]);
+        let d = gzip(&input, 1000);
+        assert!(d.capped);
+        assert_eq!(d.data.len(), 1000);
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error_with_partial_output() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let input = gz(&data);
+        let d = gzip(&input[..input.len() / 2], 1 << 20);
+        assert!(d.error.is_some());
+    }
+
+    #[test]
+    fn xz_round_trip_and_truncation() {
+        let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(b"xz payload xz payload").unwrap();
+        let input = e.finish().unwrap();
+        let d = xz(&input, 1 << 20);
+        assert_eq!(d.data, b"xz payload xz payload");
+        assert_eq!(d.consumed, input.len());
+        let t = xz(&input[..input.len() - 10], 1 << 20);
+        assert!(t.error.is_some());
+    }
+}

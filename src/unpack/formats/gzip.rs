@@ -1,0 +1,126 @@
+//! gzip member (RFC 1952) found at any offset; yields the decompressed stream.
+
+use super::{Entry, Extracted, Format, Problem, Rejection};
+use crate::unpack::compress::{self, Decoded};
+use crate::unpack::limits::Budget;
+use crate::unpack::tree::EntryKind;
+
+pub struct Gzip;
+
+/// Output below which a failing stream is taken for a chance magic, not a corrupt one.
+pub const MIN_CREDIBLE_OUTPUT: usize = 64;
+
+impl Format for Gzip {
+    fn name(&self) -> &'static str {
+        "gzip"
+    }
+
+    fn magics(&self) -> &'static [&'static [u8]] {
+        &[&[0x1f, 0x8b, 0x08]]
+    }
+
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        let flags = *data.get(3).ok_or(Rejection::NotThisFormat)?;
+        let xfl = *data.get(8).ok_or(Rejection::NotThisFormat)?;
+        if flags & 0xe0 != 0 || !matches!(xfl, 0 | 2 | 4) {
+            return Err(Rejection::NotThisFormat);
+        }
+        let name = original_name(data, flags).unwrap_or_else(|| "data".to_string());
+        let decoded = compress::gzip(data, budget.output_cap(data.len() as u64));
+        stream_entry(self.name(), name, decoded, budget)
+    }
+}
+
+/// FNAME from the header, reduced to a safe single path component.
+fn original_name(data: &[u8], flags: u8) -> Option<String> {
+    const FEXTRA: u8 = 0x04;
+    const FNAME: u8 = 0x08;
+    if flags & FNAME == 0 {
+        return None;
+    }
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let xlen = u16::from_le_bytes([*data.get(10)?, *data.get(11)?]) as usize;
+        at += 2 + xlen;
+    }
+    let rest = data.get(at..)?;
+    let end = rest.iter().take(256).position(|&b| b == 0)?;
+    let name = String::from_utf8_lossy(&rest[..end]);
+    let base = name.rsplit('/').next().unwrap_or("");
+    (!base.is_empty() && base != "." && base != "..").then(|| base.to_string())
+}
+
+/// Turns one decoded stream into a single-entry layer, shared by the stream codecs.
+pub fn stream_entry(
+    codec: &str,
+    name: String,
+    decoded: Decoded,
+    budget: &mut Budget,
+) -> Result<Extracted, Rejection> {
+    let mut notes = Vec::new();
+    if let Some(e) = &decoded.error {
+        if decoded.data.len() < MIN_CREDIBLE_OUTPUT {
+            return Err(Rejection::NotThisFormat);
+        }
+        notes.push(Problem::Error(format!(
+            "{codec} stream is truncated or corrupt after {} output bytes ({} input bytes): {e}",
+            decoded.data.len(),
+            decoded.consumed
+        )));
+    }
+    if decoded.capped {
+        notes.push(Problem::Limit(format!(
+            "{codec} stream stopped at {} output bytes from {} input bytes (size/ratio bound)",
+            decoded.data.len(),
+            decoded.consumed
+        )));
+    }
+    if !budget.take(decoded.data.len() as u64) {
+        return Err(Rejection::Limit(format!(
+            "{codec} stream: total decompressed size bound reached"
+        )));
+    }
+    Ok(Extracted {
+        size: decoded.consumed as u64,
+        entries: vec![Entry {
+            path: name,
+            kind: EntryKind::File,
+            data: decoded.data,
+        }],
+        filesystem: false,
+        detail: None,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unpack::limits::Limits;
+    use std::io::Write;
+
+    #[test]
+    fn keeps_the_original_name_but_never_a_path() {
+        let mut e = flate2::GzBuilder::new()
+            .filename("../../etc/rootfs.cpio")
+            .write(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"payload").unwrap();
+        let gz = e.finish().unwrap();
+        let out = Gzip
+            .extract(&gz, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert_eq!(out.entries[0].path, "rootfs.cpio");
+        assert_eq!(out.entries[0].data, b"payload");
+        assert_eq!(out.size, gz.len() as u64);
+    }
+
+    #[test]
+    fn chance_magic_is_not_a_gzip() {
+        let junk = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff];
+        assert_eq!(
+            Gzip.extract(&junk, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
+            Rejection::NotThisFormat
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! One file per container format. A format recognises itself by magic bytes,
+//! validates its header before trusting it, and returns the entries it holds.
+//! Adding a format is one new file plus one row in [`FORMATS`].
+
+use super::limits::Budget;
+use super::tree::EntryKind;
+
+pub mod gzip;
+pub mod squashfs;
+pub mod uimage;
+pub mod xz;
+
+/// Every format the carver looks for.
+pub static FORMATS: &[&dyn Format] = &[&uimage::UImage, &squashfs::Squashfs, &gzip::Gzip, &xz::Xz];
+
+/// A container format.
+pub trait Format: Sync {
+    /// Short lower-case name used in layer paths (`squashfs`, `uimage`).
+    fn name(&self) -> &'static str;
+    /// Byte strings that start this format's header.
+    fn magics(&self) -> &'static [&'static [u8]];
+    /// Parses the container starting at `data[0]` (everything after it is
+    /// also passed, since the container's size is only known from its header).
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection>;
+}
+
+/// What a container held.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    /// Bytes of the input the container occupies.
+    pub size: u64,
+    pub entries: Vec<Entry>,
+    /// True for file systems: their entries get absolute paths and form a
+    /// namespace for symlink and library resolution.
+    pub filesystem: bool,
+    /// Extra facts for the layer (`compression: xz`).
+    pub detail: Option<String>,
+    /// Problems met after the header was accepted: partial data was kept.
+    pub notes: Vec<Problem>,
+}
+
+/// One entry of a container.
+#[derive(Debug)]
+pub struct Entry {
+    /// Path inside the container, without a leading slash (`usr/lib/libz.so.1`, `kernel`).
+    pub path: String,
+    pub kind: EntryKind,
+    pub data: Vec<u8>,
+}
+
+/// A problem met inside a container whose header was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Corrupt or truncated data; message names what and where (offset relative to the layer).
+    Error(String),
+    /// A bound from [`super::limits::Limits`] was reached.
+    Limit(String),
+}
+
+/// Why a candidate was not unpacked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The magic matched by chance: not this format. Silent.
+    NotThisFormat,
+    /// The header is this format's but the container cannot be read.
+    Corrupt(String),
+    /// A bound was reached before anything could be extracted.
+    Limit(String),
+}
+
+/// Reads a big-endian u32 at `at`, if in bounds.
+pub fn be32(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Reads a little-endian u16 at `at`, if in bounds.
+pub fn le16(data: &[u8], at: usize) -> Option<u16> {
+    data.get(at..at + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// Reads a little-endian u32 at `at`, if in bounds.
+pub fn le32(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Reads a little-endian u64 at `at`, if in bounds.
+pub fn le64(data: &[u8], at: usize) -> Option<u64> {
+    data.get(at..at + 8).map(|b| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_le_bytes(a)
+    })
+}

@@ -1,0 +1,304 @@
+//! squashfs 4.0, little or big endian. The superblock is checked field by field
+//! (a chance `hsqs` in a binary must not reach the reader), then `backhand`
+//! reads the tables and the files.
+
+use super::{Entry, Extracted, Format, Problem, Rejection};
+use crate::unpack::limits::Budget;
+use crate::unpack::tree::EntryKind;
+use backhand::kind::{BE_V4_0, Kind, LE_V4_0};
+use backhand::{FilesystemReader, InnerNode};
+use std::io::{Cursor, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub struct Squashfs;
+
+const SUPERBLOCK_LEN: usize = 96;
+
+/// The superblock fields we check before trusting the image.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Superblock {
+    pub big_endian: bool,
+    pub inode_count: u32,
+    pub block_size: u32,
+    pub compression: u16,
+    pub block_log: u16,
+    pub major: u16,
+    pub minor: u16,
+    pub bytes_used: u64,
+    pub id_table: u64,
+    pub inode_table: u64,
+    pub dir_table: u64,
+}
+
+impl Superblock {
+    pub fn parse(data: &[u8]) -> Option<Superblock> {
+        let sb = data.get(..SUPERBLOCK_LEN)?;
+        let big_endian = match &sb[..4] {
+            b"hsqs" => false,
+            b"sqsh" => true,
+            _ => return None,
+        };
+        let u16_at = |at: usize| {
+            let b = [sb[at], sb[at + 1]];
+            if big_endian {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            }
+        };
+        let u32_at = |at: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&sb[at..at + 4]);
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let u64_at = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&sb[at..at + 8]);
+            if big_endian {
+                u64::from_be_bytes(b)
+            } else {
+                u64::from_le_bytes(b)
+            }
+        };
+        Some(Superblock {
+            big_endian,
+            inode_count: u32_at(4),
+            block_size: u32_at(12),
+            compression: u16_at(20),
+            block_log: u16_at(22),
+            major: u16_at(28),
+            minor: u16_at(30),
+            bytes_used: u64_at(40),
+            id_table: u64_at(48),
+            inode_table: u64_at(64),
+            dir_table: u64_at(72),
+        })
+    }
+
+    /// Every reason this superblock cannot describe a readable 4.0 image.
+    pub fn check(&self, available: u64) -> Result<(), String> {
+        let mut faults = Vec::new();
+        if !(4096..=1 << 20).contains(&self.block_size) || !self.block_size.is_power_of_two() {
+            faults.push(format!(
+                "block_size {} is not a power of two between 4 KiB and 1 MiB",
+                self.block_size
+            ));
+        } else if u32::from(self.block_log) >= 32 || 1u32 << self.block_log != self.block_size {
+            faults.push(format!(
+                "block_log {} does not match block_size {}",
+                self.block_log, self.block_size
+            ));
+        }
+        if !(1..=6).contains(&self.compression) {
+            faults.push(format!("unknown compression id {}", self.compression));
+        }
+        if self.inode_count == 0 {
+            faults.push("inode_count is 0".into());
+        }
+        if self.bytes_used < SUPERBLOCK_LEN as u64 {
+            faults.push(format!(
+                "bytes_used {} is below the superblock size",
+                self.bytes_used
+            ));
+        }
+        for (name, at) in [
+            ("inode_table", self.inode_table),
+            ("directory_table", self.dir_table),
+            ("id_table", self.id_table),
+        ] {
+            if at >= self.bytes_used {
+                faults.push(format!(
+                    "{name} start {at:#x} is past bytes_used {:#x}",
+                    self.bytes_used
+                ));
+            }
+        }
+        if faults.is_empty() && self.bytes_used > available {
+            faults.push(format!(
+                "image is truncated: superblock says {} bytes, only {available} present",
+                self.bytes_used
+            ));
+        }
+        if faults.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("squashfs superblock: {}", faults.join("; ")))
+        }
+    }
+
+    pub fn compression_name(&self) -> &'static str {
+        ["?", "gzip", "lzma", "lzo", "xz", "lz4", "zstd"]
+            .get(self.compression as usize)
+            .copied()
+            .unwrap_or("?")
+    }
+}
+
+impl Format for Squashfs {
+    fn name(&self) -> &'static str {
+        "squashfs"
+    }
+
+    fn magics(&self) -> &'static [&'static [u8]] {
+        &[b"hsqs", b"sqsh"]
+    }
+
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        let sb = Superblock::parse(data).ok_or(Rejection::NotThisFormat)?;
+        // Versions 1-3 exist in old firmware; anything else is a chance match.
+        match (sb.major, sb.minor) {
+            (4, 0) => {}
+            (1..=3, _) => {
+                return Err(Rejection::Corrupt(format!(
+                    "squashfs {}.{} is not supported yet (only 4.0)",
+                    sb.major, sb.minor
+                )));
+            }
+            _ => return Err(Rejection::NotThisFormat),
+        }
+        sb.check(data.len() as u64).map_err(Rejection::Corrupt)?;
+        if matches!(sb.compression, 2 | 3) {
+            return Err(Rejection::Corrupt(format!(
+                "squashfs compression {} is not supported yet",
+                sb.compression_name()
+            )));
+        }
+        let image = &data[..sb.bytes_used as usize];
+        let kind = Kind::from_const(if sb.big_endian { BE_V4_0 } else { LE_V4_0 })
+            .map_err(Rejection::Corrupt)?;
+        // backhand is a third-party parser: a panic inside it on hostile input
+        // must cost us this layer, not the scan.
+        let read = catch_unwind(AssertUnwindSafe(|| read_all(image, kind, budget)));
+        let (entries, notes) = match read {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(Rejection::Corrupt(
+                    "squashfs reader failed on malformed tables".into(),
+                ));
+            }
+        };
+        Ok(Extracted {
+            size: sb.bytes_used,
+            entries,
+            filesystem: true,
+            detail: Some(format!(
+                "squashfs {}.{} {}, {} compression, block size {}",
+                sb.major,
+                sb.minor,
+                if sb.big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
+                sb.compression_name(),
+                sb.block_size
+            )),
+            notes,
+        })
+    }
+}
+
+fn read_all(
+    image: &[u8],
+    kind: Kind,
+    budget: &mut Budget,
+) -> Result<(Vec<Entry>, Vec<Problem>), Rejection> {
+    let fs = FilesystemReader::from_reader_with_offset_and_kind(Cursor::new(image), 0, kind)
+        .map_err(|e| Rejection::Corrupt(format!("squashfs tables unreadable: {e}")))?;
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    for node in fs.files() {
+        if entries.len() >= budget.limits.max_entries {
+            notes.push(Problem::Limit(format!(
+                "squashfs has more than {} entries; the rest were skipped",
+                budget.limits.max_entries
+            )));
+            break;
+        }
+        let path = node
+            .fullpath
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string();
+        let (kind, data) = match &node.inner {
+            InnerNode::File(file) => {
+                let len = file.file_len() as u64;
+                if len > budget.limits.max_file_size || !budget.take(len) {
+                    notes.push(Problem::Limit(format!(
+                        "/{path}: {len} bytes exceeds the file size or total size bound; skipped"
+                    )));
+                    continue;
+                }
+                let mut data = Vec::with_capacity(len as usize);
+                let reader = fs.file(file).reader_checked();
+                let read = reader.and_then(|mut r| r.read_to_end(&mut data).map_err(Into::into));
+                if let Err(e) = read {
+                    notes.push(Problem::Error(format!("/{path}: data unreadable: {e}")));
+                    continue;
+                }
+                (EntryKind::File, data)
+            }
+            InnerNode::Symlink(link) => (
+                EntryKind::Symlink(link.link.to_string_lossy().into_owned()),
+                Vec::new(),
+            ),
+            InnerNode::Dir(_) => (EntryKind::Dir, Vec::new()),
+            _ => (EntryKind::Special, Vec::new()),
+        };
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        entries.push(Entry { path, kind, data });
+    }
+    Ok((entries, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn superblock() -> Vec<u8> {
+        let mut sb = vec![0u8; SUPERBLOCK_LEN];
+        sb[..4].copy_from_slice(b"hsqs");
+        sb[4..8].copy_from_slice(&5u32.to_le_bytes());
+        sb[12..16].copy_from_slice(&131072u32.to_le_bytes());
+        sb[20..22].copy_from_slice(&4u16.to_le_bytes());
+        sb[22..24].copy_from_slice(&17u16.to_le_bytes());
+        sb[28..30].copy_from_slice(&4u16.to_le_bytes());
+        sb[40..48].copy_from_slice(&4096u64.to_le_bytes());
+        sb[48..56].copy_from_slice(&4000u64.to_le_bytes());
+        sb[64..72].copy_from_slice(&100u64.to_le_bytes());
+        sb[72..80].copy_from_slice(&200u64.to_le_bytes());
+        sb
+    }
+
+    #[test]
+    fn sane_superblock_passes() {
+        let sb = Superblock::parse(&superblock()).unwrap();
+        assert_eq!(sb.check(4096), Ok(()));
+        assert_eq!(sb.compression_name(), "xz");
+    }
+
+    #[test]
+    fn names_every_broken_field() {
+        let mut raw = superblock();
+        raw[12..16].copy_from_slice(&3u32.to_le_bytes());
+        raw[20..22].copy_from_slice(&9u16.to_le_bytes());
+        let err = Superblock::parse(&raw).unwrap().check(4096).unwrap_err();
+        assert!(err.contains("block_size 3"), "{err}");
+        assert!(err.contains("compression id 9"), "{err}");
+    }
+
+    #[test]
+    fn truncation_is_reported_with_sizes() {
+        let err = Superblock::parse(&superblock())
+            .unwrap()
+            .check(1000)
+            .unwrap_err();
+        assert!(err.contains("says 4096 bytes, only 1000 present"), "{err}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Bounds on what an image may make us do. Firmware is hostile input: every
+//! decompressor and file system reader draws from one budget, and running out
+//! is reported as a `limit` note for that layer instead of exhausting memory.
+
+/// Configurable bounds for one target.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// How many containers deep we recurse (`image > squashfs > gzip > ...`).
+    pub max_depth: usize,
+    /// Total bytes all layers of one target may decompress to.
+    pub max_total_bytes: u64,
+    /// Largest single extracted file.
+    pub max_file_size: u64,
+    /// Output/input ratio past which a compressed stream is treated as a bomb.
+    pub max_ratio: u64,
+    /// Entries one container may hold.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 8,
+            max_total_bytes: 2 << 30,
+            max_file_size: 512 << 20,
+            max_ratio: 1000,
+            max_entries: 200_000,
+        }
+    }
+}
+
+/// What is left of [`Limits::max_total_bytes`] while one target is unpacked.
+#[derive(Debug)]
+pub struct Budget {
+    pub limits: Limits,
+    remaining: u64,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Budget {
+        Budget {
+            remaining: limits.max_total_bytes,
+            limits,
+        }
+    }
+
+    /// Most bytes a stream of `input_len` compressed bytes may decompress to now.
+    pub fn output_cap(&self, input_len: u64) -> u64 {
+        let by_ratio = input_len.saturating_mul(self.limits.max_ratio).max(1 << 20);
+        self.remaining.min(self.limits.max_file_size).min(by_ratio)
+    }
+
+    /// Takes `n` bytes from the budget; false (and nothing taken) when it would overdraw.
+    pub fn take(&mut self, n: u64) -> bool {
+        if n > self.remaining {
+            return false;
+        }
+        self.remaining -= n;
+        true
+    }
+}
