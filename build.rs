@@ -34,7 +34,6 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
-    // End-of-life data is embedded once the outdated analysis reads it.
     let eol = root.join("eol.json");
     println!("cargo:rerun-if-changed={}", eol.display());
     if eol.exists() {

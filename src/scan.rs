@@ -1,7 +1,7 @@
 //! One target through the whole pipeline: unpack, identify, analyze.
 
 use crate::advisory::Database;
-use crate::analyze::{unused, vulnerable};
+use crate::analyze::{outdated, unused, vulnerable};
 use crate::binary::ElfInfo;
 use crate::model::{Component, Finding};
 use crate::unpack::limits::Limits;
@@ -114,6 +114,7 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
     }
     let libraries = unused::libraries(&unpacked, &elfs);
     let mut findings = vulnerable::findings(&components, db);
+    findings.extend(outdated::findings(&components, &db.eol, &outdated::today()));
     findings.extend(unused::findings(&libraries, &components));
     findings.sort_by(|a, b| {
         b.severity

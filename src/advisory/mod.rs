@@ -1,6 +1,7 @@
 //! Stage 3 input: the advisory database and how a component is matched
 //! against it. With no imported database, the bundled OSV set is used.
 
+pub mod eol;
 pub mod osv;
 pub mod version;
 
@@ -38,6 +39,7 @@ pub struct Database {
     by_package: HashMap<(String, String), Vec<(usize, usize)>>,
     /// Where the data came from, for `db status` and reports.
     pub source: String,
+    pub eol: eol::EolData,
 }
 
 impl Database {
@@ -51,6 +53,9 @@ impl Database {
             let record: osv::Record =
                 serde_json::from_str(text).map_err(|e| format!("advisories/osv/{name}: {e}"))?;
             db.add(record);
+        }
+        if let Some(text) = bundled::BUNDLED_EOL {
+            db.eol = eol::EolData::parse(text)?;
         }
         Ok(db)
     }

@@ -1,4 +1,5 @@
 //! Stage 3: turn inventory into findings.
 
+pub mod outdated;
 pub mod unused;
 pub mod vulnerable;

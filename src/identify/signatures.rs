@@ -168,7 +168,7 @@ mod tests {
 
     fn versions(data: &[u8]) -> Vec<(String, String)> {
         SIGNATURES
-            .scan(data, &[0..data.len()])
+            .scan(data, std::slice::from_ref(&(0..data.len())))
             .into_iter()
             .map(|h| (h.product, h.version))
             .collect()
@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn only_listed_ranges_are_scanned() {
         let data = b"BusyBox v1.2.3 (x) .... BusyBox v1.35.0 (y)";
-        let hits = SIGNATURES.scan(data, &[20..data.len()]);
+        let hits = SIGNATURES.scan(data, std::slice::from_ref(&(20..data.len())));
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].version, "1.35.0");
         assert_eq!(hits[0].offset, Some(24));
