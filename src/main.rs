@@ -75,7 +75,7 @@ fn run_scan(args: ScanArgs) -> Result<u8, String> {
                 .offset
                 .map(|o| format!(" at offset {o:#x}"))
                 .unwrap_or_default();
-            eprintln!("fwaudit: {:?}: {}{at}: {}", n.level, n.path, n.message);
+            eprintln!("fwaudit: {}: {}{at}: {}", n.level.as_str(), n.path, n.message);
         }
     }
     if failed || reports.iter().any(ScanReport::incomplete) {
@@ -160,7 +160,7 @@ fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
     };
     emit(&text, None)?;
     for n in &unpacked.notes {
-        eprintln!("fwaudit: {:?}: {}: {}", n.level, n.path, n.message);
+        eprintln!("fwaudit: {}: {}: {}", n.level.as_str(), n.path, n.message);
     }
     Ok(if unpacked.notes.is_empty() {
         0

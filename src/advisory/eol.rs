@@ -47,7 +47,9 @@ impl EolData {
             .iter()
             .filter(|c| {
                 version.strip_prefix(c.cycle.as_str()).is_some_and(|rest| {
-                    rest.is_empty() || rest.starts_with('.') || rest.starts_with(|ch: char| ch.is_ascii_alphabetic())
+                    rest.is_empty()
+                        || rest.starts_with('.')
+                        || rest.starts_with(|ch: char| ch.is_ascii_alphabetic())
                 })
             })
             .max_by_key(|c| c.cycle.len())

@@ -37,13 +37,19 @@ pub fn libraries(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Library>
             }
         }
     }
-    // Executables are roots; so are shared objects without a SONAME, which are
-    // plugins loaded by path (dlopen) rather than by DT_NEEDED.
-    let is_library = |elf: &ElfInfo| elf.kind == ElfKind::SharedLibrary && elf.soname.is_some();
+    // A shared object is a library when the loader can find it: it sits in a
+    // search directory or something's DT_NEEDED resolves to it. Any other
+    // shared object (`/usr/lib/lighttpd/mod_*.so`) can only be loaded by path
+    // with dlopen, so it is a plugin and, like an executable, a root.
+    let has_incoming: BTreeSet<usize> = edges.values().flatten().copied().collect();
+    let is_library = |index: usize, elf: &ElfInfo| {
+        elf.kind == ElfKind::SharedLibrary
+            && (has_incoming.contains(&index) || search.in_search_dir(unpacked, index))
+    };
     let mut reached: BTreeSet<usize> = BTreeSet::new();
     let mut queue: VecDeque<usize> = elfs
         .iter()
-        .filter(|(_, e)| !is_library(e) && e.kind != ElfKind::Relocatable)
+        .filter(|(i, e)| !is_library(*i, e) && e.kind != ElfKind::Relocatable)
         .map(|(i, _)| *i)
         .collect();
     while let Some(node) = queue.pop_front() {
@@ -64,7 +70,7 @@ pub fn libraries(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Library>
     }
     let mut out: Vec<Library> = elfs
         .iter()
-        .filter(|(_, e)| is_library(e))
+        .filter(|(i, e)| is_library(*i, e))
         .map(|(index, elf)| Library {
             path: unpacked.files[*index].path.clone(),
             soname: elf.soname.clone(),
@@ -157,6 +163,17 @@ impl SearchDirs {
             by_fs.insert(fs_index, dirs);
         }
         SearchDirs { by_fs }
+    }
+
+    /// Whether file `index` lies directly in one of its file system's search directories.
+    fn in_search_dir(&self, unpacked: &Unpacked, index: usize) -> bool {
+        let Some(p) = &unpacked.files[index].fs else {
+            return false;
+        };
+        let dir = p.path.rsplit_once('/').map_or("/", |(d, _)| d);
+        self.by_fs
+            .get(&p.fs)
+            .is_some_and(|dirs| dirs.iter().any(|d| d == dir))
     }
 
     fn resolve(

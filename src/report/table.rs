@@ -123,7 +123,7 @@ fn section(out: &mut String, r: &ScanReport) {
             let _ = writeln!(
                 out,
                 "  {:<6} {}{}: {}",
-                format!("{:?}", n.level).to_lowercase(),
+                n.level.as_str(),
                 n.path,
                 n.offset.map(|o| format!(" @{o:#x}")).unwrap_or_default(),
                 n.message

@@ -42,6 +42,15 @@ pub enum Level {
     Limit,
 }
 
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Limit => "limit",
+        }
+    }
+}
+
 /// A problem met while unpacking, with where it happened.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Note {
