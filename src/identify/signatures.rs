@@ -47,6 +47,9 @@ pub struct Signatures {
 /// How far past an anchor a confirming regex may look.
 const WINDOW: usize = 256;
 
+/// Longest evidence text quoted from the bytes.
+const EVIDENCE_MAX: usize = 160;
+
 /// A confirmed version string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
@@ -121,11 +124,18 @@ impl Signatures {
                 let (Some(all), Some(version)) = (caps.get(0), caps.name("version")) else {
                     continue;
                 };
+                // Show the whole printable string the match starts, not just the match.
+                let text_len = window
+                    .iter()
+                    .take(EVIDENCE_MAX)
+                    .position(|b| !(0x20..0x7f).contains(b))
+                    .unwrap_or(window.len().min(EVIDENCE_MAX))
+                    .max(version.end());
                 hits.push(Hit {
                     product: sig.product.clone(),
                     version: String::from_utf8_lossy(version.as_bytes()).into_owned(),
                     offset: Some((range.start + m.start()) as u64),
-                    text: printable(all.as_bytes()),
+                    text: printable(&window[..text_len]),
                 });
             }
         }
@@ -216,6 +226,7 @@ mod tests {
             one("glibc", "2.36")
         );
         assert_eq!(versions(b"\0mbed TLS 2.28.3\0"), one("mbedtls", "2.28.3"));
+        assert_eq!(versions(b"\0Mbed TLS 3.6.0\0"), one("mbedtls", "3.6.0"));
         assert_eq!(versions(b"uClibc-ng 1.0.39\0"), one("uclibc-ng", "1.0.39"));
         assert_eq!(
             versions(b"Linux version 4.14.180 (builder@buildhost) (gcc version 7.5.0)"),
