@@ -121,7 +121,7 @@ impl Signatures {
                 let Some(caps) = sig.confirm.captures(window) else {
                     continue;
                 };
-                let (Some(all), Some(version)) = (caps.get(0), caps.name("version")) else {
+                let Some(version) = caps.name("version") else {
                     continue;
                 };
                 // Show the whole printable string the match starts, not just the match.
