@@ -75,7 +75,12 @@ fn run_scan(args: ScanArgs) -> Result<u8, String> {
                 .offset
                 .map(|o| format!(" at offset {o:#x}"))
                 .unwrap_or_default();
-            eprintln!("fwaudit: {}: {}{at}: {}", n.level.as_str(), n.path, n.message);
+            eprintln!(
+                "fwaudit: {}: {}{at}: {}",
+                n.level.as_str(),
+                n.path,
+                n.message
+            );
         }
     }
     if failed || reports.iter().any(ScanReport::incomplete) {

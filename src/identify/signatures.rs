@@ -48,7 +48,7 @@ pub struct Signatures {
 const WINDOW: usize = 256;
 
 /// Longest evidence text quoted from the bytes.
-const EVIDENCE_MAX: usize = 160;
+const EVIDENCE_MAX: usize = 200;
 
 /// A confirmed version string.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,130 @@
+//! Runs the built `fwaudit` binary the way a user or CI script would.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The repository root; tests run from there so that paths in reports are
+/// the relative ones a user sees (`samples/router-armhf.bin@0x90000:...`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fwaudit(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_fwaudit"))
+        .args(args)
+        .current_dir(root())
+        // End-of-life findings depend on the date; pin it.
+        .env("FWAUDIT_TODAY", "2026-11-25")
+        .output()
+        .expect("run fwaudit");
+    let run = Run {
+        code: out.status.code().expect("exit code, not a signal"),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "fwaudit panicked: {}",
+        run.stderr
+    );
+    run
+}
+
+pub fn json(args: &[&str]) -> (i32, Value) {
+    let run = fwaudit(args);
+    let value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr));
+    (run.code, value)
+}
+
+pub fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `path format offset size` per layer.
+pub fn layers(report: &Value) -> Vec<String> {
+    report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {} {}",
+                s(&l["path"]),
+                s(&l["format"]),
+                l["offset"],
+                l["size"]
+            )
+        })
+        .collect()
+}
+
+/// `severity kind component advisory fixed,versions` per finding, in report order.
+pub fn findings(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let fixed: Vec<String> = f["fixed_versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(s)
+                .collect();
+            format!(
+                "{} {} {} {} {}",
+                s(&f["severity"]),
+                s(&f["kind"]),
+                s(&f["component"]),
+                s(&f["advisory"]),
+                if fixed.is_empty() {
+                    "-".to_string()
+                } else {
+                    fixed.join(",")
+                }
+            )
+        })
+        .collect()
+}
+
+/// `name version ecosystem` for every component.
+pub fn components(report: &Value) -> Vec<String> {
+    report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                s(&c["name"]),
+                s(&c["version"]),
+                s(&c["ecosystem"])
+            )
+        })
+        .collect()
+}
+
+/// `path offset evidence` of every source of component `name` (ecosystem generic).
+pub fn evidence(report: &Value, name: &str) -> Vec<String> {
+    report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == name && c["ecosystem"] == "generic")
+        .flat_map(|c| c["sources"].as_array().unwrap().clone())
+        .map(|e| format!("{} {} {}", s(&e["path"]), e["offset"], s(&e["evidence"])))
+        .collect()
+}
