@@ -81,3 +81,42 @@ mod tests {
         assert!(parse(" leading continuation\n").is_err());
     }
 }
+
+/// One installed package from a dpkg or opkg status database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// Line the package's stanza starts on.
+    pub line: usize,
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Source package name (`Source: openssl (3.0.17-1)` gives `openssl`).
+    pub source: Option<String>,
+}
+
+/// Packages whose `Status` says they are installed: half-installed or removed
+/// packages (`deinstall ok config-files`) are not on the device.
+pub fn installed(text: &str) -> Result<Vec<Installed>, String> {
+    let mut out = Vec::new();
+    for p in parse(text)? {
+        let field = |name: &str| {
+            p.get(name)
+                .ok_or_else(|| format!("line {}: package stanza without `{name}`", p.line))
+        };
+        let name = field("Package")?;
+        if p.get("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
+            continue;
+        }
+        out.push(Installed {
+            line: p.line,
+            name: name.to_string(),
+            version: field("Version")?.to_string(),
+            arch: p.get("Architecture").unwrap_or("all").to_string(),
+            source: p
+                .get("Source")
+                .and_then(|s| s.split_whitespace().next())
+                .map(str::to_string),
+        });
+    }
+    Ok(out)
+}

@@ -1,51 +1,39 @@
 //! dpkg's database of installed packages, `/var/lib/dpkg/status`.
 
 use super::control;
+use super::package_component;
 use crate::identify::{catalog, purl_escape};
-use crate::model::{Component, Evidence, Upstream};
+use crate::model::Component;
 
 /// Installed packages in a dpkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    let mut out = Vec::new();
-    for p in control::parse(text)? {
-        let field = |name: &str| {
-            p.get(name)
-                .ok_or_else(|| format!("line {}: package stanza without `{name}`", p.line))
-        };
-        let name = field("Package")?;
-        // Only "install ok installed": half-installed or removed packages are not on the device.
-        if p.get("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
-            continue;
-        }
-        let version = field("Version")?;
-        let arch = p.get("Architecture").unwrap_or("all");
-        // "Source: openssl (3.0.17-1)" names the upstream project better than the binary package.
-        let source = p.get("Source").and_then(|s| s.split_whitespace().next());
-        let upstream = source
-            .and_then(catalog::product_for_package)
-            .or_else(|| catalog::product_for_package(name))
-            .map(|product| Upstream {
-                name: product.to_string(),
-                version: upstream_version(version),
-            });
-        out.push(Component {
-            name: name.to_string(),
-            version: version.to_string(),
-            purl: format!("pkg:deb/debian/{name}@{}?arch={arch}", purl_escape(version)),
-            cpe: upstream
-                .as_ref()
-                .and_then(|u| catalog::cpe(&u.name, &u.version)),
-            ecosystem: "deb".to_string(),
-            upstream,
-            sources: vec![Evidence {
-                method: "dpkg-status".to_string(),
-                path: path.to_string(),
-                offset: None,
-                evidence: format!("line {}: Package: {name}, Version: {version}", p.line),
-            }],
-        });
-    }
-    Ok(out)
+    let packages = control::installed(text)?;
+    Ok(packages
+        .into_iter()
+        .map(|p| {
+            // "Source: openssl" names the upstream project better than the binary package.
+            let product = p
+                .source
+                .as_deref()
+                .and_then(catalog::product_for_package)
+                .or_else(|| catalog::product_for_package(&p.name));
+            let purl = format!(
+                "pkg:deb/debian/{}@{}?arch={}",
+                p.name,
+                purl_escape(&p.version),
+                p.arch
+            );
+            package_component(
+                &p,
+                "deb",
+                purl,
+                "dpkg-status",
+                path,
+                product,
+                upstream_version(&p.version),
+            )
+        })
+        .collect())
 }
 
 /// The upstream part of a Debian version: no epoch, no Debian revision, no

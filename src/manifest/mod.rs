@@ -5,7 +5,8 @@ pub mod control;
 pub mod dpkg;
 pub mod opkg;
 
-use crate::model::Component;
+use crate::identify::catalog;
+use crate::model::{Component, Evidence, Upstream};
 use crate::unpack::{Level, Note, Unpacked};
 
 /// A manifest reader: where its file lives and how to read it.
@@ -49,4 +50,40 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
         }
     }
     (found, notes)
+}
+
+/// A package-database entry as a component: `product` is the upstream
+/// project it carries (if known), at `upstream_version`.
+fn package_component(
+    package: &control::Installed,
+    ecosystem: &str,
+    purl: String,
+    method: &str,
+    path: &str,
+    product: Option<&str>,
+    upstream_version: String,
+) -> Component {
+    let upstream = product.map(|name| Upstream {
+        name: name.to_string(),
+        version: upstream_version,
+    });
+    Component {
+        name: package.name.clone(),
+        version: package.version.clone(),
+        purl,
+        cpe: upstream
+            .as_ref()
+            .and_then(|u| catalog::cpe(&u.name, &u.version)),
+        ecosystem: ecosystem.to_string(),
+        upstream,
+        sources: vec![Evidence {
+            method: method.to_string(),
+            path: path.to_string(),
+            offset: None,
+            evidence: format!(
+                "line {}: Package: {}, Version: {}",
+                package.line, package.name, package.version
+            ),
+        }],
+    }
 }

@@ -2,48 +2,34 @@
 //! Same syntax as dpkg's; versions are `upstream-release`.
 
 use super::control;
+use super::package_component;
 use crate::identify::{catalog, purl_escape};
-use crate::model::{Component, Evidence, Upstream};
+use crate::model::Component;
 
 /// Installed packages in an opkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    let mut out = Vec::new();
-    for p in control::parse(text)? {
-        let field = |name: &str| {
-            p.get(name)
-                .ok_or_else(|| format!("line {}: package stanza without `{name}`", p.line))
-        };
-        let name = field("Package")?;
-        if p.get("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
-            continue;
-        }
-        let version = field("Version")?;
-        let arch = p.get("Architecture").unwrap_or("all");
-        let upstream = catalog::product_for_package(name).map(|product| Upstream {
-            name: product.to_string(),
-            version: upstream_version(version),
-        });
-        out.push(Component {
-            name: name.to_string(),
-            version: version.to_string(),
-            purl: format!(
-                "pkg:opkg/openwrt/{name}@{}?arch={arch}",
-                purl_escape(version)
-            ),
-            cpe: upstream
-                .as_ref()
-                .and_then(|u| catalog::cpe(&u.name, &u.version)),
-            ecosystem: "opkg".to_string(),
-            upstream,
-            sources: vec![Evidence {
-                method: "opkg-status".to_string(),
-                path: path.to_string(),
-                offset: None,
-                evidence: format!("line {}: Package: {name}, Version: {version}", p.line),
-            }],
-        });
-    }
-    Ok(out)
+    let packages = control::installed(text)?;
+    Ok(packages
+        .into_iter()
+        .map(|p| {
+            let product = catalog::product_for_package(&p.name);
+            let purl = format!(
+                "pkg:opkg/openwrt/{}@{}?arch={}",
+                p.name,
+                purl_escape(&p.version),
+                p.arch
+            );
+            package_component(
+                &p,
+                "opkg",
+                purl,
+                "opkg-status",
+                path,
+                product,
+                upstream_version(&p.version),
+            )
+        })
+        .collect())
 }
 
 /// `1.35.0-6` -> `1.35.0`; `2022.82-6` -> `2022.82`.
