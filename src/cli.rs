@@ -23,6 +23,23 @@ pub enum Command {
     Scan(ScanArgs),
     /// Show the layers and files inside an image without auditing it.
     Unpack(UnpackArgs),
+    /// Manage the advisory database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Import OSV (file, directory, zip export), NVD API 2.0 JSON, or a RustSec advisory-db directory.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Show which sources are loaded, when they were imported, and how many advisories each holds.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

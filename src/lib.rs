@@ -7,6 +7,7 @@
 pub mod advisory;
 pub mod analyze;
 pub mod binary;
+pub mod datadir;
 pub mod identify;
 pub mod manifest;
 pub mod model;

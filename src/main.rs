@@ -4,7 +4,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, FailOn, OutputFormat, ScanArgs, UnpackArgs};
+use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs};
 use fwaudit::advisory::Database;
 use fwaudit::model::Severity;
 use fwaudit::report;
@@ -13,6 +13,7 @@ use fwaudit::unpack::limits::Limits;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const EXIT_FINDINGS: u8 = 1;
@@ -20,9 +21,14 @@ const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let data_dir = fwaudit::datadir::resolve(cli.data_dir);
     let result = match cli.command {
-        Command::Scan(args) => run_scan(args),
+        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d)),
         Command::Unpack(args) => run_unpack(args),
+        Command::Db(DbCommand::Import { paths }) => {
+            data_dir.and_then(|d| run_db_import(&paths, &d))
+        }
+        Command::Db(DbCommand::Status { json }) => data_dir.and_then(|d| run_db_status(json, &d)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -47,8 +53,8 @@ fn progress() -> ProgressBar {
     bar
 }
 
-fn run_scan(args: ScanArgs) -> Result<u8, String> {
-    let db = Database::bundled()?;
+fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
+    let db = Database::load(data_dir)?;
     let limits = Limits::default();
     let bar = progress();
     let mut reports: Vec<ScanReport> = Vec::new();
@@ -172,6 +178,50 @@ fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
     } else {
         EXIT_ERROR
     })
+}
+
+fn run_db_import(paths: &[PathBuf], data_dir: &Path) -> Result<u8, String> {
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let summary = fwaudit::advisory::import::import_into_store(data_dir, &paths)?;
+    for (source, count) in &summary.imported {
+        println!("imported {count} {source} advisories");
+    }
+    for e in &summary.errors {
+        eprintln!("fwaudit: error: {e}");
+    }
+    Ok(if summary.errors.is_empty() {
+        0
+    } else {
+        EXIT_ERROR
+    })
+}
+
+fn run_db_status(json: bool, data_dir: &Path) -> Result<u8, String> {
+    let status = fwaudit::advisory::store::status(data_dir)?;
+    if json {
+        emit(
+            &(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"),
+            None,
+        )?;
+        return Ok(0);
+    }
+    let mut out = format!(
+        "data directory: {}\nbundled: {} advisories\n",
+        status.data_dir, status.bundled
+    );
+    for (source, info) in &status.sources {
+        let from = match info.origins.as_slice() {
+            [one] => one.clone(),
+            many => format!("{} files", many.len()),
+        };
+        out.push_str(&format!(
+            "{source}: {} advisories, imported {} from {from}\n",
+            info.count, info.updated
+        ));
+    }
+    out.push_str(&format!("total: {}\n", status.total));
+    emit(&out, None)?;
+    Ok(0)
 }
 
 fn emit(text: &str, path: Option<&std::path::Path>) -> Result<(), String> {

@@ -3,11 +3,11 @@
 //! Every stage speaks these types so that a report, the JSON contract and the
 //! fleet store all describe a component the same way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A third-party component (library, program, package) found in a target.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Component {
     /// Product or package name as its ecosystem spells it (`openssl`, `libssl3`).
     pub name: String,
@@ -26,7 +26,7 @@ pub struct Component {
 }
 
 /// Upstream identity of a packaged component.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Upstream {
     pub name: String,
     pub version: String,
@@ -43,7 +43,7 @@ impl Component {
 }
 
 /// Why we believe a component is present.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Evidence {
     /// `signature` (version string in bytes), `dpkg-status`, `opkg-status`, ...
     pub method: String,
@@ -56,10 +56,12 @@ pub struct Evidence {
 }
 
 /// Severity on the CVSS qualitative scale, plus `info` for findings that carry no risk score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
+    /// The advisory carries no score or rating (e.g. NVD records not yet analysed).
+    Unknown,
     Low,
     Medium,
     High,
@@ -81,6 +83,7 @@ impl Severity {
     pub fn parse(text: &str) -> Option<Severity> {
         match text.to_ascii_lowercase().as_str() {
             "info" | "none" => Some(Severity::Info),
+            "unknown" => Some(Severity::Unknown),
             "low" => Some(Severity::Low),
             "medium" | "moderate" => Some(Severity::Medium),
             "high" => Some(Severity::High),
@@ -92,6 +95,7 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
+            Severity::Unknown => "unknown",
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
@@ -107,13 +111,15 @@ impl fmt::Display for Severity {
 }
 
 /// What kind of problem a finding reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingKind {
     Vulnerable,
     Outdated,
     Unused,
     Hardening,
+    /// RustSec informational advisories: unmaintained, unsound, notices.
+    Informational,
 }
 
 impl FindingKind {
@@ -123,12 +129,13 @@ impl FindingKind {
             FindingKind::Outdated => "outdated",
             FindingKind::Unused => "unused",
             FindingKind::Hardening => "hardening",
+            FindingKind::Informational => "informational",
         }
     }
 }
 
 /// One problem to act on.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     pub kind: FindingKind,
     /// `name@version` of the upstream component concerned.

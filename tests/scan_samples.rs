@@ -284,7 +284,7 @@ fn router_findings() {
             "medium outdated openssl@3.0.20 - 3.0.21",
             "low vulnerable curl@7.88.1 CVE-2023-38546 8.4.0",
             "low vulnerable curl@7.88.1 CVE-2024-7264 8.9.1",
-            "info vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
+            "unknown vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
             "info unused - - -",
         ]
     );
@@ -370,8 +370,8 @@ fn openwrt_image() {
             "medium vulnerable dropbear@2022.83 CVE-2023-48795 2024.84",
             "medium outdated mbedtls@2.28.3 - -",
             "low outdated linux@5.10.176 - 5.10.265",
-            "info vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
-            "info vulnerable musl@1.2.3 CVE-2025-26519 1.2.6",
+            "unknown vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
+            "unknown vulnerable musl@1.2.3 CVE-2025-26519 1.2.6",
             "info unused - - -",
         ]
     );
@@ -405,7 +405,7 @@ fn table_output_reads_well() {
     assert!(out.contains(&format!(
         "  UNUSED  libexpat.so.1                {R_FS}/lib/arm-linux-gnueabihf/libexpat.so.1.8.10\n"
     )));
-    assert!(out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 2 info)\n"));
+    assert!(out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 1 unknown, 1 info)\n"));
     assert!(out.contains("  CRITICAL vulnerable busybox@1.35.0     CVE-2022-48174   "));
 }
 

@@ -1,26 +1,68 @@
 //! Stage 3 input: the advisory database and how a component is matched
-//! against it. With no imported database, the bundled OSV set is used.
+//! against it. The bundled OSV set is always there; `db import` adds OSV,
+//! NVD and RustSec data to a store under the data directory.
 
+pub mod cpe;
 pub mod eol;
+pub mod import;
+pub mod nvd;
 pub mod osv;
+pub mod rustsec_db;
+pub mod store;
 pub mod version;
 
-use crate::model::Severity;
+use crate::identify::catalog;
+use crate::model::{Component, Severity};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
 
+/// How an advisory says what it affects; one variant per source format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Affects {
+    /// OSV `affected[]`: package (ecosystem, name) with version ranges.
+    Osv(Vec<osv::Affected>),
+    /// NVD `configurations`: CPE criteria with version bounds.
+    Nvd(Vec<nvd::Configuration>),
+    /// RustSec: a crate and the semver requirements that are safe.
+    Rustsec(rustsec_db::CrateRanges),
+}
+
 /// An advisory reduced to what matching and reporting need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Advisory {
     pub id: String,
+    /// `bundled`, `osv`, `nvd` or `rustsec`.
+    pub source: String,
     pub aliases: Vec<String>,
     pub summary: String,
     pub severity: Option<Severity>,
     pub cvss: Option<String>,
-    pub record: osv::Record,
+    pub affects: Affects,
+}
+
+impl Advisory {
+    pub fn from_osv(record: osv::Record, source: &str) -> Advisory {
+        let (severity, cvss) = record.severity();
+        Advisory {
+            id: record.id.clone(),
+            source: source.to_string(),
+            aliases: record.aliases.clone(),
+            summary: record.summary.clone().unwrap_or_default(),
+            severity,
+            cvss,
+            affects: Affects::Osv(record.affected),
+        }
+    }
+
+    /// This advisory's id and aliases: one vulnerability under every name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
 }
 
 /// A component version an advisory covers, with the fix on its release line.
@@ -30,56 +72,87 @@ pub struct Match<'a> {
     /// First fixed release on the affected line, or every later fix when the
     /// line itself never got one.
     pub fixed_versions: Vec<String>,
+    /// Other ids the same vulnerability carries in other sources.
+    pub aliases: Vec<String>,
 }
 
-/// Advisories indexed by (ecosystem, package name), both lower-case.
+/// Index key: (`ecosystem` or `cpe`, package name or `vendor:product`), lower-case.
+type Key = (String, String);
+
+/// Advisories indexed for lookup by package or CPE.
 #[derive(Debug, Default)]
 pub struct Database {
     advisories: Vec<Advisory>,
-    by_package: HashMap<(String, String), Vec<(usize, usize)>>,
-    /// Where the data came from, for `db status` and reports.
-    pub source: String,
+    index: HashMap<Key, Vec<usize>>,
     pub eol: eol::EolData,
 }
 
 impl Database {
     /// The set compiled into the binary from `advisories/`.
     pub fn bundled() -> Result<Database, String> {
-        let mut db = Database {
-            source: "bundled".to_string(),
-            ..Database::default()
-        };
-        for (name, text) in bundled::BUNDLED_OSV {
-            let record: osv::Record =
-                serde_json::from_str(text).map_err(|e| format!("advisories/osv/{name}: {e}"))?;
-            db.add(record);
+        let mut db = Database::default();
+        for advisory in bundled_advisories()? {
+            db.add(advisory);
         }
-        if let Some(text) = bundled::BUNDLED_EOL {
-            db.eol = eol::EolData::parse(text)?;
+        db.eol = bundled_eol()?;
+        Ok(db)
+    }
+
+    /// The bundled set plus whatever `db import` stored in `data_dir`.
+    pub fn load(data_dir: &std::path::Path) -> Result<Database, String> {
+        let mut db = Database::bundled()?;
+        if let Some(store) = store::load(data_dir)? {
+            for advisory in store.advisories {
+                db.add(advisory);
+            }
         }
         Ok(db)
     }
 
-    pub fn add(&mut self, record: osv::Record) {
+    pub fn from_advisories(advisories: Vec<Advisory>, eol: eol::EolData) -> Database {
+        let mut db = Database {
+            eol,
+            ..Database::default()
+        };
+        for a in advisories {
+            db.add(a);
+        }
+        db
+    }
+
+    pub fn add(&mut self, advisory: Advisory) {
         let index = self.advisories.len();
-        for (ai, affected) in record.affected.iter().enumerate() {
-            if let Some(p) = &affected.package {
-                let key = (
-                    p.ecosystem.to_ascii_lowercase(),
-                    p.name.to_ascii_lowercase(),
-                );
-                self.by_package.entry(key).or_default().push((index, ai));
+        let mut keys: Vec<Key> = Vec::new();
+        match &advisory.affects {
+            Affects::Osv(affected) => {
+                for p in affected.iter().filter_map(|a| a.package.as_ref()) {
+                    keys.push((
+                        p.ecosystem.to_ascii_lowercase(),
+                        p.name.to_ascii_lowercase(),
+                    ));
+                }
+            }
+            Affects::Nvd(configs) => {
+                for m in configs
+                    .iter()
+                    .flat_map(|c| &c.nodes)
+                    .flat_map(|n| &n.cpe_match)
+                {
+                    if let (true, Some(c)) = (m.vulnerable, cpe::Cpe::parse(&m.criteria)) {
+                        keys.push(("cpe".to_string(), c.key()));
+                    }
+                }
+            }
+            Affects::Rustsec(ranges) => {
+                keys.push(("crates.io".to_string(), ranges.package.to_ascii_lowercase()))
             }
         }
-        let (severity, cvss) = record.severity();
-        self.advisories.push(Advisory {
-            id: record.id.clone(),
-            aliases: record.aliases.clone(),
-            summary: record.summary.clone().unwrap_or_default(),
-            severity,
-            cvss,
-            record,
-        });
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            self.index.entry(key).or_default().push(index);
+        }
+        self.advisories.push(advisory);
     }
 
     pub fn len(&self) -> usize {
@@ -90,36 +163,136 @@ impl Database {
         self.advisories.is_empty()
     }
 
-    /// Advisories affecting `name` at `version` in `ecosystem` (`Generic` for
-    /// upstream C projects), in id order.
+    pub fn advisories(&self) -> &[Advisory] {
+        &self.advisories
+    }
+
+    /// OSV advisories affecting `name` at `version` in `ecosystem` (`Generic`
+    /// for upstream C projects), in id order.
     pub fn matches(&self, ecosystem: &str, name: &str, version: &str) -> Vec<Match<'_>> {
         let key = (ecosystem.to_ascii_lowercase(), name.to_ascii_lowercase());
-        let mut out: Vec<Match> = Vec::new();
-        for &(index, ai) in self.by_package.get(&key).into_iter().flatten() {
+        let mut out = Vec::new();
+        for &index in self.index.get(&key).into_iter().flatten() {
             let advisory = &self.advisories[index];
-            let affected = &advisory.record.affected[ai];
-            let listed = affected.versions.iter().any(|v| v == version);
-            let hit = affected
-                .ranges
-                .iter()
-                .find_map(|r| osv::range_affects(r, version));
-            let fixed_versions = match hit {
-                Some(Some(fix)) => vec![fix],
-                Some(None) => later_fixes(affected, version),
-                None if listed => later_fixes(affected, version),
-                None => continue,
+            let fixed = match &advisory.affects {
+                Affects::Osv(affected) => osv_affects(affected, ecosystem, name, version),
+                Affects::Rustsec(ranges) => ranges.affects(version),
+                Affects::Nvd(_) => None,
             };
-            if out.iter().any(|m| m.advisory.id == advisory.id) {
-                continue;
+            if let Some(fixed_versions) = fixed {
+                out.push(Match {
+                    advisory,
+                    fixed_versions,
+                    aliases: Vec::new(),
+                });
             }
-            out.push(Match {
-                advisory,
-                fixed_versions,
-            });
         }
         out.sort_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
         out
     }
+
+    /// NVD advisories whose CPE criteria cover `cpe` at `version`.
+    pub fn matches_cpe(&self, cpe: &cpe::Cpe, version: &str) -> Vec<Match<'_>> {
+        let key = ("cpe".to_string(), cpe.key());
+        let mut out = Vec::new();
+        for &index in self.index.get(&key).into_iter().flatten() {
+            let advisory = &self.advisories[index];
+            if let Affects::Nvd(configs) = &advisory.affects
+                && let Some(fix) = nvd::affects(configs, cpe, version)
+            {
+                out.push(Match {
+                    advisory,
+                    fixed_versions: fix.into_iter().collect(),
+                    aliases: Vec::new(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
+        out
+    }
+
+    /// Every advisory affecting a component, one per vulnerability: an OSV
+    /// record and the NVD record of its CVE alias are merged, the first
+    /// source (bundled/OSV, then RustSec, then NVD) giving the id.
+    pub fn matches_component(&self, component: &Component) -> Vec<Match<'_>> {
+        let up = component.upstream();
+        let mut all = self.matches("Generic", &up.name, &up.version);
+        if !matches!(component.ecosystem.as_str(), "generic" | "deb" | "opkg") {
+            all.extend(self.matches(&component.ecosystem, &component.name, &component.version));
+        }
+        let cpe_name = catalog::cpe(&up.name, &up.version).or_else(|| component.cpe.clone());
+        if let Some(c) = cpe_name.as_deref().and_then(cpe::Cpe::parse) {
+            all.extend(self.matches_cpe(&c, &up.version));
+        }
+        merge_aliases(all)
+    }
+}
+
+fn osv_affects(
+    affected: &[osv::Affected],
+    ecosystem: &str,
+    name: &str,
+    version: &str,
+) -> Option<Vec<String>> {
+    for a in affected {
+        let Some(p) = &a.package else { continue };
+        if !p.ecosystem.eq_ignore_ascii_case(ecosystem) || !p.name.eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let listed = a.versions.iter().any(|v| v == version);
+        match a.ranges.iter().find_map(|r| osv::range_affects(r, version)) {
+            Some(Some(fix)) => return Some(vec![fix]),
+            Some(None) => return Some(later_fixes(a, version)),
+            None if listed => return Some(later_fixes(a, version)),
+            None => {}
+        }
+    }
+    None
+}
+
+/// Merges matches that name the same vulnerability (shared id or alias).
+fn merge_aliases(matches: Vec<Match<'_>>) -> Vec<Match<'_>> {
+    let mut out: Vec<Match> = Vec::new();
+    for m in matches {
+        let names: Vec<&str> = m.advisory.names().collect();
+        if let Some(existing) = out.iter_mut().find(|e| {
+            e.advisory
+                .names()
+                .chain(e.aliases.iter().map(String::as_str))
+                .any(|n| names.contains(&n))
+        }) {
+            for n in names {
+                if n != existing.advisory.id && !existing.aliases.iter().any(|a| a == n) {
+                    existing.aliases.push(n.to_string());
+                }
+            }
+            if existing.fixed_versions.is_empty() {
+                existing.fixed_versions = m.fixed_versions;
+            }
+            continue;
+        }
+        let mut m = m;
+        m.aliases = m.advisory.aliases.clone();
+        out.push(m);
+    }
+    out
+}
+
+/// The bundled OSV advisories.
+pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
+    bundled::BUNDLED_OSV
+        .iter()
+        .map(|(name, text)| {
+            serde_json::from_str::<osv::Record>(text)
+                .map(|r| Advisory::from_osv(r, "bundled"))
+                .map_err(|e| format!("advisories/osv/{name}: {e}"))
+        })
+        .collect()
+}
+
+/// The bundled end-of-life data.
+pub fn bundled_eol() -> Result<eol::EolData, String> {
+    bundled::BUNDLED_EOL.map_or_else(|| Ok(eol::EolData::default()), eol::EolData::parse)
 }
 
 /// Every `fixed` event above `version`, ascending: the upgrade targets when

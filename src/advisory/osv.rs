@@ -3,11 +3,11 @@
 
 use super::version;
 use crate::model::Severity;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,
     #[serde(default)]
@@ -24,14 +24,14 @@ pub struct Record {
     pub database_specific: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeverityEntry {
     #[serde(rename = "type")]
     pub kind: String,
     pub score: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Affected {
     #[serde(default)]
     pub package: Option<Package>,
@@ -41,13 +41,13 @@ pub struct Affected {
     pub versions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Package {
     pub ecosystem: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Range {
     #[serde(rename = "type")]
     pub kind: String,
@@ -56,11 +56,15 @@ pub struct Range {
 }
 
 /// One range event; OSV gives exactly one of these keys per event.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
 }
 

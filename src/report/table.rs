@@ -77,6 +77,7 @@ fn section(out: &mut String, r: &ScanReport) {
         Severity::High,
         Severity::Medium,
         Severity::Low,
+        Severity::Unknown,
         Severity::Info,
     ] {
         let n = r.findings.iter().filter(|f| f.severity == sev).count();

@@ -1,0 +1,227 @@
+//! `db import`: recognises what each path holds (OSV JSON file, directory or
+//! zip export; NVD API 2.0 JSON; RustSec advisory-db directory) and reads it.
+
+use super::{Advisory, nvd, osv, rustsec_db};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// Advisories read from a set of paths, by source, plus per-file errors.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub by_source: BTreeMap<String, Vec<Advisory>>,
+    pub origins: BTreeMap<String, Vec<String>>,
+    /// A file that could not be read: the others are still imported.
+    pub errors: Vec<String>,
+}
+
+/// Largest single JSON file or zip member we read (the NVD yearly feeds are ~100 MB).
+const MAX_FILE: u64 = 1 << 30;
+
+pub fn import(paths: &[&Path]) -> Imported {
+    let mut out = Imported::default();
+    for path in paths {
+        let display = path.display().to_string();
+        if path.is_dir() {
+            if path.join("crates").is_dir() {
+                match rustsec_db::load(path) {
+                    Ok(list) => out.add("rustsec", &display, list),
+                    Err(e) => out.errors.push(e),
+                }
+            } else {
+                import_dir(path, &mut out);
+            }
+        } else if display.ends_with(".zip") {
+            import_zip(path, &mut out);
+        } else {
+            match read_limited(path) {
+                Ok(text) => import_json(&display, &text, &mut out),
+                Err(e) => out.errors.push(e),
+            }
+        }
+    }
+    out
+}
+
+impl Imported {
+    fn add(&mut self, source: &str, origin: &str, list: Vec<Advisory>) {
+        self.by_source
+            .entry(source.to_string())
+            .or_default()
+            .extend(list);
+        let origins = self.origins.entry(source.to_string()).or_default();
+        if !origins.iter().any(|o| o == origin) {
+            origins.push(origin.to_string());
+        }
+    }
+}
+
+fn read_limited(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{}: {} bytes is larger than the {MAX_FILE}-byte import bound",
+            path.display(),
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn import_dir(dir: &Path, out: &mut Imported) {
+    let mut pending = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = pending.pop() {
+        match std::fs::read_dir(&d) {
+            Ok(entries) => {
+                for e in entries.filter_map(Result::ok) {
+                    let p = e.path();
+                    match e.file_type() {
+                        Ok(t) if t.is_dir() => pending.push(p),
+                        Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "json") => {
+                            files.push(p)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => out.errors.push(format!("{}: {e}", d.display())),
+        }
+    }
+    files.sort();
+    for f in files {
+        match read_limited(&f) {
+            Ok(text) => import_json(&f.display().to_string(), &text, out),
+            Err(e) => out.errors.push(e),
+        }
+    }
+}
+
+fn import_zip(path: &Path, out: &mut Imported) {
+    let display = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return out.errors.push(format!("{display}: {e}")),
+    };
+    let mut archive = match zip::ZipArchive::new(file) {
+        Ok(a) => a,
+        Err(e) => {
+            return out
+                .errors
+                .push(format!("{display}: not a readable zip: {e}"));
+        }
+    };
+    for i in 0..archive.len() {
+        let mut member = match archive.by_index(i) {
+            Ok(m) => m,
+            Err(e) => {
+                out.errors.push(format!("{display}: member {i}: {e}"));
+                continue;
+            }
+        };
+        if !member.name().ends_with(".json") {
+            continue;
+        }
+        let name = format!("{display}:{}", member.name());
+        let mut text = String::new();
+        let read = (&mut member).take(MAX_FILE + 1).read_to_string(&mut text);
+        match read {
+            Ok(n) if n as u64 > MAX_FILE => out
+                .errors
+                .push(format!("{name}: larger than the import bound")),
+            Ok(_) => import_json(&name, &text, out),
+            Err(e) => out.errors.push(format!("{name}: {e}")),
+        }
+    }
+}
+
+/// One JSON document: OSV record(s) or NVD record(s), told apart by shape.
+fn import_json(name: &str, text: &str, out: &mut Imported) {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return out.errors.push(format!(
+                "{name}: invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ));
+        }
+    };
+    let is_nvd = nvd::looks_like_nvd(&value);
+    if is_nvd {
+        match nvd::parse_document(text) {
+            Ok(records) => {
+                let list = records.into_iter().map(nvd_advisory).collect();
+                out.add("nvd", name, list);
+            }
+            Err(e) => out.errors.push(format!("{name}: {e}")),
+        }
+        return;
+    }
+    let records: Result<Vec<osv::Record>, _> = match value {
+        Value::Array(items) => items.into_iter().map(serde_json::from_value).collect(),
+        v => serde_json::from_value(v).map(|r| vec![r]),
+    };
+    match records {
+        Ok(records) if !records.is_empty() => {
+            let list = records
+                .into_iter()
+                .map(|r| Advisory::from_osv(r, "osv"))
+                .collect();
+            out.add("osv", name, list);
+        }
+        Ok(_) => out.errors.push(format!("{name}: no advisories in file")),
+        Err(e) => out
+            .errors
+            .push(format!("{name}: not an OSV or NVD record: {e}")),
+    }
+}
+
+fn nvd_advisory(r: nvd::NvdRecord) -> Advisory {
+    Advisory {
+        id: r.id,
+        source: "nvd".to_string(),
+        aliases: Vec::new(),
+        summary: r.summary,
+        severity: r.severity,
+        cvss: r.cvss,
+        affects: super::Affects::Nvd(r.configurations),
+    }
+}
+
+/// What one `db import` did.
+#[derive(Debug, serde::Serialize)]
+pub struct ImportSummary {
+    /// Advisories stored per source by this import.
+    pub imported: BTreeMap<String, usize>,
+    pub errors: Vec<String>,
+}
+
+/// Reads `paths` and replaces the matching sources in the store under
+/// `data_dir`. Files that fail are listed and skipped; nothing is written
+/// when no file could be read.
+pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSummary, String> {
+    let imported = import(paths);
+    if imported.by_source.is_empty() {
+        let why = if imported.errors.is_empty() {
+            "no advisories found".to_string()
+        } else {
+            imported.errors.join("\n")
+        };
+        return Err(format!("nothing imported:\n{why}"));
+    }
+    let mut store = super::store::load(data_dir)?.unwrap_or_default();
+    let now = super::store::now_utc();
+    let mut counts = BTreeMap::new();
+    for (source, list) in imported.by_source {
+        counts.insert(source.clone(), list.len());
+        let origins = imported.origins.get(&source).cloned().unwrap_or_default();
+        store.replace_source(&source, list, origins, now.clone());
+    }
+    store.save(data_dir)?;
+    Ok(ImportSummary {
+        imported: counts,
+        errors: imported.errors,
+    })
+}

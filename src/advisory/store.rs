@@ -1,0 +1,136 @@
+//! The imported advisory store: one JSON file under the data directory,
+//! replaced atomically (write beside, fsync, rename) so that a failed or
+//! interrupted import leaves the previous store in use.
+
+use super::Advisory;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Bumped when the file's meaning changes; an older fwaudit refuses a newer store.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Store {
+    pub schema: u32,
+    /// Per source (`osv`, `nvd`, `rustsec`): when and from where it was imported.
+    pub sources: BTreeMap<String, SourceInfo>,
+    pub advisories: Vec<Advisory>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// UTC time of the last import, RFC 3339.
+    pub updated: String,
+    /// Files, directories or URLs it came from.
+    pub origins: Vec<String>,
+    pub count: usize,
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join("advisories.json")
+}
+
+/// The store in `data_dir`, or `None` when nothing has been imported.
+pub fn load(data_dir: &Path) -> Result<Option<Store>, String> {
+    let file = path(data_dir);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    let store: Store = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: corrupt advisory store at line {}: {e}",
+            file.display(),
+            e.line()
+        )
+    })?;
+    if store.schema > SCHEMA {
+        return Err(format!(
+            "{}: written by a newer fwaudit (schema {}, this one reads up to {SCHEMA})",
+            file.display(),
+            store.schema
+        ));
+    }
+    Ok(Some(store))
+}
+
+impl Store {
+    /// Replaces everything `source` contributed with `advisories`.
+    pub fn replace_source(
+        &mut self,
+        source: &str,
+        advisories: Vec<Advisory>,
+        origins: Vec<String>,
+        now: String,
+    ) {
+        self.advisories.retain(|a| a.source != source);
+        let count = advisories.len();
+        self.advisories.extend(advisories);
+        self.sources.insert(
+            source.to_string(),
+            SourceInfo {
+                updated: now,
+                origins,
+                count,
+            },
+        );
+    }
+
+    /// Writes the store beside the old one and renames it into place.
+    pub fn save(&mut self, data_dir: &Path) -> Result<(), String> {
+        self.schema = SCHEMA;
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let file = path(data_dir);
+        let tmp = data_dir.join(format!(".advisories.json.{}.tmp", std::process::id()));
+        let text = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &file)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: {e}", file.display())
+        })
+    }
+}
+
+/// Now as RFC 3339 UTC, to the second.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let date = crate::analyze::outdated::civil_date((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// What `db status` reports.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub data_dir: String,
+    pub bundled: usize,
+    pub sources: BTreeMap<String, SourceInfo>,
+    pub total: usize,
+}
+
+pub fn status(data_dir: &Path) -> Result<Status, String> {
+    let bundled = super::bundled_advisories()?.len();
+    let store = load(data_dir)?.unwrap_or_default();
+    Ok(Status {
+        data_dir: data_dir.display().to_string(),
+        bundled,
+        total: bundled + store.advisories.len(),
+        sources: store.sources,
+    })
+}
