@@ -405,7 +405,9 @@ fn table_output_reads_well() {
     assert!(out.contains(&format!(
         "  UNUSED  libexpat.so.1                {R_FS}/lib/arm-linux-gnueabihf/libexpat.so.1.8.10\n"
     )));
-    assert!(out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 1 unknown, 1 info)\n"));
+    assert!(
+        out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 1 unknown, 1 info)\n")
+    );
     assert!(out.contains("  CRITICAL vulnerable busybox@1.35.0     CVE-2022-48174   "));
 }
 

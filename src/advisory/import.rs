@@ -14,6 +14,8 @@ pub struct Imported {
     pub origins: BTreeMap<String, Vec<String>>,
     /// A file that could not be read: the others are still imported.
     pub errors: Vec<String>,
+    /// (source, id) -> position in `by_source[source]`.
+    positions: std::collections::HashMap<(String, String), usize>,
 }
 
 /// Largest single JSON file or zip member we read (the NVD yearly feeds are ~100 MB).
@@ -45,11 +47,20 @@ pub fn import(paths: &[&Path]) -> Imported {
 }
 
 impl Imported {
+    /// Adds `list`; a record whose id this source already has (the same CVE
+    /// filed under two products' files) replaces the earlier copy.
     fn add(&mut self, source: &str, origin: &str, list: Vec<Advisory>) {
-        self.by_source
-            .entry(source.to_string())
-            .or_default()
-            .extend(list);
+        let stored = self.by_source.entry(source.to_string()).or_default();
+        for advisory in list {
+            let key = (source.to_string(), advisory.id.clone());
+            match self.positions.get(&key) {
+                Some(&at) => stored[at] = advisory,
+                None => {
+                    self.positions.insert(key, stored.len());
+                    stored.push(advisory);
+                }
+            }
+        }
         let origins = self.origins.entry(source.to_string()).or_default();
         if !origins.iter().any(|o| o == origin) {
             origins.push(origin.to_string());

@@ -8,6 +8,7 @@ pub mod import;
 pub mod nvd;
 pub mod osv;
 pub mod rustsec_db;
+pub mod schemes;
 pub mod store;
 pub mod version;
 
@@ -239,11 +240,16 @@ fn osv_affects(
         if !p.ecosystem.eq_ignore_ascii_case(ecosystem) || !p.name.eq_ignore_ascii_case(name) {
             continue;
         }
+        let scheme = schemes::Scheme::for_ecosystem(&p.ecosystem);
         let listed = a.versions.iter().any(|v| v == version);
-        match a.ranges.iter().find_map(|r| osv::range_affects(r, version)) {
+        match a
+            .ranges
+            .iter()
+            .find_map(|r| osv::range_affects(r, version, scheme))
+        {
             Some(Some(fix)) => return Some(vec![fix]),
-            Some(None) => return Some(later_fixes(a, version)),
-            None if listed => return Some(later_fixes(a, version)),
+            Some(None) => return Some(later_fixes(a, version, scheme)),
+            None if listed => return Some(later_fixes(a, version, scheme)),
             None => {}
         }
     }
@@ -297,14 +303,14 @@ pub fn bundled_eol() -> Result<eol::EolData, String> {
 
 /// Every `fixed` event above `version`, ascending: the upgrade targets when
 /// the version's own line has no fix.
-fn later_fixes(affected: &osv::Affected, version: &str) -> Vec<String> {
+fn later_fixes(affected: &osv::Affected, version: &str, scheme: schemes::Scheme) -> Vec<String> {
     let mut fixes: Vec<String> = affected
         .ranges
         .iter()
         .flat_map(|r| r.events.iter().filter_map(|e| e.fixed.clone()))
-        .filter(|f| version::compare(f, version) == std::cmp::Ordering::Greater)
+        .filter(|f| scheme.compare(f, version) == std::cmp::Ordering::Greater)
         .collect();
-    fixes.sort_by(|a, b| version::compare(a, b));
+    fixes.sort_by(|a, b| scheme.compare(a, b));
     fixes.dedup();
     fixes
 }

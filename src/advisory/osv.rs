@@ -1,7 +1,7 @@
 //! OSV records (schema 1.6): the subset fwaudit reads, and the range walk
 //! that decides whether a version is affected.
 
-use super::version;
+use super::schemes::Scheme;
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -97,7 +97,12 @@ impl Record {
 ///
 /// Events are walked in version order: `introduced` opens an affected span,
 /// `fixed` (exclusive) and `last_affected` (inclusive) close it.
-pub fn range_affects(range: &Range, version: &str) -> Option<Option<String>> {
+pub fn range_affects(range: &Range, version: &str, scheme: Scheme) -> Option<Option<String>> {
+    let scheme = if range.kind == "SEMVER" {
+        Scheme::Semver
+    } else {
+        scheme
+    };
     if range.kind == "GIT" {
         return None; // commit ranges need the source history
     }
@@ -111,13 +116,13 @@ pub fn range_affects(range: &Range, version: &str) -> Option<Option<String>> {
         ("0", "0") => Ordering::Equal,
         ("0", _) => Ordering::Less,
         (_, "0") => Ordering::Greater,
-        (x, y) => version::compare(x, y),
+        (x, y) => scheme.compare(x, y),
     });
     let mut affected = false;
     let mut fix: Option<String> = None;
     for event in events {
         if let Some(intro) = &event.introduced {
-            if intro == "0" || version::compare(version, intro) != Ordering::Less {
+            if intro == "0" || scheme.compare(version, intro) != Ordering::Less {
                 affected = true;
                 fix = None;
             } else {
@@ -125,20 +130,20 @@ pub fn range_affects(range: &Range, version: &str) -> Option<Option<String>> {
             }
         } else if let Some(fixed) = &event.fixed {
             if affected {
-                if version::compare(version, fixed) == Ordering::Less {
+                if scheme.compare(version, fixed) == Ordering::Less {
                     fix = Some(fixed.clone());
                     break;
                 }
                 affected = false;
             }
         } else if let Some(last) = &event.last_affected {
-            if affected && version::compare(version, last) == Ordering::Greater {
+            if affected && scheme.compare(version, last) == Ordering::Greater {
                 affected = false;
             } else if affected {
                 break;
             }
         } else if let Some(limit) = &event.limit
-            && version::compare(version, limit) != Ordering::Less
+            && scheme.compare(version, limit) != Ordering::Less
         {
             affected = false;
             break;
@@ -150,6 +155,10 @@ pub fn range_affects(range: &Range, version: &str) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn range_affects_up(r: &Range, v: &str) -> Option<Option<String>> {
+        range_affects(r, v, Scheme::Upstream)
+    }
 
     fn range(events: &[(&str, &str)]) -> Range {
         Range {
@@ -179,23 +188,23 @@ mod tests {
             ("introduced", "3.0.0"),
             ("fixed", "3.0.2"),
         ]);
-        assert_eq!(range_affects(&r, "1.0.2k"), Some(Some("1.0.2zd".into())));
-        assert_eq!(range_affects(&r, "1.0.2zd"), None);
-        assert_eq!(range_affects(&r, "1.1.0l"), None);
-        assert_eq!(range_affects(&r, "1.1.1m"), Some(Some("1.1.1n".into())));
-        assert_eq!(range_affects(&r, "3.0.1"), Some(Some("3.0.2".into())));
-        assert_eq!(range_affects(&r, "3.0.2"), None);
-        assert_eq!(range_affects(&r, "1.0.1"), None);
+        assert_eq!(range_affects_up(&r, "1.0.2k"), Some(Some("1.0.2zd".into())));
+        assert_eq!(range_affects_up(&r, "1.0.2zd"), None);
+        assert_eq!(range_affects_up(&r, "1.1.0l"), None);
+        assert_eq!(range_affects_up(&r, "1.1.1m"), Some(Some("1.1.1n".into())));
+        assert_eq!(range_affects_up(&r, "3.0.1"), Some(Some("3.0.2".into())));
+        assert_eq!(range_affects_up(&r, "3.0.2"), None);
+        assert_eq!(range_affects_up(&r, "1.0.1"), None);
     }
 
     #[test]
     fn last_affected_is_inclusive_and_open_ranges_stay_open() {
         let r = range(&[("introduced", "0"), ("last_affected", "2.89")]);
-        assert_eq!(range_affects(&r, "2.89"), Some(None));
-        assert_eq!(range_affects(&r, "2.90"), None);
+        assert_eq!(range_affects_up(&r, "2.89"), Some(None));
+        assert_eq!(range_affects_up(&r, "2.90"), None);
         let open = range(&[("introduced", "5.8")]);
-        assert_eq!(range_affects(&open, "6.1.0"), Some(None));
-        assert_eq!(range_affects(&open, "5.4"), None);
+        assert_eq!(range_affects_up(&open, "6.1.0"), Some(None));
+        assert_eq!(range_affects_up(&open, "5.4"), None);
     }
 
     #[test]

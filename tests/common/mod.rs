@@ -24,7 +24,10 @@ pub fn fwaudit(args: &[&str]) -> Run {
         // End-of-life findings depend on the date; pin it.
         .env("FWAUDIT_TODAY", "2026-11-25")
         // Only the bundled advisories: never a store the user imported.
-        .env("FWAUDIT_HOME", root().join("target/fwaudit-test-home-never-written"))
+        .env(
+            "FWAUDIT_HOME",
+            root().join("target/fwaudit-test-home-never-written"),
+        )
         .output()
         .expect("run fwaudit");
     let run = Run {

@@ -1,0 +1,125 @@
+//! The advisory database: NVD CPE matching against an independent
+//! computation, and `db import` / `db status` on the real data in ../shared/data.
+
+mod common;
+use common::*;
+use fwaudit::advisory::{Database, cpe::Cpe, import};
+use std::path::Path;
+
+fn shared(p: &str) -> std::path::PathBuf {
+    root().join("../shared/data").join(p)
+}
+
+#[test]
+fn nvd_matching_agrees_with_the_independent_script() {
+    let nvd = shared("nvd");
+    let imported = import::import(&[nvd.as_path()]);
+    assert!(imported.errors.is_empty(), "{:?}", imported.errors);
+    let advisories = imported.by_source.into_values().flatten().collect();
+    let db = Database::from_advisories(advisories, Default::default());
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/fixtures/nvd-expected.json")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for case in expected["cases"].as_array().unwrap() {
+        let cpe = Cpe::parse(case["cpe"].as_str().unwrap()).unwrap();
+        let version = case["version"].as_str().unwrap();
+        let mut got: Vec<String> = db
+            .matches_cpe(&cpe, version)
+            .iter()
+            .map(|m| m.advisory.id.clone())
+            .collect();
+        got.sort();
+        let want: Vec<String> = case["expected"].as_array().unwrap().iter().map(s).collect();
+        assert_eq!(got, want, "{} {version}", cpe.key());
+        checked += want.len();
+    }
+    assert!(checked > 800, "{checked}");
+}
+
+#[test]
+fn import_status_and_scan_with_imported_data() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().to_str().unwrap();
+    let rustsec = shared("rustsec-advisory-db");
+    let nvd = shared("nvd");
+    let osv = shared("osv");
+    let run = fwaudit(&[
+        "--data-dir",
+        dir,
+        "db",
+        "import",
+        rustsec.to_str().unwrap(),
+        nvd.to_str().unwrap(),
+        osv.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "imported 404 nvd advisories\nimported 203 osv advisories\nimported 1212 rustsec advisories\n"
+    );
+    let (code, status) = json(&["--data-dir", dir, "db", "status", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(status["bundled"], 106);
+    assert_eq!(status["sources"]["nvd"]["count"], 404);
+    assert_eq!(status["sources"]["rustsec"]["count"], 1212);
+    assert_eq!(status["total"], 106 + 404 + 203 + 1212);
+
+    // NVD knows busybox CVEs the bundled set does not; the bundled ids are
+    // not repeated where NVD has the same CVE.
+    let (_, r) = json(&[
+        "--data-dir",
+        dir,
+        "scan",
+        "samples/openwrt-mipsel.bin",
+        "--format",
+        "json",
+    ]);
+    let f = findings(&r);
+    assert!(
+        f.contains(&"unknown vulnerable busybox@1.35.0 CVE-2024-58251 -".to_string()),
+        "{f:?}"
+    );
+    let busybox_48174 = f.iter().filter(|l| l.contains("CVE-2022-48174")).count();
+    assert_eq!(busybox_48174, 1, "{f:?}");
+}
+
+#[test]
+fn a_bad_file_is_named_and_the_rest_imported() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().to_str().unwrap();
+    let bad = home.path().join("broken.json");
+    std::fs::write(&bad, "{\n  \"id\": \"OSV-1\",\n  \"affected\": [\n").unwrap();
+    let good = shared("osv/oss-fuzz-vulns/dnsmasq.json");
+    let run = fwaudit(&[
+        "--data-dir",
+        dir,
+        "db",
+        "import",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "imported 20 osv advisories\n");
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: invalid JSON at line 4, column 0",
+            bad.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    // Nothing readable: an error and no store written.
+    let empty = tempfile::tempdir().unwrap();
+    let run = fwaudit(&[
+        "--data-dir",
+        empty.path().to_str().unwrap(),
+        "db",
+        "import",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nothing imported"), "{}", run.stderr);
+    assert!(!Path::new(empty.path()).join("advisories.json").exists());
+}
