@@ -52,9 +52,12 @@ pub struct ScanArgs {
     /// Write the report here instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit with 1 when a finding reaches this severity.
+    /// Exit with 1 when a finding reaches this severity (suppressed findings do not count).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+    /// Triage file of accepted findings (default: ./.fwaudit.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub ignore: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +72,10 @@ pub struct UnpackArgs {
 pub enum OutputFormat {
     Table,
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// CycloneDX 1.6 JSON SBOM with vulnerabilities (VEX).
+    Cyclonedx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

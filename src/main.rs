@@ -6,6 +6,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs};
 use fwaudit::advisory::Database;
+use fwaudit::analyze::triage::TriageFile;
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const EXIT_FINDINGS: u8 = 1;
+/// Triage file read from the working directory when `--ignore` is not given.
+const DEFAULT_TRIAGE: &str = ".fwaudit.toml";
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
@@ -55,13 +58,22 @@ fn progress() -> ProgressBar {
 
 fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
     let db = Database::load(data_dir)?;
-    let limits = Limits::default();
+    let triage = match &args.ignore {
+        Some(path) => TriageFile::load(path)?,
+        None if Path::new(DEFAULT_TRIAGE).exists() => TriageFile::load(Path::new(DEFAULT_TRIAGE))?,
+        None => TriageFile::default(),
+    };
+    let options = scan::Options {
+        limits: Limits::default(),
+        triage,
+        today: fwaudit::analyze::outdated::today(),
+    };
     let bar = progress();
     let mut reports: Vec<ScanReport> = Vec::new();
     let mut failed = false;
     for target in &args.targets {
         bar.set_message(format!("scanning {}", target.display()));
-        match scan::scan(target, &db, &limits) {
+        match scan::scan(target, &db, &options) {
             Ok(report) => reports.push(report),
             Err(message) => {
                 bar.suspend(|| eprintln!("fwaudit: error: {message}"));
@@ -73,6 +85,8 @@ fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
     let text = match args.format {
         OutputFormat::Table => report::table::render(&reports),
         OutputFormat::Json => report::json::render(&reports),
+        OutputFormat::Sarif => report::sarif::render(&reports),
+        OutputFormat::Cyclonedx => report::cyclonedx::render(&reports),
     };
     emit(&text, args.output.as_deref())?;
     for r in &reports {
@@ -102,7 +116,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
         reports
             .iter()
             .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= t)
+            .any(|f| f.severity >= t && f.suppressed.is_none())
     });
     Ok(if reached { EXIT_FINDINGS } else { 0 })
 }

@@ -53,6 +53,9 @@ pub struct Evidence {
     pub offset: Option<u64>,
     /// The matched text, as found.
     pub evidence: String,
+    /// SHA-256 of the file, for evidence found in a file's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Severity on the CVSS qualitative scale, plus `info` for findings that carry no risk score.
@@ -153,4 +156,7 @@ pub struct Finding {
     pub fixed_versions: Vec<String>,
     /// One line a person can read.
     pub summary: String,
+    /// Set when a triage entry accepted this finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<crate::analyze::triage::Suppression>,
 }

@@ -1,6 +1,7 @@
 //! One target through the whole pipeline: unpack, identify, analyze.
 
 use crate::advisory::Database;
+use crate::analyze::triage::TriageFile;
 use crate::analyze::{outdated, unused, vulnerable};
 use crate::binary::ElfInfo;
 use crate::model::{Component, Finding};
@@ -68,14 +69,28 @@ pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), Stri
     Ok((target, unpack::unpack_bytes(&display, data, limits)))
 }
 
+/// How to scan: bounds, accepted findings, and the date end-of-life is judged on.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    pub triage: TriageFile,
+    /// `YYYY-MM-DD`.
+    pub today: String,
+}
+
 /// Scans one target end to end.
-pub fn scan(path: &Path, db: &Database, limits: &Limits) -> Result<ScanReport, String> {
-    let (target, unpacked) = load(path, limits)?;
-    Ok(analyze(target, unpacked, db))
+pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport, String> {
+    let (target, unpacked) = load(path, &options.limits)?;
+    Ok(analyze(target, unpacked, db, options))
 }
 
 /// The stages after unpacking.
-pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanReport {
+pub fn analyze(
+    target: TargetInfo,
+    unpacked: Unpacked,
+    db: &Database,
+    options: &Options,
+) -> ScanReport {
     let mut notes = unpacked.notes.clone();
     let parsed: Vec<(usize, Result<ElfInfo, String>)> = unpacked
         .files
@@ -114,7 +129,7 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
     }
     let libraries = unused::libraries(&unpacked, &elfs);
     let mut findings = vulnerable::findings(&components, db);
-    findings.extend(outdated::findings(&components, &db.eol, &outdated::today()));
+    findings.extend(outdated::findings(&components, &db.eol, &options.today));
     findings.extend(unused::findings(&libraries, &components));
     findings.sort_by(|a, b| {
         b.severity
@@ -124,6 +139,7 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
             .then_with(|| a.advisory.cmp(&b.advisory))
             .then_with(|| a.path.cmp(&b.path))
     });
+    options.triage.apply(&mut findings, &options.today);
     let mut binaries: Vec<ElfInfo> = elfs.into_iter().map(|(_, e)| e).collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
     ScanReport {

@@ -1,5 +1,6 @@
 //! Stage 3: turn inventory into findings.
 
 pub mod outdated;
+pub mod triage;
 pub mod unused;
 pub mod vulnerable;

@@ -108,6 +108,7 @@ pub fn findings(libraries: &[Library], components: &[Component]) -> Vec<Finding>
                 severity: Severity::Info,
                 cvss: None,
                 fixed_versions: Vec::new(),
+                suppressed: None,
             }
         })
         .collect()

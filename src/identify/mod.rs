@@ -9,6 +9,7 @@ pub mod signatures;
 use crate::model::{Component, Evidence};
 use crate::unpack::Unpacked;
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 use signatures::{Hit, SIGNATURES};
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
         })
         .collect();
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
+    let mut hashes: BTreeMap<usize, String> = BTreeMap::new();
     for (index, hit) in hits {
         let path = &unpacked.files[index].path;
         let sources = grouped.entry((hit.product, hit.version)).or_default();
@@ -36,7 +38,12 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
         if sources.iter().any(|e| &e.path == path) {
             continue;
         }
+        let sha256 = hashes
+            .entry(index)
+            .or_insert_with(|| hex::encode(Sha256::digest(&unpacked.files[index].data)))
+            .clone();
         sources.push(Evidence {
+            sha256: Some(sha256),
             method: if hit.offset.is_some() {
                 "signature"
             } else {

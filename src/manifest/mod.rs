@@ -80,6 +80,7 @@ fn package_component(
             method: method.to_string(),
             path: path.to_string(),
             offset: None,
+            sha256: None,
             evidence: format!(
                 "line {}: Package: {}, Version: {}",
                 package.line, package.name, package.version

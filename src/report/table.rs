@@ -104,9 +104,14 @@ fn section(out: &mut String, r: &ScanReport) {
             FindingKind::Vulnerable => f.advisory.clone().unwrap_or_default(),
             _ => f.path.clone().unwrap_or_default(),
         };
+        let suppressed = f
+            .suppressed
+            .as_ref()
+            .map(|s| format!(" [suppressed: {}]", s.reason))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<8} {:<10} {:<18} {:<16} {}",
+            "  {:<8} {:<10} {:<18} {:<16} {}{suppressed}",
             f.severity.as_str().to_uppercase(),
             f.kind.as_str(),
             f.component.as_deref().unwrap_or("-"),

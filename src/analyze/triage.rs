@@ -1,0 +1,178 @@
+//! Triage: findings a team has looked at and accepted, from `.fwaudit.toml`
+//! (or `--ignore FILE`). A suppressed finding stays in the report, marked,
+//! and no longer counts for `--fail-on`; an expired entry stops suppressing.
+//!
+//! ```toml
+//! [[ignore]]
+//! id = "CVE-2023-4911"          # advisory id or alias
+//! component = "glibc"           # optional: name or name@version
+//! reason = "Debian backported the fix in 2.36-9+deb12u3"
+//! expires = "2027-01-01"        # optional, ISO date
+//! ```
+
+use crate::model::Finding;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriageFile {
+    #[serde(default)]
+    pub ignore: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: String,
+    #[serde(default)]
+    pub component: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// Why a finding is suppressed, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Suppression {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl TriageFile {
+    pub fn load(path: &Path) -> Result<TriageFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: TriageFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (i, entry) in file.ignore.iter().enumerate() {
+            if let Some(date) = &entry.expires
+                && !is_iso_date(date)
+            {
+                return Err(format!(
+                    "{}: ignore entry {} ({}): expires {date:?} is not a YYYY-MM-DD date",
+                    path.display(),
+                    i + 1,
+                    entry.id
+                ));
+            }
+        }
+        Ok(file)
+    }
+
+    /// Marks the findings an unexpired entry covers.
+    pub fn apply(&self, findings: &mut [Finding], today: &str) {
+        for finding in findings.iter_mut() {
+            let Some(entry) = self
+                .ignore
+                .iter()
+                .find(|e| covers(e, finding) && !expired(e, today))
+            else {
+                continue;
+            };
+            finding.suppressed = Some(Suppression {
+                reason: entry.reason.clone(),
+                expires: entry.expires.clone(),
+            });
+        }
+    }
+}
+
+fn covers(entry: &Entry, finding: &Finding) -> bool {
+    let names = finding.advisory.iter().chain(finding.aliases.iter());
+    let id_matches = names.into_iter().any(|n| n.eq_ignore_ascii_case(&entry.id));
+    let component_matches = match (&entry.component, &finding.component) {
+        (None, _) => true,
+        (Some(want), Some(have)) => {
+            have == want || have.split_once('@').is_some_and(|(name, _)| name == want)
+        }
+        (Some(_), None) => false,
+    };
+    id_matches && component_matches
+}
+
+fn expired(entry: &Entry, today: &str) -> bool {
+    entry.expires.as_deref().is_some_and(|d| d < today)
+}
+
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FindingKind, Severity};
+
+    fn finding(id: &str, component: &str) -> Finding {
+        Finding {
+            kind: FindingKind::Vulnerable,
+            component: Some(component.to_string()),
+            path: None,
+            advisory: Some(id.to_string()),
+            aliases: vec!["GHSA-xxxx".to_string()],
+            severity: Severity::High,
+            cvss: None,
+            fixed_versions: vec![],
+            summary: String::new(),
+            suppressed: None,
+        }
+    }
+
+    #[test]
+    fn suppresses_until_expiry_and_only_the_named_component() {
+        let file: TriageFile = toml::from_str(
+            r#"
+            [[ignore]]
+            id = "CVE-1"
+            component = "glibc"
+            reason = "backported"
+            expires = "2027-01-01"
+            [[ignore]]
+            id = "ghsa-xxxx"
+            reason = "by alias"
+            expires = "2020-01-01"
+            "#,
+        )
+        .unwrap();
+        let mut f = vec![
+            finding("CVE-1", "glibc@2.36"),
+            finding("CVE-1", "musl@1.2.3"),
+            finding("CVE-2", "x@1"),
+        ];
+        file.apply(&mut f, "2026-11-25");
+        assert_eq!(f[0].suppressed.as_ref().unwrap().reason, "backported");
+        assert!(f[1].suppressed.is_none());
+        assert!(f[2].suppressed.is_none(), "expired entries do not suppress");
+        file.apply(&mut f, "2019-06-01");
+        assert_eq!(f[2].suppressed.as_ref().unwrap().reason, "by alias");
+    }
+
+    #[test]
+    fn bad_dates_and_unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(
+            &p,
+            "[[ignore]]\nid = \"X\"\nreason = \"r\"\nexpires = \"soon\"\n",
+        )
+        .unwrap();
+        assert!(
+            TriageFile::load(&p)
+                .unwrap_err()
+                .contains("is not a YYYY-MM-DD date")
+        );
+        std::fs::write(
+            &p,
+            "[[ignore]]\nid = \"X\"\nreason = \"r\"\nuntil = \"2027-01-01\"\n",
+        )
+        .unwrap();
+        assert!(TriageFile::load(&p).unwrap_err().contains("unknown field"));
+    }
+}

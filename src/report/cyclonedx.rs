@@ -1,0 +1,253 @@
+//! CycloneDX 1.6 JSON: the target as the BOM's subject, every component with
+//! PURL, CPE, hashes and where it was found, the dependency graph from the
+//! dynamic linker's view (DT_NEEDED), and vulnerabilities with a VEX analysis
+//! state taken from triage.
+
+use crate::model::{Component, FindingKind, Severity};
+use crate::scan::ScanReport;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One BOM per target; several targets give a JSON array of BOMs.
+pub fn render(reports: &[ScanReport]) -> String {
+    let boms: Vec<Value> = reports.iter().map(bom).collect();
+    let value = match boms.as_slice() {
+        [one] => one.clone(),
+        _ => Value::Array(boms),
+    };
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn bom_ref(c: &Component) -> String {
+    c.purl.clone()
+}
+
+fn bom(r: &ScanReport) -> Value {
+    let subject = r
+        .target
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&r.target.path)
+        .to_string();
+    let mut metadata_component = json!({
+        "type": "firmware",
+        "bom-ref": "target",
+        "name": subject,
+    });
+    if let Some(sha) = &r.target.sha256 {
+        metadata_component["hashes"] = json!([{"alg": "SHA-256", "content": sha}]);
+    }
+    let components: Vec<Value> = r.components.iter().map(component).collect();
+
+    // file path -> components found in it, to turn library edges into component edges.
+    let mut in_file: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for c in &r.components {
+        for s in &c.sources {
+            in_file
+                .entry(s.path.as_str())
+                .or_default()
+                .insert(bom_ref(c));
+        }
+    }
+    let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for lib in &r.libraries {
+        let Some(provided) = in_file.get(lib.path.as_str()) else {
+            continue;
+        };
+        for user in &lib.needed_by {
+            for from in in_file.get(user.as_str()).into_iter().flatten() {
+                for to in provided {
+                    if from != to {
+                        depends.entry(from.clone()).or_default().insert(to.clone());
+                    }
+                }
+            }
+        }
+    }
+    let all_refs: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
+    let mut dependencies =
+        vec![json!({"ref": "target", "dependsOn": all_refs.iter().collect::<Vec<_>>()})];
+    for reference in &all_refs {
+        let on: Vec<&String> = depends
+            .get(reference)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        dependencies.push(json!({"ref": reference, "dependsOn": on}));
+    }
+
+    let vulnerabilities = vulnerabilities(r);
+    let serial = serial_number(r.target.sha256.as_deref().unwrap_or(&r.target.path));
+    json!({
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": serial,
+        "version": 1,
+        "metadata": {
+            "tools": {"components": [{"type": "application", "name": "fwaudit", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": metadata_component,
+        },
+        "components": components,
+        "dependencies": dependencies,
+        "vulnerabilities": vulnerabilities,
+    })
+}
+
+fn component(c: &Component) -> Value {
+    let kind = match c.name.as_str() {
+        "linux" => "operating-system",
+        "u-boot" => "firmware",
+        _ if c.ecosystem == "generic" => "library",
+        _ => "library",
+    };
+    let mut v = json!({
+        "type": kind,
+        "bom-ref": bom_ref(c),
+        "name": c.name,
+        "version": c.version,
+        "purl": c.purl,
+    });
+    if let Some(cpe) = &c.cpe {
+        v["cpe"] = json!(cpe);
+    }
+    let hashes: BTreeSet<&str> = c
+        .sources
+        .iter()
+        .filter_map(|s| s.sha256.as_deref())
+        .collect();
+    if let Some(first) = hashes.iter().next() {
+        v["hashes"] = json!([{"alg": "SHA-256", "content": first}]);
+    }
+    let occurrences: Vec<Value> = c
+        .sources
+        .iter()
+        .map(|s| {
+            let mut o = json!({"location": s.path, "additionalContext": format!("{}: {}", s.method, s.evidence)});
+            if let Some(off) = s.offset {
+                o["offset"] = json!(off);
+            }
+            o
+        })
+        .collect();
+    v["evidence"] = json!({"occurrences": occurrences});
+    v
+}
+
+fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
+    // component "name@version" (upstream) -> bom-refs carrying it
+    let mut carriers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in &r.components {
+        let up = c.upstream();
+        carriers
+            .entry(format!("{}@{}", up.name, up.version))
+            .or_default()
+            .insert(bom_ref(c));
+    }
+    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Vulnerable)
+    {
+        let (Some(id), Some(component)) = (&f.advisory, &f.component) else {
+            continue;
+        };
+        let affects: Vec<Value> = carriers
+            .get(component)
+            .into_iter()
+            .flatten()
+            .map(|reference| json!({"ref": reference}))
+            .collect();
+        let entry = by_id.entry(id.clone()).or_insert_with(|| {
+            let mut rating = json!({"severity": severity_name(f.severity)});
+            if let Some(vector) = &f.cvss {
+                rating["vector"] = json!(vector);
+                rating["method"] = json!(cvss_method(vector));
+            }
+            let analysis = match &f.suppressed {
+                Some(s) => json!({"state": "not_affected", "justification": "protected_by_mitigating_control", "detail": s.reason}),
+                None => json!({"state": "in_triage"}),
+            };
+            let mut v = json!({
+                "bom-ref": format!("vuln-{id}"),
+                "id": id,
+                "source": {"name": source_name(id)},
+                "ratings": [rating],
+                "description": f.summary,
+                "affects": [],
+                "analysis": analysis,
+            });
+            if !f.aliases.is_empty() {
+                v["references"] = json!(f.aliases.iter().map(|a| json!({"id": a, "source": {"name": source_name(a)}})).collect::<Vec<_>>());
+            }
+            if let Some(fix) = f.fixed_versions.first() {
+                v["recommendation"] = json!(format!("Upgrade {component} to {fix} or later"));
+            }
+            v
+        });
+        if let Some(list) = entry["affects"].as_array_mut() {
+            for a in affects {
+                if !list.contains(&a) {
+                    list.push(a);
+                }
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+        Severity::Info => "info",
+        Severity::Unknown => "unknown",
+    }
+}
+
+fn cvss_method(vector: &str) -> &'static str {
+    if vector.starts_with("CVSS:3.1") {
+        "CVSSv31"
+    } else if vector.starts_with("CVSS:3.0") {
+        "CVSSv3"
+    } else if vector.starts_with("CVSS:4") {
+        "CVSSv4"
+    } else {
+        "CVSSv2"
+    }
+}
+
+fn source_name(id: &str) -> &'static str {
+    if id.starts_with("CVE-") {
+        "NVD"
+    } else if id.starts_with("GHSA-") {
+        "GitHub"
+    } else if id.starts_with("RUSTSEC-") {
+        "RustSec"
+    } else {
+        "OSV"
+    }
+}
+
+/// A stable `urn:uuid:` from the target's hash (UUID version 8 layout), so
+/// that the same image always gets the same serial number.
+fn serial_number(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}

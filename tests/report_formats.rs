@@ -1,0 +1,228 @@
+//! SARIF 2.1.0 and CycloneDX 1.6 output, validated against the official
+//! schemas (shipped in npm packages, see tests/schema/package.json), and
+//! triage: suppressed findings, VEX states, `--fail-on`.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+
+/// Validates `doc` with tests/schema/validate.mjs; `None` when the schema
+/// packages are not installed (`npm ci --prefix tests/schema`) and CI did not
+/// ask for them.
+fn schema_check(kind: &str, doc: &Value) -> Option<(bool, String)> {
+    let schema_dir = root().join("tests/schema");
+    if !schema_dir.join("node_modules").is_dir() {
+        assert!(
+            std::env::var_os("FWAUDIT_REQUIRE_SCHEMAS").is_none(),
+            "schema packages missing: run `npm ci --prefix tests/schema`"
+        );
+        eprintln!("SKIPPED schema validation: run `npm ci --prefix tests/schema` to enable it");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.json");
+    std::fs::write(&file, serde_json::to_string(doc).unwrap()).unwrap();
+    let out = Command::new("node")
+        .arg(schema_dir.join("validate.mjs"))
+        .arg(kind)
+        .arg(&file)
+        .output()
+        .expect("node runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some((out.status.success(), text))
+}
+
+#[test]
+fn sarif_is_valid_and_complete() {
+    let (code, sarif) = json(&[
+        "scan",
+        "samples/router-armhf.bin",
+        "samples/openwrt-mipsel.bin",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(code, 0);
+    if let Some((ok, text)) = schema_check("sarif", &sarif) {
+        assert!(ok, "{text}");
+        let mut broken = sarif.clone();
+        broken["runs"][0]["results"][0]["level"] = Value::from("catastrophic");
+        let (ok, text) = schema_check("sarif", &broken).unwrap();
+        assert!(!ok, "the validator must reject a bad level: {text}");
+    }
+    let run = &sarif["runs"][0];
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["name"], "fwaudit");
+    assert_eq!(run["results"].as_array().unwrap().len(), 29 + 15);
+    let first = &run["results"][0];
+    assert_eq!(first["ruleId"], "CVE-2022-48174");
+    assert_eq!(first["level"], "error");
+    assert_eq!(
+        first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "samples/router-armhf.bin"
+    );
+    assert_eq!(
+        first["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "samples/router-armhf.bin@0x90000:squashfs/bin/busybox"
+    );
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let rule = rules.iter().find(|r| r["id"] == "CVE-2022-48174").unwrap();
+    assert_eq!(rule["properties"]["security-severity"], "9.8");
+    assert!(rules.iter().any(|r| r["id"] == "fwaudit/unused"));
+    assert!(rules.iter().any(|r| r["id"] == "fwaudit/outdated"));
+}
+
+#[test]
+fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
+    let (code, bom) = json(&["scan", "samples/router-armhf.bin", "--format", "cyclonedx"]);
+    assert_eq!(code, 0);
+    if let Some((ok, text)) = schema_check("cyclonedx", &bom) {
+        assert!(ok, "{text}");
+        let mut broken = bom.clone();
+        broken["components"][0]["type"] = Value::from("gadget");
+        let (ok, _) = schema_check("cyclonedx", &broken).unwrap();
+        assert!(!ok, "the validator must reject an unknown component type");
+    }
+    assert_eq!(bom["specVersion"], "1.6");
+    assert_eq!(
+        bom["serialNumber"],
+        "urn:uuid:1bf096bc-28f3-8dac-b820-ead2bc863e1a"
+    );
+    assert_eq!(
+        bom["metadata"]["component"]["hashes"][0]["content"],
+        "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b"
+    );
+    assert_eq!(bom["components"].as_array().unwrap().len(), 26);
+    let curl_deps = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "pkg:generic/curl@7.88.1")
+        .unwrap();
+    assert_eq!(
+        curl_deps["dependsOn"],
+        serde_json::json!([
+            "pkg:generic/glibc@2.36",
+            "pkg:generic/openssl@3.0.20",
+            "pkg:generic/zlib@1.2.13"
+        ])
+    );
+    let vulns = bom["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), 25);
+    let bb = vulns.iter().find(|v| v["id"] == "CVE-2022-48174").unwrap();
+    assert_eq!(
+        bb["affects"],
+        serde_json::json!([
+            {"ref": "pkg:deb/debian/busybox@1%3A1.35.0-4%2Bdeb12u1%2Bb1?arch=armhf"},
+            {"ref": "pkg:generic/busybox@1.35.0"}
+        ])
+    );
+    assert_eq!(bb["analysis"]["state"], "in_triage");
+    assert_eq!(
+        bb["recommendation"],
+        "Upgrade busybox@1.35.0 to 1.37.0 or later"
+    );
+}
+
+#[test]
+fn triage_suppresses_until_expiry_and_fail_on_honours_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let triage = dir.path().join("triage.toml");
+    std::fs::write(
+        &triage,
+        r#"
+[[ignore]]
+id = "CVE-2022-48174"
+component = "busybox"
+reason = "ash is not reachable from the network on this product"
+expires = "2027-06-30"
+
+[[ignore]]
+id = "CVE-2023-38545"
+reason = "no SOCKS5 proxy configured"
+expires = "2026-01-01"
+"#,
+    )
+    .unwrap();
+    let t = triage.to_str().unwrap();
+    // The curl entry has expired, so a critical finding remains.
+    let (code, r) = json(&[
+        "scan",
+        "samples/router-armhf.bin",
+        "--format",
+        "json",
+        "--ignore",
+        t,
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        r["findings"][0]["suppressed"]["reason"],
+        "ash is not reachable from the network on this product"
+    );
+    assert!(r["findings"][1]["suppressed"].is_null());
+    std::fs::write(
+        &triage,
+        std::fs::read_to_string(&triage)
+            .unwrap()
+            .replace("2026-01-01", "2027-01-01"),
+    )
+    .unwrap();
+    let run = fwaudit(&[
+        "scan",
+        "samples/router-armhf.bin",
+        "--ignore",
+        t,
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(run.code, 0, "both criticals accepted: {}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("[suppressed: no SOCKS5 proxy configured]")
+    );
+    let (_, bom) = json(&[
+        "scan",
+        "samples/router-armhf.bin",
+        "--format",
+        "cyclonedx",
+        "--ignore",
+        t,
+    ]);
+    let v = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "CVE-2023-38545")
+        .unwrap();
+    assert_eq!(v["analysis"]["state"], "not_affected");
+    assert_eq!(v["analysis"]["detail"], "no SOCKS5 proxy configured");
+    let (_, sarif) = json(&[
+        "scan",
+        "samples/router-armhf.bin",
+        "--format",
+        "sarif",
+        "--ignore",
+        t,
+    ]);
+    assert_eq!(
+        sarif["runs"][0]["results"][1]["suppressions"][0]["kind"],
+        "external"
+    );
+
+    std::fs::write(
+        &triage,
+        "[[ignore]]\nid = \"X\"\nreason = \"r\"\nexpires = \"someday\"\n",
+    )
+    .unwrap();
+    let run = fwaudit(&["scan", "samples/router-armhf.bin", "--ignore", t]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("expires \"someday\" is not a YYYY-MM-DD date"),
+        "{}",
+        run.stderr
+    );
+}
