@@ -35,11 +35,39 @@ pub enum DbCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Download advisory sources (all four unless --source is given) and swap them in atomically.
+    Update {
+        #[arg(long = "source", value_enum, value_name = "SOURCE")]
+        sources: Vec<UpdateSource>,
+        /// Base URL for the chosen source (mirrors, tests).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// OSV ecosystems to fetch (default: crates.io, PyPI, npm, Go, OSS-Fuzz).
+        #[arg(long = "ecosystem", value_name = "NAME")]
+        ecosystems: Vec<String>,
+        /// Give up on a request after this many seconds.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        timeout: u64,
+        /// Pause between NVD API pages in milliseconds (default: 6000 without NVD_API_KEY, 700 with).
+        #[arg(long, value_name = "MS")]
+        nvd_page_delay: Option<u64>,
+    },
     /// Show which sources are loaded, when they were imported, and how many advisories each holds.
     Status {
         #[arg(long)]
         json: bool,
+        /// Warn about sources older than this many days.
+        #[arg(long, default_value_t = 7, value_name = "DAYS")]
+        max_age_days: u64,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpdateSource {
+    Osv,
+    Nvd,
+    Rustsec,
+    Eol,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,9 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs};
+use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs, UpdateSource};
 use fwaudit::advisory::Database;
+use fwaudit::advisory::update;
 use fwaudit::analyze::triage::TriageFile;
 use fwaudit::model::Severity;
 use fwaudit::report;
@@ -31,7 +32,38 @@ fn main() -> ExitCode {
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }
-        Command::Db(DbCommand::Status { json }) => data_dir.and_then(|d| run_db_status(json, &d)),
+        Command::Db(DbCommand::Status { json, max_age_days }) => {
+            data_dir.and_then(|d| run_db_status(json, max_age_days, &d))
+        }
+        Command::Db(DbCommand::Update {
+            sources,
+            url,
+            ecosystems,
+            timeout,
+            nvd_page_delay,
+        }) => data_dir.and_then(|d| {
+            let mut options = update::Options::default();
+            if !sources.is_empty() {
+                options.sources = sources
+                    .iter()
+                    .map(|s| match s {
+                        UpdateSource::Osv => update::Source::Osv,
+                        UpdateSource::Nvd => update::Source::Nvd,
+                        UpdateSource::Rustsec => update::Source::Rustsec,
+                        UpdateSource::Eol => update::Source::Eol,
+                    })
+                    .collect();
+            }
+            if !ecosystems.is_empty() {
+                options.ecosystems = ecosystems;
+            }
+            options.url = url;
+            options.timeout = std::time::Duration::from_secs(timeout);
+            if let Some(ms) = nvd_page_delay {
+                options.nvd_page_delay = std::time::Duration::from_millis(ms);
+            }
+            run_db_update(&options, &d)
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -210,8 +242,27 @@ fn run_db_import(paths: &[PathBuf], data_dir: &Path) -> Result<u8, String> {
     })
 }
 
-fn run_db_status(json: bool, data_dir: &Path) -> Result<u8, String> {
+fn run_db_update(options: &update::Options, data_dir: &Path) -> Result<u8, String> {
+    let bar = progress();
+    let summary = update::update(data_dir, options, &|msg| bar.set_message(msg.to_string()));
+    bar.finish_and_clear();
+    let summary = summary?;
+    for (source, count) in &summary.updated {
+        println!("updated {source}: {count} records");
+    }
+    for source in &summary.unchanged {
+        println!("unchanged {source}: not modified since the last update");
+    }
+    Ok(0)
+}
+
+fn run_db_status(json: bool, max_age_days: u64, data_dir: &Path) -> Result<u8, String> {
     let status = fwaudit::advisory::store::status(data_dir)?;
+    for (source, age) in &status.stale(max_age_days) {
+        eprintln!(
+            "fwaudit: warning: source {source} was last updated {age} days ago (older than {max_age_days})"
+        );
+    }
     if json {
         emit(
             &(serde_json::to_string_pretty(&status).map_err(|e| e.to_string())? + "\n"),

@@ -111,11 +111,15 @@ fn import_dir(dir: &Path, out: &mut Imported) {
 
 fn import_zip(path: &Path, out: &mut Imported) {
     let display = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return out.errors.push(format!("{display}: {e}")),
-    };
-    let mut archive = match zip::ZipArchive::new(file) {
+    match std::fs::File::open(path) {
+        Ok(f) => import_zip_reader(&display, f, out),
+        Err(e) => out.errors.push(format!("{display}: {e}")),
+    }
+}
+
+/// Every `.json` member of a zip (an OSV ecosystem export) as OSV or NVD data.
+pub fn import_zip_reader(display: &str, reader: impl Read + std::io::Seek, out: &mut Imported) {
+    let mut archive = match zip::ZipArchive::new(reader) {
         Ok(a) => a,
         Err(e) => {
             return out
@@ -148,7 +152,7 @@ fn import_zip(path: &Path, out: &mut Imported) {
 }
 
 /// One JSON document: OSV record(s) or NVD record(s), told apart by shape.
-fn import_json(name: &str, text: &str, out: &mut Imported) {
+pub fn import_json(name: &str, text: &str, out: &mut Imported) {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {

@@ -10,6 +10,7 @@ pub mod osv;
 pub mod rustsec_db;
 pub mod schemes;
 pub mod store;
+pub mod update;
 pub mod version;
 
 use crate::identify::catalog;
@@ -106,6 +107,7 @@ impl Database {
             for advisory in store.advisories {
                 db.add(advisory);
             }
+            db.eol.products.extend(store.eol.products);
         }
         Ok(db)
     }

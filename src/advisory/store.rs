@@ -17,6 +17,22 @@ pub struct Store {
     /// Per source (`osv`, `nvd`, `rustsec`): when and from where it was imported.
     pub sources: BTreeMap<String, SourceInfo>,
     pub advisories: Vec<Advisory>,
+    /// End-of-life data fetched by `db update --source eol`, per product;
+    /// it overrides the bundled data for those products.
+    #[serde(default)]
+    pub eol: super::eol::EolData,
+    /// Validators of the last download per `"{source} {url}"`, for conditional requests.
+    #[serde(default)]
+    pub http_cache: BTreeMap<String, CacheEntry>,
+}
+
+/// `ETag` / `Last-Modified` of a downloaded URL.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CacheEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -122,6 +138,13 @@ pub struct Status {
     pub bundled: usize,
     pub sources: BTreeMap<String, SourceInfo>,
     pub total: usize,
+}
+
+impl Status {
+    /// Sources older than `max_age_days`, with their age in days.
+    pub fn stale(&self, max_age_days: u64) -> Vec<(String, u64)> {
+        super::update::stale_sources(&self.sources, &now_utc(), max_age_days)
+    }
 }
 
 pub fn status(data_dir: &Path) -> Result<Status, String> {

@@ -1,0 +1,474 @@
+//! `db update`: download advisory sources over HTTPS and swap them into the
+//! store only when every download and parse succeeded, so a failed update
+//! leaves the previous database in use and says which source failed.
+//!
+//! Sources and their default locations (each overridable with `--url`):
+//! - `osv`: OSV per-ecosystem exports, `{base}/{ecosystem}/all.zip`
+//! - `rustsec`: RustSec through its OSV export, `{base}/crates.io/all.zip`
+//! - `nvd`: the NVD CVE API 2.0, paged, `{base}?startIndex=N&resultsPerPage=2000`
+//! - `eol`: endoflife.date, `{base}/{product}.json`
+//!
+//! Conditional requests (`If-None-Match` / `If-Modified-Since`) make a
+//! nightly update cheap: an unchanged export is not downloaded again.
+
+use super::eol::{Cycle, Product};
+use super::import::{self, Imported};
+use super::store::{self, CacheEntry, SourceInfo};
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    RETRY_AFTER,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+pub const OSV_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.com";
+pub const NVD_BASE: &str = "https://services.nvd.nist.gov/rest/json/cves/2.0";
+pub const EOL_BASE: &str = "https://endoflife.date/api";
+
+/// OSV ecosystems fetched by default: the language ecosystems of device
+/// back-ends and OSS-Fuzz (C libraries).
+pub const DEFAULT_ECOSYSTEMS: &[&str] = &["crates.io", "PyPI", "npm", "Go", "OSS-Fuzz"];
+
+/// (fwaudit product, endoflife.date product) pairs fetched for `eol`.
+pub const EOL_PRODUCTS: &[(&str, &str)] = &[
+    ("openssl", "openssl"),
+    ("linux", "linux"),
+    ("sqlite", "sqlite"),
+    ("nginx", "nginx"),
+    ("python", "python"),
+    ("php", "php"),
+    ("nodejs", "nodejs"),
+];
+
+/// Largest body accepted from any source.
+const MAX_BODY: u64 = 2 << 30;
+/// How often a 429/503 answer is retried, and the longest `Retry-After` honoured.
+const RETRIES: usize = 3;
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Osv,
+    Rustsec,
+    Nvd,
+    Eol,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Osv => "osv",
+            Source::Rustsec => "rustsec",
+            Source::Nvd => "nvd",
+            Source::Eol => "eol",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sources: Vec<Source>,
+    /// Replaces the default base URL of the (single) chosen source.
+    pub url: Option<String>,
+    pub ecosystems: Vec<String>,
+    pub timeout: Duration,
+    /// Pause between NVD pages: the API allows 5 requests per 30 s without
+    /// a key and 50 with one.
+    pub nvd_page_delay: Duration,
+    pub nvd_api_key: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let key = std::env::var("NVD_API_KEY").ok().filter(|k| !k.is_empty());
+        Options {
+            sources: vec![Source::Osv, Source::Rustsec, Source::Nvd, Source::Eol],
+            url: None,
+            ecosystems: DEFAULT_ECOSYSTEMS.iter().map(|e| e.to_string()).collect(),
+            timeout: Duration::from_secs(300),
+            nvd_page_delay: if key.is_some() {
+                Duration::from_millis(700)
+            } else {
+                Duration::from_secs(6)
+            },
+            nvd_api_key: key,
+        }
+    }
+}
+
+/// What one update did, per store source key (`osv:PyPI`, `nvd`, `eol:openssl`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub updated: BTreeMap<String, usize>,
+    pub unchanged: Vec<String>,
+}
+
+/// A downloaded body, or the server's word that ours is current.
+enum Fetched {
+    NotModified,
+    Body { bytes: Vec<u8>, cache: CacheEntry },
+}
+
+struct Http<'a> {
+    client: Client,
+    cache: &'a BTreeMap<String, CacheEntry>,
+    progress: &'a dyn Fn(&str),
+}
+
+impl Http<'_> {
+    /// GET `url`; `expect` is a content-type fragment the answer must carry.
+    /// `cache_key` names the validators to send (`None`: unconditional).
+    fn get(
+        &self,
+        url: &str,
+        expect: &[&str],
+        cache_key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Fetched, String> {
+        for attempt in 0..=RETRIES {
+            let mut request = self.client.get(url);
+            if let Some(c) = cache_key.and_then(|k| self.cache.get(k)) {
+                if let Some(etag) = &c.etag {
+                    request = request.header(IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &c.last_modified {
+                    request = request.header(IF_MODIFIED_SINCE, lm);
+                }
+            }
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            (self.progress)(&format!("GET {url}"));
+            let response = request
+                .send()
+                .map_err(|e| format!("{url}: {}", describe(&e)))?;
+            let status = response.status();
+            if status.as_u16() == 304 {
+                return Ok(Fetched::NotModified);
+            }
+            if (status.as_u16() == 429 || status.as_u16() == 503) && attempt < RETRIES {
+                let wait = retry_after(&response).unwrap_or(Duration::from_secs(2 << attempt));
+                (self.progress)(&format!(
+                    "{url}: HTTP {status}, retrying in {}s",
+                    wait.as_secs()
+                ));
+                std::thread::sleep(wait.min(MAX_RETRY_AFTER));
+                continue;
+            }
+            if !status.is_success() {
+                return Err(format!("{url}: HTTP {status}"));
+            }
+            return read_body(url, response, expect)
+                .map(|(bytes, cache)| Fetched::Body { bytes, cache });
+        }
+        Err(format!("{url}: still refused after {RETRIES} retries"))
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        text
+    }
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn read_body(
+    url: &str,
+    response: Response,
+    expect: &[&str],
+) -> Result<(Vec<u8>, CacheEntry), String> {
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header(CONTENT_TYPE).unwrap_or_default();
+    if !expect.iter().any(|e| content_type.contains(e)) {
+        return Err(format!(
+            "{url}: unexpected content type {content_type:?} (expected {})",
+            expect.join(" or ")
+        ));
+    }
+    let declared: Option<u64> = header(CONTENT_LENGTH).and_then(|l| l.parse().ok());
+    let cache = CacheEntry {
+        etag: header(ETAG),
+        last_modified: header(LAST_MODIFIED),
+    };
+    let mut bytes = Vec::new();
+    response
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{url}: body cut short after {} bytes: {e}", bytes.len()))?;
+    if bytes.len() as u64 > MAX_BODY {
+        return Err(format!("{url}: body larger than {MAX_BODY} bytes"));
+    }
+    if let Some(n) = declared
+        && n != bytes.len() as u64
+    {
+        return Err(format!(
+            "{url}: body is {} bytes, Content-Length said {n}",
+            bytes.len()
+        ));
+    }
+    Ok((bytes, cache))
+}
+
+/// Runs the update; the store is written only if every source succeeded.
+pub fn update(
+    data_dir: &Path,
+    options: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<Summary, String> {
+    if options.url.is_some() && options.sources.len() != 1 {
+        return Err("--url needs exactly one --source".to_string());
+    }
+    let mut store = store::load(data_dir)?.unwrap_or_default();
+    let client = Client::builder()
+        .timeout(options.timeout)
+        .user_agent(concat!("fwaudit/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let cache = store.http_cache.clone();
+    let http = Http {
+        client,
+        cache: &cache,
+        progress,
+    };
+    let now = store::now_utc();
+    let mut summary = Summary::default();
+    let mut new_cache = BTreeMap::new();
+    // Everything is fetched and parsed before the store is touched.
+    let mut staged: Vec<(String, Vec<super::Advisory>, String)> = Vec::new();
+    let mut staged_eol: Vec<(String, Product, String)> = Vec::new();
+    for &source in &options.sources {
+        let base = options.url.clone();
+        let fail = |e: String| format!("source {} failed: {e}", source.name());
+        match source {
+            Source::Osv | Source::Rustsec => {
+                let base = base.unwrap_or_else(|| OSV_BASE.to_string());
+                let ecosystems: Vec<String> = match source {
+                    Source::Rustsec => vec!["crates.io".to_string()],
+                    _ => options.ecosystems.clone(),
+                };
+                for ecosystem in ecosystems {
+                    let key = match source {
+                        Source::Rustsec => "rustsec".to_string(),
+                        _ => format!("osv:{ecosystem}"),
+                    };
+                    let url = format!("{}/{}/all.zip", base.trim_end_matches('/'), ecosystem);
+                    // The same export can feed two sources (osv:crates.io, rustsec).
+                    let cache_key = format!("{key} {url}");
+                    match http
+                        .get(&url, &["zip", "octet-stream"], Some(&cache_key), &[])
+                        .map_err(fail)?
+                    {
+                        Fetched::NotModified => summary.unchanged.push(key),
+                        Fetched::Body { bytes, cache } => {
+                            let mut imported = Imported::default();
+                            import::import_zip_reader(
+                                &url,
+                                std::io::Cursor::new(bytes),
+                                &mut imported,
+                            );
+                            if let Some(e) = imported.errors.first() {
+                                return Err(fail(e.clone()));
+                            }
+                            let mut list: Vec<super::Advisory> =
+                                imported.by_source.into_values().flatten().collect();
+                            if source == Source::Rustsec {
+                                list.retain(|a| a.id.starts_with("RUSTSEC-"));
+                            }
+                            for a in &mut list {
+                                a.source = key.clone();
+                            }
+                            new_cache.insert(cache_key, cache);
+                            staged.push((key, list, url));
+                        }
+                    }
+                }
+            }
+            Source::Nvd => {
+                let base = base.unwrap_or_else(|| NVD_BASE.to_string());
+                let list = fetch_nvd(&http, &base, options).map_err(fail)?;
+                staged.push(("nvd".to_string(), list, base));
+            }
+            Source::Eol => {
+                let base = base.unwrap_or_else(|| EOL_BASE.to_string());
+                for (ours, theirs) in EOL_PRODUCTS {
+                    let url = format!("{}/{theirs}.json", base.trim_end_matches('/'));
+                    let cache_key = format!("eol:{ours} {url}");
+                    match http
+                        .get(&url, &["json"], Some(&cache_key), &[])
+                        .map_err(fail)?
+                    {
+                        Fetched::NotModified => summary.unchanged.push(format!("eol:{ours}")),
+                        Fetched::Body { bytes, cache } => {
+                            let product =
+                                parse_eol(&bytes).map_err(|e| fail(format!("{url}: {e}")))?;
+                            new_cache.insert(cache_key, cache);
+                            staged_eol.push((ours.to_string(), product, url));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (key, list, origin) in staged {
+        summary.updated.insert(key.clone(), list.len());
+        store.replace_source(&key, list, vec![origin], now.clone());
+    }
+    for (name, product, origin) in staged_eol {
+        summary
+            .updated
+            .insert(format!("eol:{name}"), product.cycles.len());
+        store.replace_source(
+            &format!("eol:{name}"),
+            Vec::new(),
+            vec![origin],
+            now.clone(),
+        );
+        if let Some(info) = store.sources.get_mut(&format!("eol:{name}")) {
+            info.count = product.cycles.len();
+        }
+        store.eol.products.insert(name, product);
+    }
+    store.http_cache.extend(new_cache);
+    store.save(data_dir)?;
+    Ok(summary)
+}
+
+fn fetch_nvd(http: &Http, base: &str, options: &Options) -> Result<Vec<super::Advisory>, String> {
+    const PAGE: u64 = 2000;
+    let mut start = 0u64;
+    let mut out = Vec::new();
+    let key_header: Vec<(&str, &str)> = options
+        .nvd_api_key
+        .as_deref()
+        .map(|k| ("apiKey", k))
+        .into_iter()
+        .collect();
+    loop {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}resultsPerPage={PAGE}&startIndex={start}");
+        let Fetched::Body { bytes, .. } = http.get(&url, &["json"], None, &key_header)? else {
+            return Err(format!("{url}: unexpected 304 to an unconditional request"));
+        };
+        let text = String::from_utf8(bytes).map_err(|e| format!("{url}: not UTF-8: {e}"))?;
+        let page: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{url}: invalid JSON at line {}: {e}", e.line()))?;
+        let total = page["totalResults"]
+            .as_u64()
+            .ok_or_else(|| format!("{url}: no totalResults"))?;
+        let mut imported = Imported::default();
+        import::import_json(&url, &text, &mut imported);
+        if let Some(e) = imported.errors.first() {
+            // An empty last page has no records; anything else is an error.
+            if total > start {
+                return Err(e.clone());
+            }
+        }
+        out.extend(imported.by_source.into_values().flatten());
+        let per_page = page["resultsPerPage"].as_u64().unwrap_or(PAGE).max(1);
+        start += per_page;
+        if start >= total {
+            break;
+        }
+        std::thread::sleep(options.nvd_page_delay);
+    }
+    Ok(out)
+}
+
+/// endoflife.date's product JSON: `[{cycle, eol, latest, ...}]`.
+fn parse_eol(bytes: &[u8]) -> Result<Product, String> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("invalid JSON at line {}: {e}", e.line()))?;
+    let cycles = value
+        .as_array()
+        .ok_or("expected a JSON array of release cycles")?;
+    let cycles = cycles
+        .iter()
+        .map(|c| {
+            let cycle = match &c["cycle"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err("release cycle without `cycle`".to_string()),
+            };
+            Ok(Cycle {
+                cycle,
+                eol: c["eol"].clone(),
+                latest: c["latest"].as_str().map(str::to_string),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Product { cycles })
+}
+
+/// Sources older than `max_age_days`, for `db status` warnings.
+pub fn stale_sources(
+    sources: &BTreeMap<String, SourceInfo>,
+    now: &str,
+    max_age_days: u64,
+) -> Vec<(String, u64)> {
+    let today = days(now);
+    sources
+        .iter()
+        .filter_map(|(name, info)| {
+            let age = today?.checked_sub(days(&info.updated)?)?;
+            (age > max_age_days as i64).then(|| (name.clone(), age as u64))
+        })
+        .collect()
+}
+
+/// Days since 1970-01-01 of an RFC 3339 date (only the date part is read).
+fn days(stamp: &str) -> Option<i64> {
+    let y: i64 = stamp.get(0..4)?.parse().ok()?;
+    let m: i64 = stamp.get(5..7)?.parse().ok()?;
+    let d: i64 = stamp.get(8..10)?.parse().ok()?;
+    // Inverse of `civil_date` (H. Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_arithmetic_round_trips() {
+        for n in [0, 19_723, 20_782, -1, 40_000] {
+            let date = crate::analyze::outdated::civil_date(n);
+            assert_eq!(days(&format!("{date}T00:00:00Z")), Some(n));
+        }
+    }
+
+    #[test]
+    fn eol_json_cycles() {
+        let p = parse_eol(br#"[{"cycle":"3.0","eol":"2026-09-07","latest":"3.0.18"},{"cycle":6.1,"eol":false,"latest":"6.1.100"}]"#).unwrap();
+        assert_eq!(p.cycles[0].eol_date(), Some("2026-09-07"));
+        assert_eq!(p.cycles[1].cycle, "6.1");
+        assert!(parse_eol(b"{}").is_err());
+    }
+}

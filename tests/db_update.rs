@@ -1,0 +1,437 @@
+//! `db update` against a small HTTP server on 127.0.0.1 started by the test:
+//! conditional requests, paging, retries, and failures (500, truncated body,
+//! wrong content type, slow answer) that must leave the old store in place.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the server answers for one path.
+#[derive(Clone, Default)]
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    etag: Option<&'static str>,
+    /// Declare this Content-Length instead of the body's (to cut it short).
+    claim_length: Option<usize>,
+    delay: Duration,
+    retry_after: Option<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Vec<Reply>>,
+    /// (path, If-None-Match) of every request.
+    seen: Vec<(String, Option<String>)>,
+}
+
+struct Server {
+    port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        Server { port, state }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Replies for `path`, used in order; the last one repeats.
+    fn route(&self, path: &str, replies: Vec<Reply>) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), replies);
+    }
+
+    fn seen(&self) -> Vec<(String, Option<String>)> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut if_none_match = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("if-none-match")
+        {
+            if_none_match = Some(v.trim().to_string());
+        }
+    }
+    let reply = {
+        let mut st = state.lock().unwrap();
+        st.seen.push((path.clone(), if_none_match.clone()));
+        let key = path.split('?').next().unwrap().to_string();
+        // NVD pages are routed by `path?startIndex=N`, everything else by path.
+        let page = path
+            .split("startIndex=")
+            .nth(1)
+            .map(|s| format!("{key}?startIndex={s}"));
+        let key = page.filter(|p| st.routes.contains_key(p)).unwrap_or(key);
+        match st.routes.get_mut(&key) {
+            Some(list) if list.len() > 1 => list.remove(0),
+            Some(list) => list[0].clone(),
+            None => Reply {
+                status: 404,
+                content_type: "text/plain",
+                body: b"not found".to_vec(),
+                ..Reply::default()
+            },
+        }
+    };
+    std::thread::sleep(reply.delay);
+    let mut out = stream;
+    if reply.etag.is_some() && if_none_match.as_deref() == reply.etag {
+        let _ = out.write_all(
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.content_type,
+        reply.claim_length.unwrap_or(reply.body.len())
+    );
+    if let Some(e) = reply.etag {
+        head.push_str(&format!("ETag: {e}\r\n"));
+    }
+    if let Some(s) = reply.retry_after {
+        head.push_str(&format!("Retry-After: {s}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(&reply.body);
+    let _ = out.flush();
+    let mut drain = [0u8; 1];
+    let _ = out.set_read_timeout(Some(Duration::from_millis(50)));
+    let _ = out.read(&mut drain);
+}
+
+fn osv_zip(records: &[(&str, &str)]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buf);
+    for (id, package) in records {
+        zip.start_file(
+            format!("{id}.json"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        let record = serde_json::json!({
+            "schema_version": "1.6.0", "id": id, "modified": "2026-01-01T00:00:00Z",
+            "summary": format!("test advisory {id}"),
+            "affected": [{"package": {"ecosystem": "crates.io", "name": package},
+                          "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.0.0"}]}]}]
+        });
+        zip.write_all(record.to_string().as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    buf.into_inner()
+}
+
+fn ok(content_type: &'static str, body: Vec<u8>) -> Reply {
+    Reply {
+        status: 200,
+        content_type,
+        body,
+        ..Reply::default()
+    }
+}
+
+fn update(home: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--data-dir", home, "db", "update"];
+    all.extend_from_slice(args);
+    fwaudit(&all)
+}
+
+#[test]
+fn osv_export_then_not_modified() {
+    let server = Server::start();
+    let zip = osv_zip(&[
+        ("RUSTSEC-2099-0001", "demo"),
+        ("GHSA-aaaa-bbbb-cccc", "other"),
+    ]);
+    server.route(
+        "/crates.io/all.zip",
+        vec![Reply {
+            etag: Some("\"v1\""),
+            ..ok("application/zip", zip)
+        }],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let url = server.url();
+    let run = update(
+        h,
+        &["--source", "osv", "--ecosystem", "crates.io", "--url", &url],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "updated osv:crates.io: 2 records\n");
+    let run = update(h, &["--source", "rustsec", "--url", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout, "updated rustsec: 1 records\n",
+        "only RUSTSEC ids come from the rustsec source"
+    );
+    let run = update(
+        h,
+        &["--source", "osv", "--ecosystem", "crates.io", "--url", &url],
+    );
+    assert_eq!(
+        run.stdout,
+        "unchanged osv:crates.io: not modified since the last update\n"
+    );
+    let seen = server.seen();
+    assert_eq!(
+        seen.last().unwrap().1.as_deref(),
+        Some("\"v1\""),
+        "conditional request sent"
+    );
+    let (_, status) = json(&["--data-dir", h, "db", "status", "--json"]);
+    assert_eq!(status["sources"]["osv:crates.io"]["count"], 2);
+    assert_eq!(status["sources"]["rustsec"]["count"], 1);
+    assert_eq!(status["total"], 106 + 3);
+}
+
+#[test]
+fn failures_name_the_source_and_keep_the_old_store() {
+    let server = Server::start();
+    server.route(
+        "/crates.io/all.zip",
+        vec![ok(
+            "application/zip",
+            osv_zip(&[("RUSTSEC-2099-0002", "demo")]),
+        )],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let url = server.url();
+    assert_eq!(
+        update(
+            h,
+            &["--source", "osv", "--ecosystem", "crates.io", "--url", &url]
+        )
+        .code,
+        0
+    );
+    let store = home.path().join("advisories.json");
+    let before = std::fs::read(&store).unwrap();
+
+    let cases: Vec<(&str, Reply, &str)> = vec![
+        (
+            "/PyPI/all.zip",
+            Reply {
+                status: 500,
+                content_type: "text/plain",
+                body: b"boom".to_vec(),
+                ..Reply::default()
+            },
+            "HTTP 500",
+        ),
+        (
+            "/PyPI/all.zip",
+            Reply {
+                claim_length: Some(5000),
+                ..ok("application/zip", osv_zip(&[("X-1", "x")])[..100].to_vec())
+            },
+            "/PyPI/all.zip: ",
+        ),
+        (
+            "/PyPI/all.zip",
+            ok("text/html", b"<html>login</html>".to_vec()),
+            "unexpected content type \"text/html\"",
+        ),
+        (
+            "/PyPI/all.zip",
+            Reply {
+                delay: Duration::from_secs(4),
+                ..ok("application/zip", Vec::new())
+            },
+            "timed out",
+        ),
+        (
+            "/PyPI/all.zip",
+            ok("application/zip", b"PK\x03\x04 not really a zip".to_vec()),
+            "not a readable zip",
+        ),
+    ];
+    for (path, reply, message) in cases {
+        server.route(path, vec![reply]);
+        let run = update(
+            h,
+            &[
+                "--source",
+                "osv",
+                "--ecosystem",
+                "crates.io",
+                "--ecosystem",
+                "PyPI",
+                "--url",
+                &url,
+                "--timeout",
+                "2",
+            ],
+        );
+        assert_eq!(run.code, 2, "{message}: {}", run.stdout);
+        assert!(run.stderr.contains("source osv failed: "), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(message),
+            "expected {message:?} in {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read(&store).unwrap(),
+            before,
+            "store untouched after: {message}"
+        );
+    }
+}
+
+#[test]
+fn nvd_pages_and_retry_after() {
+    let server = Server::start();
+    let cve = |id: &str| {
+        serde_json::json!({"cve": {"id": id, "descriptions": [{"lang": "en", "value": "Test flaw."}],
+            "configurations": [{"nodes": [{"operator": "OR", "cpeMatch": [{"vulnerable": true,
+                "criteria": "cpe:2.3:a:busybox:busybox:*:*:*:*:*:*:*:*", "versionEndExcluding": "1.99.0"}]}]}]}})
+    };
+    let page = |start: u64, ids: &[&str]| {
+        serde_json::json!({"resultsPerPage": 2, "startIndex": start, "totalResults": 3,
+            "vulnerabilities": ids.iter().map(|i| cve(i)).collect::<Vec<_>>()})
+        .to_string()
+        .into_bytes()
+    };
+    server.route(
+        "/nvd?startIndex=0",
+        vec![
+            Reply {
+                status: 429,
+                content_type: "text/plain",
+                retry_after: Some(1),
+                ..Reply::default()
+            },
+            ok(
+                "application/json",
+                page(0, &["CVE-2099-0001", "CVE-2099-0002"]),
+            ),
+        ],
+    );
+    server.route(
+        "/nvd?startIndex=2",
+        vec![ok("application/json", page(2, &["CVE-2099-0003"]))],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let url = format!("{}/nvd", server.url());
+    let run = update(
+        h,
+        &["--source", "nvd", "--url", &url, "--nvd-page-delay", "0"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "updated nvd: 3 records\n");
+    let pages: Vec<String> = server.seen().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        pages,
+        [
+            "/nvd?resultsPerPage=2000&startIndex=0",
+            "/nvd?resultsPerPage=2000&startIndex=0",
+            "/nvd?resultsPerPage=2000&startIndex=2"
+        ]
+    );
+    let (_, r) = json(&[
+        "--data-dir",
+        h,
+        "scan",
+        "samples/openwrt-mipsel.bin",
+        "--format",
+        "json",
+    ]);
+    let f = findings(&r);
+    for id in ["CVE-2099-0001", "CVE-2099-0002", "CVE-2099-0003"] {
+        assert!(
+            f.contains(&format!("unknown vulnerable busybox@1.35.0 {id} 1.99.0")),
+            "{id}: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn end_of_life_data_replaces_the_bundled_lines() {
+    let server = Server::start();
+    let supported = br#"[{"cycle":"3.0","eol":false,"latest":"3.0.20"},{"cycle":"1.1.1","eol":"2023-09-11","latest":"1.1.1w"}]"#;
+    for (_, theirs) in fwaudit::advisory::update::EOL_PRODUCTS {
+        server.route(
+            &format!("/{theirs}.json"),
+            vec![ok("application/json", supported.to_vec())],
+        );
+    }
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let (_, before) = json(&[
+        "--data-dir",
+        h,
+        "scan",
+        "samples/router-armhf.bin",
+        "--format",
+        "json",
+    ]);
+    assert!(findings(&before).contains(&"medium outdated openssl@3.0.20 - 3.0.21".to_string()));
+    let run = update(h, &["--source", "eol", "--url", &server.url()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("updated eol:openssl: 2 records\n"),
+        "{}",
+        run.stdout
+    );
+    let (_, after) = json(&[
+        "--data-dir",
+        h,
+        "scan",
+        "samples/router-armhf.bin",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        !findings(&after)
+            .iter()
+            .any(|f| f.contains("outdated openssl")),
+        "3.0.20 is the latest of a supported line now"
+    );
+    // db status warns (without failing) about old sources.
+    let run = fwaudit(&["--data-dir", h, "db", "status", "--max-age-days", "0"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        !run.stderr.contains("warning"),
+        "updated today: {}",
+        run.stderr
+    );
+}
