@@ -154,6 +154,10 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvss: Option<String>,
     pub fixed_versions: Vec<String>,
+    /// For `vulnerable`: the smallest version of the component that fixes
+    /// every advisory it matched (absent when one of them has no fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
     /// One line a person can read.
     pub summary: String,
     /// Set when a triage entry accepted this finding.

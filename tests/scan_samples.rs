@@ -296,6 +296,9 @@ fn router_findings() {
     let curl = &r["findings"][1];
     assert_eq!(curl["cvss"], "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
     assert_eq!(curl["path"], format!("{R_FS}/usr/bin/curl"));
+    // One upgrade clears every curl advisory; dropbear has an unfixed-by-line one.
+    assert_eq!(curl["upgrade"], "8.10.0");
+    assert_eq!(r["findings"][0]["upgrade"], "1.37.0");
 }
 
 #[test]

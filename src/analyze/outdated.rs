@@ -45,6 +45,7 @@ pub fn findings(components: &[Component], eol: &EolData, today: &str) -> Vec<Fin
             fixed_versions: latest.into_iter().collect(),
             summary,
             suppressed: None,
+            upgrade: None,
         });
     }
     out

@@ -122,6 +122,7 @@ mod tests {
             fixed_versions: vec![],
             summary: String::new(),
             suppressed: None,
+            upgrade: None,
         }
     }
 

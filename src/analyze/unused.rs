@@ -109,6 +109,7 @@ pub fn findings(libraries: &[Library], components: &[Component]) -> Vec<Finding>
                 cvss: None,
                 fixed_versions: Vec::new(),
                 suppressed: None,
+                upgrade: None,
             }
         })
         .collect()

@@ -1,8 +1,10 @@
 //! Components matched against the advisory database.
 
+use crate::advisory::version;
 use crate::advisory::{Affects, Database};
 use crate::model::{Component, Finding, FindingKind, Severity};
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One finding per (vulnerability, upstream product, version), however many
 /// packages, files or advisory sources name it.
@@ -47,8 +49,37 @@ pub fn findings(components: &[Component], db: &Database) -> Vec<Finding> {
                 fixed_versions: m.fixed_versions.clone(),
                 summary,
                 suppressed: None,
+                upgrade: None,
             });
         }
     }
+    set_upgrades(&mut out);
     out
+}
+
+/// Per component, the highest first-fix among its advisories: the one
+/// upgrade that clears them all (none if any advisory is unfixed).
+fn set_upgrades(findings: &mut [Finding]) {
+    let mut best: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for f in findings.iter() {
+        let Some(component) = &f.component else {
+            continue;
+        };
+        let fix = f.fixed_versions.first().cloned();
+        let entry = best.entry(component.clone()).or_insert_with(|| fix.clone());
+        *entry = match (entry.take(), fix) {
+            (Some(a), Some(b)) => Some(if version::compare(&a, &b) == Ordering::Less {
+                b
+            } else {
+                a
+            }),
+            _ => None,
+        };
+    }
+    for f in findings.iter_mut() {
+        f.upgrade = f
+            .component
+            .as_ref()
+            .and_then(|c| best.get(c).cloned().flatten());
+    }
 }
