@@ -26,6 +26,64 @@ pub enum Command {
     /// Manage the advisory database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Query and maintain the fleet inventory.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Upsert devices from a CSV (id,model,firmware[,tags]) or JSON list.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-match every stored inventory against the current advisory database.
+    Rematch {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Devices that need patching, grouped by firmware, with what to upgrade.
+    NeedsPatch {
+        #[arg(long, value_name = "ID")]
+        advisory: Option<String>,
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        min_severity: Option<FailOn>,
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which images and devices carry a component: NAME or NAME@REQ (e.g. openssl@<3.0.8).
+    Where {
+        spec: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Components and findings that changed between two firmware images (paths or SHA-256).
+    Diff {
+        image_a: String,
+        image_b: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nightly job: import devices, scan new images, rematch, summarise.
+    Nightly {
+        #[arg(long, value_name = "FILE")]
+        devices: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        images: PathBuf,
+        /// Exit with 1 when new findings at or above this severity appeared.
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        fail_on: Option<FailOn>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the store's indexes agree with its data.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +144,18 @@ pub struct ScanArgs {
     /// Triage file of accepted findings (default: ./.fwaudit.toml when present).
     #[arg(long, value_name = "FILE")]
     pub ignore: Option<PathBuf>,
+    /// Record the result in the fleet store; an image already stored (same SHA-256) is not unpacked again.
+    #[arg(long)]
+    pub store: bool,
+    /// With --store: the device that runs this image.
+    #[arg(long, value_name = "ID", requires = "store")]
+    pub device: Option<String>,
+    /// With --store: the firmware version this image is, so device lists can name it.
+    #[arg(long, value_name = "VERSION", requires = "store")]
+    pub firmware_version: Option<String>,
+    /// With --store: unpack and scan again even if the image is stored.
+    #[arg(long, requires = "store")]
+    pub rescan: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,12 +2,14 @@
 //! the contract's exit codes (0 clean, 1 findings at/above --fail-on, 2 error).
 
 mod cli;
+mod fleet_cli;
 
 use clap::Parser;
 use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs, UpdateSource};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
 use fwaudit::analyze::triage::TriageFile;
+use fwaudit::fleet::Fleet;
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -18,10 +20,10 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const EXIT_FINDINGS: u8 = 1;
+pub(crate) const EXIT_FINDINGS: u8 = 1;
 /// Triage file read from the working directory when `--ignore` is not given.
 const DEFAULT_TRIAGE: &str = ".fwaudit.toml";
-const EXIT_ERROR: u8 = 2;
+pub(crate) const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d)),
         Command::Unpack(args) => run_unpack(args),
+        Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }
@@ -75,7 +78,7 @@ fn main() -> ExitCode {
 }
 
 /// A spinner on stderr, only when a person is watching.
-fn progress() -> ProgressBar {
+pub(crate) fn progress() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     }
@@ -100,18 +103,54 @@ fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
         triage,
         today: fwaudit::analyze::outdated::today(),
     };
+    let fleet = if args.store {
+        Some(Fleet::open(data_dir)?)
+    } else {
+        None
+    };
+    let now = fwaudit::advisory::store::now_utc();
     let bar = progress();
     let mut reports: Vec<ScanReport> = Vec::new();
     let mut failed = false;
     for target in &args.targets {
         bar.set_message(format!("scanning {}", target.display()));
-        match scan::scan(target, &db, &options) {
+        let result = match &fleet {
+            None => scan::scan(target, &db, &options),
+            Some(fleet) => fleet
+                .scan_and_store(
+                    target,
+                    &db,
+                    &options,
+                    args.rescan,
+                    args.firmware_version.as_deref(),
+                    &now,
+                )
+                .and_then(|stored| {
+                    if stored.cached {
+                        bar.suspend(|| {
+                            eprintln!(
+                                "fwaudit: {}: inventory reused from the fleet store",
+                                target.display()
+                            )
+                        });
+                    }
+                    if let (Some(device), Some(sha)) = (&args.device, &stored.report.target.sha256)
+                    {
+                        fleet.attach_device(device, &target.display().to_string(), sha, &now)?;
+                    }
+                    Ok(stored.report)
+                }),
+        };
+        match result {
             Ok(report) => reports.push(report),
             Err(message) => {
                 bar.suspend(|| eprintln!("fwaudit: error: {message}"));
                 failed = true;
             }
         }
+    }
+    if let Some(fleet) = &fleet {
+        fleet.flush()?;
     }
     bar.finish_and_clear();
     let text = match args.format {
@@ -138,12 +177,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
     if failed || reports.iter().any(ScanReport::incomplete) {
         return Ok(EXIT_ERROR);
     }
-    let threshold = args.fail_on.map(|f| match f {
-        FailOn::Low => Severity::Low,
-        FailOn::Medium => Severity::Medium,
-        FailOn::High => Severity::High,
-        FailOn::Critical => Severity::Critical,
-    });
+    let threshold = args.fail_on.map(severity_of);
     let reached = threshold.is_some_and(|t| {
         reports
             .iter()
@@ -226,6 +260,15 @@ fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
     })
 }
 
+pub(crate) fn severity_of(f: FailOn) -> Severity {
+    match f {
+        FailOn::Low => Severity::Low,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+        FailOn::Critical => Severity::Critical,
+    }
+}
+
 fn run_db_import(paths: &[PathBuf], data_dir: &Path) -> Result<u8, String> {
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let summary = fwaudit::advisory::import::import_into_store(data_dir, &paths)?;
@@ -289,7 +332,7 @@ fn run_db_status(json: bool, max_age_days: u64, data_dir: &Path) -> Result<u8, S
     Ok(0)
 }
 
-fn emit(text: &str, path: Option<&std::path::Path>) -> Result<(), String> {
+pub(crate) fn emit(text: &str, path: Option<&std::path::Path>) -> Result<(), String> {
     match path {
         Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display())),
         None => {

@@ -10,12 +10,12 @@ use crate::unpack::tree::{FileClass, classify};
 use crate::unpack::{self, Layer, Level, Note, Unpacked};
 use crate::{identify, manifest};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The target as given on the command line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub path: String,
     /// SHA-256 of the image file; absent for a directory.
@@ -25,7 +25,7 @@ pub struct TargetInfo {
 }
 
 /// Everything `scan` reports for one target (the JSON contract).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     pub target: TargetInfo,
     pub layers: Vec<Layer>,
@@ -84,6 +84,30 @@ pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport,
     Ok(analyze(target, unpacked, db, options))
 }
 
+/// Findings from an inventory: what the advisory database, end-of-life
+/// data, the link graph and triage say about it. A stored inventory is
+/// re-judged with this alone, without unpacking again.
+pub fn findings(
+    components: &[Component],
+    libraries: &[unused::Library],
+    db: &Database,
+    options: &Options,
+) -> Vec<Finding> {
+    let mut findings = vulnerable::findings(components, db);
+    findings.extend(outdated::findings(components, &db.eol, &options.today));
+    findings.extend(unused::findings(libraries, components));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
+            .then_with(|| a.component.cmp(&b.component))
+            .then_with(|| a.advisory.cmp(&b.advisory))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    options.triage.apply(&mut findings, &options.today);
+    findings
+}
+
 /// The stages after unpacking.
 pub fn analyze(
     target: TargetInfo,
@@ -128,18 +152,7 @@ pub fn analyze(
         });
     }
     let libraries = unused::libraries(&unpacked, &elfs);
-    let mut findings = vulnerable::findings(&components, db);
-    findings.extend(outdated::findings(&components, &db.eol, &options.today));
-    findings.extend(unused::findings(&libraries, &components));
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.kind.cmp(&b.kind))
-            .then_with(|| a.component.cmp(&b.component))
-            .then_with(|| a.advisory.cmp(&b.advisory))
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    options.triage.apply(&mut findings, &options.today);
+    let findings = findings(&components, &libraries, db, options);
     let mut binaries: Vec<ElfInfo> = elfs.into_iter().map(|(_, e)| e).collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
     ScanReport {

@@ -6,11 +6,11 @@ use crate::binary::{ElfInfo, ElfKind};
 use crate::model::{Component, Finding, FindingKind, Severity};
 use crate::unpack::Unpacked;
 use crate::unpack::tree::normalize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// A shared library and who needs it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Library {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -2,11 +2,11 @@
 
 use goblin::elf::{Elf, header};
 use object::{Architecture, Object};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// What the loader would make of the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ElfKind {
     /// ET_EXEC, or ET_DYN with an interpreter (PIE).
@@ -19,21 +19,21 @@ pub enum ElfKind {
 }
 
 /// Facts about one ELF file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ElfInfo {
     pub path: String,
     pub arch: String,
     pub bits: u8,
-    pub endian: &'static str,
+    pub endian: String,
     pub kind: ElfKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub soname: Option<String>,
     pub needed: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rpath: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runpath: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_id: Option<String>,
@@ -83,7 +83,7 @@ fn parse_inner(path: &str, data: &[u8]) -> Result<ElfInfo, String> {
         path: path.to_string(),
         arch,
         bits: if elf.is_64 { 64 } else { 32 },
-        endian: if little { "little" } else { "big" },
+        endian: if little { "little" } else { "big" }.to_string(),
         kind,
         interpreter,
         soname,

@@ -14,12 +14,12 @@ pub mod tree;
 
 use formats::Rejection;
 use limits::{Budget, Limits};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use tree::{EntryKind, FileClass, FsPath, Namespace, VirtualFile};
 
 /// A container found in the target.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Layer {
     /// `parent-path@0xOFFSET:format`.
     pub path: String,
@@ -33,7 +33,7 @@ pub struct Layer {
 }
 
 /// How serious a [`Note`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Corrupt or truncated input: the scan is incomplete (exit code 2).
@@ -52,7 +52,7 @@ impl Level {
 }
 
 /// A problem met while unpacking, with where it happened.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Note {
     pub level: Level,
     /// The file or layer concerned.

@@ -1,0 +1,328 @@
+//! Questions asked of the fleet store: which devices need patching, where a
+//! component is, what changed between two releases. Each answers from the
+//! index trees; images are loaded only to describe them.
+
+use super::store::{AdvisoryHit, DeviceTag, Fleet, ImageRecord, from_json, split_key};
+use crate::advisory::schemes::Scheme;
+use crate::advisory::version;
+use crate::model::{FindingKind, Severity};
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Filters for `fleet needs-patch`.
+#[derive(Debug, Default, Clone)]
+pub struct PatchFilter {
+    pub advisory: Option<String>,
+    pub min_severity: Option<Severity>,
+    pub model: Option<String>,
+    pub tag: Option<String>,
+}
+
+/// Devices on one firmware image that need patching, and what to upgrade.
+#[derive(Debug, Serialize)]
+pub struct PatchGroup {
+    pub image: String,
+    pub firmware_versions: Vec<String>,
+    pub devices: Vec<String>,
+    pub upgrades: Vec<Upgrade>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Upgrade {
+    /// `name@version` as found.
+    pub component: String,
+    /// Smallest version fixing every listed advisory, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub advisories: Vec<String>,
+    pub max_severity: Severity,
+}
+
+/// Per component while collecting: advisories, worst severity, upgrade.
+type Pending = (BTreeSet<String>, Severity, Option<String>);
+
+fn tag_matches(tag: &DeviceTag, filter: &PatchFilter) -> bool {
+    filter.model.as_ref().is_none_or(|m| &tag.model == m)
+        && filter.tag.as_ref().is_none_or(|t| tag.tags.contains(t))
+}
+
+impl Fleet {
+    pub fn needs_patch(&self, filter: &PatchFilter) -> Result<Vec<PatchGroup>, String> {
+        let min = filter.min_severity.unwrap_or(Severity::Info);
+        // image -> component -> (advisories, worst severity, upgrade)
+        let mut by_image: BTreeMap<String, BTreeMap<String, Pending>> = BTreeMap::new();
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match &filter.advisory {
+                Some(id) => Box::new(self.idx_advisory.scan_prefix(super::store::key(&[id, ""]))),
+                None => Box::new(self.idx_advisory.iter()),
+            };
+        for item in entries {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let parts = split_key(&k);
+            let (Some(name), Some(sha)) = (parts.first(), parts.get(1)) else {
+                continue;
+            };
+            let hit: AdvisoryHit = from_json("advisory index", &v)?;
+            // The index holds every alias too; count each advisory once, by its own id.
+            if filter.advisory.is_none() && *name != hit.advisory {
+                continue;
+            }
+            if hit.severity < min {
+                continue;
+            }
+            let entry = by_image
+                .entry(sha.clone())
+                .or_default()
+                .entry(hit.component.clone())
+                .or_insert_with(|| (BTreeSet::new(), hit.severity, hit.upgrade.clone()));
+            entry.0.insert(hit.advisory.clone());
+            entry.1 = entry.1.max(hit.severity);
+            if filter.advisory.is_some() {
+                // Only this advisory matters: its own fix is the upgrade.
+                entry.2 = hit.fixed_versions.first().cloned();
+            }
+        }
+        let mut out = Vec::new();
+        for (sha, components) in by_image {
+            let devices: Vec<String> = self
+                .devices_on(&sha)?
+                .into_iter()
+                .filter(|(_, tag)| tag_matches(tag, filter))
+                .map(|(id, _)| id)
+                .collect();
+            if devices.is_empty() {
+                continue;
+            }
+            let firmware_versions = self
+                .image(&sha)?
+                .map(|r| r.firmware_versions)
+                .unwrap_or_default();
+            let upgrades = components
+                .into_iter()
+                .map(|(component, (advisories, max_severity, to))| Upgrade {
+                    component,
+                    to,
+                    advisories: advisories.into_iter().collect(),
+                    max_severity,
+                })
+                .collect();
+            out.push(PatchGroup {
+                image: sha,
+                firmware_versions,
+                devices,
+                upgrades,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Images (and their devices) carrying component `name`, optionally
+    /// within a version requirement.
+    pub fn where_component(
+        &self,
+        name: &str,
+        requirement: Option<&VersionReq>,
+    ) -> Result<Vec<WhereHit>, String> {
+        let mut by_image: BTreeMap<(String, String), String> = BTreeMap::new();
+        for item in self
+            .idx_component
+            .scan_prefix(super::store::key(&[&name.to_ascii_lowercase(), ""]))
+        {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let parts = split_key(&k);
+            let (Some(version), Some(sha)) = (parts.get(1), parts.get(2)) else {
+                continue;
+            };
+            let ecosystem = String::from_utf8_lossy(&v).into_owned();
+            // Package versions compare by their packaging's rules (`1:1.35.0-4` is dpkg's).
+            let scheme = Scheme::for_ecosystem(&ecosystem);
+            if requirement.is_none_or(|r| r.matches_in(scheme, version)) {
+                by_image.insert((sha.clone(), version.clone()), ecosystem);
+            }
+        }
+        by_image
+            .into_iter()
+            .map(|((image, version), ecosystem)| {
+                let devices = self
+                    .devices_on(&image)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                Ok(WhereHit {
+                    image,
+                    version,
+                    ecosystem,
+                    devices,
+                })
+            })
+            .collect()
+    }
+
+    /// Components and findings that differ between two stored images.
+    pub fn diff(&self, a: &str, b: &str) -> Result<Diff, String> {
+        let load = |sha: &str| -> Result<ImageRecord, String> {
+            self.image(sha)?
+                .ok_or_else(|| format!("image {sha} is not in the fleet store"))
+        };
+        let (ra, rb) = (load(a)?, load(b)?);
+        let versions = |r: &ImageRecord| -> BTreeMap<String, BTreeSet<String>> {
+            let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for c in r
+                .report
+                .components
+                .iter()
+                .filter(|c| c.ecosystem == "generic" || c.upstream.is_none())
+            {
+                m.entry(c.name.clone())
+                    .or_default()
+                    .insert(c.version.clone());
+            }
+            m
+        };
+        let (va, vb) = (versions(&ra), versions(&rb));
+        let mut diff = Diff::default();
+        for (name, old) in &va {
+            match vb.get(name) {
+                None => diff
+                    .removed
+                    .extend(old.iter().map(|v| format!("{name}@{v}"))),
+                Some(new) if new != old => {
+                    let from = old.iter().next_back().cloned().unwrap_or_default();
+                    let to = new.iter().next_back().cloned().unwrap_or_default();
+                    let entry = format!("{name}: {from} -> {to}");
+                    if version::compare(&to, &from) == Ordering::Less {
+                        diff.downgraded.push(entry);
+                    } else {
+                        diff.upgraded.push(entry);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (name, new) in &vb {
+            if !va.contains_key(name) {
+                diff.added.extend(new.iter().map(|v| format!("{name}@{v}")));
+            }
+        }
+        // (advisory, product): a finding is fixed when the advisory no
+        // longer applies to that product, whatever its version now.
+        let active = |r: &ImageRecord| -> BTreeSet<(String, String)> {
+            r.findings
+                .iter()
+                .filter(|f| {
+                    f.state == super::store::FindingState::Active
+                        && f.finding.kind == FindingKind::Vulnerable
+                })
+                .filter_map(|f| {
+                    let product = f
+                        .finding
+                        .component
+                        .as_deref()?
+                        .split('@')
+                        .next()?
+                        .to_string();
+                    Some((f.finding.advisory.clone()?, product))
+                })
+                .collect()
+        };
+        let (fa, fb) = (active(&ra), active(&rb));
+        diff.fixed = fa
+            .difference(&fb)
+            .map(|(a, p)| format!("{a} {p}"))
+            .collect();
+        diff.introduced = fb
+            .difference(&fa)
+            .map(|(a, p)| format!("{a} {p}"))
+            .collect();
+        Ok(diff)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct WhereHit {
+    pub image: String,
+    pub version: String,
+    /// `generic` (found in the bytes), a package ecosystem (`deb`, `opkg`),
+    /// or `upstream` (the upstream product a package carries).
+    pub ecosystem: String,
+    pub devices: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Diff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub upgraded: Vec<String>,
+    pub downgraded: Vec<String>,
+    pub fixed: Vec<String>,
+    pub introduced: Vec<String>,
+}
+
+/// `NAME@REQ` version requirements: `=1.2.3`, `<1.2.13`, `<=`, `>`, `>=`,
+/// comma-separated for a range (`>=3.0,<3.0.8`); a bare version means `=`.
+#[derive(Debug, Clone)]
+pub struct VersionReq {
+    bounds: Vec<(Ordering, bool, String)>,
+}
+
+impl VersionReq {
+    pub fn parse(text: &str) -> Result<VersionReq, String> {
+        let mut bounds = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (op, v) = if let Some(v) = part.strip_prefix(">=") {
+                ((Ordering::Greater, true), v)
+            } else if let Some(v) = part.strip_prefix("<=") {
+                ((Ordering::Less, true), v)
+            } else if let Some(v) = part.strip_prefix('>') {
+                ((Ordering::Greater, false), v)
+            } else if let Some(v) = part.strip_prefix('<') {
+                ((Ordering::Less, false), v)
+            } else {
+                (
+                    (Ordering::Equal, true),
+                    part.strip_prefix('=').unwrap_or(part),
+                )
+            };
+            let v = v.trim();
+            if v.is_empty() {
+                return Err(format!(
+                    "version requirement {text:?}: {part:?} has no version"
+                ));
+            }
+            bounds.push((op.0, op.1, v.to_string()));
+        }
+        if bounds.is_empty() {
+            return Err(format!("version requirement {text:?} is empty"));
+        }
+        Ok(VersionReq { bounds })
+    }
+
+    pub fn matches(&self, version: &str) -> bool {
+        self.matches_in(Scheme::Upstream, version)
+    }
+
+    pub fn matches_in(&self, scheme: Scheme, version: &str) -> bool {
+        self.bounds.iter().all(|(dir, inclusive, bound)| {
+            let ord = scheme.compare(version, bound);
+            ord == *dir || (*inclusive && ord == Ordering::Equal)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_requirements() {
+        let r = VersionReq::parse(">=3.0,<3.0.8").unwrap();
+        assert!(
+            r.matches("3.0.7") && r.matches("3.0") && !r.matches("3.0.8") && !r.matches("1.1.1w")
+        );
+        assert!(VersionReq::parse("1.0.2k").unwrap().matches("1.0.2k"));
+        assert!(!VersionReq::parse("=1.0.2k").unwrap().matches("1.0.2l"));
+        assert!(VersionReq::parse("<1.2.13").unwrap().matches("1.2.11"));
+        assert!(VersionReq::parse(">=").is_err());
+    }
+}

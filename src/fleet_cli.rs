@@ -1,0 +1,264 @@
+//! `fwaudit fleet ...`: argument wiring and rendering only; the work is in
+//! `fwaudit::fleet`.
+
+use crate::cli::FleetCommand;
+use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
+use fwaudit::advisory::Database;
+use fwaudit::advisory::store::now_utc;
+use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::{Fleet, RematchSummary};
+use fwaudit::scan::Options;
+use serde::Serialize;
+use std::fmt::Write;
+use std::path::Path;
+
+fn json<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+fn options() -> Options {
+    Options {
+        today: fwaudit::analyze::outdated::today(),
+        ..Options::default()
+    }
+}
+
+pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
+    let fleet = Fleet::open(data_dir)?;
+    let now = now_utc();
+    let code = match command {
+        FleetCommand::Import {
+            file,
+            json: as_json,
+        } => {
+            let summary = fleet.import_devices(&file, &now)?;
+            let text = if as_json {
+                json(&summary)?
+            } else {
+                let mut t = format!("imported {} devices\n", summary.imported);
+                for u in &summary.unresolved {
+                    let _ = writeln!(t, "unresolved: {u}");
+                }
+                t
+            };
+            emit(&text, None)?;
+            for e in &summary.errors {
+                eprintln!("fwaudit: error: {e} (row skipped)");
+            }
+            if summary.errors.is_empty() {
+                0
+            } else {
+                EXIT_ERROR
+            }
+        }
+        FleetCommand::Rematch { json: as_json } => {
+            let db = Database::load(data_dir)?;
+            let summary = fleet.rematch(&db, &options(), &now)?;
+            emit(
+                &if as_json {
+                    json(&summary)?
+                } else {
+                    render_rematch(&summary)
+                },
+                None,
+            )?;
+            0
+        }
+        FleetCommand::NeedsPatch {
+            advisory,
+            min_severity,
+            model,
+            tag,
+            json: as_json,
+        } => {
+            let filter = PatchFilter {
+                advisory,
+                min_severity: min_severity.map(severity_of),
+                model,
+                tag,
+            };
+            let groups = fleet.needs_patch(&filter)?;
+            let text = if as_json {
+                json(&groups)?
+            } else {
+                let mut t = String::new();
+                for g in &groups {
+                    let versions = if g.firmware_versions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", g.firmware_versions.join(", "))
+                    };
+                    let _ = writeln!(
+                        t,
+                        "firmware {}{versions}: {} devices: {}",
+                        &g.image[..12],
+                        g.devices.len(),
+                        g.devices.join(", ")
+                    );
+                    for u in &g.upgrades {
+                        let to = u.to.as_deref().map_or("no fixed version".to_string(), |v| {
+                            format!("upgrade to {v}")
+                        });
+                        let _ = writeln!(
+                            t,
+                            "  {:<22} {:<8} {to}  [{}]",
+                            u.component,
+                            u.max_severity.as_str(),
+                            u.advisories.join(" ")
+                        );
+                    }
+                }
+                if groups.is_empty() {
+                    t.push_str("no device needs patching for this selection\n");
+                }
+                t
+            };
+            emit(&text, None)?;
+            0
+        }
+        FleetCommand::Where {
+            spec,
+            json: as_json,
+        } => {
+            let (name, req) = match spec.split_once('@') {
+                Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
+                None => (spec.clone(), None),
+            };
+            let hits = fleet.where_component(&name, req.as_ref())?;
+            let text = if as_json {
+                json(&hits)?
+            } else {
+                let mut t = String::new();
+                for h in &hits {
+                    let _ = writeln!(
+                        t,
+                        "{name} {} in {}: {} devices {}",
+                        h.version,
+                        &h.image[..12],
+                        h.devices.len(),
+                        h.devices.join(", ")
+                    );
+                }
+                t
+            };
+            emit(&text, None)?;
+            0
+        }
+        FleetCommand::Diff {
+            image_a,
+            image_b,
+            json: as_json,
+        } => {
+            let db = Database::load(data_dir)?;
+            let a = image_id(&fleet, &image_a, &db, &now)?;
+            let b = image_id(&fleet, &image_b, &db, &now)?;
+            let diff = fleet.diff(&a, &b)?;
+            let text = if as_json {
+                json(&diff)?
+            } else {
+                let mut t = String::new();
+                for (label, list) in [
+                    ("added", &diff.added),
+                    ("removed", &diff.removed),
+                    ("upgraded", &diff.upgraded),
+                    ("downgraded", &diff.downgraded),
+                    ("fixed", &diff.fixed),
+                    ("introduced", &diff.introduced),
+                ] {
+                    for item in list {
+                        let _ = writeln!(t, "{label:<10} {item}");
+                    }
+                }
+                t
+            };
+            emit(&text, None)?;
+            0
+        }
+        FleetCommand::Nightly {
+            devices,
+            images,
+            fail_on,
+            json: as_json,
+        } => {
+            let db = Database::load(data_dir)?;
+            let bar = progress();
+            let summary = fleet.nightly(&devices, &images, &db, &options(), &now, &|m| {
+                bar.set_message(m.to_string())
+            });
+            bar.finish_and_clear();
+            let summary = summary?;
+            let text = if as_json {
+                json(&summary)?
+            } else {
+                format!(
+                    "scanned {} new images ({} already stored, {} failed); {} devices imported ({} rows skipped)\n{}",
+                    summary.scanned.len(),
+                    summary.already_stored,
+                    summary.failed.len(),
+                    summary.devices.imported,
+                    summary.devices.errors.len(),
+                    render_rematch(&summary.rematch)
+                )
+            };
+            emit(&text, None)?;
+            for e in summary.failed.iter().chain(&summary.devices.errors) {
+                eprintln!("fwaudit: error: {e}");
+            }
+            let threshold = fail_on.map(severity_of);
+            if threshold.is_some_and(|t| summary.rematch.new.iter().any(|c| c.severity >= t)) {
+                EXIT_FINDINGS
+            } else if !summary.failed.is_empty() || !summary.devices.errors.is_empty() {
+                EXIT_ERROR
+            } else {
+                0
+            }
+        }
+        FleetCommand::Verify => {
+            let problems = fleet.verify()?;
+            for p in &problems {
+                eprintln!("fwaudit: error: {p}");
+            }
+            emit(&format!("{} problems\n", problems.len()), None)?;
+            if problems.is_empty() { 0 } else { EXIT_ERROR }
+        }
+    };
+    fleet.flush()?;
+    Ok(code)
+}
+
+/// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).
+fn image_id(fleet: &Fleet, spec: &str, db: &Database, now: &str) -> Result<String, String> {
+    if spec.len() == 64 && spec.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(spec.to_ascii_lowercase());
+    }
+    let stored = fleet.scan_and_store(Path::new(spec), db, &options(), false, None, now)?;
+    stored
+        .report
+        .target
+        .sha256
+        .ok_or_else(|| format!("{spec}: not an image file"))
+}
+
+fn render_rematch(s: &RematchSummary) -> String {
+    let mut t = format!(
+        "{} images re-matched: {} new findings, {} resolved\n",
+        s.images,
+        s.new.len(),
+        s.resolved.len()
+    );
+    for (label, list) in [("new", &s.new), ("resolved", &s.resolved)] {
+        for c in list {
+            let _ = writeln!(
+                t,
+                "{label:<8} {:<8} {} on {} ({} devices)",
+                c.severity.as_str(),
+                c.finding,
+                &c.image[..12],
+                c.devices
+            );
+        }
+    }
+    t
+}

@@ -1,0 +1,451 @@
+//! The fleet store: scan --store with reuse by SHA-256, device import,
+//! needs-patch / where / diff / rematch / nightly, busy and newer-schema
+//! stores, and crash safety under SIGKILL.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const ROUTER_SHA: &str = "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b";
+const OPENWRT_SHA: &str = "c574200730615c43033b03c6544fe5e1b34401cb31ec160e9248c44dea6f7461";
+
+fn with(home: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--data-dir", home];
+    all.extend_from_slice(args);
+    fwaudit(&all)
+}
+
+fn with_json(home: &str, args: &[&str]) -> serde_json::Value {
+    let run = with(home, args);
+    assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// A store with both samples and five devices.
+fn populated() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let first = with(
+        h,
+        &[
+            "scan",
+            "samples/router-armhf.bin",
+            "--store",
+            "--device",
+            "rt-001",
+            "--firmware-version",
+            "4.2.0",
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stderr.contains("reused"));
+    let again = with(
+        h,
+        &[
+            "scan",
+            "samples/router-armhf.bin",
+            "--store",
+            "--device",
+            "rt-002",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        again
+            .stderr
+            .contains("samples/router-armhf.bin: inventory reused from the fleet store"),
+        "{}",
+        again.stderr
+    );
+    let r: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(
+        findings(&r).len(),
+        29,
+        "a reused inventory is judged like a fresh scan"
+    );
+    assert_eq!(
+        with(
+            h,
+            &[
+                "scan",
+                "samples/openwrt-mipsel.bin",
+                "--store",
+                "--firmware-version",
+                "23.05.0"
+            ]
+        )
+        .code,
+        0
+    );
+    let csv = home.path().join("devices.csv");
+    std::fs::write(
+        &csv,
+        "id,model,firmware,tags\n\
+         rt-003,RT-AX,4.2.0,lab;eu\n\
+         ow-1,OW-1,23.05.0,eu\n\
+         ow-2,OW-1,c574200730615c43033b03c6544fe5e1b34401cb31ec160e9248c44dea6f7461,us\n\
+         broken,OW-1\n\
+         x-1,OW-9,9.9.9,\n",
+    )
+    .unwrap();
+    let run = with(h, &["fleet", "import", csv.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "a bad row makes the import exit 2");
+    assert_eq!(
+        run.stdout,
+        "imported 4 devices\nunresolved: x-1: firmware \"9.9.9\" matches no stored image or file\n"
+    );
+    assert!(
+        run.stderr
+            .contains("devices.csv line 5: 2 fields, header has 4 (row skipped)"),
+        "{}",
+        run.stderr
+    );
+    home
+}
+
+#[test]
+fn needs_patch_where_and_diff() {
+    let home = populated();
+    let h = home.path().to_str().unwrap();
+    let groups = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--advisory",
+            "CVE-2022-48174",
+            "--json",
+        ],
+    );
+    let summary: Vec<String> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let devices: Vec<String> = g["devices"].as_array().unwrap().iter().map(s).collect();
+            let up = &g["upgrades"][0];
+            format!(
+                "{} {} {} -> {}",
+                &s(&g["image"])[..12],
+                devices.join(","),
+                s(&up["component"]),
+                s(&up["to"])
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "868e0e80a421 rt-001,rt-002,rt-003 busybox@1.35.0 -> 1.37.0",
+            "c57420073061 ow-1,ow-2 busybox@1.35.0 -> 1.37.0",
+        ]
+    );
+    let eu = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--min-severity",
+            "critical",
+            "--tag",
+            "eu",
+            "--json",
+        ],
+    );
+    let eu: Vec<String> = eu
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {}",
+                g["devices"],
+                g["upgrades"].as_array().unwrap().len()
+            )
+        })
+        .collect();
+    assert_eq!(eu, ["[\"rt-003\"] 2", "[\"ow-1\"] 1"]);
+    let model = with_json(h, &["fleet", "needs-patch", "--model", "OW-1", "--json"]);
+    assert_eq!(model.as_array().unwrap().len(), 1);
+    assert_eq!(
+        model[0]["firmware_versions"],
+        serde_json::json!(["23.05.0"])
+    );
+
+    let hits = with_json(h, &["fleet", "where", "openssl@>=3.0,<3.0.21", "--json"]);
+    let devices = serde_json::json!(["rt-001", "rt-002", "rt-003"]);
+    assert_eq!(
+        hits,
+        serde_json::json!([
+            {"image": ROUTER_SHA, "version": "3.0.20", "ecosystem": "upstream", "devices": devices},
+            {"image": ROUTER_SHA, "version": "3.0.20-1~deb12u2", "ecosystem": "deb", "devices": devices},
+        ])
+    );
+    let busybox = with_json(h, &["fleet", "where", "busybox@1.35.0", "--json"]);
+    let images: Vec<String> = busybox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| s(&h["image"]))
+        .collect();
+    assert_eq!(images, [ROUTER_SHA, OPENWRT_SHA]);
+    assert_eq!(
+        with_json(h, &["fleet", "where", "busybox@<1.30", "--json"]),
+        serde_json::json!([])
+    );
+
+    let diff = with_json(
+        h,
+        &[
+            "fleet",
+            "diff",
+            ROUTER_SHA,
+            "samples/openwrt-mipsel.bin",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        diff["upgraded"],
+        serde_json::json!(["linux: 4.14.180 -> 5.10.176"])
+    );
+    assert!(
+        diff["removed"]
+            .as_array()
+            .unwrap()
+            .contains(&"openssl@3.0.20".into())
+    );
+    assert!(
+        diff["fixed"]
+            .as_array()
+            .unwrap()
+            .contains(&"CVE-2023-38545 curl".into())
+    );
+    assert_eq!(
+        diff["introduced"],
+        serde_json::json!(["CVE-2025-26519 musl"])
+    );
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+}
+
+#[test]
+fn rematch_reports_new_and_resolved_without_unpacking() {
+    let home = populated();
+    let h = home.path().to_str().unwrap();
+    let quiet = with_json(h, &["fleet", "rematch", "--json"]);
+    assert_eq!(quiet["images"], 2);
+    assert_eq!(quiet["new"], serde_json::json!([]));
+    // A new advisory source arrives: the busybox NVD records.
+    let nvd = root().join("../shared/data/nvd/busybox.json");
+    assert_eq!(with(h, &["db", "import", nvd.to_str().unwrap()]).code, 0);
+    let after = with_json(h, &["fleet", "rematch", "--json"]);
+    let new: Vec<String> = after["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                &s(&c["image"])[..12],
+                s(&c["finding"]),
+                c["devices"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        [
+            "868e0e80a421 vulnerable busybox@1.35.0 CVE-2024-58251 3",
+            "868e0e80a421 vulnerable busybox@1.35.0 CVE-2025-46394 3",
+            "c57420073061 vulnerable busybox@1.35.0 CVE-2024-58251 2",
+            "c57420073061 vulnerable busybox@1.35.0 CVE-2025-46394 2",
+        ]
+    );
+    let hits = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--advisory",
+            "CVE-2024-58251",
+            "--json",
+        ],
+    );
+    assert_eq!(hits.as_array().unwrap().len(), 2);
+    // Nothing changed since: a second rematch has nothing new.
+    assert_eq!(
+        with_json(h, &["fleet", "rematch", "--json"])["new"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn nightly_scans_only_new_images() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let images = home.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::copy(
+        root().join("samples/router-armhf.bin"),
+        images.join("rt-4.2.0.bin"),
+    )
+    .unwrap();
+    std::fs::write(images.join("notes.txt"), "release notes\n").unwrap();
+    let devices = home.path().join("devices.json");
+    std::fs::write(
+        &devices,
+        r#"[{"id":"rt-9","model":"RT-AX","firmware":"images/rt-4.2.0.bin","tags":["eu"]}]"#,
+    )
+    .unwrap();
+    let (d, i) = (devices.to_str().unwrap(), images.to_str().unwrap());
+    let first = with(
+        h,
+        &[
+            "fleet",
+            "nightly",
+            "--devices",
+            d,
+            "--images",
+            i,
+            "--fail-on",
+            "critical",
+            "--json",
+        ],
+    );
+    assert_eq!(first.code, 1, "new critical findings: {}", first.stderr);
+    let v: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(v["scanned"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["failed"].as_array().unwrap().len(),
+        1,
+        "the text file is not firmware"
+    );
+    assert_eq!(v["devices"]["imported"], 1);
+    assert_eq!(v["rematch"]["new"].as_array().unwrap().len(), 29);
+    assert_eq!(v["rematch"]["new"][0]["devices"], 1);
+    std::fs::remove_file(images.join("notes.txt")).unwrap();
+    let second = with(
+        h,
+        &[
+            "fleet",
+            "nightly",
+            "--devices",
+            d,
+            "--images",
+            i,
+            "--fail-on",
+            "critical",
+        ],
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stdout.starts_with("scanned 0 new images (1 already stored, 0 failed); 1 devices imported (0 rows skipped)\n1 images re-matched: 0 new findings, 0 resolved\n"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[test]
+fn busy_and_newer_stores_are_refused_clearly() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    {
+        let _held = fwaudit::fleet::Fleet::open(home.path()).unwrap();
+        let run = with(h, &["fleet", "verify"]);
+        assert_eq!(run.code, 2);
+        assert!(
+            run.stderr
+                .contains("fleet store busy: another fwaudit is using"),
+            "{}",
+            run.stderr
+        );
+    }
+    {
+        let db = sled::open(home.path().join("fleet")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &99u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let run = with(h, &["fleet", "verify"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 1)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn sigkill_at_random_points_never_corrupts_the_store() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let csv = home.path().join("devices.csv");
+    let mut rows = String::from("id,model,firmware\n");
+    for i in 0..300 {
+        rows.push_str(&format!(
+            "dev-{i},M-{},{}\n",
+            i % 7,
+            if i % 2 == 0 { ROUTER_SHA } else { OPENWRT_SHA }
+        ));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let csv = csv.to_str().unwrap().to_string();
+    let commands: Vec<Vec<String>> = vec![
+        vec![
+            "scan".into(),
+            "samples/router-armhf.bin".into(),
+            "--store".into(),
+            "--rescan".into(),
+            "--device".into(),
+            "k1".into(),
+        ],
+        vec![
+            "scan".into(),
+            "samples/openwrt-mipsel.bin".into(),
+            "--store".into(),
+            "--rescan".into(),
+        ],
+        vec!["fleet".into(), "import".into(), csv.clone()],
+        vec!["fleet".into(), "rematch".into()],
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut killed = 0;
+    for round in 0..50 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let args = &commands[round % commands.len()];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fwaudit"))
+            .arg("--data-dir")
+            .arg(h)
+            .args(args)
+            .current_dir(root())
+            .env("FWAUDIT_TODAY", "2026-11-25")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(seed % 400));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let check = with(h, &["fleet", "verify"]);
+        assert_eq!(check.code, 0, "round {round} ({args:?}): {}", check.stderr);
+        assert_eq!(check.stdout, "0 problems\n");
+    }
+    assert!(killed >= 25, "only {killed} of 50 runs were killed mid-way");
+    // And the interrupted work completes on a rerun.
+    assert_eq!(with(h, &["fleet", "import", &csv]).code, 0);
+    assert_eq!(
+        with(h, &["scan", "samples/openwrt-mipsel.bin", "--store"]).code,
+        0
+    );
+    assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+}
