@@ -1,0 +1,181 @@
+//! Fleet store benchmark (`cargo bench --bench fleet`): a generated fleet of
+//! 100,000 devices over 2,000 images with ~150 components each. Prints a
+//! table of import, rematch and query times, store size and peak memory.
+//! Sizes can be scaled down with FLEET_IMAGES / FLEET_DEVICES.
+
+use fwaudit::advisory::Database;
+use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::{Device, Fleet};
+use fwaudit::model::{Component, Evidence, Severity};
+use fwaudit::scan::{Options, ScanReport, TargetInfo};
+use std::time::Instant;
+
+/// Product/version pairs drawn for components: some vulnerable, some not.
+const PRODUCTS: &[(&str, &[&str])] = &[
+    ("openssl", &["1.0.2k", "1.1.1k", "1.1.1w", "3.0.7", "3.0.13", "3.0.20"]),
+    ("busybox", &["1.29.3", "1.33.2", "1.35.0", "1.36.1"]),
+    ("curl", &["7.64.0", "7.88.1", "8.4.0", "8.12.0"]),
+    ("dnsmasq", &["2.80", "2.85", "2.89", "2.90"]),
+    ("dropbear", &["2019.78", "2020.81", "2022.83", "2024.86"]),
+    ("zlib", &["1.2.11", "1.2.12", "1.2.13"]),
+    ("linux", &["4.14.180", "5.4.100", "5.10.176", "6.1.50"]),
+    ("glibc", &["2.31", "2.36"]),
+    ("mbedtls", &["2.16.0", "2.28.3", "3.6.0"]),
+    ("lighttpd", &["1.4.59", "1.4.69"]),
+];
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn image(i: usize, components_per_image: usize) -> ScanReport {
+    let sha = format!("{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15 + 1);
+    let mut components = Vec::new();
+    for j in 0..components_per_image {
+        let (name, versions) = PRODUCTS[j % PRODUCTS.len()];
+        // The first ten components are real products; the rest are other
+        // packages that match no advisory, as most of a rootfs does.
+        let (name, version) = if j < PRODUCTS.len() {
+            (name.to_string(), versions[(i + j) % versions.len()].to_string())
+        } else {
+            (format!("pkg-{j}"), format!("1.{}.{}", i % 10, j % 7))
+        };
+        components.push(Component {
+            purl: format!("pkg:generic/{name}@{version}"),
+            cpe: None,
+            ecosystem: "generic".into(),
+            upstream: None,
+            sources: vec![Evidence {
+                method: "signature".into(),
+                path: format!("img-{i}@0x0:squashfs/usr/lib/lib{name}.so"),
+                offset: Some(0),
+                evidence: format!("{name} {version}"),
+                sha256: None,
+            }],
+            name,
+            version,
+        });
+    }
+    ScanReport {
+        target: TargetInfo {
+            path: format!("img-{i}.bin"),
+            sha256: Some(sha),
+            size: 8 << 20,
+        },
+        layers: Vec::new(),
+        components,
+        binaries: Vec::new(),
+        libraries: Vec::new(),
+        findings: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+fn main() {
+    let images = env("FLEET_IMAGES", 2_000);
+    let devices = env("FLEET_DEVICES", 100_000);
+    let per_image = env("FLEET_COMPONENTS", 150);
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Fleet::open(dir.path()).unwrap();
+    let db = Database::bundled().unwrap();
+    let options = Options {
+        today: "2026-11-25".into(),
+        ..Options::default()
+    };
+    let now = "2026-11-25T00:00:00Z";
+    let mut rows: Vec<(String, String)> = Vec::new();
+
+    let t = Instant::now();
+    let mut shas = Vec::new();
+    for i in 0..images {
+        let mut report = image(i, per_image);
+        report.findings = fwaudit::scan::findings(&report.components, &report.libraries, &db, &options);
+        fleet.store_image(&report, Some(&format!("fw-{i}")), now).unwrap();
+        shas.push(report.target.sha256.unwrap());
+    }
+    fleet.flush().unwrap();
+    rows.push((format!("store {images} images x {per_image} components"), format!("{:.2} s", t.elapsed().as_secs_f64())));
+
+    let t = Instant::now();
+    for d in 0..devices {
+        fleet
+            .upsert_device(&Device {
+                id: format!("dev-{d:06}"),
+                model: format!("M-{}", d % 20),
+                tags: vec![if d % 3 == 0 { "eu".into() } else { "us".into() }],
+                firmware: format!("fw-{}", d % images),
+                image: Some(shas[d % images].clone()),
+                last_seen: now.into(),
+            })
+            .unwrap();
+    }
+    fleet.flush().unwrap();
+    rows.push((format!("import {devices} devices"), format!("{:.2} s", t.elapsed().as_secs_f64())));
+
+    let t = Instant::now();
+    let summary = fleet.rematch(&db, &options, now).unwrap();
+    rows.push((format!("rematch {} images", summary.images), format!("{:.2} s", t.elapsed().as_secs_f64())));
+
+    let time = |label: &str, f: &mut dyn FnMut() -> usize| {
+        f(); // warm
+        let runs = 5;
+        let t = Instant::now();
+        let mut n = 0;
+        for _ in 0..runs {
+            n = f();
+        }
+        (label.to_string(), format!("{:.1} ms ({n} results)", t.elapsed().as_secs_f64() * 1000.0 / runs as f64))
+    };
+    rows.push(time("needs-patch --advisory CVE-2023-38545", &mut || {
+        let filter = PatchFilter {
+            advisory: Some("CVE-2023-38545".into()),
+            ..PatchFilter::default()
+        };
+        fleet.needs_patch(&filter).unwrap().iter().map(|g| g.devices.len()).sum()
+    }));
+    rows.push(time("needs-patch --min-severity critical --tag eu", &mut || {
+        let filter = PatchFilter {
+            min_severity: Some(Severity::Critical),
+            tag: Some("eu".into()),
+            ..PatchFilter::default()
+        };
+        fleet.needs_patch(&filter).unwrap().iter().map(|g| g.devices.len()).sum()
+    }));
+    let req = VersionReq::parse("<1.1.1x").unwrap();
+    rows.push(time("where openssl@<1.1.1x", &mut || {
+        fleet.where_component("openssl", Some(&req)).unwrap().iter().map(|h| h.devices.len()).sum()
+    }));
+    rows.push(time("where busybox", &mut || fleet.where_component("busybox", None).unwrap().len()));
+    fleet.flush().unwrap();
+    rows.push(("store size on disk".into(), format!("{:.1} MiB", dir_size(dir.path()) as f64 / 1048576.0)));
+    rows.push(("peak memory (VmHWM)".into(), format!("{:.1} MiB", peak_rss_mib())));
+
+    println!("| fleet benchmark ({images} images, {devices} devices) | result |\n|---|---:|");
+    for (k, v) in rows {
+        println!("| {k} | {v} |");
+    }
+}
