@@ -4,7 +4,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, FailOn, OutputFormat, ScanArgs, UnpackArgs};
+use cli::{Cli, Command, FailOn, LimitArgs, OutputFormat, ScanArgs, UnpackArgs};
 use fwaudit::advisory::Database;
 use fwaudit::model::Severity;
 use fwaudit::report;
@@ -20,9 +20,10 @@ const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let limits = limits(&cli.limits);
     let result = match cli.command {
-        Command::Scan(args) => run_scan(args),
-        Command::Unpack(args) => run_unpack(args),
+        Command::Scan(args) => run_scan(args, &limits),
+        Command::Unpack(args) => run_unpack(args, &limits),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -30,6 +31,18 @@ fn main() -> ExitCode {
             eprintln!("fwaudit: error: {message}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// The default bounds with the command line's overrides.
+fn limits(args: &LimitArgs) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_depth: args.max_depth.unwrap_or(d.max_depth),
+        max_total_bytes: args.max_total_bytes.unwrap_or(d.max_total_bytes),
+        max_file_size: args.max_file_size.unwrap_or(d.max_file_size),
+        max_ratio: args.max_ratio.unwrap_or(d.max_ratio),
+        max_entries: args.max_entries.unwrap_or(d.max_entries),
     }
 }
 
@@ -47,15 +60,14 @@ fn progress() -> ProgressBar {
     bar
 }
 
-fn run_scan(args: ScanArgs) -> Result<u8, String> {
+fn run_scan(args: ScanArgs, limits: &Limits) -> Result<u8, String> {
     let db = Database::bundled()?;
-    let limits = Limits::default();
     let bar = progress();
     let mut reports: Vec<ScanReport> = Vec::new();
     let mut failed = false;
     for target in &args.targets {
         bar.set_message(format!("scanning {}", target.display()));
-        match scan::scan(target, &db, &limits) {
+        match scan::scan(target, &db, limits) {
             Ok(report) => reports.push(report),
             Err(message) => {
                 bar.suspend(|| eprintln!("fwaudit: error: {message}"));
@@ -119,10 +131,25 @@ struct FileEntry<'a> {
     target: Option<&'a str>,
 }
 
-fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
+fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
     use fwaudit::unpack::tree::EntryKind;
     use sha2::{Digest, Sha256};
-    let (_, unpacked) = scan::load(&args.image, &Limits::default())?;
+    let (target, mut unpacked) = scan::load(&args.image, limits)?;
+    if let Some(dir) = &args.extract {
+        let summary = fwaudit::unpack::extract::extract(&unpacked, &target.path, dir)?;
+        if !args.json {
+            eprintln!(
+                "fwaudit: extracted {} files, {} directories, {} symlinks to {} ({} refused, {} device nodes/fifos skipped)",
+                summary.files,
+                summary.dirs,
+                summary.symlinks,
+                dir.display(),
+                summary.refused.len(),
+                summary.special
+            );
+        }
+        unpacked.notes.extend(summary.refused);
+    }
     // files[0] is the image itself; list what it contains.
     let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
     let files: Vec<FileEntry> = unpacked.files[skip..]
