@@ -5,7 +5,7 @@
 //! read only those bytes. Entries form a namespace (rootfs zips exist).
 
 use super::{Entry, Extracted, Format, Problem, Rejection, le16, le32};
-use crate::unpack::limits::Budget;
+use crate::unpack::limits::{Budget, EocdMemo};
 use crate::unpack::tree::EntryKind;
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,13 +15,23 @@ pub struct Zip;
 const EOCD: &[u8] = b"PK\x05\x06";
 const EOCD_LEN: usize = 22;
 
+/// End records tried per local header: enough for zips stored inside zips.
+const MAX_EOCD_TRIES: usize = 1024;
+
 /// Where this zip's end-of-central-directory record ends, if found.
-fn archive_end(data: &[u8]) -> Option<usize> {
-    let finder = memchr::memmem::Finder::new(EOCD);
-    let mut from = 0;
-    while let Some(found) = finder.find(&data[from..]) {
-        let at = from + found;
-        from = at + 1;
+fn archive_end(data: &[u8], memo: &mut EocdMemo) -> Option<usize> {
+    let start = data.as_ptr() as usize;
+    let end = start + data.len();
+    if memo.end != end || memo.from > start {
+        let finder = memchr::memmem::Finder::new(EOCD);
+        memo.found = finder.find_iter(data).map(|at| start + at).collect();
+        memo.end = end;
+        memo.from = start;
+        memo.reported_missing = false;
+    }
+    let first = memo.found.partition_point(|&abs| abs < start);
+    for &abs in memo.found[first..].iter().take(MAX_EOCD_TRIES) {
+        let at = abs - start;
         let (Some(cd_size), Some(cd_offset), Some(comment)) = (
             le32(data, at + 12),
             le32(data, at + 16),
@@ -58,7 +68,10 @@ impl Format for Zip {
         if version > 63 || !matches!(method, 0 | 8 | 9 | 12 | 14 | 93 | 95 | 99) || name_len == 0 {
             return Err(Rejection::NotThisFormat);
         }
-        let Some(end) = archive_end(data) else {
+        let Some(end) = archive_end(data, &mut budget.eocd_memo) else {
+            if std::mem::replace(&mut budget.eocd_memo.reported_missing, true) {
+                return Err(Rejection::NotThisFormat);
+            }
             return Err(Rejection::Corrupt(
                 "zip: no end-of-central-directory record matches this archive (truncated?)".into(),
             ));
@@ -172,6 +185,22 @@ mod tests {
         assert_eq!(find("etc/hostname").data, b"router\n");
         assert_eq!(find("bin/sh").kind, EntryKind::Symlink("busybox".into()));
         assert_eq!(find("bin").kind, EntryKind::Dir);
+    }
+
+    #[test]
+    fn a_flood_of_fake_local_headers_scans_once() {
+        // 200k chance headers and no end record: linear, not quadratic.
+        let mut data = Vec::new();
+        for _ in 0..200_000 {
+            data.extend_from_slice(b"PK\x03\x04\x14\0\0\0\x08\0");
+            data.extend_from_slice(&[0u8; 16]);
+            data.extend_from_slice(&[1, 0, 0, 0]);
+        }
+        data.extend_from_slice(&[b'P', b'K', 5, 6]);
+        data.extend_from_slice(&[0u8; 18]);
+        let out = crate::unpack::unpack_bytes("flood", data, &Limits::default());
+        assert!(out.layers.is_empty());
+        assert_eq!(out.notes.len(), 1, "one note, not one per header");
     }
 
     #[test]
