@@ -12,7 +12,10 @@ use std::time::Instant;
 
 /// Product/version pairs drawn for components: some vulnerable, some not.
 const PRODUCTS: &[(&str, &[&str])] = &[
-    ("openssl", &["1.0.2k", "1.1.1k", "1.1.1w", "3.0.7", "3.0.13", "3.0.20"]),
+    (
+        "openssl",
+        &["1.0.2k", "1.1.1k", "1.1.1w", "3.0.7", "3.0.13", "3.0.20"],
+    ),
     ("busybox", &["1.29.3", "1.33.2", "1.35.0", "1.36.1"]),
     ("curl", &["7.64.0", "7.88.1", "8.4.0", "8.12.0"]),
     ("dnsmasq", &["2.80", "2.85", "2.89", "2.90"]),
@@ -25,7 +28,10 @@ const PRODUCTS: &[(&str, &[&str])] = &[
 ];
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn peak_rss_mib() -> f64 {
@@ -60,7 +66,10 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
         // The first ten components are real products; the rest are other
         // packages that match no advisory, as most of a rootfs does.
         let (name, version) = if j < PRODUCTS.len() {
-            (name.to_string(), versions[(i + j) % versions.len()].to_string())
+            (
+                name.to_string(),
+                versions[(i + j) % versions.len()].to_string(),
+            )
         } else {
             (format!("pkg-{j}"), format!("1.{}.{}", i % 10, j % 7))
         };
@@ -113,12 +122,18 @@ fn main() {
     let mut shas = Vec::new();
     for i in 0..images {
         let mut report = image(i, per_image);
-        report.findings = fwaudit::scan::findings(&report.components, &report.libraries, &db, &options);
-        fleet.store_image(&report, Some(&format!("fw-{i}")), now).unwrap();
+        report.findings =
+            fwaudit::scan::findings(&report.components, &report.libraries, &db, &options);
+        fleet
+            .store_image(&report, Some(&format!("fw-{i}")), now)
+            .unwrap();
         shas.push(report.target.sha256.unwrap());
     }
     fleet.flush().unwrap();
-    rows.push((format!("store {images} images x {per_image} components"), format!("{:.2} s", t.elapsed().as_secs_f64())));
+    rows.push((
+        format!("store {images} images x {per_image} components"),
+        format!("{:.2} s", t.elapsed().as_secs_f64()),
+    ));
 
     let t = Instant::now();
     for d in 0..devices {
@@ -134,11 +149,17 @@ fn main() {
             .unwrap();
     }
     fleet.flush().unwrap();
-    rows.push((format!("import {devices} devices"), format!("{:.2} s", t.elapsed().as_secs_f64())));
+    rows.push((
+        format!("import {devices} devices"),
+        format!("{:.2} s", t.elapsed().as_secs_f64()),
+    ));
 
     let t = Instant::now();
     let summary = fleet.rematch(&db, &options, now).unwrap();
-    rows.push((format!("rematch {} images", summary.images), format!("{:.2} s", t.elapsed().as_secs_f64())));
+    rows.push((
+        format!("rematch {} images", summary.images),
+        format!("{:.2} s", t.elapsed().as_secs_f64()),
+    ));
 
     let time = |label: &str, f: &mut dyn FnMut() -> usize| {
         f(); // warm
@@ -148,31 +169,63 @@ fn main() {
         for _ in 0..runs {
             n = f();
         }
-        (label.to_string(), format!("{:.1} ms ({n} results)", t.elapsed().as_secs_f64() * 1000.0 / runs as f64))
+        (
+            label.to_string(),
+            format!(
+                "{:.1} ms ({n} results)",
+                t.elapsed().as_secs_f64() * 1000.0 / runs as f64
+            ),
+        )
     };
     rows.push(time("needs-patch --advisory CVE-2023-38545", &mut || {
         let filter = PatchFilter {
             advisory: Some("CVE-2023-38545".into()),
             ..PatchFilter::default()
         };
-        fleet.needs_patch(&filter).unwrap().iter().map(|g| g.devices.len()).sum()
+        fleet
+            .needs_patch(&filter)
+            .unwrap()
+            .iter()
+            .map(|g| g.devices.len())
+            .sum()
     }));
-    rows.push(time("needs-patch --min-severity critical --tag eu", &mut || {
-        let filter = PatchFilter {
-            min_severity: Some(Severity::Critical),
-            tag: Some("eu".into()),
-            ..PatchFilter::default()
-        };
-        fleet.needs_patch(&filter).unwrap().iter().map(|g| g.devices.len()).sum()
-    }));
+    rows.push(time(
+        "needs-patch --min-severity critical --tag eu",
+        &mut || {
+            let filter = PatchFilter {
+                min_severity: Some(Severity::Critical),
+                tag: Some("eu".into()),
+                ..PatchFilter::default()
+            };
+            fleet
+                .needs_patch(&filter)
+                .unwrap()
+                .iter()
+                .map(|g| g.devices.len())
+                .sum()
+        },
+    ));
     let req = VersionReq::parse("<1.1.1x").unwrap();
     rows.push(time("where openssl@<1.1.1x", &mut || {
-        fleet.where_component("openssl", Some(&req)).unwrap().iter().map(|h| h.devices.len()).sum()
+        fleet
+            .where_component("openssl", Some(&req))
+            .unwrap()
+            .iter()
+            .map(|h| h.devices.len())
+            .sum()
     }));
-    rows.push(time("where busybox", &mut || fleet.where_component("busybox", None).unwrap().len()));
+    rows.push(time("where busybox", &mut || {
+        fleet.where_component("busybox", None).unwrap().len()
+    }));
     fleet.flush().unwrap();
-    rows.push(("store size on disk".into(), format!("{:.1} MiB", dir_size(dir.path()) as f64 / 1048576.0)));
-    rows.push(("peak memory (VmHWM)".into(), format!("{:.1} MiB", peak_rss_mib())));
+    rows.push((
+        "store size on disk".into(),
+        format!("{:.1} MiB", dir_size(dir.path()) as f64 / 1048576.0),
+    ));
+    rows.push((
+        "peak memory (VmHWM)".into(),
+        format!("{:.1} MiB", peak_rss_mib()),
+    ));
 
     println!("| fleet benchmark ({images} images, {devices} devices) | result |\n|---|---:|");
     for (k, v) in rows {

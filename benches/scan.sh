@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-bin=target/release/fwaudit
+bin="${CARGO_TARGET_DIR:-target}/release/fwaudit"
 printf '| sample | size (bytes) | wall mean ± σ (ms) | peak RSS (MiB) |\n|---|---:|---:|---:|\n'
 for image in samples/*.bin; do
     size=$(stat -c %s "$image")

@@ -13,6 +13,9 @@ pub struct Cli {
     /// Where the advisory database and fleet store live (else $FWAUDIT_HOME, else the XDG data dir).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Unpacking bounds (hidden from --help, documented in the README).
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -164,6 +167,29 @@ pub struct UnpackArgs {
     /// Print layers and files as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the unpacked files under this directory (only inside it).
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
+}
+
+/// Overrides of `fwaudit::unpack::limits::Limits`; unset means the default.
+#[derive(Debug, clap::Args)]
+pub struct LimitArgs {
+    /// How many containers deep to recurse.
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// Total bytes all layers of one target may decompress to.
+    #[arg(long, global = true, hide = true, value_name = "BYTES")]
+    pub max_total_bytes: Option<u64>,
+    /// Largest single extracted file.
+    #[arg(long, global = true, hide = true, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
+    /// Output/input ratio past which a stream is treated as a bomb.
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub max_ratio: Option<u64>,
+    /// Entries one container may hold.
+    #[arg(long, global = true, hide = true, value_name = "N")]
+    pub max_entries: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

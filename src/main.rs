@@ -5,7 +5,9 @@ mod cli;
 mod fleet_cli;
 
 use clap::Parser;
-use cli::{Cli, Command, DbCommand, FailOn, OutputFormat, ScanArgs, UnpackArgs, UpdateSource};
+use cli::{
+    Cli, Command, DbCommand, FailOn, LimitArgs, OutputFormat, ScanArgs, UnpackArgs, UpdateSource,
+};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
 use fwaudit::analyze::triage::TriageFile;
@@ -28,9 +30,10 @@ pub(crate) const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let data_dir = fwaudit::datadir::resolve(cli.data_dir);
+    let limits = limits(&cli.limits);
     let result = match cli.command {
-        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d)),
-        Command::Unpack(args) => run_unpack(args),
+        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, &limits)),
+        Command::Unpack(args) => run_unpack(args, &limits),
         Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
@@ -77,6 +80,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The default bounds with the command line's overrides.
+fn limits(args: &LimitArgs) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_depth: args.max_depth.unwrap_or(d.max_depth),
+        max_total_bytes: args.max_total_bytes.unwrap_or(d.max_total_bytes),
+        max_file_size: args.max_file_size.unwrap_or(d.max_file_size),
+        max_ratio: args.max_ratio.unwrap_or(d.max_ratio),
+        max_entries: args.max_entries.unwrap_or(d.max_entries),
+    }
+}
+
 /// A spinner on stderr, only when a person is watching.
 pub(crate) fn progress() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
@@ -91,7 +106,7 @@ pub(crate) fn progress() -> ProgressBar {
     bar
 }
 
-fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
+fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, String> {
     let db = Database::load(data_dir)?;
     let triage = match &args.ignore {
         Some(path) => TriageFile::load(path)?,
@@ -99,7 +114,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path) -> Result<u8, String> {
         None => TriageFile::default(),
     };
     let options = scan::Options {
-        limits: Limits::default(),
+        limits: limits.clone(),
         triage,
         today: fwaudit::analyze::outdated::today(),
     };
@@ -205,10 +220,25 @@ struct FileEntry<'a> {
     target: Option<&'a str>,
 }
 
-fn run_unpack(args: UnpackArgs) -> Result<u8, String> {
+fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
     use fwaudit::unpack::tree::EntryKind;
     use sha2::{Digest, Sha256};
-    let (_, unpacked) = scan::load(&args.image, &Limits::default())?;
+    let (target, mut unpacked) = scan::load(&args.image, limits)?;
+    if let Some(dir) = &args.extract {
+        let summary = fwaudit::unpack::extract::extract(&unpacked, &target.path, dir)?;
+        if !args.json {
+            eprintln!(
+                "fwaudit: extracted {} files, {} directories, {} symlinks to {} ({} refused, {} device nodes/fifos skipped)",
+                summary.files,
+                summary.dirs,
+                summary.symlinks,
+                dir.display(),
+                summary.refused.len(),
+                summary.special
+            );
+        }
+        unpacked.notes.extend(summary.refused);
+    }
     // files[0] is the image itself; list what it contains.
     let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
     let files: Vec<FileEntry> = unpacked.files[skip..]

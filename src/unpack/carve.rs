@@ -25,14 +25,21 @@ static MAGICS: LazyLock<Magics> = LazyLock::new(|| {
     Magics { automaton, owners }
 });
 
-/// Every offset where some format's magic occurs, in offset order.
+/// Every offset where some format's container may start, in offset order
+/// (a magic found too close to the start for its offset is dropped).
 pub fn candidates(data: &[u8]) -> Vec<(usize, &'static dyn Format)> {
     let magics = &*MAGICS;
-    magics
+    let mut found: Vec<(usize, &'static dyn Format)> = magics
         .automaton
         .find_overlapping_iter(data)
-        .map(|m| (m.start(), magics.owners[m.pattern().as_usize()]))
-        .collect()
+        .filter_map(|m| {
+            let format = magics.owners[m.pattern().as_usize()];
+            Some((m.start().checked_sub(format.magic_offset())?, format))
+        })
+        .collect();
+    // Only formats with a magic offset can be out of order; keep ties stable.
+    found.sort_by_key(|(offset, _)| *offset);
+    found
 }
 
 #[cfg(test)]

@@ -65,6 +65,65 @@ pub fn zlib(input: &[u8], cap: u64) -> Decoded {
     }
 }
 
+/// One bzip2 stream (`BZh`), stopping at its end-of-stream marker.
+pub fn bzip2(input: &[u8], cap: u64) -> Decoded {
+    let mut rest = input;
+    let (data, error, capped) = read_capped(bzip2::bufread::BzDecoder::new(&mut rest), cap);
+    Decoded {
+        consumed: input.len() - rest.len(),
+        data,
+        error,
+        capped,
+    }
+}
+
+/// One zstd frame. The decoder's window is bounded by zstd's default limit
+/// (128 MiB), so a frame cannot demand more memory than that.
+pub fn zstd(input: &[u8], cap: u64) -> Decoded {
+    let mut rest = input;
+    let decoder = match zstd::stream::read::Decoder::with_buffer(&mut rest) {
+        Ok(d) => d.single_frame(),
+        Err(e) => return failed(e.to_string()),
+    };
+    let (data, error, capped) = read_capped(decoder, cap);
+    Decoded {
+        consumed: input.len() - rest.len(),
+        data,
+        error,
+        capped,
+    }
+}
+
+/// One LZ4 frame (the `04 22 4d 18` format, not the kernel's legacy one).
+/// `lz4_flex` reports end of data at the end of a frame, before reading on.
+pub fn lz4_frame(input: &[u8], cap: u64) -> Decoded {
+    let mut counted = Counted {
+        inner: input,
+        count: 0,
+    };
+    let (data, error, capped) = read_capped(lz4_flex::frame::FrameDecoder::new(&mut counted), cap);
+    Decoded {
+        consumed: counted.count,
+        data,
+        error,
+        capped,
+    }
+}
+
+/// A reader that counts the bytes taken from it.
+struct Counted<R> {
+    inner: R,
+    count: usize,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n;
+        Ok(n)
+    }
+}
+
 /// An `.xz` stream.
 pub fn xz(input: &[u8], cap: u64) -> Decoded {
     match Stream::new_stream_decoder(256 << 20, 0) {
@@ -182,6 +241,35 @@ mod tests {
         let input = gz(&data);
         let d = gzip(&input[..input.len() / 2], 1 << 20);
         assert!(d.error.is_some());
+    }
+
+    #[test]
+    fn bzip2_zstd_lz4_round_trip_with_consumed_bytes() {
+        let payload = b"stream payload ".repeat(50);
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        e.write_all(&payload).unwrap();
+        let bz = e.finish().unwrap();
+        let zs = zstd::encode_all(&payload[..], 3).unwrap();
+        let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        e.write_all(&payload).unwrap();
+        let lz = e.finish().unwrap();
+        for (decode, stream) in [
+            (bzip2 as fn(&[u8], u64) -> Decoded, bz),
+            (zstd, zs),
+            (lz4_frame, lz),
+        ] {
+            let mut input = stream.clone();
+            input.extend_from_slice(b"TRAILING JUNK");
+            let d = decode(&input, 1 << 20);
+            assert_eq!(d.data, payload);
+            assert_eq!(d.consumed, stream.len());
+            assert!(d.error.is_none() && !d.capped);
+            let capped = decode(&input, 100);
+            assert!(capped.capped);
+            assert_eq!(capped.data.len(), 100);
+            let cut = decode(&stream[..stream.len() - 5], 1 << 20);
+            assert!(cut.error.is_some(), "{cut:?}");
+        }
     }
 
     #[test]

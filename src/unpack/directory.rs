@@ -73,6 +73,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
                 kind,
                 data,
                 scan: Vec::new(),
+                escape: None,
             });
         }
     }

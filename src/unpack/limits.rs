@@ -34,6 +34,23 @@ impl Default for Limits {
 pub struct Budget {
     pub limits: Limits,
     remaining: u64,
+    /// Per-target memo for the zip reader (see [`EocdMemo`]).
+    pub eocd_memo: EocdMemo,
+}
+
+/// Where zip end-of-central-directory signatures sit in the buffer being
+/// carved (absolute addresses), so that a flood of chance local headers costs
+/// one scan of the buffer, not one per header. Keyed by the buffer's end
+/// address: every carved buffer stays alive while its target is unpacked, and
+/// the memo lives in the target's [`Budget`], so a key cannot be reused.
+#[derive(Debug, Default)]
+pub struct EocdMemo {
+    pub end: usize,
+    pub from: usize,
+    pub found: Vec<usize>,
+    /// A zip without an end record was already reported in this buffer: the
+    /// next local headers (its other members, usually) stay silent.
+    pub reported_missing: bool,
 }
 
 impl Budget {
@@ -41,6 +58,7 @@ impl Budget {
         Budget {
             remaining: limits.max_total_bytes,
             limits,
+            eocd_memo: EocdMemo::default(),
         }
     }
 

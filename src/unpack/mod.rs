@@ -8,6 +8,7 @@
 pub mod carve;
 pub mod compress;
 pub mod directory;
+pub mod extract;
 pub mod formats;
 pub mod limits;
 pub mod tree;
@@ -89,6 +90,7 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
         kind: EntryKind::File,
         data,
         scan: Vec::new(),
+        escape: None,
     });
     unpacker.examine(0, 0);
     unpacker.finish()
@@ -205,7 +207,8 @@ impl Unpacker {
             });
             let path = match &fs_path {
                 Some(p) => format!("{layer_path}{}", p.path),
-                None => format!("{layer_path}/{}", entry.path),
+                // Not a file system, but a name is still never a path out.
+                None => format!("{layer_path}{}", tree::normalize(&entry.path)),
             };
             if let Some(p) = &fs_path {
                 self.out.filesystems[p.fs].namespace.insert(&p.path, index);
@@ -213,12 +216,21 @@ impl Unpacker {
             if entry.kind == EntryKind::File {
                 added.push(index);
             }
+            // Checked here for every format, so no reader can forget it.
+            let escape = tree::climbs_out(&entry.path).then(|| entry.path.clone());
+            if let Some(raw) = &escape {
+                let message = format!(
+                    "entry name {raw:?} climbs out of the container; listed as {path} and never extracted"
+                );
+                self.note(Level::Error, &layer_path, None, message);
+            }
             self.out.files.push(VirtualFile {
                 path,
                 fs: fs_path,
                 kind: entry.kind,
                 data: entry.data,
                 scan: Vec::new(),
+                escape,
             });
         }
         for index in added {

@@ -28,6 +28,10 @@ pub struct VirtualFile {
     /// Byte ranges not claimed by a recognised container: the only bytes the
     /// identify stage scans, so that each byte is scanned once.
     pub scan: Vec<Range<usize>>,
+    /// The name its container gave when that name tried to climb out of the
+    /// container (`../../etc/passwd`). The entry is listed under its
+    /// normalised path but `--extract` never writes it.
+    pub escape: Option<String>,
 }
 
 /// A path inside one file system of the target.
@@ -153,6 +157,26 @@ fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
     path.split('/').filter(|c| !c.is_empty())
 }
 
+/// True when `path` has a `..` component that climbs above its start
+/// (`a/../../b`), i.e. it names something outside its container.
+pub fn climbs_out(path: &str) -> bool {
+    let mut depth = 0usize;
+    for c in path
+        .split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+    {
+        if c == ".." {
+            match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            }
+        } else {
+            depth += 1;
+        }
+    }
+    false
+}
+
 /// `/a//b/./c/` -> `/a/b/c` (no symlink resolution).
 pub fn normalize(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -179,6 +203,7 @@ mod tests {
             kind,
             data: Vec::new(),
             scan: Vec::new(),
+            escape: None,
         }
     }
 
@@ -213,6 +238,15 @@ mod tests {
     fn normalize_collapses_dots_and_slashes() {
         assert_eq!(normalize("a//b/./c/"), "/a/b/c");
         assert_eq!(normalize("/../x"), "/x");
+    }
+
+    #[test]
+    fn climbing_out_is_detected() {
+        assert!(climbs_out("../etc/passwd"));
+        assert!(climbs_out("a/../../b"));
+        assert!(climbs_out("a\\..\\..\\b"));
+        assert!(!climbs_out("a/../b"));
+        assert!(!climbs_out("/usr/lib/libz.so"));
     }
 
     #[test]

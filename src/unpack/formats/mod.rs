@@ -5,13 +5,40 @@
 use super::limits::Budget;
 use super::tree::EntryKind;
 
+pub mod ar;
+pub mod bzip2;
+pub mod cpio;
+pub mod fit;
 pub mod gzip;
+pub mod lz4;
+pub mod lzma;
+pub mod sparse;
 pub mod squashfs;
+pub mod tar;
+pub mod trx;
 pub mod uimage;
 pub mod xz;
+pub mod zip;
+pub mod zstd;
 
 /// Every format the carver looks for.
-pub static FORMATS: &[&dyn Format] = &[&uimage::UImage, &squashfs::Squashfs, &gzip::Gzip, &xz::Xz];
+pub static FORMATS: &[&dyn Format] = &[
+    &uimage::UImage,
+    &fit::Fit,
+    &trx::Trx,
+    &sparse::Sparse,
+    &squashfs::Squashfs,
+    &cpio::Cpio,
+    &tar::Tar,
+    &zip::Zip,
+    &ar::Ar,
+    &gzip::Gzip,
+    &xz::Xz,
+    &lzma::Lzma,
+    &bzip2::Bzip2,
+    &zstd::Zstd,
+    &lz4::Lz4,
+];
 
 /// A container format.
 pub trait Format: Sync {
@@ -19,6 +46,10 @@ pub trait Format: Sync {
     fn name(&self) -> &'static str;
     /// Byte strings that start this format's header.
     fn magics(&self) -> &'static [&'static [u8]];
+    /// Where the magic sits from the container's start (tar's `ustar` is at 257).
+    fn magic_offset(&self) -> usize {
+        0
+    }
     /// Parses the container starting at `data[0]` (everything after it is
     /// also passed, since the container's size is only known from its header).
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection>;
@@ -74,6 +105,15 @@ pub fn be32(data: &[u8], at: usize) -> Option<u32> {
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+/// Reads a big-endian u64 at `at`, if in bounds.
+pub fn be64(data: &[u8], at: usize) -> Option<u64> {
+    data.get(at..at + 8).map(|b| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_be_bytes(a)
+    })
+}
+
 /// Reads a little-endian u16 at `at`, if in bounds.
 pub fn le16(data: &[u8], at: usize) -> Option<u16> {
     data.get(at..at + 2)
@@ -93,4 +133,52 @@ pub fn le64(data: &[u8], at: usize) -> Option<u64> {
         a.copy_from_slice(b);
         u64::from_le_bytes(a)
     })
+}
+
+/// Decodes a payload whose codec a container header names (uImage, FIT),
+/// within the budget; problems go to `notes`, naming `what`. An unsupported
+/// codec keeps the payload as it is (carving may still find a stream in it).
+pub fn decode_payload(
+    codec: &str,
+    what: &str,
+    part: &[u8],
+    budget: &mut Budget,
+    notes: &mut Vec<Problem>,
+) -> Vec<u8> {
+    use super::compress;
+    let cap = budget.output_cap(part.len() as u64);
+    let decoded = match codec {
+        "none" => return part.to_vec(),
+        "gzip" => compress::gzip(part, cap),
+        "bzip2" => compress::bzip2(part, cap),
+        "lzma" => compress::lzma_alone(part, cap),
+        "xz" => compress::xz(part, cap),
+        "lz4" => compress::lz4_frame(part, cap),
+        "zstd" => compress::zstd(part, cap),
+        _ => {
+            notes.push(Problem::Error(format!(
+                "{what}: compression {codec} is not supported yet; payload kept as is"
+            )));
+            return part.to_vec();
+        }
+    };
+    if let Some(e) = decoded.error {
+        notes.push(Problem::Error(format!(
+            "{what} ({codec}) is corrupt after {} output bytes: {e}",
+            decoded.data.len()
+        )));
+    }
+    if decoded.capped {
+        notes.push(Problem::Limit(format!(
+            "{what} ({codec}) stopped at {} bytes (decompression bound)",
+            decoded.data.len()
+        )));
+    }
+    if !budget.take(decoded.data.len() as u64) {
+        notes.push(Problem::Limit(format!(
+            "{what}: total decompressed size bound reached; payload dropped"
+        )));
+        return Vec::new();
+    }
+    decoded.data
 }

@@ -3,7 +3,6 @@
 //! ("multi-file"). Layout from U-Boot's `include/image.h`.
 
 use super::{Entry, Extracted, Format, Problem, Rejection, be32};
-use crate::unpack::compress;
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 
@@ -148,34 +147,7 @@ fn split_multi<'a>(payload: &'a [u8], notes: &mut Vec<Problem>) -> Vec<&'a [u8]>
 }
 
 fn decompress(comp: u8, part: &[u8], budget: &mut Budget, notes: &mut Vec<Problem>) -> Vec<u8> {
-    let cap = budget.output_cap(part.len() as u64);
-    let decoded = match comp {
-        0 => return part.to_vec(),
-        1 => compress::gzip(part, cap),
-        3 => compress::lzma_alone(part, cap),
-        _ => {
-            notes.push(Problem::Error(format!(
-                "uImage payload compression {} is not supported yet; payload kept as is",
-                comp_name(comp)
-            )));
-            return part.to_vec();
-        }
-    };
-    if let Some(e) = decoded.error {
-        notes.push(Problem::Error(format!(
-            "uImage payload ({}) is corrupt after {} output bytes: {e}",
-            comp_name(comp),
-            decoded.data.len()
-        )));
-    }
-    if decoded.capped {
-        notes.push(Problem::Limit(format!(
-            "uImage payload stopped at {} bytes (decompression bound)",
-            decoded.data.len()
-        )));
-    }
-    budget.take(decoded.data.len() as u64);
-    decoded.data
+    super::decode_payload(comp_name(comp), "uImage payload", part, budget, notes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (or those named) for SECONDS each, two at a time,
+# seeding each corpus with the matching fixtures from tests/fixtures/.
+# Needs cargo-fuzz and a nightly toolchain (or RUSTC_BOOTSTRAP=1 on stable).
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-180}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && mapfile -t targets < <(cargo +nightly fuzz list)
+fx=../tests/fixtures
+seed() {
+    mkdir -p "corpus/$1"
+    case $1 in
+        cpio) cp $fx/*.cpio "corpus/$1/" ;;
+        tar) cp $fx/*.tar "corpus/$1/" ;;
+        zip) cp $fx/*.zip "corpus/$1/" ;;
+        ar) cp $fx/*.deb "corpus/$1/" ;;
+        trx) cp $fx/*.trx "corpus/$1/" ;;
+        fit) cp $fx/*.fit $fx/plain.dtb "corpus/$1/" ;;
+        sparse) cp $fx/*.simg "corpus/$1/" ;;
+        lzma) cp $fx/text.lzma "corpus/$1/" ;;
+        bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
+        zstd) cp $fx/text.zst "corpus/$1/" ;;
+        lz4) cp $fx/text.lz4 "corpus/$1/" ;;
+        unpack) cp $fx/* "corpus/$1/" ;;
+        *) ;;
+    esac
+}
+cargo +nightly fuzz build -O
+mkdir -p logs
+run() {
+    seed "$1"
+    cargo +nightly fuzz run -O "$1" "corpus/$1" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+        -max_len=262144 > "logs/$1.log" 2>&1 || echo "$1: CRASH (see logs/$1.log and artifacts/$1)"
+    grep -E '^#[0-9]+.*(DONE|pulse)' "logs/$1.log" | tail -1 | sed "s/^/$1: /"
+}
+i=0
+for t in "${targets[@]}"; do
+    run "$t" &
+    i=$((i + 1))
+    if [ $((i % 2)) -eq 0 ]; then wait; fi
+done
+wait

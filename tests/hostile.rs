@@ -1,0 +1,403 @@
+//! Hostile input, run through the built binary: path traversal, symlink
+//! escape, decompression bombs, entry floods, nesting loops, truncation and
+//! bit flips. Each run must end with a report (JSON still printed), exit 0
+//! or 2 per the contract, and no panic; refusals and bounds are notes.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn notes(v: &Value) -> Vec<String> {
+    v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{} {}: {}", s(&n["level"]), s(&n["path"]), s(&n["message"])))
+        .collect()
+}
+
+/// One ustar header block (+ data, padded) the way tar writes it, with any name.
+fn tar_entry(name: &str, kind: u8, link: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+    h[136..148].copy_from_slice(b"14000000000\0");
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    h[257..265].copy_from_slice(b"ustar\x0000");
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+/// One newc cpio entry.
+fn cpio_entry(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        1,
+        0,
+        0,
+        1,
+        0,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    )
+    .into_bytes();
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    out.resize(out.len().div_ceil(4) * 4, 0);
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(4) * 4, 0);
+    out
+}
+
+fn cpio_trailer() -> Vec<u8> {
+    cpio_entry("TRAILER!!!", 0, b"")
+}
+
+/// Runs `unpack --json --extract` and checks nothing escaped `outside`.
+fn extract(image: &str, dir: &Path, outside: &Path) -> (i32, Value) {
+    let (code, v) = json(&[
+        "unpack",
+        image,
+        "--json",
+        "--extract",
+        dir.to_str().unwrap(),
+    ]);
+    let leaked: Vec<_> = std::fs::read_dir(outside).unwrap().collect();
+    assert!(leaked.is_empty(), "written outside DIR: {leaked:?}");
+    (code, v)
+}
+
+#[test]
+fn tar_path_traversal_and_symlink_escape_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let o = outside.path().to_str().unwrap();
+    let mut tar = Vec::new();
+    tar.extend(tar_entry("../../../evil.txt", b'0', "", b"evil\n"));
+    tar.extend(tar_entry("ok/file.txt", b'0', "", b"fine\n"));
+    tar.extend(tar_entry("ok/link", b'2', o, b""));
+    tar.extend(tar_entry("ok/link/escaped.txt", b'0', "", b"escaped\n"));
+    tar.extend(tar_entry("dev/null", b'3', "", b""));
+    tar.extend([0u8; 1024]);
+    let image = write(tmp.path(), "t.tar", &tar);
+    let (code, v) = extract(&image, &dir, outside.path());
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("climbs out of the container"), "{n}");
+    assert!(n.contains("refusing to write through it"), "{n}");
+    let base = dir.join("t.tar@0x0:tar");
+    assert_eq!(std::fs::read(base.join("ok/file.txt")).unwrap(), b"fine\n");
+    let link = base.join("ok/link");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), outside.path());
+    assert!(!base.join("dev/null").exists(), "no device nodes");
+    // Listed under its normalised path, inside the layer.
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["path"]))
+        .collect();
+    assert!(
+        files.iter().any(|p| p.ends_with("t.tar@0x0:tar/evil.txt")),
+        "{files:?}"
+    );
+    assert!(!dir.join("evil.txt").exists() && !tmp.path().join("evil.txt").exists());
+}
+
+#[test]
+fn cpio_path_traversal_and_symlink_escape_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let mut cpio = Vec::new();
+    cpio.extend(cpio_entry("../../evil", 0o100644, b"evil\n"));
+    cpio.extend(cpio_entry("etc", 0o040755, b""));
+    cpio.extend(cpio_entry(
+        "etc/up",
+        0o120777,
+        outside.path().to_str().unwrap().as_bytes(),
+    ));
+    cpio.extend(cpio_entry("etc/up/x", 0o100644, b"escaped\n"));
+    cpio.extend(cpio_entry("dev/console", 0o020600, b""));
+    cpio.extend(cpio_trailer());
+    let image = write(tmp.path(), "i.cpio", &cpio);
+    let (code, v) = extract(&image, &dir, outside.path());
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("\"../../evil\""), "{n}");
+    assert!(n.contains("etc/up/x: not extracted"), "{n}");
+    let base = dir.join("i.cpio@0x0:cpio");
+    assert!(
+        std::fs::symlink_metadata(base.join("etc/up"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!base.join("dev/console").exists());
+}
+
+#[test]
+fn zip_path_traversal_and_symlink_escape_are_refused() {
+    use zip::write::SimpleFileOptions;
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default();
+    w.start_file("../../evil.txt", opts).unwrap();
+    w.write_all(b"evil\n").unwrap();
+    w.add_symlink("a/out", outside.path().to_str().unwrap(), opts)
+        .unwrap();
+    w.start_file("a/out/x.txt", opts).unwrap();
+    w.write_all(b"escaped\n").unwrap();
+    w.start_file("a/ok.txt", opts).unwrap();
+    w.write_all(b"fine\n").unwrap();
+    let zip = w.finish().unwrap().into_inner();
+    let image = write(tmp.path(), "z.zip", &zip);
+    let (code, v) = extract(&image, &dir, outside.path());
+    assert_eq!(code, 2, "{v}");
+    let n = notes(&v).join("\n");
+    assert!(n.contains("climbs out"), "{n}");
+    assert!(n.contains("a/out/x.txt: not extracted"), "{n}");
+    let base = dir.join("z.zip@0x0:zip");
+    assert_eq!(std::fs::read(base.join("a/ok.txt")).unwrap(), b"fine\n");
+}
+
+#[test]
+fn clean_extraction_exits_0_and_recreates_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let (code, _) = json(&[
+        "unpack",
+        "tests/fixtures/tree.newc.cpio",
+        "--json",
+        "--extract",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let base = dir.join("tree.newc.cpio@0x0:cpio");
+    assert_eq!(
+        std::fs::read(base.join("etc/hostname")).unwrap(),
+        b"router\n"
+    );
+    assert_eq!(
+        std::fs::read_link(base.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+}
+
+fn bomb(codec: &str, zeros: usize) -> Vec<u8> {
+    let data = vec![0u8; zeros];
+    match codec {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "xz" => {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 0);
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "bzip2" => {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "zstd" => zstd::encode_all(&data[..], 1).unwrap(),
+        "lz4" => {
+            let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn a_decompression_bomb_per_codec_is_a_limit_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 64 MiB of zeros per codec (encoding 1 GiB in a debug test build takes
+    // minutes), against an 8 MiB file-size bound set from the command line;
+    // the 1 GiB default-bound case is the same code path with bigger numbers.
+    for codec in ["gzip", "zstd", "lz4", "xz", "bzip2"] {
+        let image = write(tmp.path(), &format!("bomb.{codec}"), &bomb(codec, 64 << 20));
+        let args = [
+            "unpack",
+            image.as_str(),
+            "--json",
+            "--max-file-size",
+            "8388608",
+        ];
+        let (code, v) = json(&args);
+        assert_eq!(code, 2, "{codec}");
+        let n = notes(&v).join("\n");
+        assert!(
+            n.contains(&format!("limit {image}@0x0:{codec}")),
+            "{codec}: {n}"
+        );
+        let size = v["files"][0]["size"].as_u64().unwrap();
+        assert!(size <= 8 << 20, "{codec}: {size} bytes kept");
+    }
+}
+
+#[test]
+fn an_entry_flood_hits_the_entry_bound_not_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cpio = Vec::with_capacity(250_000 * 128);
+    for i in 0..250_000u32 {
+        cpio.extend(cpio_entry(&format!("f{i}"), 0o100644, b"x"));
+    }
+    cpio.extend(cpio_trailer());
+    let image = write(tmp.path(), "flood.cpio", &cpio);
+    let run = fwaudit(&["unpack", &image]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cpio has more than 200000 entries; the rest were skipped"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    // The same with a tar and a lower bound from the command line.
+    let mut tar = Vec::new();
+    for i in 0..3000u32 {
+        tar.extend(tar_entry(&format!("f{i}"), b'0', "", b"x"));
+    }
+    tar.extend([0u8; 1024]);
+    let image = write(tmp.path(), "flood.tar", &tar);
+    let (code, v) = json(&["unpack", &image, "--json", "--max-entries", "1000"]);
+    assert_eq!(code, 2);
+    assert!(
+        notes(&v)
+            .join("\n")
+            .contains("tar has more than 1000 entries")
+    );
+}
+
+#[test]
+fn nesting_loops_stop_at_the_depth_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = b"innermost".repeat(20);
+    for _ in 0..30 {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&data).unwrap();
+        data = e.finish().unwrap();
+    }
+    let image = write(tmp.path(), "nest.gz", &data);
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 8);
+    assert!(
+        notes(&v)
+            .join("\n")
+            .contains("nesting deeper than 8 layers")
+    );
+    // A zip that holds itself (by copy), again and again.
+    let mut zip = b"core".to_vec();
+    for _ in 0..12 {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("self.zip", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&zip).unwrap();
+        zip = w.finish().unwrap().into_inner();
+    }
+    let image = write(tmp.path(), "self.zip", &zip);
+    let (code, v) = json(&["unpack", &image, "--json", "--max-depth", "5"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 5);
+    assert!(
+        notes(&v)
+            .join("\n")
+            .contains("nesting deeper than 5 layers")
+    );
+}
+
+/// Every fixture of a new container, cut at 16 points and with bit flips.
+#[test]
+fn every_new_container_truncated_and_flipped_ends_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = [
+        "tree.newc.cpio",
+        "tree.crc.cpio",
+        "tree.odc.cpio",
+        "tree.gnu.tar",
+        "tree.pax.tar",
+        "tree.zip",
+        "hello.deb",
+        "image.trx",
+        "image.fit",
+        "image-external.fit",
+        "image.simg",
+        "text.lzma",
+        "text.bz2",
+        "text.zst",
+        "text.lz4",
+    ];
+    let mut errors = 0;
+    for name in fixtures {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let mut variants: Vec<(String, Vec<u8>)> = (1..=16)
+            .map(|i| (format!("cut{i}"), data[..data.len() * i / 17].to_vec()))
+            .collect();
+        // Deterministic pseudo-random bit flips.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..4 {
+            let mut flipped = data.clone();
+            for _ in 0..1 + data.len() / 64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % data.len() as u64) as usize;
+                flipped[at] ^= 1 << (state >> 59 & 7);
+            }
+            variants.push((format!("flip{round}"), flipped));
+        }
+        for (label, bytes) in variants {
+            let image = write(tmp.path(), &format!("{label}-{name}"), &bytes);
+            let (code, v) = json(&["unpack", &image, "--json"]);
+            assert!(matches!(code, 0 | 2), "{name} {label}: exit {code}");
+            assert!(v["layers"].is_array() && v["notes"].is_array());
+            if code == 2 {
+                assert!(
+                    !notes(&v).is_empty(),
+                    "{name} {label}: exit 2 without a note"
+                );
+                errors += 1;
+            }
+        }
+    }
+    // Most damaged inputs are reported as such, not silently accepted.
+    assert!(
+        errors > fixtures.len() * 10,
+        "only {errors} damaged inputs reported"
+    );
+}
