@@ -46,6 +46,7 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
             path: path.clone(),
             offset: hit.offset,
             evidence: hit.text,
+            package: None,
         });
     }
     grouped
@@ -60,6 +61,7 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
                 ecosystem: "generic".to_string(),
                 upstream: None,
                 sources,
+                ..Component::default()
             }
         })
         .collect()

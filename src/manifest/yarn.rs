@@ -1,0 +1,119 @@
+//! Yarn's `yarn.lock`: the classic v1 format (its own indented syntax) and
+//! berry's (Yarn 2+) YAML with a `__metadata` key. Entries resolved from
+//! workspaces, links, patches or git are not registry packages and skipped.
+
+use super::{Package, npm_purl, yaml_error};
+use crate::model::Component;
+use std::collections::BTreeSet;
+
+/// Components of the lockfile at `path`.
+pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    let mut seen = BTreeSet::new();
+    let found = if text.contains("__metadata:") {
+        berry(text)?
+    } else {
+        classic(text)?
+    };
+    Ok(found
+        .into_iter()
+        .filter(|(_, name, version)| seen.insert((name.clone(), version.clone())))
+        .map(|(line, name, version)| {
+            Package {
+                purl: npm_purl(&name, &version),
+                name,
+                version,
+                ecosystem: "npm",
+                osv: "npm",
+                method: "yarn-lock",
+                path,
+                line,
+            }
+            .component()
+        })
+        .collect())
+}
+
+/// `name@range` -> `name`, keeping a scope's leading `@`.
+fn spec_name(spec: &str) -> Option<&str> {
+    let spec = spec.trim().trim_matches('"');
+    let at = spec[1.min(spec.len())..].find('@')? + 1;
+    Some(&spec[..at])
+}
+
+fn classic(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            let header = line
+                .strip_suffix(':')
+                .ok_or_else(|| format!("line {line_no}: expected `name@range:`"))?;
+            let first = header.split(", ").next().unwrap_or(header);
+            let name = spec_name(first).ok_or_else(|| format!("line {line_no}: no `@` in {first:?}"))?;
+            current = Some((line_no, name.to_string()));
+            continue;
+        }
+        if let Some(v) = line.trim().strip_prefix("version ") {
+            let (entry_line, name) = current
+                .clone()
+                .ok_or_else(|| format!("line {line_no}: `version` outside an entry"))?;
+            out.push((entry_line, name, v.trim().trim_matches('"').to_string()));
+        }
+    }
+    Ok(out)
+}
+
+fn berry(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+    let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(&e))?;
+    let mut out = Vec::new();
+    for (key, entry) in &map {
+        let Some(key) = key.as_str() else { continue };
+        if key == "__metadata" {
+            continue;
+        }
+        let Some(resolution) = entry.get("resolution").and_then(|r| r.as_str()) else {
+            continue;
+        };
+        let Some((name, version)) = resolution.rsplit_once("@npm:") else {
+            continue;
+        };
+        let line = super::find_line(text, key);
+        out.push((line, name.to_string(), version.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_v1() {
+        let text = "# yarn lockfile v1\n\n\n\"@babel/code-frame@^7.0.0\", \"@babel/code-frame@^7.10.4\":\n  version \"7.12.13\"\n\
+                    \nlodash@^4.17.20:\n  version \"4.17.20\"\n  resolved \"https://x\"\n";
+        let c = parse("yarn.lock", text).unwrap();
+        let got: Vec<_> = c.iter().map(|c| (c.purl.as_str(), c.sources[0].evidence.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pkg:npm/%40babel/code-frame@7.12.13", "line 4: @babel/code-frame 7.12.13"),
+                ("pkg:npm/lodash@4.17.20", "line 7: lodash 4.17.20"),
+            ]
+        );
+        assert_eq!(parse("y", "lodash@^4\n").unwrap_err(), "line 1: expected `name@range:`");
+    }
+
+    #[test]
+    fn berry() {
+        let text = "__metadata:\n  version: 6\n\n\"app@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"app@workspace:.\"\n\n\
+                    \"lodash@npm:^4.17.20\":\n  version: 4.17.21\n  resolution: \"lodash@npm:4.17.21\"\n";
+        let c = parse("yarn.lock", text).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].purl, "pkg:npm/lodash@4.17.21");
+        assert_eq!(c[0].sources[0].evidence, "line 8: lodash 4.17.21");
+    }
+}
