@@ -58,7 +58,7 @@ impl Component {
 }
 
 /// Why we believe a component is present.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, Hash)]
 pub struct Evidence {
     /// `signature` (version string in bytes), `dpkg-status`, `opkg-status`, ...
     pub method: String,

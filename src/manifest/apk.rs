@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(c[0].purl, "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64");
         assert_eq!(c[0].files, vec!["/bin/busybox", "/etc/securetty"]);
         let up = c[1].upstream.as_ref().unwrap();
-        assert_eq!((up.name.as_str(), up.version.as_str()), ("openssl", "3.1.4"));
+        assert_eq!(
+            (up.name.as_str(), up.version.as_str()),
+            ("openssl", "3.1.4")
+        );
         assert_eq!(c[1].sources[0].evidence, "line 11: P:libcrypto3 V:3.1.4-r1");
     }
 
@@ -141,6 +144,9 @@ mod tests {
             parse("i", "P:x\nV:1\n\nP:y\n").unwrap_err(),
             "line 4: package without `P:` or `V:`"
         );
-        assert_eq!(parse("i", "P:x\ngarbage\n").unwrap_err(), "line 2: expected `K:value`");
+        assert_eq!(
+            parse("i", "P:x\ngarbage\n").unwrap_err(),
+            "line 2: expected `K:value`"
+        );
     }
 }

@@ -49,7 +49,14 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                 path,
             }
             .component();
-            c.dependency = Some(if direct.contains(&name) { "direct" } else { "transitive" }.to_string());
+            c.dependency = Some(
+                if direct.contains(&name) {
+                    "direct"
+                } else {
+                    "transitive"
+                }
+                .to_string(),
+            );
             c
         })
         .collect())
@@ -80,6 +87,10 @@ mod tests {
             parse("L", "# x\nversion = 99\n").unwrap_err(),
             "line 2: unsupported Cargo.lock version 99 (fwaudit reads v1 to v4)"
         );
-        assert!(parse("L", "[[package]]\nname = \n").unwrap_err().starts_with("line 2: "));
+        assert!(
+            parse("L", "[[package]]\nname = \n")
+                .unwrap_err()
+                .starts_with("line 2: ")
+        );
     }
 }

@@ -15,11 +15,14 @@ use std::path::Path;
 /// Components of the project whose `Cargo.toml` is in `dir`; `display` is
 /// how the report names that directory.
 pub fn components(dir: &Path, display: &str) -> Result<Vec<Component>, String> {
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {display}: {e}"))?;
     let manifest = dir.join("Cargo.toml");
     let evidence_path = format!("{}/Cargo.toml", display.trim_end_matches('/'));
     let metadata = MetadataCommand::new()
         .manifest_path(&manifest)
-        .current_dir(dir)
+        .current_dir(&dir)
         .other_options(vec!["--locked".to_string(), "--offline".to_string()])
         .exec()
         .map_err(|e| match e {
@@ -62,8 +65,12 @@ pub fn components(dir: &Path, display: &str) -> Result<Vec<Component>, String> {
                 line: 1,
             }
             .component();
-            c.sources[0].evidence = format!("cargo metadata: {}", p.id.repr);
-            let relation = if direct.contains(&p.id) { "direct" } else { "transitive" };
+            c.sources[0].evidence = format!("cargo metadata: {} {}", p.name, p.version);
+            let relation = if direct.contains(&p.id) {
+                "direct"
+            } else {
+                "transitive"
+            };
             c.dependency = Some(relation.to_string());
             c
         })

@@ -34,7 +34,11 @@ struct CdxComponent {
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     let bom: Bom = from_json(text)?;
     if bom.bom_format != "CycloneDX" {
-        return Err(format!("line {}: bomFormat is {:?}, not \"CycloneDX\"", find_line(text, "\"bomFormat\""), bom.bom_format));
+        return Err(format!(
+            "line {}: bomFormat is {:?}, not \"CycloneDX\"",
+            find_line(text, "\"bomFormat\""),
+            bom.bom_format
+        ));
     }
     if !matches!(bom.spec_version.as_str(), "1.4" | "1.5" | "1.6") {
         return Err(format!(
@@ -52,7 +56,15 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             Some(g) if !g.is_empty() => format!("{g}/{}", c.name),
             _ => c.name.clone(),
         };
-        out.push(sbom_component(path, text, name, version.clone(), c.purl.clone(), c.cpe.clone(), "cyclonedx"));
+        out.push(sbom_component(
+            path,
+            text,
+            name,
+            version.clone(),
+            c.purl.clone(),
+            c.cpe.clone(),
+            "cyclonedx",
+        ));
     }
     Ok(out)
 }
@@ -83,9 +95,18 @@ pub(super) fn sbom_component(
         "nuget" => Some("NuGet"),
         _ => None,
     };
-    let line = find_line(text, &format!("\"{}\"", name.rsplit('/').next().unwrap_or(&name)));
+    let line = find_line(
+        text,
+        &format!("\"{}\"", name.rsplit('/').next().unwrap_or(&name)),
+    );
     Component {
-        purl: purl.unwrap_or_else(|| format!("pkg:generic/{}@{}", crate::identify::purl_escape(&name), crate::identify::purl_escape(&version))),
+        purl: purl.unwrap_or_else(|| {
+            format!(
+                "pkg:generic/{}@{}",
+                crate::identify::purl_escape(&name),
+                crate::identify::purl_escape(&version)
+            )
+        }),
         sources: vec![Evidence {
             method: method.to_string(),
             path: path.to_string(),
@@ -117,7 +138,11 @@ mod tests {
         assert_eq!(c[1].ecosystem_osv.as_deref(), Some("npm"));
         assert_eq!(c[0].ecosystem, "generic");
         assert_eq!(
-            parse("b", "{\"bomFormat\":\"CycloneDX\",\n\"specVersion\":\"1.2\"}").unwrap_err(),
+            parse(
+                "b",
+                "{\"bomFormat\":\"CycloneDX\",\n\"specVersion\":\"1.2\"}"
+            )
+            .unwrap_err(),
             "line 2: unsupported CycloneDX specVersion 1.2 (fwaudit reads 1.4 to 1.6)"
         );
     }

@@ -63,7 +63,10 @@ mod tests {
     fn metadata_and_record() {
         let meta = "Metadata-Version: 2.1\nName: PyYAML\nVersion: 5.3.1\n\nName: not-a-header\n";
         let record = "yaml/__init__.py,sha256=x,100\nPyYAML-5.3.1.dist-info/METADATA,,\n";
-        let lookup = |p: &str| (p == "/usr/lib/python3/site-packages/PyYAML-5.3.1.dist-info/RECORD").then_some(record.as_bytes());
+        let lookup = |p: &str| {
+            (p == "/usr/lib/python3/site-packages/PyYAML-5.3.1.dist-info/RECORD")
+                .then_some(record.as_bytes())
+        };
         let input = Input {
             path: "fw@0x0:squashfs/usr/lib/python3/site-packages/PyYAML-5.3.1.dist-info/METADATA",
             fs_path: "/usr/lib/python3/site-packages/PyYAML-5.3.1.dist-info/METADATA",
@@ -72,7 +75,10 @@ mod tests {
         };
         let c = parse(&input).unwrap();
         assert_eq!(c[0].purl, "pkg:pypi/pyyaml@5.3.1");
-        assert_eq!(c[0].files[0], "/usr/lib/python3/site-packages/yaml/__init__.py");
+        assert_eq!(
+            c[0].files[0],
+            "/usr/lib/python3/site-packages/yaml/__init__.py"
+        );
         assert!(is_metadata(input.fs_path));
     }
 }

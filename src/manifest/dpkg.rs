@@ -127,9 +127,15 @@ mod tests {
 
     #[test]
     fn distroless_entries_and_files_lists() {
-        let c = parse_status_d("s", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")
-            .unwrap();
-        assert_eq!(c[0].purl, "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all");
+        let c = parse_status_d(
+            "s",
+            "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c[0].purl,
+            "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all"
+        );
         assert!(is_status_d("/var/lib/dpkg/status.d/tzdata"));
         assert!(!is_status_d("/var/lib/dpkg/status.d/tzdata.md5sums"));
         assert!(is_files_list("/var/lib/dpkg/info/libssl3:armhf.list"));

@@ -76,7 +76,10 @@ pub fn parse(input: &Input) -> Result<Parsed, String> {
         }
     }
     if block.is_some() {
-        return Err(format!("line {}: unterminated `(` block", text.lines().count()));
+        return Err(format!(
+            "line {}: unterminated `(` block",
+            text.lines().count()
+        ));
     }
     let sum = input
         .sibling(&format!("{}go.sum", input.dir()))
@@ -90,7 +93,10 @@ pub fn parse(input: &Input) -> Result<Parsed, String> {
                 .cloned()
                 .unwrap_or((r.module, r.version));
             if let Some(sum) = &sum
-                && !sum.lines().any(|l| l.starts_with(&format!("{module} {version}/go.mod")) || l.starts_with(&format!("{module} {version} ")))
+                && !sum.lines().any(|l| {
+                    l.starts_with(&format!("{module} {version}/go.mod"))
+                        || l.starts_with(&format!("{module} {version} "))
+                })
             {
                 missing.push(format!("{module}@{version}"));
             }
@@ -125,8 +131,19 @@ mod tests {
     use super::*;
 
     fn run(gomod: &str, gosum: Option<&str>) -> Result<Vec<String>, String> {
-        let lookup = |p: &str| if p == "/src/go.sum" { gosum.map(str::as_bytes) } else { None };
-        let input = Input { path: "t/src/go.mod", fs_path: "/src/go.mod", data: gomod.as_bytes(), siblings: &lookup };
+        let lookup = |p: &str| {
+            if p == "/src/go.sum" {
+                gosum.map(str::as_bytes)
+            } else {
+                None
+            }
+        };
+        let input = Input {
+            path: "t/src/go.mod",
+            fs_path: "/src/go.mod",
+            data: gomod.as_bytes(),
+            siblings: &lookup,
+        };
         let parsed = parse(&input)?;
         if let Some(e) = parsed.errors.first() {
             return Err(e.clone());
@@ -156,6 +173,9 @@ mod tests {
             run(gomod, Some("")).unwrap_err(),
             "line 1: go.sum does not list golang.org/x/text@v0.3.7, github.com/gin-gonic/gin@v1.9.0, github.com/new/x@v1.0.1 (run `go mod tidy`)"
         );
-        assert_eq!(run("require (\nx v1\n", None).unwrap_err(), "line 2: unterminated `(` block");
+        assert_eq!(
+            run("require (\nx v1\n", None).unwrap_err(),
+            "line 2: unterminated `(` block"
+        );
     }
 }

@@ -143,7 +143,7 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package-lock.json",
         matches: |p| matches!(file_name(p), "package-lock.json" | "npm-shrinkwrap.json"),
-        parse: |i| npm::parse(i.path, i.text()?).map(Parsed::from),
+        parse: |i| npm::parse_input(i).map(Parsed::from),
     },
     Reader {
         kind: "yarn.lock",
@@ -244,10 +244,9 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
         };
         // Third-party parsers (TOML, YAML, SQLite) stay behind catch_unwind
         // like the unpackers: a bug there costs one manifest, not the scan.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (reader.parse)(&input)
-        }))
-        .unwrap_or_else(|_| Err("parser failed on this input".to_string()));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (reader.parse)(&input)))
+                .unwrap_or_else(|_| Err("parser failed on this input".to_string()));
         match result {
             Ok(parsed) => {
                 notes.extend(parsed.errors.into_iter().map(&error));
@@ -270,7 +269,20 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
             component.files = files.clone();
         }
     }
-    (found.into_iter().map(|(_, c)| c).collect(), notes)
+    // A file read both on its own and through another's `-r` include gives
+    // the same component with the same evidence: keep one.
+    let mut seen = std::collections::HashSet::new();
+    let components = found
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|c| {
+            seen.insert((
+                c.purl.clone(),
+                c.sources.first().cloned().unwrap_or_default(),
+            ))
+        })
+        .collect();
+    (components, notes)
 }
 
 /// Marks each signature hit with the installed package whose files list
@@ -286,7 +298,10 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
         .iter()
         .filter(|c| !c.files.is_empty())
         .map(|c| {
-            let fs = c.sources.first().and_then(|s| by_path.get(s.path.as_str()).copied());
+            let fs = c
+                .sources
+                .first()
+                .and_then(|s| by_path.get(s.path.as_str()).copied());
             (fs, c.name.clone(), c.files.clone())
         })
         .collect();
@@ -379,7 +394,9 @@ pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String
 
 /// Line (1-based) of the first line of `text` containing `needle`, or 1.
 pub fn find_line(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(1, |i| i + 1)
 }
 
 /// PEP 503 normalized Python project name: lower-case, runs of `-_.` as `-`.
@@ -406,7 +423,11 @@ pub fn npm_purl(name: &str, version: &str) -> String {
     let v = purl_escape(version);
     match name.strip_prefix('@').and_then(|n| n.split_once('/')) {
         Some((scope, rest)) => {
-            format!("pkg:npm/%40{}/{}@{v}", purl_escape(scope), purl_escape(rest))
+            format!(
+                "pkg:npm/%40{}/{}@{v}",
+                purl_escape(scope),
+                purl_escape(rest)
+            )
         }
         None => format!("pkg:npm/{}@{v}", purl_escape(name)),
     }

@@ -1,7 +1,9 @@
 //! npm's `package-lock.json` (and `npm-shrinkwrap.json`), lockfile versions
 //! 1 (nested `dependencies`), 2 and 3 (flat `packages` keyed by install path).
+//! Direct dependencies come from the root entry (v2/v3) or, for v1, from the
+//! `package.json` beside the lockfile when the target has one.
 
-use super::{Package, find_line, from_json, npm_purl};
+use super::{Input, Package, find_line, from_json, npm_purl};
 use crate::model::Component;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -15,23 +17,41 @@ struct Lock {
     dependencies: Option<Map<String, Value>>,
 }
 
-/// Components of the lockfile at `path`.
+/// Components of the lockfile `input`.
+pub fn parse_input(input: &Input) -> Result<Vec<Component>, String> {
+    let manifest = input
+        .sibling(&format!("{}package.json", input.dir()))
+        .and_then(|data| serde_json::from_slice::<Value>(data).ok());
+    parse_with(input.path, input.text()?, manifest.as_ref())
+}
+
+/// Components of the lockfile at `path`, with no `package.json` at hand.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    parse_with(path, text, None)
+}
+
+fn parse_with(path: &str, text: &str, manifest: Option<&Value>) -> Result<Vec<Component>, String> {
     let lock: Lock = from_json(text)?;
     let version = lock.lockfile_version.as_ref().and_then(Value::as_u64);
     let version_line = || find_line(text, "\"lockfileVersion\"");
     let mut out = match (version, lock.packages, lock.dependencies) {
         (Some(2 | 3), Some(packages), _) => from_packages(path, text, &packages),
         (Some(1), _, Some(deps)) => {
+            let direct = manifest.map(direct_names);
             let mut out = Vec::new();
-            from_dependencies(path, text, &deps, true, &mut out);
+            from_dependencies(path, text, &deps, direct.as_ref(), &mut out);
             out
         }
         (Some(1), _, None) => Vec::new(),
         (Some(2 | 3), None, _) => {
-            return Err(format!("line {}: lockfile version 2/3 without `packages`", version_line()));
+            return Err(format!(
+                "line {}: lockfile version 2/3 without `packages`",
+                version_line()
+            ));
         }
-        (None, ..) => return Err("line 1: no `lockfileVersion`: not a package-lock.json".to_string()),
+        (None, ..) => {
+            return Err("line 1: no `lockfileVersion`: not a package-lock.json".to_string());
+        }
         (Some(_), ..) => {
             return Err(format!(
                 "line {}: unsupported lockfileVersion {} (fwaudit reads 1, 2 and 3)",
@@ -45,29 +65,46 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     Ok(out)
 }
 
+/// Names a package.json (or a v2/v3 root entry) depends on directly.
+fn direct_names(root: &Value) -> BTreeSet<String> {
+    [
+        "dependencies",
+        "devDependencies",
+        "optionalDependencies",
+        "peerDependencies",
+    ]
+    .iter()
+    .filter_map(|k| root.get(*k)?.as_object())
+    .flat_map(|m| m.keys().cloned())
+    .collect()
+}
+
 fn from_packages(path: &str, text: &str, packages: &Map<String, Value>) -> Vec<Component> {
     let root = packages.get("").cloned().unwrap_or_default();
-    let direct: BTreeSet<&str> = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"]
-        .iter()
-        .filter_map(|k| root.get(*k)?.as_object())
-        .flat_map(|m| m.keys().map(String::as_str))
-        .collect();
+    let direct = direct_names(&root);
     let mut out = Vec::new();
     for (key, entry) in packages {
-        let Some(at) = key.rfind("node_modules/") else { continue };
+        let Some(at) = key.rfind("node_modules/") else {
+            continue;
+        };
         if entry.get("link").and_then(Value::as_bool) == Some(true) {
             continue;
         }
         let installed_as = &key[at + "node_modules/".len()..];
-        let name = entry.get("name").and_then(Value::as_str).unwrap_or(installed_as);
-        let Some(version) = entry.get("version").and_then(Value::as_str) else { continue };
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(installed_as);
+        let Some(version) = entry.get("version").and_then(Value::as_str) else {
+            continue;
+        };
         let top_level = key.matches("node_modules/").count() == 1;
         out.push(component(
             path,
             name,
             version,
             find_line(text, &format!("\"{key}\"")),
-            top_level && direct.contains(installed_as),
+            Some(top_level && direct.contains(installed_as)),
         ));
     }
     out
@@ -77,28 +114,46 @@ fn from_dependencies(
     path: &str,
     text: &str,
     deps: &Map<String, Value>,
-    top: bool,
+    direct: Option<&BTreeSet<String>>,
     out: &mut Vec<Component>,
 ) {
     for (name, entry) in deps {
         if let Some(version) = entry.get("version").and_then(Value::as_str) {
             // `file:` / git versions are not registry packages.
             if !version.contains(':') || version.starts_with("npm:") {
-                let (name, version) = match version.strip_prefix("npm:").and_then(|a| a.rsplit_once('@')) {
+                let (name, version) = match version
+                    .strip_prefix("npm:")
+                    .and_then(|a| a.rsplit_once('@'))
+                {
                     Some((alias, v)) => (alias, v),
                     None => (name.as_str(), version),
                 };
-                // v1 has no root entry: top-level, non-`requires`-only entries are direct.
-                out.push(component(path, name, version, find_line(text, &format!("\"{name}\": {{")), top));
+                // Nested entries (`direct` is None below the top) are never direct.
+                let is_direct = direct.map(|d| d.contains(name));
+                out.push(component(
+                    path,
+                    name,
+                    version,
+                    find_line(text, &format!("\"{name}\": {{")),
+                    is_direct,
+                ));
             }
         }
         if let Some(nested) = entry.get("dependencies").and_then(Value::as_object) {
-            from_dependencies(path, text, nested, false, out);
+            from_dependencies(path, text, nested, direct.map(|_| &*NONE), out);
         }
     }
 }
 
-fn component(path: &str, name: &str, version: &str, line: usize, direct: bool) -> Component {
+static NONE: std::sync::LazyLock<BTreeSet<String>> = std::sync::LazyLock::new(BTreeSet::new);
+
+fn component(
+    path: &str,
+    name: &str,
+    version: &str,
+    line: usize,
+    direct: Option<bool>,
+) -> Component {
     let mut c = Package {
         purl: npm_purl(name, version),
         name: name.to_string(),
@@ -110,7 +165,7 @@ fn component(path: &str, name: &str, version: &str, line: usize, direct: bool) -
         line,
     }
     .component();
-    c.dependency = Some(if direct { "direct" } else { "transitive" }.to_string());
+    c.dependency = direct.map(|d| if d { "direct" } else { "transitive" }.to_string());
     c
 }
 
@@ -126,8 +181,17 @@ mod tests {
 "node_modules/@babel/core/node_modules/ms":{"version":"2.0.0"},
 "node_modules/local":{"link":true,"resolved":"../x"}}}"#;
         let c = parse("package-lock.json", text).unwrap();
-        let got: Vec<_> = c.iter().map(|c| (c.purl.as_str(), c.dependency.as_deref().unwrap())).collect();
-        assert_eq!(got, vec![("pkg:npm/%40babel/core@7.1.0", "direct"), ("pkg:npm/ms@2.0.0", "transitive")]);
+        let got: Vec<_> = c
+            .iter()
+            .map(|c| (c.purl.as_str(), c.dependency.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("pkg:npm/%40babel/core@7.1.0", "direct"),
+                ("pkg:npm/ms@2.0.0", "transitive")
+            ]
+        );
     }
 
     #[test]
@@ -135,6 +199,10 @@ mod tests {
         let text = r#"{"lockfileVersion":1,"dependencies":{"a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}}}}"#;
         let c = parse("p", text).unwrap();
         assert_eq!(c.len(), 2);
+        assert_eq!(c[1].dependency, None);
+        let manifest: Value = serde_json::from_str(r#"{"dependencies":{"a":"1"}}"#).unwrap();
+        let c = parse_with("p", text, Some(&manifest)).unwrap();
+        assert_eq!(c[0].dependency.as_deref(), Some("direct"));
         assert_eq!(c[1].dependency.as_deref(), Some("transitive"));
     }
 
@@ -144,9 +212,16 @@ mod tests {
             parse("p", "{\n\"lockfileVersion\": 9,\n\"packages\": {}}").unwrap_err(),
             "line 2: unsupported lockfileVersion 9 (fwaudit reads 1, 2 and 3)"
         );
-        assert_eq!(parse("p", "{\n\"lockfileVersion\": 3,\n").unwrap_err(), "line 3: EOF while parsing a value");
         assert_eq!(
-            parse("p", "{\"lockfileVersion\": 3,\n\"packages\": {},\n\"packages\": {}}").unwrap_err(),
+            parse("p", "{\n\"lockfileVersion\": 3,\n").unwrap_err(),
+            "line 3: EOF while parsing a value"
+        );
+        assert_eq!(
+            parse(
+                "p",
+                "{\"lockfileVersion\": 3,\n\"packages\": {},\n\"packages\": {}}"
+            )
+            .unwrap_err(),
             "line 3: duplicate field `packages`"
         );
     }

@@ -91,11 +91,17 @@ mod tests {
 
     #[test]
     fn info_control_files_need_no_status() {
-        let c = parse_control("c", "Package: dropbear\nVersion: 2022.82-6\nArchitecture: mipsel_24kc\n")
-            .unwrap();
+        let c = parse_control(
+            "c",
+            "Package: dropbear\nVersion: 2022.82-6\nArchitecture: mipsel_24kc\n",
+        )
+        .unwrap();
         assert_eq!(c[0].name, "dropbear");
         assert!(is_info_control("/usr/lib/opkg/info/dropbear.control"));
-        assert_eq!(list_package("/usr/lib/opkg/info/dropbear.list").as_deref(), Some("dropbear"));
+        assert_eq!(
+            list_package("/usr/lib/opkg/info/dropbear.list").as_deref(),
+            Some("dropbear")
+        );
     }
 
     #[test]

@@ -57,8 +57,14 @@ mod tests {
     fn reads_default_and_develop() {
         let text = "{\"_meta\": {},\n\"default\": {\n\"Django\": {\"version\": \"==2.2.1\"}},\n\"develop\": {\"pytest\": {\"version\": \"==7.0.0\"}}}";
         let c = parse("Pipfile.lock", text).unwrap();
-        assert_eq!(c.iter().map(|c| c.purl.as_str()).collect::<Vec<_>>(), vec!["pkg:pypi/django@2.2.1", "pkg:pypi/pytest@7.0.0"]);
+        assert_eq!(
+            c.iter().map(|c| c.purl.as_str()).collect::<Vec<_>>(),
+            vec!["pkg:pypi/django@2.2.1", "pkg:pypi/pytest@7.0.0"]
+        );
         assert_eq!(c[0].sources[0].evidence, "line 3: django 2.2.1");
-        assert_eq!(parse("p", "{\"default\": {}}").unwrap_err(), "line 1: missing field `_meta`");
+        assert_eq!(
+            parse("p", "{\"default\": {}}").unwrap_err(),
+            "line 1: missing field `_meta`"
+        );
     }
 }

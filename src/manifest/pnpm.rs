@@ -26,24 +26,54 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     let Some(packages) = doc.get("packages").and_then(Value::as_mapping) else {
         return Ok(out);
     };
+    // v9 lists the root project's own dependencies under `importers: .:`,
+    // older versions at the top level; `version` there may carry a peer suffix.
+    let root = doc
+        .get("importers")
+        .and_then(|i| i.get("."))
+        .unwrap_or(&doc);
+    let mut direct = BTreeSet::new();
+    for kind in ["dependencies", "devDependencies", "optionalDependencies"] {
+        for (name, spec) in root
+            .get(kind)
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+        {
+            let version = match spec {
+                Value::String(v) => Some(v.as_str()),
+                other => other.get("version").and_then(Value::as_str),
+            };
+            if let (Some(name), Some(version)) = (name.as_str(), version) {
+                let version = version.split('(').next().unwrap_or(version);
+                direct.insert((name.to_string(), version.to_string()));
+            }
+        }
+    }
     for key in packages.keys().filter_map(Value::as_str) {
-        let Some((name, version)) = split_key(key) else { continue };
+        let Some((name, version)) = split_key(key) else {
+            continue;
+        };
         if !seen.insert((name.clone(), version.clone())) {
             continue;
         }
-        out.push(
-            Package {
-                purl: npm_purl(&name, &version),
-                line: find_line(text, key),
-                name,
-                version,
-                ecosystem: "npm",
-                osv: "npm",
-                method: "pnpm-lock",
-                path,
-            }
-            .component(),
-        );
+        let relation = match direct.contains(&(name.clone(), version.clone())) {
+            true => "direct",
+            false => "transitive",
+        };
+        let mut c = Package {
+            purl: npm_purl(&name, &version),
+            line: find_line(text, key),
+            name,
+            version,
+            ecosystem: "npm",
+            osv: "npm",
+            method: "pnpm-lock",
+            path,
+        }
+        .component();
+        c.dependency = Some(relation.to_string());
+        out.push(c);
     }
     Ok(out)
 }
@@ -70,9 +100,18 @@ mod tests {
 
     #[test]
     fn keys_of_every_version() {
-        assert_eq!(split_key("/lodash/4.17.21"), Some(("lodash".into(), "4.17.21".into())));
-        assert_eq!(split_key("/@babel/core/7.1.0"), Some(("@babel/core".into(), "7.1.0".into())));
-        assert_eq!(split_key("/@babel/core@7.1.0(supports-color@5.0.0)"), Some(("@babel/core".into(), "7.1.0".into())));
+        assert_eq!(
+            split_key("/lodash/4.17.21"),
+            Some(("lodash".into(), "4.17.21".into()))
+        );
+        assert_eq!(
+            split_key("/@babel/core/7.1.0"),
+            Some(("@babel/core".into(), "7.1.0".into()))
+        );
+        assert_eq!(
+            split_key("/@babel/core@7.1.0(supports-color@5.0.0)"),
+            Some(("@babel/core".into(), "7.1.0".into()))
+        );
         assert_eq!(split_key("ms@2.1.3"), Some(("ms".into(), "2.1.3".into())));
     }
 

@@ -33,8 +33,12 @@ pub(super) fn components(path: &str, text: &str, lock: Lock, method: &str) -> Ve
             let version = p.version?;
             // A project's own (editable/virtual/directory) entry is not a dependency.
             let local = p.source.as_ref().is_some_and(|s| {
-                ["editable", "virtual", "directory"].iter().any(|k| s.get(k).is_some())
-                    || s.get("type").and_then(toml::Value::as_str).is_some_and(|t| t == "directory")
+                ["editable", "virtual", "directory"]
+                    .iter()
+                    .any(|k| s.get(k).is_some())
+                    || s.get("type")
+                        .and_then(toml::Value::as_str)
+                        .is_some_and(|t| t == "directory")
             });
             if local {
                 return None;
@@ -67,6 +71,10 @@ mod tests {
         let c = parse("poetry.lock", text).unwrap();
         assert_eq!(c[0].purl, "pkg:pypi/jinja2@2.10");
         assert_eq!(c[0].sources[0].evidence, "line 2: jinja2 2.10");
-        assert!(parse("p", "[[package]]\nname = 3\n").unwrap_err().starts_with("line 2: "));
+        assert!(
+            parse("p", "[[package]]\nname = 3\n")
+                .unwrap_err()
+                .starts_with("line 2: ")
+        );
     }
 }

@@ -12,7 +12,8 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 
 pub fn is_requirements(fs_path: &str) -> bool {
     let name = super::file_name(fs_path);
-    name.ends_with(".txt") && (name.starts_with("requirements") || name.ends_with("-requirements.txt"))
+    name.ends_with(".txt")
+        && (name.starts_with("requirements") || name.ends_with("-requirements.txt"))
 }
 
 /// Components of the requirements file `input`, including what it includes.
@@ -62,13 +63,16 @@ fn read(
         };
         if let Some(file) = include_target(entry) {
             if depth >= MAX_INCLUDE_DEPTH {
-                return Err(here(format!("includes nest deeper than {MAX_INCLUDE_DEPTH}")));
+                return Err(here(format!(
+                    "includes nest deeper than {MAX_INCLUDE_DEPTH}"
+                )));
             }
             let target = crate::unpack::tree::normalize(&format!("{dir}{file}"));
             let data = input
                 .sibling(&target)
                 .ok_or_else(|| here(format!("included file {file} is not in the target")))?;
-            let text = std::str::from_utf8(data).map_err(|_| here(format!("included file {file} is not UTF-8")))?;
+            let text = std::str::from_utf8(data)
+                .map_err(|_| here(format!("included file {file} is not UTF-8")))?;
             read(input, prefix, &target, text, depth + 1, out)?;
             continue;
         }
@@ -92,7 +96,9 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
     let spec = entry.split(';').next().unwrap_or(entry);
     let spec = spec.split(" --").next().unwrap_or(spec).trim();
     if spec.contains("://") || spec.contains(" @ ") {
-        return Err(format!("direct URL requirement {spec:?} has no version to check"));
+        return Err(format!(
+            "direct URL requirement {spec:?} has no version to check"
+        ));
     }
     let name_end = spec
         .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
@@ -132,8 +138,8 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
         line,
     }
     .component();
+    // Direct or transitive is unknown: pip-compile output pins both alike.
     c.unpinned = unpinned;
-    c.dependency = Some("direct".to_string());
     Ok(c)
 }
 
@@ -142,7 +148,12 @@ mod tests {
     use super::*;
 
     fn run(files: &[(&str, &str)]) -> Result<Vec<String>, String> {
-        let lookup = |p: &str| files.iter().find(|(n, _)| *n == p).map(|(_, t)| t.as_bytes());
+        let lookup = |p: &str| {
+            files
+                .iter()
+                .find(|(n, _)| *n == p)
+                .map(|(_, t)| t.as_bytes())
+        };
         let input = Input {
             path: "dir/req/requirements.txt",
             fs_path: "/req/requirements.txt",
@@ -151,14 +162,23 @@ mod tests {
         };
         Ok(parse(&input)?
             .iter()
-            .map(|c| format!("{} {} {} {}", c.purl, c.version, c.unpinned, c.sources[0].evidence))
+            .map(|c| {
+                format!(
+                    "{} {} {} {}",
+                    c.purl, c.version, c.unpinned, c.sources[0].evidence
+                )
+            })
             .collect())
     }
 
     #[test]
     fn pins_hashes_includes_and_unpinned() {
         let main = "# top\nRequests==2.19.0 \\\n    --hash=sha256:abc\n-r ../base.txt\nflask>=2.0 ; python_version>'3'\nnumpy\n";
-        let got = run(&[("/req/requirements.txt", main), ("/base.txt", "Jinja2===2.10\n")]).unwrap();
+        let got = run(&[
+            ("/req/requirements.txt", main),
+            ("/base.txt", "Jinja2===2.10\n"),
+        ])
+        .unwrap();
         assert_eq!(
             got,
             vec![

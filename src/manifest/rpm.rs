@@ -33,13 +33,22 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Vec<Component>, String> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| format!("cannot open SQLite: {e}"))?;
-    conn.deserialize_read_exact("main", data, data.len(), true)
+    // rpm keeps its database in WAL mode; a deserialized database cannot
+    // open a WAL, so read the (checkpointed) main file as rollback-journal.
+    let mut bytes = data.to_vec();
+    if bytes.len() > 19 && bytes[18] == 2 && bytes[19] == 2 {
+        bytes[18] = 1;
+        bytes[19] = 1;
+    }
+    conn.deserialize_read_exact("main", bytes.as_slice(), bytes.len(), true)
         .map_err(|e| format!("not an SQLite database: {e}"))?;
     let mut stmt = conn
         .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
         .map_err(|e| format!("no rpm Packages table: {e}"))?;
     let rows = stmt
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
         .map_err(|e| format!("cannot read Packages: {e}"))?;
     let mut out = Vec::new();
     for row in rows {
@@ -89,7 +98,13 @@ impl Header {
             let at = 8 + i * 16;
             let (tag, kind) = (be32(blob, at)?, be32(blob, at + 4)?);
             let (offset, count) = (be32(blob, at + 8)? as usize, be32(blob, at + 12)? as usize);
-            let field = Field { store, kind, offset, count, tag };
+            let field = Field {
+                store,
+                kind,
+                offset,
+                count,
+                tag,
+            };
             match tag {
                 TAG_NAME => h.name = Some(field.string()?),
                 TAG_VERSION => h.version = Some(field.string()?),
@@ -105,9 +120,9 @@ impl Header {
             }
         }
         for (base, dir) in basenames.iter().zip(&dir_indexes) {
-            let dir = dirnames
-                .get(*dir as usize)
-                .ok_or_else(|| format!("file {base:?} names directory {dir} of {}", dirnames.len()))?;
+            let dir = dirnames.get(*dir as usize).ok_or_else(|| {
+                format!("file {base:?} names directory {dir} of {}", dirnames.len())
+            })?;
             h.files.push(format!("{dir}{base}"));
         }
         Ok(h)
@@ -127,7 +142,11 @@ impl Header {
             purl.push_str(&ns);
             purl.push('/');
         }
-        purl.push_str(&format!("{}@{}", purl_escape(&name), purl_escape(&format!("{version}-{release}"))));
+        purl.push_str(&format!(
+            "{}@{}",
+            purl_escape(&name),
+            purl_escape(&format!("{version}-{release}"))
+        ));
         let mut qualifiers = Vec::new();
         if let Some(arch) = &self.arch {
             qualifiers.push(format!("arch={}", purl_escape(arch)));
@@ -157,7 +176,9 @@ impl Header {
                 evidence: format!("package {hnum}: {name}-{evr}"),
                 package: None,
             }],
-            cpe: upstream.as_ref().and_then(|u| catalog::cpe(&u.name, &u.version)),
+            cpe: upstream
+                .as_ref()
+                .and_then(|u| catalog::cpe(&u.name, &u.version)),
             upstream,
             name,
             version: evr,
@@ -185,7 +206,9 @@ fn namespace(vendor: &str) -> Option<String> {
 
 /// Source package name from a source rpm file name: `NAME-VERSION-RELEASE.src.rpm`.
 fn source_name(srpm: &str) -> Option<String> {
-    let stem = srpm.strip_suffix(".src.rpm").or_else(|| srpm.strip_suffix(".nosrc.rpm"))?;
+    let stem = srpm
+        .strip_suffix(".src.rpm")
+        .or_else(|| srpm.strip_suffix(".nosrc.rpm"))?;
     let (rest, _release) = stem.rsplit_once('-')?;
     let (name, _version) = rest.rsplit_once('-')?;
     Some(name.to_string())
@@ -213,9 +236,16 @@ impl Field<'_> {
 
     fn strings(&self) -> Result<Vec<String>, String> {
         if !matches!(self.kind, TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING) {
-            return Err(format!("tag {} has type {}, not strings", self.tag, self.kind));
+            return Err(format!(
+                "tag {} has type {}, not strings",
+                self.tag, self.kind
+            ));
         }
-        let count = if self.kind == TYPE_STRING { 1 } else { self.count };
+        let count = if self.kind == TYPE_STRING {
+            1
+        } else {
+            self.count
+        };
         let mut at = self.offset;
         let mut out = Vec::with_capacity(count.min(self.store.len()));
         for _ in 0..count {
@@ -235,7 +265,10 @@ impl Field<'_> {
 
     fn int32s(&self) -> Result<Vec<u32>, String> {
         if self.kind != TYPE_INT32 {
-            return Err(format!("tag {} has type {}, not int32", self.tag, self.kind));
+            return Err(format!(
+                "tag {} has type {}, not int32",
+                self.tag, self.kind
+            ));
         }
         (0..self.count)
             .map(|i| {
@@ -289,10 +322,30 @@ mod tests {
             (TAG_EPOCH, TYPE_INT32, 1, 1u32.to_be_bytes().to_vec()),
             (TAG_ARCH, TYPE_STRING, 1, s("x86_64")),
             (TAG_VENDOR, TYPE_STRING, 1, s("Red Hat, Inc.")),
-            (TAG_SOURCERPM, TYPE_STRING, 1, s("openssl-3.0.7-27.el9.src.rpm")),
-            (TAG_DIRINDEXES, TYPE_INT32, 2, [0u32.to_be_bytes(), 1u32.to_be_bytes()].concat()),
-            (TAG_BASENAMES, TYPE_STRING_ARRAY, 2, [s("libssl.so.3"), s("openssl.cnf")].concat()),
-            (TAG_DIRNAMES, TYPE_STRING_ARRAY, 2, [s("/usr/lib64/"), s("/etc/pki/tls/")].concat()),
+            (
+                TAG_SOURCERPM,
+                TYPE_STRING,
+                1,
+                s("openssl-3.0.7-27.el9.src.rpm"),
+            ),
+            (
+                TAG_DIRINDEXES,
+                TYPE_INT32,
+                2,
+                [0u32.to_be_bytes(), 1u32.to_be_bytes()].concat(),
+            ),
+            (
+                TAG_BASENAMES,
+                TYPE_STRING_ARRAY,
+                2,
+                [s("libssl.so.3"), s("openssl.cnf")].concat(),
+            ),
+            (
+                TAG_DIRNAMES,
+                TYPE_STRING_ARRAY,
+                2,
+                [s("/usr/lib64/"), s("/etc/pki/tls/")].concat(),
+            ),
         ])
     }
 
@@ -303,7 +356,8 @@ mod tests {
         )
         .unwrap();
         for b in blobs {
-            conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [b]).unwrap();
+            conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [b])
+                .unwrap();
         }
         conn.serialize("main").unwrap().to_vec()
     }
@@ -315,16 +369,33 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].name, "openssl-libs");
         assert_eq!(c[0].version, "1:3.0.7-27.el9");
-        assert_eq!(c[0].purl, "pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1");
-        assert_eq!(c[0].files, vec!["/usr/lib64/libssl.so.3", "/etc/pki/tls/openssl.cnf"]);
+        assert_eq!(
+            c[0].purl,
+            "pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1"
+        );
+        assert_eq!(
+            c[0].files,
+            vec!["/usr/lib64/libssl.so.3", "/etc/pki/tls/openssl.cnf"]
+        );
         let up = c[0].upstream.as_ref().unwrap();
-        assert_eq!((up.name.as_str(), up.version.as_str()), ("openssl", "3.0.7"));
-        assert_eq!(c[0].sources[0].evidence, "package 1: openssl-libs-1:3.0.7-27.el9");
+        assert_eq!(
+            (up.name.as_str(), up.version.as_str()),
+            ("openssl", "3.0.7")
+        );
+        assert_eq!(
+            c[0].sources[0].evidence,
+            "package 1: openssl-libs-1:3.0.7-27.el9"
+        );
     }
 
     #[test]
     fn corrupt_input_is_an_error_not_a_panic() {
-        assert!(parse("x", b"not sqlite at all").unwrap_err().starts_with("not an SQLite database") || parse("x", b"not sqlite at all").is_err());
+        assert!(
+            parse("x", b"not sqlite at all")
+                .unwrap_err()
+                .starts_with("not an SQLite database")
+                || parse("x", b"not sqlite at all").is_err()
+        );
         let mut blob = openssl();
         blob.truncate(40);
         assert!(Header::parse(&blob).is_err());

@@ -57,7 +57,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                     .map(|r| r.reference_locator.clone())
             };
             let (purl, cpe) = (find("purl"), find("cpe23Type"));
-            Some(sbom_component(path, text, p.name, version, purl, cpe, "spdx"))
+            Some(sbom_component(
+                path, text, p.name, version, purl, cpe, "spdx",
+            ))
         })
         .collect())
 }
@@ -73,7 +75,13 @@ mod tests {
 {"name":"doc-root"}]}"#;
         let c = parse("x.spdx.json", text).unwrap();
         assert_eq!(c.len(), 1);
-        assert_eq!((c[0].ecosystem.as_str(), c[0].ecosystem_osv.as_deref()), ("cargo", Some("crates.io")));
-        assert_eq!(parse("x", "{\"spdxVersion\":\"SPDX-2.2\"}").unwrap_err(), "line 1: unsupported spdxVersion SPDX-2.2 (fwaudit reads SPDX-2.3)");
+        assert_eq!(
+            (c[0].ecosystem.as_str(), c[0].ecosystem_osv.as_deref()),
+            ("cargo", Some("crates.io"))
+        );
+        assert_eq!(
+            parse("x", "{\"spdxVersion\":\"SPDX-2.2\"}").unwrap_err(),
+            "line 1: unsupported spdxVersion SPDX-2.2 (fwaudit reads SPDX-2.3)"
+        );
     }
 }

@@ -33,6 +33,9 @@ mod tests {
         let c = parse("uv.lock", text).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].purl, "pkg:pypi/idna@3.6");
-        assert_eq!(parse("u", "version = 7\n").unwrap_err(), "line 1: unsupported uv.lock version 7 (fwaudit reads version 1)");
+        assert_eq!(
+            parse("u", "version = 7\n").unwrap_err(),
+            "line 1: unsupported uv.lock version 7 (fwaudit reads version 1)"
+        );
     }
 }

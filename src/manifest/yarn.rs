@@ -53,7 +53,8 @@ fn classic(text: &str) -> Result<Vec<(usize, String, String)>, String> {
                 .strip_suffix(':')
                 .ok_or_else(|| format!("line {line_no}: expected `name@range:`"))?;
             let first = header.split(", ").next().unwrap_or(header);
-            let name = spec_name(first).ok_or_else(|| format!("line {line_no}: no `@` in {first:?}"))?;
+            let name =
+                spec_name(first).ok_or_else(|| format!("line {line_no}: no `@` in {first:?}"))?;
             current = Some((line_no, name.to_string()));
             continue;
         }
@@ -96,15 +97,24 @@ mod tests {
         let text = "# yarn lockfile v1\n\n\n\"@babel/code-frame@^7.0.0\", \"@babel/code-frame@^7.10.4\":\n  version \"7.12.13\"\n\
                     \nlodash@^4.17.20:\n  version \"4.17.20\"\n  resolved \"https://x\"\n";
         let c = parse("yarn.lock", text).unwrap();
-        let got: Vec<_> = c.iter().map(|c| (c.purl.as_str(), c.sources[0].evidence.as_str())).collect();
+        let got: Vec<_> = c
+            .iter()
+            .map(|c| (c.purl.as_str(), c.sources[0].evidence.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("pkg:npm/%40babel/code-frame@7.12.13", "line 4: @babel/code-frame 7.12.13"),
+                (
+                    "pkg:npm/%40babel/code-frame@7.12.13",
+                    "line 4: @babel/code-frame 7.12.13"
+                ),
                 ("pkg:npm/lodash@4.17.20", "line 7: lodash 4.17.20"),
             ]
         );
-        assert_eq!(parse("y", "lodash@^4\n").unwrap_err(), "line 1: expected `name@range:`");
+        assert_eq!(
+            parse("y", "lodash@^4\n").unwrap_err(),
+            "line 1: expected `name@range:`"
+        );
     }
 
     #[test]
