@@ -2,7 +2,7 @@
 //! parser, the one cargo-audit uses. Workspace members (no `source`) are
 //! the project itself, not components; their dependencies are `direct`.
 
-use super::{Package, find_line, toml_error};
+use super::{Package, find_line, toml_error, toml_package_lines};
 use crate::identify::purl_escape;
 use crate::model::Component;
 use rustsec::Lockfile;
@@ -13,13 +13,14 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     // Syntax first, through `toml`, for errors with a line number; then the
     // version, because rustsec would read an unknown one as v1.
     let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-    if let Some(version) = table.get("version") {
-        if !matches!(version.as_integer(), Some(3 | 4)) {
-            return Err(format!(
-                "line {}: unsupported Cargo.lock version {version} (fwaudit reads v1 to v4)",
-                find_line(text, "version =")
-            ));
-        }
+    // v1 and v2 carry no `version` key; v3 and v4 say so.
+    if let Some(version) = table.get("version")
+        && !matches!(version.as_integer(), Some(3 | 4))
+    {
+        return Err(format!(
+            "line {}: unsupported Cargo.lock version {version} (fwaudit reads v1 to v4)",
+            find_line(text, "version =")
+        ));
     }
     let lock: Lockfile = text
         .parse()
@@ -30,6 +31,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         .filter(|p| p.source.is_none())
         .flat_map(|p| p.dependencies.iter().map(|d| d.name.as_str().to_string()))
         .collect();
+    let lines = toml_package_lines(text);
     Ok(lock
         .packages
         .iter()
@@ -37,7 +39,10 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         .map(|p| {
             let name = p.name.as_str().to_string();
             let version = p.version.to_string();
-            let line = find_line(text, &format!("name = \"{name}\""));
+            let line = lines
+                .get(&(name.as_str(), version.as_str()))
+                .copied()
+                .unwrap_or(1);
             let mut c = Package {
                 purl: format!("pkg:cargo/{}@{}", purl_escape(&name), purl_escape(&version)),
                 line,

@@ -66,6 +66,10 @@ pub fn components(dir: &Path, display: &str) -> Result<Vec<Component>, String> {
             }
             .component();
             c.sources[0].evidence = format!("cargo metadata: {} {}", p.name, p.version);
+            // Path and git crates are not the crates.io releases advisories name.
+            if !p.source.as_ref().is_some_and(|s| s.is_crates_io()) {
+                c.ecosystem_osv = None;
+            }
             let relation = if direct.contains(&p.id) {
                 "direct"
             } else {

@@ -399,6 +399,48 @@ pub fn find_line(text: &str, needle: &str) -> usize {
         .map_or(1, |i| i + 1)
 }
 
+/// For every JSON key that starts a line and opens an object (`  "key": {`),
+/// the first line it is on: one pass, so large lockfiles stay linear.
+pub fn json_key_lines(text: &str) -> HashMap<&str, usize> {
+    let mut out = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        if let Some(end) = rest.find("\":")
+            && rest[end + 2..].trim_start().starts_with('{')
+        {
+            out.entry(&rest[..end]).or_insert(n + 1);
+        }
+    }
+    out
+}
+
+/// `value` of a `key = "value"` line.
+fn toml_line_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = line
+        .trim()
+        .strip_prefix(key)?
+        .trim_start()
+        .strip_prefix('=')?;
+    Some(rest.trim().trim_matches('"'))
+}
+
+/// For every `[[package]]` of a TOML lockfile written one key per line
+/// (`name = "x"` then `version = "1"`), the line of its `name`.
+pub fn toml_package_lines(text: &str) -> HashMap<(&str, &str), usize> {
+    let mut out = HashMap::new();
+    let mut name: Option<(&str, usize)> = None;
+    for (n, line) in text.lines().enumerate() {
+        if let Some(v) = toml_line_value(line, "name") {
+            name = Some((v, n + 1));
+        } else if let (Some(v), Some((nm, at))) = (toml_line_value(line, "version"), name.take()) {
+            out.entry((nm, v)).or_insert(at);
+        }
+    }
+    out
+}
+
 /// PEP 503 normalized Python project name: lower-case, runs of `-_.` as `-`.
 pub fn pypi_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

@@ -3,11 +3,12 @@
 //! Direct dependencies come from the root entry (v2/v3) or, for v1, from the
 //! `package.json` beside the lockfile when the target has one.
 
-use super::{Input, Package, find_line, from_json, npm_purl};
+use super::{Input, Package, find_line, from_json, json_key_lines, npm_purl};
 use crate::model::Component;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,11 +36,17 @@ fn parse_with(path: &str, text: &str, manifest: Option<&Value>) -> Result<Vec<Co
     let version = lock.lockfile_version.as_ref().and_then(Value::as_u64);
     let version_line = || find_line(text, "\"lockfileVersion\"");
     let mut out = match (version, lock.packages, lock.dependencies) {
-        (Some(2 | 3), Some(packages), _) => from_packages(path, text, &packages),
+        (Some(2 | 3), Some(packages), _) => from_packages(path, &json_key_lines(text), &packages),
         (Some(1), _, Some(deps)) => {
             let direct = manifest.map(direct_names);
             let mut out = Vec::new();
-            from_dependencies(path, text, &deps, direct.as_ref(), &mut out);
+            from_dependencies(
+                path,
+                &json_key_lines(text),
+                &deps,
+                direct.as_ref(),
+                &mut out,
+            );
             out
         }
         (Some(1), _, None) => Vec::new(),
@@ -79,7 +86,11 @@ fn direct_names(root: &Value) -> BTreeSet<String> {
     .collect()
 }
 
-fn from_packages(path: &str, text: &str, packages: &Map<String, Value>) -> Vec<Component> {
+fn from_packages(
+    path: &str,
+    lines: &HashMap<&str, usize>,
+    packages: &Map<String, Value>,
+) -> Vec<Component> {
     let root = packages.get("").cloned().unwrap_or_default();
     let direct = direct_names(&root);
     let mut out = Vec::new();
@@ -103,7 +114,7 @@ fn from_packages(path: &str, text: &str, packages: &Map<String, Value>) -> Vec<C
             path,
             name,
             version,
-            find_line(text, &format!("\"{key}\"")),
+            lines.get(key.as_str()).copied().unwrap_or(1),
             Some(top_level && direct.contains(installed_as)),
         ));
     }
@@ -112,7 +123,7 @@ fn from_packages(path: &str, text: &str, packages: &Map<String, Value>) -> Vec<C
 
 fn from_dependencies(
     path: &str,
-    text: &str,
+    lines: &HashMap<&str, usize>,
     deps: &Map<String, Value>,
     direct: Option<&BTreeSet<String>>,
     out: &mut Vec<Component>,
@@ -134,13 +145,13 @@ fn from_dependencies(
                     path,
                     name,
                     version,
-                    find_line(text, &format!("\"{name}\": {{")),
+                    lines.get(name).copied().unwrap_or(1),
                     is_direct,
                 ));
             }
         }
         if let Some(nested) = entry.get("dependencies").and_then(Value::as_object) {
-            from_dependencies(path, text, nested, direct.map(|_| &*NONE), out);
+            from_dependencies(path, lines, nested, direct.map(|_| &*NONE), out);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Pipenv's `Pipfile.lock`: JSON with `default` and `develop` maps from
 //! project name to `{"version": "==X"}`.
 
-use super::{Package, find_line, from_json, pypi_name};
+use super::{Package, from_json, json_key_lines, pypi_name};
 use crate::identify::purl_escape;
 use crate::model::Component;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ struct Entry {
 /// Components of the lockfile at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     let lock: Lock = from_json(text)?;
+    let lines = json_key_lines(text);
     let mut out = Vec::new();
     for (raw, entry) in lock.default.iter().chain(&lock.develop) {
         // Git and path entries carry no version.
@@ -35,7 +36,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         out.push(
             Package {
                 purl: format!("pkg:pypi/{name}@{}", purl_escape(version)),
-                line: find_line(text, &format!("\"{raw}\": {{")),
+                line: lines.get(raw.as_str()).copied().unwrap_or(1),
                 name,
                 version: version.to_string(),
                 ecosystem: "pypi",

@@ -1,7 +1,7 @@
 //! Poetry's `poetry.lock`: TOML with one `[[package]]` table per locked
 //! distribution (`name`, `version`, optional `source` for non-PyPI ones).
 
-use super::{Package, find_line, from_toml, pypi_name};
+use super::{Package, from_toml, pypi_name, toml_package_lines};
 use crate::identify::purl_escape;
 use crate::model::Component;
 use serde::Deserialize;
@@ -27,6 +27,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
 
 /// Shared with `uv.lock`, whose `[[package]]` tables have the same keys.
 pub(super) fn components(path: &str, text: &str, lock: Lock, method: &str) -> Vec<Component> {
+    let lines = toml_package_lines(text);
     lock.package
         .into_iter()
         .filter_map(|p| {
@@ -47,7 +48,10 @@ pub(super) fn components(path: &str, text: &str, lock: Lock, method: &str) -> Ve
             Some(
                 Package {
                     purl: format!("pkg:pypi/{name}@{}", purl_escape(&version)),
-                    line: find_line(text, &format!("name = \"{}\"", p.name)),
+                    line: lines
+                        .get(&(p.name.as_str(), version.as_str()))
+                        .copied()
+                        .unwrap_or(1),
                     name,
                     version,
                     ecosystem: "pypi",

@@ -286,7 +286,7 @@ pub fn build_header(entries: &[(u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
     let mut store: Vec<u8> = Vec::new();
     for (tag, kind, count, data) in entries {
         if *kind == TYPE_INT32 {
-            while store.len() % 4 != 0 {
+            while !store.len().is_multiple_of(4) {
                 store.push(0);
             }
         }
