@@ -408,3 +408,43 @@ fn several_targets_one_report_each_saying_what_it_was_taken_for() {
         table.stdout
     );
 }
+
+#[test]
+fn sbom_input_from_npm_sbom() {
+    // `npm sbom --package-lock-only` of the npm-v3 project: SPDX 2.3 and CycloneDX 1.5.
+    let target = format!("{FIX}/sbom");
+    let (code, r) = scan(&target);
+    assert_eq!(code, 0);
+    let rows = rows(&r, &target);
+    let (spdx, cdx) = rows.split_at(14);
+    let lines = |file: &str, lines: [usize; 14]| -> Vec<String> {
+        js_names()
+            .iter()
+            .zip(lines)
+            .map(|(purl, line)| {
+                let (name, v) = purl["pkg:npm/".len()..].rsplit_once('@').unwrap();
+                let name = name.replace("%40", "@");
+                format!("{purl} npm - {file}: line {line}: {name} {v}")
+            })
+            .collect()
+    };
+    assert_eq!(
+        spdx,
+        lines(
+            "app.spdx.json",
+            [
+                36, 59, 82, 105, 128, 151, 174, 197, 220, 243, 266, 289, 312, 335
+            ]
+        )
+    );
+    assert_eq!(
+        cdx,
+        lines(
+            "bom.json",
+            [
+                41, 64, 87, 110, 133, 156, 179, 202, 225, 248, 271, 294, 322, 345
+            ]
+        )
+    );
+    assert_eq!(r["components"][10]["ecosystem_osv"], "npm");
+}

@@ -47,6 +47,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             bom.spec_version
         ));
     }
+    let mut cursor = Cursor::default();
     let mut out = Vec::new();
     let mut stack: Vec<&CdxComponent> = bom.components.iter().rev().collect();
     while let Some(c) = stack.pop() {
@@ -56,9 +57,10 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             Some(g) if !g.is_empty() => format!("{g}/{}", c.name),
             _ => c.name.clone(),
         };
+        let line = cursor.line_of(text, &c.name);
         out.push(sbom_component(
             path,
-            text,
+            line,
             name,
             version.clone(),
             c.purl.clone(),
@@ -69,10 +71,34 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     Ok(out)
 }
 
+/// Finds each entry's `"name"` in document order, resuming where the last
+/// one was found, so that numbering every entry stays one pass.
+#[derive(Default)]
+pub(super) struct Cursor {
+    offset: usize,
+    line: usize,
+}
+
+impl Cursor {
+    pub(super) fn line_of(&mut self, text: &str, name: &str) -> usize {
+        let needle = format!("\"{name}\"");
+        let Some(found) = text.get(self.offset..).and_then(|rest| rest.find(&needle)) else {
+            return super::find_line(text, &needle);
+        };
+        let start = self.offset;
+        self.offset += found + needle.len();
+        self.line += text.as_bytes()[start..start + found]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line + 1
+    }
+}
+
 /// A component as an SBOM describes it: the ecosystem comes from the PURL type.
 pub(super) fn sbom_component(
     path: &str,
-    text: &str,
+    line: usize,
     name: String,
     version: String,
     purl: Option<String>,
@@ -95,10 +121,6 @@ pub(super) fn sbom_component(
         "nuget" => Some("NuGet"),
         _ => None,
     };
-    let line = find_line(
-        text,
-        &format!("\"{}\"", name.rsplit('/').next().unwrap_or(&name)),
-    );
     Component {
         purl: purl.unwrap_or_else(|| {
             format!(

@@ -1,8 +1,9 @@
 //! SPDX 2.3 JSON documents as input: each package with a version, its PURL
 //! from a `PACKAGE-MANAGER purl` external reference and CPE from a
-//! `SECURITY cpe23Type` one.
+//! `SECURITY cpe23Type` one. The packages the document describes are its
+//! subject (the project or image), not components of it.
 
-use super::cyclonedx::sbom_component;
+use super::cyclonedx::{Cursor, sbom_component};
 use super::{find_line, from_json};
 use crate::model::Component;
 use serde::Deserialize;
@@ -15,6 +16,9 @@ pub fn is_spdx(fs_path: &str) -> bool {
 #[serde(rename_all = "camelCase")]
 struct Document {
     spdx_version: String,
+    /// The document's subject (the project or image itself), not a component.
+    #[serde(default)]
+    document_describes: Vec<String>,
     #[serde(default)]
     packages: Vec<SpdxPackage>,
 }
@@ -23,6 +27,8 @@ struct Document {
 #[serde(rename_all = "camelCase")]
 struct SpdxPackage {
     name: String,
+    #[serde(rename = "SPDXID", default)]
+    spdx_id: String,
     version_info: Option<String>,
     #[serde(default)]
     external_refs: Vec<ExternalRef>,
@@ -45,9 +51,11 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             doc.spdx_version
         ));
     }
+    let mut cursor = Cursor::default();
     Ok(doc
         .packages
         .into_iter()
+        .filter(|p| !doc.document_describes.contains(&p.spdx_id))
         .filter_map(|p| {
             let version = p.version_info?;
             let find = |kind: &str| {
@@ -57,8 +65,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                     .map(|r| r.reference_locator.clone())
             };
             let (purl, cpe) = (find("purl"), find("cpe23Type"));
+            let line = cursor.line_of(text, &p.name);
             Some(sbom_component(
-                path, text, p.name, version, purl, cpe, "spdx",
+                path, line, p.name, version, purl, cpe, "spdx",
             ))
         })
         .collect())
