@@ -448,3 +448,21 @@ fn sbom_input_from_npm_sbom() {
     );
     assert_eq!(r["components"][10]["ecosystem_osv"], "npm");
 }
+
+#[test]
+fn deb_and_ipk_files_shipped_in_a_tree() {
+    // Built by dpkg-deb (control.tar.xz) and by tar/gzip the way opkg-build does.
+    let target = format!("{FIX}/package-files");
+    let (_, r) = scan(&target);
+    assert_eq!(
+        rows(&r, &target),
+        [
+            "pkg:deb/debian/dnsmasq-base@2.80-1%2Bdeb10u1?arch=armhf deb - dnsmasq-base_2.80-1+deb10u1_armhf.deb: line 1: Package: dnsmasq-base, Version: 2.80-1+deb10u1",
+            "pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc opkg - dropbear_2022.82-6_mipsel_24kc.ipk: line 1: Package: dropbear, Version: 2022.82-6",
+        ]
+    );
+    assert!(
+        common::findings(&r)
+            .contains(&"high vulnerable dnsmasq@2.80 CVE-2020-25681 2.83".to_string())
+    );
+}

@@ -9,12 +9,12 @@ use crate::model::Component;
 
 /// Installed packages in a dpkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, control::installed(text)?))
+    Ok(components(path, "dpkg-status", control::installed(text)?))
 }
 
 /// A distroless `status.d` entry: stanzas may lack `Status`.
 pub fn parse_status_d(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, control::listed(text)?))
+    Ok(components(path, "dpkg-status", control::listed(text)?))
 }
 
 /// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).
@@ -38,7 +38,11 @@ pub fn list_package(fs_path: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-fn components(path: &str, packages: Vec<control::Installed>) -> Vec<Component> {
+pub(super) fn components(
+    path: &str,
+    method: &str,
+    packages: Vec<control::Installed>,
+) -> Vec<Component> {
     packages
         .into_iter()
         .map(|p| {
@@ -58,7 +62,7 @@ fn components(path: &str, packages: Vec<control::Installed>) -> Vec<Component> {
                 &p,
                 "deb",
                 purl,
-                "dpkg-status",
+                method,
                 path,
                 product,
                 upstream_version(&p.version),

@@ -12,6 +12,7 @@ pub mod dpkg;
 pub mod gomod;
 pub mod npm;
 pub mod opkg;
+pub mod package_file;
 pub mod pipfile;
 pub mod pnpm;
 pub mod poetry;
@@ -124,6 +125,11 @@ static READERS: &[Reader] = &[
         kind: "package files list",
         matches: opkg::is_files_list,
         parse: |i| Ok(files_list(opkg::list_package(i.fs_path), i.text()?)),
+    },
+    Reader {
+        kind: "package file",
+        matches: package_file::is_package_file,
+        parse: |i| package_file::parse(i.path, i.fs_path, i.data).map(Parsed::from),
     },
     Reader {
         kind: "package database",

@@ -15,12 +15,12 @@ use crate::model::Component;
 
 /// Installed packages in an opkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, control::installed(text)?))
+    Ok(components(path, "opkg-status", control::installed(text)?))
 }
 
 /// `/usr/lib/opkg/info/NAME.control`: one package, no `Status` field.
 pub fn parse_control(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, control::listed(text)?))
+    Ok(components(path, "opkg-status", control::listed(text)?))
 }
 
 pub fn is_info_control(fs_path: &str) -> bool {
@@ -41,7 +41,11 @@ pub fn list_package(fs_path: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-fn components(path: &str, packages: Vec<control::Installed>) -> Vec<Component> {
+pub(super) fn components(
+    path: &str,
+    method: &str,
+    packages: Vec<control::Installed>,
+) -> Vec<Component> {
     packages
         .into_iter()
         .map(|p| {
@@ -56,7 +60,7 @@ fn components(path: &str, packages: Vec<control::Installed>) -> Vec<Component> {
                 &p,
                 "opkg",
                 purl,
-                "opkg-status",
+                method,
                 path,
                 product,
                 upstream_version(&p.version),
