@@ -339,17 +339,27 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
     }
 }
 
-/// `files` lines of a files list as the package `name` owns them; `/.` and
-/// directories-only entries are kept as written (dpkg lists directories too).
+/// A files list as the package `name` owns it. dpkg lists every directory
+/// before its contents; directories are shared between packages, so an entry
+/// followed by one inside it is dropped and only leaves are kept.
 fn files_list(name: Option<String>, text: &str) -> Parsed {
     let Some(name) = name else {
         return Parsed::default();
     };
-    let files = text
+    let entries: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| l.starts_with('/') && *l != "/.")
-        .map(str::to_string)
+        .collect();
+    let files = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            entries
+                .get(i + 1)
+                .is_none_or(|next| !next.starts_with(&format!("{e}/")))
+        })
+        .map(|(_, e)| e.to_string())
         .collect();
     Parsed {
         owned: vec![(name, files)],
