@@ -566,6 +566,65 @@ fn package_component(
 mod tests {
     use super::*;
 
+    /// Every reader on every fixture, truncated, with bytes flipped and with
+    /// multi-byte characters inserted: errors are fine, panics are not.
+    #[test]
+    fn mangled_fixtures_never_panic_a_reader() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests");
+        let mut pending = vec![root.clone()];
+        let mut checked = 0;
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let fs_path = format!("/{}", rel.split_once('/').map_or(rel.as_str(), |(_, r)| r));
+                let Some(reader) = READERS.iter().find(|r| (r.matches)(&fs_path)) else {
+                    continue;
+                };
+                let data = std::fs::read(&path).unwrap();
+                for variant in mangled(&data) {
+                    let none = |_: &str| -> Option<&[u8]> { None };
+                    let input = Input {
+                        path: &rel,
+                        fs_path: &fs_path,
+                        data: &variant,
+                        siblings: &none,
+                    };
+                    let _ = (reader.parse)(&input);
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 20, "{checked} fixtures");
+    }
+
+    fn mangled(data: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let step = (data.len() / 40).max(1);
+        for cut in (0..data.len()).step_by(step).chain(0..data.len().min(24)) {
+            out.push(data[..cut].to_vec());
+            let mut flipped = data.to_vec();
+            flipped[cut] ^= 0xff;
+            out.push(flipped);
+            if data[cut].is_ascii() {
+                let mut wide = data[..cut].to_vec();
+                wide.extend_from_slice("é".as_bytes());
+                wide.extend_from_slice(&data[cut..]);
+                out.push(wide);
+            }
+        }
+        out
+    }
+
     #[test]
     fn pep503_names() {
         assert_eq!(pypi_name("Foo.Bar__baz"), "foo-bar-baz");

@@ -81,8 +81,10 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
 fn split_key(key: &str) -> Option<(String, String)> {
     let key = key.strip_prefix('/').unwrap_or(key);
     let key = key.split('(').next()?;
-    let split = match key[1.min(key.len())..].find('@') {
-        Some(i) => (i + 1, i + 2),
+    // Skip the first character: a scope's own `@` is not the separator.
+    let first = key.chars().next().map_or(0, char::len_utf8);
+    let split = match key[first..].find('@') {
+        Some(i) => (first + i, first + i + 1),
         None => {
             let i = key.rfind('/')?; // v5: `name/1.0.0`, `@scope/name/1.0.0`
             (i, i + 1)

@@ -36,7 +36,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
 /// `name@range` -> `name`, keeping a scope's leading `@`.
 fn spec_name(spec: &str) -> Option<&str> {
     let spec = spec.trim().trim_matches('"');
-    let at = spec[1.min(spec.len())..].find('@')? + 1;
+    // Skip the first character: a scope's own `@` is not the separator.
+    let first = spec.chars().next().map_or(0, char::len_utf8);
+    let at = spec[first..].find('@')? + first;
     Some(&spec[..at])
 }
 
