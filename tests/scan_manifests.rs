@@ -457,12 +457,27 @@ fn deb_and_ipk_files_shipped_in_a_tree() {
     assert_eq!(
         rows(&r, &target),
         [
-            "pkg:deb/debian/dnsmasq-base@2.80-1%2Bdeb10u1?arch=armhf deb - dnsmasq-base_2.80-1+deb10u1_armhf.deb: line 1: Package: dnsmasq-base, Version: 2.80-1+deb10u1",
-            "pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc opkg - dropbear_2022.82-6_mipsel_24kc.ipk: line 1: Package: dropbear, Version: 2022.82-6",
+            "pkg:deb/debian/dnsmasq-base@2.80-1%2Bdeb10u1?arch=armhf deb - dnsmasq-base_2.80-1+deb10u1_armhf.deb: control line 1: Package: dnsmasq-base, Version: 2.80-1+deb10u1",
+            "pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc opkg - dropbear_2022.82-6_mipsel_24kc.ipk: control line 1: Package: dropbear, Version: 2022.82-6",
         ]
     );
     assert!(
         common::findings(&r)
             .contains(&"high vulnerable dnsmasq@2.80 CVE-2020-25681 2.83".to_string())
+    );
+}
+
+#[test]
+fn wheel_given_alone() {
+    // `pip download six==1.16.0`.
+    let target = format!("{FIX}/wheels/six-1.16.0-py2.py3-none-any.whl");
+    let (code, r) = scan(&target);
+    assert_eq!(code, 0, "{}", r["notes"]);
+    assert_eq!(r["target"]["kind"], "manifest");
+    assert_eq!(
+        rows(&r, &format!("{FIX}/wheels")),
+        [
+            "pkg:pypi/six@1.16.0 pypi - six-1.16.0-py2.py3-none-any.whl: six-1.16.0.dist-info/METADATA line 2: six 1.16.0"
+        ]
     );
 }

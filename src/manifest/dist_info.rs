@@ -14,7 +14,23 @@ pub fn is_metadata(fs_path: &str) -> bool {
 
 /// The distribution described by the METADATA file `input`.
 pub fn parse(input: &Input) -> Result<Vec<Component>, String> {
-    let text = input.text()?;
+    let mut c = metadata(input.path, input.text()?, "dist-info")?;
+    // RECORD paths are relative to site-packages, the dist-info's parent.
+    let dist_info = input.dir().trim_end_matches('/');
+    let site = dist_info.rfind('/').map_or("/", |i| &dist_info[..=i]);
+    if let Some(record) = input.sibling(&format!("{dist_info}/RECORD")) {
+        c.files = String::from_utf8_lossy(record)
+            .lines()
+            .filter_map(|l| l.split(',').next())
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::unpack::tree::normalize(&format!("{site}{p}")))
+            .collect();
+    }
+    Ok(vec![c])
+}
+
+/// The distribution a core-metadata text (`METADATA`, `PKG-INFO`) names.
+pub fn metadata(path: &str, text: &str, method: &str) -> Result<Component, String> {
     let (mut name, mut version) = (None, None);
     for (n, line) in text.lines().enumerate() {
         if line.is_empty() {
@@ -30,29 +46,17 @@ pub fn parse(input: &Input) -> Result<Vec<Component>, String> {
         return Err("line 1: no `Name:` and `Version:` headers".to_string());
     };
     let name = pypi_name(&raw);
-    let mut c = Package {
+    Ok(Package {
         purl: format!("pkg:pypi/{name}@{}", purl_escape(&version)),
         name,
         version,
         ecosystem: "pypi",
         osv: "PyPI",
-        method: "dist-info",
-        path: input.path,
+        method,
+        path,
         line,
     }
-    .component();
-    // RECORD paths are relative to site-packages, the dist-info's parent.
-    let dist_info = input.dir().trim_end_matches('/');
-    let site = dist_info.rfind('/').map_or("/", |i| &dist_info[..=i]);
-    if let Some(record) = input.sibling(&format!("{dist_info}/RECORD")) {
-        c.files = String::from_utf8_lossy(record)
-            .lines()
-            .filter_map(|l| l.split(',').next())
-            .filter(|p| !p.is_empty())
-            .map(|p| crate::unpack::tree::normalize(&format!("{site}{p}")))
-            .collect();
-    }
-    Ok(vec![c])
+    .component())
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod requirements;
 pub mod rpm;
 pub mod spdx;
 pub mod uv;
+pub mod wheel;
 pub mod yarn;
 
 use crate::identify::{catalog, purl_escape};
@@ -185,6 +186,11 @@ static READERS: &[Reader] = &[
         kind: "Python package metadata",
         matches: dist_info::is_metadata,
         parse: |i| dist_info::parse(i).map(Parsed::from),
+    },
+    Reader {
+        kind: "Python wheel",
+        matches: wheel::is_wheel,
+        parse: |i| wheel::parse(i.path, i.data).map(Parsed::from),
     },
     Reader {
         kind: "go.mod",

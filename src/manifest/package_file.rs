@@ -40,11 +40,18 @@ pub fn parse(path: &str, fs_path: &str, data: &[u8]) -> Result<Vec<Component>, S
         .ok_or("control archive without ./control")?;
     let text = String::from_utf8(text).map_err(|_| "control file is not UTF-8".to_string())?;
     let packages = control::listed(&text).map_err(|e| format!("control: {e}"))?;
-    Ok(if fs_path.ends_with(".ipk") {
+    let mut components = if fs_path.ends_with(".ipk") {
         opkg::components(path, "ipk-file", packages)
     } else {
         dpkg::components(path, "deb-file", packages)
-    })
+    };
+    // The line is the control file's, inside the package.
+    for c in &mut components {
+        for s in &mut c.sources {
+            s.evidence = format!("control {}", s.evidence);
+        }
+    }
+    Ok(components)
 }
 
 fn decoded(d: compress::Decoded) -> Result<Vec<u8>, String> {
