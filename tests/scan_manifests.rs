@@ -481,3 +481,32 @@ fn wheel_given_alone() {
         ]
     );
 }
+
+#[test]
+fn manifests_read_from_inside_an_image() {
+    // build.sh: rootfs-mixed + a Cargo.lock + a wheel in a squashfs at 0x1000.
+    let target = format!("{FIX}/image/manifests-image.bin");
+    let (code, r) = scan(&target);
+    assert_eq!(code, 0, "{}", r["notes"]);
+    assert_eq!(r["target"]["kind"], "image");
+    let fs = format!("{target}@0x1000:squashfs");
+    assert_eq!(
+        rows(&r, &fs),
+        [
+            "pkg:generic/busybox@1.35.0 generic - bin/busybox: BusyBox v1.35.0 (2023-01-01 00:00:00 UTC) multi-call binary. [package busybox]",
+            "pkg:apk/alpine/zlib@1.2.13-r1?arch=x86_64 apk - lib/apk/db/installed: line 1: P:zlib V:1.2.13-r1",
+            "pkg:cargo/libc@0.2.191 cargo transitive srv/app/Cargo.lock: line 6: libc 0.2.191",
+            "pkg:cargo/smallvec@1.6.0 cargo direct srv/app/Cargo.lock: line 12: smallvec 1.6.0",
+            "pkg:cargo/time@0.1.44 cargo direct srv/app/Cargo.lock: line 18: time 0.1.44",
+            "pkg:cargo/wasi@0.10.0%2Bwasi-snapshot-preview1 cargo transitive srv/app/Cargo.lock: line 37: wasi 0.10.0+wasi-snapshot-preview1",
+            "pkg:cargo/winapi@0.3.9 cargo transitive srv/app/Cargo.lock: line 43: winapi 0.3.9",
+            "pkg:cargo/winapi-i686-pc-windows-gnu@0.4.0 cargo transitive srv/app/Cargo.lock: line 53: winapi-i686-pc-windows-gnu 0.4.0",
+            "pkg:cargo/winapi-x86_64-pc-windows-gnu@0.4.0 cargo transitive srv/app/Cargo.lock: line 59: winapi-x86_64-pc-windows-gnu 0.4.0",
+            "pkg:pypi/six@1.16.0 pypi - srv/six-1.16.0-py2.py3-none-any.whl: six-1.16.0.dist-info/METADATA line 2: six 1.16.0",
+            "pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc opkg - usr/lib/opkg/info/busybox.control: line 1: Package: busybox, Version: 1.35.0-6",
+            "pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc opkg - usr/lib/opkg/info/dropbear.control: line 1: Package: dropbear, Version: 2022.82-6",
+            "pkg:pypi/requests@2.19.0 pypi - usr/lib/python3/site-packages/requests-2.19.0.dist-info/METADATA: line 2: requests 2.19.0",
+            "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all deb - var/lib/dpkg/status.d/tzdata: line 1: Package: tzdata, Version: 2024a-0+deb12u1",
+        ]
+    );
+}
