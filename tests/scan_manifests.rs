@@ -510,3 +510,47 @@ fn manifests_read_from_inside_an_image() {
         ]
     );
 }
+
+#[test]
+fn a_scanned_project_cannot_make_cargo_run_its_programs() {
+    // Without the command-line pins, `cargo metadata` runs a project's
+    // configured rustc (checked by hand: the marker file appears).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let src = common::root().join(FIX).join("cargo-workspace");
+    for rel in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "app/Cargo.toml",
+        "app/src/main.rs",
+        "vendor/leftpad/Cargo.toml",
+        "vendor/leftpad/src/lib.rs",
+        "vendor/padding/Cargo.toml",
+        "vendor/padding/src/lib.rs",
+    ] {
+        std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), root.join(rel)).unwrap();
+    }
+    let marker = root.join("PWNED");
+    let script = root.join("pwn.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(root.join(".cargo")).unwrap();
+    std::fs::write(
+        root.join(".cargo/config.toml"),
+        format!(
+            "[build]\nrustc = \"{0}\"\nrustc-wrapper = \"{0}\"\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let (code, r) = scan(root.to_str().unwrap());
+    assert_eq!(code, 0, "{}", r["notes"]);
+    assert!(!marker.exists(), "cargo ran the project's rustc");
+    assert_eq!(r["components"].as_array().unwrap().len(), 2);
+}

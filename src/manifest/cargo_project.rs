@@ -4,6 +4,11 @@
 //! would really build. Runs `--locked --offline`: the scan never changes the
 //! lockfile or touches the network. Host-side only; inside an image a
 //! `Cargo.lock` is read by [`super::cargo_lock`] instead.
+//!
+//! `cargo metadata` runs no build scripts, but it asks rustc for the host
+//! target, and a project's `.cargo/config.toml` may name the rustc (or a
+//! wrapper) to run: both are pinned on the command line, which outranks
+//! config files, so scanning a project does not run programs it names.
 
 use super::Package;
 use crate::identify::purl_escape;
@@ -23,7 +28,20 @@ pub fn components(dir: &Path, display: &str) -> Result<Vec<Component>, String> {
     let metadata = MetadataCommand::new()
         .manifest_path(&manifest)
         .current_dir(&dir)
-        .other_options(vec!["--locked".to_string(), "--offline".to_string()])
+        .other_options(
+            [
+                "--locked",
+                "--offline",
+                "--config",
+                "build.rustc=\"rustc\"",
+                "--config",
+                "build.rustc-wrapper=\"\"",
+                "--config",
+                "build.rustc-workspace-wrapper=\"\"",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
         .exec()
         .map_err(|e| match e {
             cargo_metadata::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
