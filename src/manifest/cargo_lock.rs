@@ -98,4 +98,35 @@ mod tests {
                 .starts_with("line 2: ")
         );
     }
+
+    #[test]
+    fn v1_and_v2_formats() {
+        let v1 = "[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"smallvec 1.6.0 (registry+https://github.com/rust-lang/crates.io-index)\",\n]\n\n\
+                  [[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n\
+                  [metadata]\n\"checksum smallvec 1.6.0 (registry+https://github.com/rust-lang/crates.io-index)\" = \"1a55ca5f3b68e41c979bf8c46a6f1da892ca4db8f94023ce0bd32407573b1ac0\"\n";
+        let v2 = "[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\n \"smallvec\",\n]\n\n\
+                  [[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+                  checksum = \"1a55ca5f3b68e41c979bf8c46a6f1da892ca4db8f94023ce0bd32407573b1ac0\"\n";
+        for text in [v1, v2] {
+            let c = parse("Cargo.lock", text).unwrap();
+            let got: Vec<_> = c
+                .iter()
+                .map(|c| {
+                    (
+                        c.purl.as_str(),
+                        c.dependency.as_deref(),
+                        c.sources[0].evidence.as_str(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                got,
+                [(
+                    "pkg:cargo/smallvec@1.6.0",
+                    Some("direct"),
+                    "line 8: smallvec 1.6.0"
+                )]
+            );
+        }
+    }
 }
