@@ -124,7 +124,7 @@ mod tests {
                 [(
                     "pkg:cargo/smallvec@1.6.0",
                     Some("direct"),
-                    "line 8: smallvec 1.6.0"
+                    "line 9: smallvec 1.6.0"
                 )]
             );
         }
