@@ -3,8 +3,12 @@
 //! `Packages(hnum, blob)` where each blob is an rpm header. The database is
 //! opened from the bytes in memory (SQLite's deserialize), never from disk.
 //!
-//! The older BerkeleyDB `Packages` file (RHEL <= 8, CentOS 7) holds the same
-//! header blobs in hash-database pages; it is not read here.
+//! The older BerkeleyDB `Packages` file (rpm before 4.16: RHEL/CentOS 7 and
+//! 8, Amazon Linux 2) holds the same header blobs as values of a BerkeleyDB
+//! hash database, split across overflow pages. It is not read here: device
+//! firmware built with rpm 4.16 or later uses SQLite, and reading the hash
+//! pages without libdb is a separate page-format parser worth its own file
+//! once server and container images of those releases are in scope.
 
 use crate::identify::{catalog, purl_escape};
 use crate::model::{Component, Evidence, Upstream};
