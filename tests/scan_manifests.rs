@@ -191,7 +191,7 @@ fn yarn_and_pnpm_lockfiles() {
     assert_eq!(purls(&pnpm), js_names());
     assert_eq!(
         rows(&yarn, &format!("{FIX}/yarn-v1"))[10],
-        "pkg:npm/lodash@4.17.20 npm - yarn.lock: line 70: lodash 4.17.20"
+        "pkg:npm/lodash@4.17.20 npm direct yarn.lock: line 70: lodash 4.17.20"
     );
     assert_eq!(
         rows(&pnpm, &format!("{FIX}/pnpm-v9"))[..2],

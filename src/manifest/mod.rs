@@ -155,7 +155,7 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "yarn.lock",
         matches: |p| file_name(p) == "yarn.lock",
-        parse: |i| yarn::parse(i.path, i.text()?).map(Parsed::from),
+        parse: |i| yarn::parse_input(i).map(Parsed::from),
     },
     Reader {
         kind: "pnpm-lock.yaml",

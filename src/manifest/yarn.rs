@@ -1,13 +1,48 @@
 //! Yarn's `yarn.lock`: the classic v1 format (its own indented syntax) and
 //! berry's (Yarn 2+) YAML with a `__metadata` key. Entries resolved from
 //! workspaces, links, patches or git are not registry packages and skipped.
+//! With the `package.json` beside it, an entry is `direct` when one of its
+//! `name@range` keys is a range the project asks for.
 
-use super::{Package, npm_purl, yaml_error};
+use super::{Input, Package, npm_purl, yaml_error};
 use crate::model::Component;
-use std::collections::BTreeSet;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
 
-/// Components of the lockfile at `path`.
+/// One resolved entry: where, what, and the `name@range` keys it satisfies.
+struct Entry {
+    line: usize,
+    name: String,
+    version: String,
+    specs: Vec<String>,
+}
+
+/// Components of the lockfile `input`.
+pub fn parse_input(input: &Input) -> Result<Vec<Component>, String> {
+    let wanted = input
+        .sibling(&format!("{}package.json", input.dir()))
+        .and_then(|data| serde_json::from_slice::<Value>(data).ok())
+        .map(|manifest| {
+            ["dependencies", "devDependencies", "optionalDependencies"]
+                .iter()
+                .filter_map(|k| manifest.get(*k)?.as_object().cloned())
+                .flatten()
+                .filter_map(|(name, range)| Some(format!("{name}@{}", range.as_str()?)))
+                .collect::<BTreeSet<String>>()
+        });
+    parse_with(input.path, input.text()?, wanted.as_ref())
+}
+
+/// Components of the lockfile at `path`, with no `package.json` at hand.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    parse_with(path, text, None)
+}
+
+fn parse_with(
+    path: &str,
+    text: &str,
+    wanted: Option<&BTreeSet<String>>,
+) -> Result<Vec<Component>, String> {
     let mut seen = BTreeSet::new();
     let found = if text.contains("__metadata:") {
         berry(text)?
@@ -16,20 +51,30 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
     };
     Ok(found
         .into_iter()
-        .filter(|(_, name, version)| seen.insert((name.clone(), version.clone())))
-        .map(|(line, name, version)| {
-            Package {
-                purl: npm_purl(&name, &version),
-                name,
-                version,
-                ecosystem: "npm",
-                osv: "npm",
-                method: "yarn-lock",
-                path,
-                line,
-            }
-            .component()
-        })
+        .filter(|e| seen.insert((e.name.clone(), e.version.clone())))
+        .map(
+            |Entry {
+                 line,
+                 name,
+                 version,
+                 specs,
+             }| {
+                let direct = wanted.map(|w| specs.iter().any(|s| w.contains(s)));
+                let mut c = Package {
+                    purl: npm_purl(&name, &version),
+                    name,
+                    version,
+                    ecosystem: "npm",
+                    osv: "npm",
+                    method: "yarn-lock",
+                    path,
+                    line,
+                }
+                .component();
+                c.dependency = direct.map(|d| if d { "direct" } else { "transitive" }.to_string());
+                c
+            },
+        )
         .collect())
 }
 
@@ -42,9 +87,17 @@ fn spec_name(spec: &str) -> Option<&str> {
     Some(&spec[..at])
 }
 
-fn classic(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+/// `"a@^1", a@~1.2` -> `["a@^1", "a@~1.2"]`; berry's `a@npm:^1` -> `a@^1`.
+fn specs(header: &str) -> Vec<String> {
+    header
+        .split(", ")
+        .map(|s| s.trim().trim_matches('"').replacen("@npm:", "@", 1))
+        .collect()
+}
+
+fn classic(text: &str) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
-    let mut current: Option<(usize, String)> = None;
+    let mut current: Option<(usize, String, Vec<String>)> = None;
     for (n, line) in text.lines().enumerate() {
         let line_no = n + 1;
         if line.trim().is_empty() || line.starts_with('#') {
@@ -57,21 +110,34 @@ fn classic(text: &str) -> Result<Vec<(usize, String, String)>, String> {
             let first = header.split(", ").next().unwrap_or(header);
             let name =
                 spec_name(first).ok_or_else(|| format!("line {line_no}: no `@` in {first:?}"))?;
-            current = Some((line_no, name.to_string()));
+            current = Some((line_no, name.to_string(), specs(header)));
             continue;
         }
         if let Some(v) = line.trim().strip_prefix("version ") {
-            let (entry_line, name) = current
+            let (line, name, specs) = current
                 .clone()
                 .ok_or_else(|| format!("line {line_no}: `version` outside an entry"))?;
-            out.push((entry_line, name, v.trim().trim_matches('"').to_string()));
+            let version = v.trim().trim_matches('"').to_string();
+            out.push(Entry {
+                line,
+                name,
+                version,
+                specs,
+            });
         }
     }
     Ok(out)
 }
 
-fn berry(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+fn berry(text: &str) -> Result<Vec<Entry>, String> {
     let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(&e))?;
+    // Top-level keys start a line: index them in one pass.
+    let mut lines: HashMap<&str, usize> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(key) = line.strip_suffix(':').filter(|_| !line.starts_with(' ')) {
+            lines.entry(key.trim_matches('"')).or_insert(n + 1);
+        }
+    }
     let mut out = Vec::new();
     for (key, entry) in &map {
         let Some(key) = key.as_str() else { continue };
@@ -84,8 +150,12 @@ fn berry(text: &str) -> Result<Vec<(usize, String, String)>, String> {
         let Some((name, version)) = resolution.rsplit_once("@npm:") else {
             continue;
         };
-        let line = super::find_line(text, key);
-        out.push((line, name.to_string(), version.to_string()));
+        out.push(Entry {
+            line: lines.get(key).copied().unwrap_or(1),
+            name: name.to_string(),
+            version: version.to_string(),
+            specs: specs(key),
+        });
     }
     Ok(out)
 }
