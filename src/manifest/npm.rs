@@ -6,16 +6,46 @@
 use super::{Input, Package, find_line, from_json, json_key_lines, npm_purl};
 use crate::model::Component;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 
+/// Only the fields read are typed: a 100,000-package lockfile is not held
+/// as a JSON tree (about ten times its size) while it is read.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Lock {
     lockfile_version: Option<Value>,
-    packages: Option<Map<String, Value>>,
-    dependencies: Option<Map<String, Value>>,
+    packages: Option<BTreeMap<String, Installed>>,
+    dependencies: Option<BTreeMap<String, Nested>>,
+}
+
+/// A v2/v3 `packages` entry, keyed by install path (`""` is the project).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Installed {
+    version: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    link: bool,
+    #[serde(default)]
+    dependencies: BTreeMap<String, IgnoredAny>,
+    #[serde(default)]
+    dev_dependencies: BTreeMap<String, IgnoredAny>,
+    #[serde(default)]
+    optional_dependencies: BTreeMap<String, IgnoredAny>,
+    #[serde(default)]
+    peer_dependencies: BTreeMap<String, IgnoredAny>,
+}
+
+/// A v1 `dependencies` entry, with the packages nested below it.
+#[derive(Deserialize)]
+struct Nested {
+    version: Option<String>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, Nested>,
 }
 
 /// Components of the lockfile `input`.
@@ -72,7 +102,7 @@ fn parse_with(path: &str, text: &str, manifest: Option<&Value>) -> Result<Vec<Co
     Ok(out)
 }
 
-/// Names a package.json (or a v2/v3 root entry) depends on directly.
+/// Names a package.json depends on directly.
 fn direct_names(root: &Value) -> BTreeSet<String> {
     [
         "dependencies",
@@ -89,24 +119,33 @@ fn direct_names(root: &Value) -> BTreeSet<String> {
 fn from_packages(
     path: &str,
     lines: &HashMap<&str, usize>,
-    packages: &Map<String, Value>,
+    packages: &BTreeMap<String, Installed>,
 ) -> Vec<Component> {
-    let root = packages.get("").cloned().unwrap_or_default();
-    let direct = direct_names(&root);
+    let direct: BTreeSet<&str> = packages
+        .get("")
+        .map(|root| {
+            [
+                &root.dependencies,
+                &root.dev_dependencies,
+                &root.optional_dependencies,
+                &root.peer_dependencies,
+            ]
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+            .collect()
+        })
+        .unwrap_or_default();
     let mut out = Vec::new();
     for (key, entry) in packages {
         let Some(at) = key.rfind("node_modules/") else {
             continue;
         };
-        if entry.get("link").and_then(Value::as_bool) == Some(true) {
+        if entry.link {
             continue;
         }
         let installed_as = &key[at + "node_modules/".len()..];
-        let name = entry
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(installed_as);
-        let Some(version) = entry.get("version").and_then(Value::as_str) else {
+        let name = entry.name.as_deref().unwrap_or(installed_as);
+        let Some(version) = entry.version.as_deref() else {
             continue;
         };
         let top_level = key.matches("node_modules/").count() == 1;
@@ -124,12 +163,12 @@ fn from_packages(
 fn from_dependencies(
     path: &str,
     lines: &HashMap<&str, usize>,
-    deps: &Map<String, Value>,
+    deps: &BTreeMap<String, Nested>,
     direct: Option<&BTreeSet<String>>,
     out: &mut Vec<Component>,
 ) {
     for (name, entry) in deps {
-        if let Some(version) = entry.get("version").and_then(Value::as_str) {
+        if let Some(version) = entry.version.as_deref() {
             // `file:` / git versions are not registry packages.
             if !version.contains(':') || version.starts_with("npm:") {
                 let (name, version) = match version
@@ -150,8 +189,9 @@ fn from_dependencies(
                 ));
             }
         }
-        if let Some(nested) = entry.get("dependencies").and_then(Value::as_object) {
-            from_dependencies(path, lines, nested, direct.map(|_| &*NONE), out);
+        if !entry.dependencies.is_empty() {
+            let below = direct.map(|_| &*NONE);
+            from_dependencies(path, lines, &entry.dependencies, below, out);
         }
     }
 }
