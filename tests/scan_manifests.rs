@@ -176,6 +176,33 @@ fn package_lock_v1_v2_v3_agree() {
 }
 
 #[test]
+fn yarn_berry_lockfile() {
+    // Yarn 4 (`@yarnpkg/cli-dist`), `yarn install --mode=update-lockfile`.
+    let target = format!("{FIX}/yarn-berry");
+    let (code, r) = scan(&target);
+    assert_eq!(code, 0, "{}", r["notes"]);
+    let purls: Vec<String> = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| s(&c["purl"]))
+        .collect();
+    assert_eq!(purls, js_names());
+    let direct: Vec<String> = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["dependency"] == "direct")
+        .map(|c| s(&c["name"]))
+        .collect();
+    assert_eq!(direct, ["@babel/code-frame", "lodash", "ms"]);
+    assert_eq!(
+        rows(&r, &target)[0],
+        "pkg:npm/%40babel/code-frame@7.12.13 npm direct yarn.lock: line 8: @babel/code-frame 7.12.13"
+    );
+}
+
+#[test]
 fn yarn_and_pnpm_lockfiles() {
     let (_, yarn) = scan(&format!("{FIX}/yarn-v1"));
     let (_, pnpm) = scan(&format!("{FIX}/pnpm-v9"));
