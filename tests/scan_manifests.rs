@@ -252,7 +252,7 @@ fn requirements_with_hashes_includes_and_unpinned_lines() {
 }
 
 #[test]
-fn uv_and_pipenv_locks() {
+fn uv_poetry_and_pipenv_locks() {
     let expected = |file: &str, lines: [usize; 7]| -> Vec<String> {
         [
             ("certifi", "2026.10.19.post1"),
@@ -272,6 +272,11 @@ fn uv_and_pipenv_locks() {
     assert_eq!(
         rows(&uv, &format!("{FIX}/python-uv")),
         expected("uv.lock", [6, 14, 23, 32, 44, 202, 232])
+    );
+    let (_, poetry) = scan(&format!("{FIX}/python-poetry"));
+    assert_eq!(
+        rows(&poetry, &format!("{FIX}/python-poetry")),
+        expected("poetry.lock", [4, 20, 37, 54, 77, 243, 270])
     );
     let (_, pipenv) = scan(&format!("{FIX}/python-pipenv"));
     assert_eq!(
