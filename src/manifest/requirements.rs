@@ -95,9 +95,14 @@ fn include_target(entry: &str) -> Option<&str> {
 fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String> {
     let spec = entry.split(';').next().unwrap_or(entry);
     let spec = spec.split(" --").next().unwrap_or(spec).trim();
-    if spec.contains("://") || spec.contains(" @ ") {
+    // `name @ https://...` (PEP 508 direct reference): no version to check,
+    // so unpinned, with the URL kept as what was asked for.
+    if let Some((name, url)) = spec.split_once(" @ ") {
+        return Ok(unpinned_url(name.trim(), url.trim(), path, line));
+    }
+    if spec.contains("://") {
         return Err(format!(
-            "direct URL requirement {spec:?} has no version to check"
+            "bare URL {spec:?}: write `name @ URL` so the project is known"
         ));
     }
     let name_end = spec
@@ -141,6 +146,24 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
     // Direct or transitive is unknown: pip-compile output pins both alike.
     c.unpinned = unpinned;
     Ok(c)
+}
+
+fn unpinned_url(raw_name: &str, url: &str, path: &str, line: usize) -> Component {
+    let raw_name = raw_name.split('[').next().unwrap_or(raw_name);
+    let name = pypi_name(raw_name);
+    let mut c = Package {
+        purl: format!("pkg:pypi/{name}"),
+        name,
+        version: url.to_string(),
+        ecosystem: "pypi",
+        osv: "PyPI",
+        method: "requirements",
+        path,
+        line,
+    }
+    .component();
+    c.unpinned = true;
+    c
 }
 
 #[cfg(test)]
@@ -187,6 +210,25 @@ mod tests {
                 "pkg:pypi/flask >=2.0 true line 5: flask >=2.0",
                 "pkg:pypi/numpy * true line 6: numpy *",
             ]
+        );
+    }
+
+    #[test]
+    fn direct_references_are_unpinned() {
+        let got = run(&[(
+            "/req/requirements.txt",
+            "Foo[x] @ https://example.org/foo-1.0.tar.gz\n",
+        )])
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                "pkg:pypi/foo https://example.org/foo-1.0.tar.gz true line 1: foo https://example.org/foo-1.0.tar.gz"
+            ]
+        );
+        assert_eq!(
+            run(&[("/req/requirements.txt", "https://example.org/foo.whl\n")]).unwrap_err(),
+            "line 1: bare URL \"https://example.org/foo.whl\": write `name @ URL` so the project is known"
         );
     }
 
