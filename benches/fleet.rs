@@ -83,15 +83,17 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
                 path: format!("img-{i}@0x0:squashfs/usr/lib/lib{name}.so"),
                 offset: Some(0),
                 evidence: format!("{name} {version}"),
-                sha256: None,
+                ..Evidence::default()
             }],
             name,
             version,
+            ..Component::default()
         });
     }
     ScanReport {
         target: TargetInfo {
             path: format!("img-{i}.bin"),
+            kind: fwaudit::scan::TargetKind::Image,
             sha256: Some(sha),
             size: 8 << 20,
         },

@@ -4,10 +4,25 @@
 # Needs hyperfine (apt-get install hyperfine) and GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/fwaudit"
+# FWAUDIT_BIN picks a binary copied aside (a shared CARGO_TARGET_DIR may be
+# rebuilt by another checkout between build and measurement).
+if [ -z "${FWAUDIT_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${FWAUDIT_BIN:-${CARGO_TARGET_DIR:-target}/release/fwaudit}
+# A generated package-lock.json v3 with 100,000 packages (29 MB): manifest
+# parsing at scale, beside the images.
+big=$(mktemp -d)
+trap 'rm -rf "$big"' EXIT
+python3 - "$big/package-lock.json" <<'PY'
+import json, sys
+packages = {"": {"name": "big"}}
+for i in range(100000):
+    packages[f"node_modules/pkg-{i}"] = {"version": f"1.{i % 100}.{i}",
+        "resolved": f"https://registry.npmjs.org/pkg-{i}/-/pkg-{i}-1.0.0.tgz",
+        "integrity": "sha512-" + "A" * 86 + "==", "license": "MIT"}
+json.dump({"name": "big", "lockfileVersion": 3, "packages": packages}, open(sys.argv[1], "w"), indent=2)
+PY
 printf '| sample | size (bytes) | wall mean ± σ (ms) | peak RSS (MiB) |\n|---|---:|---:|---:|\n'
-for image in samples/*.bin; do
+for image in samples/*.bin tests/fixtures/manifests/image/manifests-image.bin "$big/package-lock.json"; do
     size=$(stat -c %s "$image")
     json=$(mktemp)
     hyperfine --warmup 2 --runs 20 --export-json "$json" -N "$bin scan $image --format json" >/dev/null 2>&1 \

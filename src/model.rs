@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A third-party component (library, program, package) found in a target.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Component {
     /// Product or package name as its ecosystem spells it (`openssl`, `libssl3`).
     pub name: String,
@@ -23,6 +23,21 @@ pub struct Component {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Upstream>,
     pub sources: Vec<Evidence>,
+    /// OSV ecosystem the package is published in (`crates.io`, `npm`, `PyPI`,
+    /// `Go`, `Debian`, `Alpine`), so advisories can be matched by package name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecosystem_osv: Option<String>,
+    /// `direct` or `transitive` when the manifest says how the project depends on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<String>,
+    /// True for a requirement with no exact version (`requests>=2`): `version`
+    /// then holds the specifier as written, not a resolved version.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unpinned: bool,
+    /// Files the package installed, as its database lists them (absolute paths
+    /// in the target's file system).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// Upstream identity of a packaged component.
@@ -43,7 +58,7 @@ impl Component {
 }
 
 /// Why we believe a component is present.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Evidence {
     /// `signature` (version string in bytes), `dpkg-status`, `opkg-status`, ...
     pub method: String,
@@ -56,6 +71,10 @@ pub struct Evidence {
     /// SHA-256 of the file, for evidence found in a file's bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The installed package whose files list holds `path` (a signature hit
+    /// in `/usr/bin/curl` belongs to package `curl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// Severity on the CVSS qualitative scale, plus `info` for findings that carry no risk score.

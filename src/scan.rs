@@ -6,18 +6,44 @@ use crate::analyze::{outdated, unused, vulnerable};
 use crate::binary::ElfInfo;
 use crate::model::{Component, Finding};
 use crate::unpack::limits::Limits;
-use crate::unpack::tree::{FileClass, classify};
-use crate::unpack::{self, Layer, Level, Note, Unpacked};
+use crate::unpack::tree::{EntryKind, FileClass, FsPath, Namespace, VirtualFile, classify};
+use crate::unpack::{self, Filesystem, Layer, Level, Note, Unpacked};
 use crate::{identify, manifest};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// What a target was taken for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A firmware image (any file that is not a known manifest).
+    Image,
+    /// A directory holding an unpacked root file system.
+    Rootfs,
+    /// A source project directory (lockfiles, `Cargo.toml`, ...).
+    Project,
+    /// A single manifest file (`Cargo.lock`, `package-lock.json`, ...).
+    Manifest,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Image => "image",
+            TargetKind::Rootfs => "rootfs",
+            TargetKind::Project => "project",
+            TargetKind::Manifest => "manifest",
+        }
+    }
+}
+
 /// The target as given on the command line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub path: String,
+    pub kind: TargetKind,
     /// SHA-256 of the image file; absent for a directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
@@ -53,6 +79,7 @@ pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), Stri
         let size = unpacked.files.iter().map(|f| f.data.len() as u64).sum();
         return Ok((
             TargetInfo {
+                kind: dir_kind(&unpacked),
                 path: display,
                 sha256: None,
                 size,
@@ -61,12 +88,70 @@ pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), Stri
         ));
     }
     let data = std::fs::read(path).map_err(|e| format!("{display}: {e}"))?;
+    let name = path
+        .file_name()
+        .map(|n| format!("/{}", n.to_string_lossy()))
+        .unwrap_or_default();
+    let manifest = manifest::is_manifest(&name);
     let target = TargetInfo {
+        kind: if manifest {
+            TargetKind::Manifest
+        } else {
+            TargetKind::Image
+        },
         sha256: Some(hex::encode(Sha256::digest(&data))),
         size: data.len() as u64,
         path: display.clone(),
     };
+    if manifest {
+        return Ok((target, single_file(&display, &name, data)));
+    }
     Ok((target, unpack::unpack_bytes(&display, data, limits)))
+}
+
+/// A manifest given on its own: a one-file tree, never carved as an image
+/// (a lockfile's text must not be taken for containers or version banners).
+fn single_file(display: &str, fs_path: &str, data: Vec<u8>) -> Unpacked {
+    let mut namespace = Namespace::default();
+    namespace.insert(fs_path, 0);
+    Unpacked {
+        files: vec![VirtualFile {
+            path: display.to_string(),
+            fs: Some(FsPath {
+                fs: 0,
+                path: fs_path.to_string(),
+            }),
+            kind: EntryKind::File,
+            data,
+            scan: Vec::new(),
+            escape: None,
+        }],
+        filesystems: vec![Filesystem {
+            root: display.to_string(),
+            namespace,
+        }],
+        ..Unpacked::default()
+    }
+}
+
+/// A directory with `/etc` beside `/usr`, `/bin` or `/lib`, or with a
+/// package database, is a root file system; any other is a project.
+fn dir_kind(unpacked: &Unpacked) -> TargetKind {
+    let has = |p: &str| {
+        unpacked
+            .files
+            .iter()
+            .any(|f| f.fs.as_ref().is_some_and(|fs| fs.path == p))
+    };
+    let system = has("/etc") && (has("/usr") || has("/bin") || has("/lib"));
+    let database = ["/var/lib/dpkg", "/usr/lib/opkg", "/lib/apk", "/var/lib/rpm"]
+        .into_iter()
+        .any(has);
+    if system || database {
+        TargetKind::Rootfs
+    } else {
+        TargetKind::Project
+    }
 }
 
 /// How to scan: bounds, accepted findings, and the date end-of-life is judged on.
@@ -81,7 +166,11 @@ pub struct Options {
 /// Scans one target end to end.
 pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport, String> {
     let (target, unpacked) = load(path, &options.limits)?;
-    Ok(analyze(target, unpacked, db, options))
+    let mut extra = Vec::new();
+    if target.kind == TargetKind::Project && path.join("Cargo.toml").is_file() {
+        extra.push(manifest::cargo_project::components(path, &target.path));
+    }
+    Ok(analyze_with(target, unpacked, extra, db, options))
 }
 
 /// Findings from an inventory: what the advisory database, end-of-life
@@ -115,6 +204,18 @@ pub fn analyze(
     db: &Database,
     options: &Options,
 ) -> ScanReport {
+    analyze_with(target, unpacked, Vec::new(), db, options)
+}
+
+/// [`analyze`], with components read outside the tree (`cargo metadata` on
+/// a project directory), which replace those of that project's `Cargo.lock`.
+fn analyze_with(
+    target: TargetInfo,
+    unpacked: Unpacked,
+    extra: Vec<Result<Vec<Component>, String>>,
+    db: &Database,
+    options: &Options,
+) -> ScanReport {
     let mut notes = unpacked.notes.clone();
     let parsed: Vec<(usize, Result<ElfInfo, String>)> = unpacked
         .files
@@ -136,9 +237,25 @@ pub fn analyze(
         }
     }
     let mut components = identify::components(&unpacked);
-    let (packaged, manifest_notes) = manifest::components(&unpacked);
-    components.extend(packaged);
+    let (mut packaged, manifest_notes) = manifest::components(&unpacked);
     notes.extend(manifest_notes);
+    for result in extra {
+        match result {
+            Ok(resolved) => {
+                let lock = format!("{}/Cargo.lock", target.path.trim_end_matches('/'));
+                packaged.retain(|c| c.sources.first().is_none_or(|s| s.path != lock));
+                packaged.extend(resolved);
+            }
+            Err(message) => notes.push(Note {
+                level: Level::Error,
+                path: format!("{}/Cargo.toml", target.path.trim_end_matches('/')),
+                offset: None,
+                message,
+            }),
+        }
+    }
+    components.extend(packaged);
+    manifest::attribute(&mut components, &unpacked);
     if unpacked.layers.is_empty()
         && elfs.is_empty()
         && components.is_empty()

@@ -399,7 +399,7 @@ fn table_output_reads_well() {
     assert_eq!(run.code, 0);
     let out = run.stdout;
     assert!(out.starts_with(
-        "== samples/router-armhf.bin (4325376 bytes, sha256 868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b)\n"
+        "== samples/router-armhf.bin (image, 4325376 bytes, sha256 868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b)\n"
     ));
     assert!(out.contains(
         "\nLayers (2)\n  0x80000         32975  uimage    samples/router-armhf.bin@0x80000:uimage"

@@ -78,6 +78,17 @@ pub struct Match<'a> {
     pub aliases: Vec<String>,
 }
 
+/// OSV ecosystems whose advisories name packages as lockfiles do.
+const LANGUAGE: &[&str] = &[
+    "crates.io",
+    "npm",
+    "PyPI",
+    "Go",
+    "Maven",
+    "RubyGems",
+    "NuGet",
+];
+
 /// Index key: (`ecosystem` or `cpe`, package name or `vendor:product`), lower-case.
 type Key = (String, String);
 
@@ -220,8 +231,20 @@ impl Database {
     pub fn matches_component(&self, component: &Component) -> Vec<Match<'_>> {
         let up = component.upstream();
         let mut all = self.matches("Generic", &up.name, &up.version);
-        if !matches!(component.ecosystem.as_str(), "generic" | "deb" | "opkg") {
-            all.extend(self.matches(&component.ecosystem, &component.name, &component.version));
+        // Language packages are also matched in their own ecosystem, by the
+        // package name and version as published (distribution ecosystems
+        // name source packages and releases, so they stay upstream-only).
+        if let Some(eco) = component
+            .ecosystem_osv
+            .as_deref()
+            .filter(|e| LANGUAGE.contains(e))
+            && !component.unpinned
+        {
+            let version = match eco {
+                "Go" => component.version.trim_start_matches('v'),
+                _ => component.version.as_str(),
+            };
+            all.extend(self.matches(eco, &component.name, version));
         }
         let cpe_name = catalog::cpe(&up.name, &up.version).or_else(|| component.cpe.clone());
         if let Some(c) = cpe_name.as_deref().and_then(cpe::Cpe::parse) {

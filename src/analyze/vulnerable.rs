@@ -83,3 +83,49 @@ fn set_upgrades(findings: &mut [Finding]) {
             .and_then(|c| best.get(c).cloned().flatten());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisory::osv;
+    use crate::manifest::cargo_lock;
+
+    /// RUSTSEC-2021-0003 as OSV, written from the RustSec advisory's facts.
+    const SMALLVEC: &str = r#"{"id": "RUSTSEC-2021-0003", "modified": "2021-01-08T00:00:00Z",
+        "aliases": ["CVE-2021-25900", "GHSA-43w2-9j62-hq99"],
+        "summary": "Buffer overflow in SmallVec::insert_many",
+        "affected": [{"package": {"ecosystem": "crates.io", "name": "smallvec"},
+            "ranges": [{"type": "SEMVER", "events": [{"introduced": "0.6.3"}, {"fixed": "0.6.14"},
+                {"introduced": "1.0.0"}, {"fixed": "1.6.1"}]}]}]}"#;
+
+    #[test]
+    fn lockfile_packages_match_in_their_own_ecosystem() {
+        let mut db = Database::default();
+        db.add(crate::advisory::Advisory::from_osv(
+            serde_json::from_str::<osv::Record>(SMALLVEC).unwrap(),
+            "osv",
+        ));
+        let lock = include_str!("../../tests/fixtures/manifests/cargo-lock/Cargo.lock");
+        let components = cargo_lock::parse("Cargo.lock", lock).unwrap();
+        let found: Vec<String> = findings(&components, &db)
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {:?}",
+                    f.component.as_deref().unwrap_or("-"),
+                    f.advisory.as_deref().unwrap_or("-"),
+                    f.fixed_versions
+                )
+            })
+            .collect();
+        assert_eq!(found, ["smallvec@1.6.0 RUSTSEC-2021-0003 [\"1.6.1\"]"]);
+        // A crates.io advisory never matches a same-named upstream C project.
+        let generic = Component {
+            name: "smallvec".into(),
+            version: "1.6.0".into(),
+            ecosystem: "generic".into(),
+            ..Component::default()
+        };
+        assert!(findings(&[generic], &db).is_empty());
+    }
+}

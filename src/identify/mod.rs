@@ -53,6 +53,7 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
             path: path.clone(),
             offset: hit.offset,
             evidence: hit.text,
+            package: None,
         });
     }
     grouped
@@ -67,6 +68,7 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
                 ecosystem: "generic".to_string(),
                 upstream: None,
                 sources,
+                ..Component::default()
             }
         })
         .collect()

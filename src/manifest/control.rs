@@ -97,6 +97,17 @@ pub struct Installed {
 /// Packages whose `Status` says they are installed: half-installed or removed
 /// packages (`deinstall ok config-files`) are not on the device.
 pub fn installed(text: &str) -> Result<Vec<Installed>, String> {
+    packages(text, true)
+}
+
+/// Packages of a control file that describes installed packages only
+/// (distroless `status.d/*`, opkg `info/*.control`): a stanza without
+/// `Status` counts as installed, one whose `Status` says otherwise does not.
+pub fn listed(text: &str) -> Result<Vec<Installed>, String> {
+    packages(text, false)
+}
+
+fn packages(text: &str, need_status: bool) -> Result<Vec<Installed>, String> {
     let mut out = Vec::new();
     for p in parse(text)? {
         let field = |name: &str| {
@@ -104,7 +115,12 @@ pub fn installed(text: &str) -> Result<Vec<Installed>, String> {
                 .ok_or_else(|| format!("line {}: package stanza without `{name}`", p.line))
         };
         let name = field("Package")?;
-        if p.get("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
+        let state = p.get("Status").map(|s| s.split_whitespace().nth(2));
+        let installed = match state {
+            Some(state) => state == Some("installed"),
+            None => !need_status,
+        };
+        if !installed {
             continue;
         }
         out.push(Installed {

@@ -1,4 +1,6 @@
-//! dpkg's database of installed packages, `/var/lib/dpkg/status`.
+//! dpkg's database of installed packages: `/var/lib/dpkg/status`, the
+//! one-file-per-package `/var/lib/dpkg/status.d/*` of distroless images, and
+//! the `/var/lib/dpkg/info/NAME[:ARCH].list` files lists.
 
 use super::control;
 use super::package_component;
@@ -7,8 +9,41 @@ use crate::model::Component;
 
 /// Installed packages in a dpkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    let packages = control::installed(text)?;
-    Ok(packages
+    Ok(components(path, "dpkg-status", control::installed(text)?))
+}
+
+/// A distroless `status.d` entry: stanzas may lack `Status`.
+pub fn parse_status_d(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    Ok(components(path, "dpkg-status", control::listed(text)?))
+}
+
+/// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).
+pub fn is_status_d(fs_path: &str) -> bool {
+    fs_path
+        .strip_prefix("/var/lib/dpkg/status.d/")
+        .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.ends_with(".md5sums"))
+}
+
+/// `/var/lib/dpkg/info/NAME.list`.
+pub fn is_files_list(fs_path: &str) -> bool {
+    fs_path
+        .strip_prefix("/var/lib/dpkg/info/")
+        .is_some_and(|name| !name.contains('/') && name.ends_with(".list"))
+}
+
+/// The package a files list belongs to: `libssl3:armhf.list` -> `libssl3`.
+pub fn list_package(fs_path: &str) -> Option<String> {
+    let name = fs_path.rsplit('/').next()?.strip_suffix(".list")?;
+    let name = name.split(':').next()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+pub(super) fn components(
+    path: &str,
+    method: &str,
+    packages: Vec<control::Installed>,
+) -> Vec<Component> {
+    packages
         .into_iter()
         .map(|p| {
             // "Source: openssl" names the upstream project better than the binary package.
@@ -23,17 +58,20 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                 purl_escape(&p.version),
                 p.arch
             );
-            package_component(
+            let c = package_component(
                 &p,
                 "deb",
                 purl,
-                "dpkg-status",
+                method,
                 path,
                 product,
                 upstream_version(&p.version),
-            )
+            );
+            let mut c = c;
+            c.ecosystem_osv = Some("Debian".to_string());
+            c
         })
-        .collect())
+        .collect()
 }
 
 /// The upstream part of a Debian version: no epoch, no Debian revision, no
@@ -88,6 +126,26 @@ mod tests {
         assert_eq!(
             c[0].sources[0].evidence,
             "line 1: Package: libssl3, Version: 3.0.17-1~deb12u2"
+        );
+    }
+
+    #[test]
+    fn distroless_entries_and_files_lists() {
+        let c = parse_status_d(
+            "s",
+            "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c[0].purl,
+            "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all"
+        );
+        assert!(is_status_d("/var/lib/dpkg/status.d/tzdata"));
+        assert!(!is_status_d("/var/lib/dpkg/status.d/tzdata.md5sums"));
+        assert!(is_files_list("/var/lib/dpkg/info/libssl3:armhf.list"));
+        assert_eq!(
+            list_package("/var/lib/dpkg/info/libssl3:armhf.list").as_deref(),
+            Some("libssl3")
         );
     }
 

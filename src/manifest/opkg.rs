@@ -1,5 +1,12 @@
-//! opkg's database of installed packages (OpenWrt), `/usr/lib/opkg/status`.
-//! Same syntax as dpkg's; versions are `upstream-release`.
+//! opkg's database of installed packages (OpenWrt): `/usr/lib/opkg/status`,
+//! the per-package `/usr/lib/opkg/info/NAME.control` and `NAME.list` files
+//! lists. Same syntax as dpkg's; versions are `upstream-release`.
+//!
+//! PURL: `pkg:opkg/openwrt/NAME@VERSION?arch=ARCH`. `opkg` is not (yet) a
+//! registered purl type, but `pkg:generic` would lose that the name is an
+//! OpenWrt package name, which is what feeds and advisories use; tools that
+//! do not know the type still read it as an opaque identifier. Kept as before
+//! so stored inventories stay comparable.
 
 use super::control;
 use super::package_component;
@@ -8,8 +15,38 @@ use crate::model::Component;
 
 /// Installed packages in an opkg status file at `path`.
 pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    let packages = control::installed(text)?;
-    Ok(packages
+    Ok(components(path, "opkg-status", control::installed(text)?))
+}
+
+/// `/usr/lib/opkg/info/NAME.control`: one package, no `Status` field.
+pub fn parse_control(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    Ok(components(path, "opkg-status", control::listed(text)?))
+}
+
+pub fn is_info_control(fs_path: &str) -> bool {
+    fs_path
+        .strip_prefix("/usr/lib/opkg/info/")
+        .is_some_and(|name| !name.contains('/') && name.ends_with(".control"))
+}
+
+pub fn is_files_list(fs_path: &str) -> bool {
+    fs_path
+        .strip_prefix("/usr/lib/opkg/info/")
+        .is_some_and(|name| !name.contains('/') && name.ends_with(".list"))
+}
+
+/// `/usr/lib/opkg/info/busybox.list` -> `busybox`.
+pub fn list_package(fs_path: &str) -> Option<String> {
+    let name = fs_path.rsplit('/').next()?.strip_suffix(".list")?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+pub(super) fn components(
+    path: &str,
+    method: &str,
+    packages: Vec<control::Installed>,
+) -> Vec<Component> {
+    packages
         .into_iter()
         .map(|p| {
             let product = catalog::product_for_package(&p.name);
@@ -23,13 +60,13 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                 &p,
                 "opkg",
                 purl,
-                "opkg-status",
+                method,
                 path,
                 product,
                 upstream_version(&p.version),
             )
         })
-        .collect())
+        .collect()
 }
 
 /// `1.35.0-6` -> `1.35.0`; `2022.82-6` -> `2022.82`.
@@ -54,6 +91,21 @@ mod tests {
             "pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"
         );
         assert_eq!(c[0].upstream.as_ref().unwrap().version, "1.35.0");
+    }
+
+    #[test]
+    fn info_control_files_need_no_status() {
+        let c = parse_control(
+            "c",
+            "Package: dropbear\nVersion: 2022.82-6\nArchitecture: mipsel_24kc\n",
+        )
+        .unwrap();
+        assert_eq!(c[0].name, "dropbear");
+        assert!(is_info_control("/usr/lib/opkg/info/dropbear.control"));
+        assert_eq!(
+            list_package("/usr/lib/opkg/info/dropbear.list").as_deref(),
+            Some("dropbear")
+        );
     }
 
     #[test]

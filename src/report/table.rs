@@ -16,8 +16,9 @@ fn section(out: &mut String, r: &ScanReport) {
     let t = &r.target;
     let _ = writeln!(
         out,
-        "== {} ({} bytes{})",
+        "== {} ({}, {} bytes{})",
         t.path,
+        t.kind.as_str(),
         t.size,
         t.sha256
             .as_ref()

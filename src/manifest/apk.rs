@@ -1,0 +1,153 @@
+//! Alpine's database of installed packages, `/lib/apk/db/installed`: one
+//! stanza per package, one `K:value` line per field (`P` name, `V` version,
+//! `A` arch, `o` origin, `F` directory and `R` file for the files list).
+
+use crate::identify::{catalog, purl_escape};
+use crate::model::{Component, Evidence, Upstream};
+
+struct Entry {
+    line: usize,
+    name: Option<String>,
+    version: Option<String>,
+    arch: Option<String>,
+    origin: Option<String>,
+    dir: String,
+    files: Vec<String>,
+}
+
+impl Entry {
+    fn new(line: usize) -> Entry {
+        Entry {
+            line,
+            name: None,
+            version: None,
+            arch: None,
+            origin: None,
+            dir: String::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// Installed packages in an apk database at `path`.
+pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+    let mut entries = Vec::new();
+    let mut current: Option<Entry> = None;
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        if line.trim().is_empty() {
+            entries.extend(current.take());
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            return Err(format!("line {line_no}: expected `K:value`"));
+        };
+        let entry = current.get_or_insert_with(|| Entry::new(line_no));
+        match key {
+            "P" => entry.name = Some(value.to_string()),
+            "V" => entry.version = Some(value.to_string()),
+            "A" => entry.arch = Some(value.to_string()),
+            "o" => entry.origin = Some(value.to_string()),
+            "F" => entry.dir = value.to_string(),
+            "R" => {
+                let file = if entry.dir.is_empty() {
+                    format!("/{value}")
+                } else {
+                    format!("/{}/{value}", entry.dir)
+                };
+                entry.files.push(file);
+            }
+            k if k.len() == 1 => {}
+            _ => return Err(format!("line {line_no}: malformed field name {key:?}")),
+        }
+    }
+    entries.extend(current);
+    entries.into_iter().map(|e| component(path, e)).collect()
+}
+
+fn component(path: &str, e: Entry) -> Result<Component, String> {
+    let (Some(name), Some(version)) = (e.name, e.version) else {
+        return Err(format!("line {}: package without `P:` or `V:`", e.line));
+    };
+    let mut purl = format!(
+        "pkg:apk/alpine/{}@{}",
+        purl_escape(&name),
+        purl_escape(&version)
+    );
+    if let Some(arch) = &e.arch {
+        purl.push_str(&format!("?arch={}", purl_escape(arch)));
+    }
+    let product = e
+        .origin
+        .as_deref()
+        .and_then(catalog::product_for_package)
+        .or_else(|| catalog::product_for_package(&name));
+    let upstream = product.map(|p| Upstream {
+        name: p.to_string(),
+        version: upstream_version(&version),
+    });
+    Ok(Component {
+        sources: vec![Evidence {
+            sha256: None,
+            method: "apk-installed".to_string(),
+            path: path.to_string(),
+            offset: None,
+            evidence: format!("line {}: P:{name} V:{version}", e.line),
+            package: None,
+        }],
+        cpe: upstream
+            .as_ref()
+            .and_then(|u| catalog::cpe(&u.name, &u.version)),
+        upstream,
+        name,
+        version,
+        purl,
+        ecosystem: "apk".to_string(),
+        ecosystem_osv: Some("Alpine".to_string()),
+        files: e.files,
+        ..Component::default()
+    })
+}
+
+/// `1.36.1-r5` -> `1.36.1`.
+pub fn upstream_version(version: &str) -> String {
+    match version.rsplit_once("-r") {
+        Some((up, r)) if !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()) => up.to_string(),
+        _ => version.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DB: &str = "C:Q1abc=\nP:busybox\nV:1.36.1-r5\nA:x86_64\no:busybox\n\
+                      F:bin\nR:busybox\nF:etc\nR:securetty\n\n\
+                      P:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\nF:lib\nR:libcrypto.so.3\n";
+
+    #[test]
+    fn reads_packages_origins_and_files() {
+        let c = parse("installed", DB).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].purl, "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64");
+        assert_eq!(c[0].files, vec!["/bin/busybox", "/etc/securetty"]);
+        let up = c[1].upstream.as_ref().unwrap();
+        assert_eq!(
+            (up.name.as_str(), up.version.as_str()),
+            ("openssl", "3.1.4")
+        );
+        assert_eq!(c[1].sources[0].evidence, "line 11: P:libcrypto3 V:3.1.4-r1");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            parse("i", "P:x\nV:1\n\nP:y\n").unwrap_err(),
+            "line 4: package without `P:` or `V:`"
+        );
+        assert_eq!(
+            parse("i", "P:x\ngarbage\n").unwrap_err(),
+            "line 2: expected `K:value`"
+        );
+    }
+}
