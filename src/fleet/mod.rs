@@ -9,9 +9,13 @@ pub use store::{Change, Device, Fleet};
 
 use crate::advisory::Database;
 use crate::scan::{self, Options};
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+
+/// A stored image re-judged: its id, its record, its fresh findings.
+type Judged = (String, store::ImageRecord, Vec<crate::model::Finding>);
 
 /// New and resolved findings per image, with the devices they touch.
 #[derive(Debug, Default, Serialize)]
@@ -47,27 +51,40 @@ impl Fleet {
         now: &str,
     ) -> Result<RematchSummary, String> {
         let mut summary = RematchSummary::default();
-        for sha in self.image_ids()? {
-            let Some(record) = self.image(&sha)? else {
-                continue;
-            };
-            let findings = scan::findings(
-                &record.report.components,
-                &record.report.libraries,
-                db,
-                options,
-            );
-            let change = self.set_findings(&sha, &findings, now)?;
-            let devices = self.devices_on(&sha)?.len();
-            let entry = |f: &crate::model::Finding| ImageChange {
-                image: sha.clone(),
-                finding: describe(f),
-                severity: f.severity,
-                devices,
-            };
-            summary.new.extend(change.new.iter().map(entry));
-            summary.resolved.extend(change.resolved.iter().map(entry));
-            summary.images += 1;
+        let ids = self.image_ids()?;
+        // Loading and judging is read-only and parallel; writes stay in order.
+        for chunk in ids.chunks(64) {
+            let judged: Vec<Result<Option<Judged>, String>> = chunk
+                .par_iter()
+                .map(|sha| {
+                    let Some(record) = self.image(sha)? else {
+                        return Ok(None);
+                    };
+                    let findings = scan::findings(
+                        &record.report.components,
+                        &record.report.libraries,
+                        db,
+                        options,
+                    );
+                    Ok(Some((sha.clone(), record, findings)))
+                })
+                .collect();
+            for item in judged {
+                let Some((sha, record, findings)) = item? else {
+                    continue;
+                };
+                let change = self.replace_findings(&sha, record, &findings, now)?;
+                let devices = self.devices_on(&sha)?.len();
+                let entry = |f: &crate::model::Finding| ImageChange {
+                    image: sha.clone(),
+                    finding: describe(f),
+                    severity: f.severity,
+                    devices,
+                };
+                summary.new.extend(change.new.iter().map(entry));
+                summary.resolved.extend(change.resolved.iter().map(entry));
+                summary.images += 1;
+            }
         }
         Ok(summary)
     }

@@ -94,10 +94,7 @@ impl Fleet {
             if devices.is_empty() {
                 continue;
             }
-            let firmware_versions = self
-                .image(&sha)?
-                .map(|r| r.firmware_versions)
-                .unwrap_or_default();
+            let firmware_versions = self.firmware_versions(&sha)?;
             let upgrades = components
                 .into_iter()
                 .map(|(component, (advisories, max_severity, to))| Upgrade {
