@@ -96,7 +96,7 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
             }),
         }
     }
-    let mut components = identify::components(&unpacked);
+    let mut components = identify::components(&unpacked, &elfs);
     let (packaged, manifest_notes) = manifest::components(&unpacked);
     components.extend(packaged);
     notes.extend(manifest_notes);

@@ -1,59 +1,139 @@
 //! Stage 2b: which upstream components the bytes contain, with evidence.
 //!
 //! One pass of the signature automaton over every byte no container claimed
-//! (see [`crate::unpack::tree::VirtualFile::scan`]), files in parallel.
+//! (see [`crate::unpack::tree::VirtualFile::scan`]), files in parallel; ELF
+//! files additionally give up their embedded metadata ([`embedded`]) and their
+//! DT_NEEDED list, which tells a shipped copy from a header version the file
+//! was merely compiled against.
 
 pub mod catalog;
+pub mod embedded;
 pub mod signatures;
 
+use crate::binary::ElfInfo;
 use crate::model::{Component, Evidence};
 use crate::unpack::Unpacked;
+use crate::unpack::tree::{FileClass, VirtualFile, classify};
 use rayon::prelude::*;
 use signatures::{Hit, SIGNATURES};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Components found by version strings and file names in every file of `unpacked`.
-pub fn components(unpacked: &Unpacked) -> Vec<Component> {
-    let hits: Vec<(usize, Hit)> = unpacked
+/// What one file says about its components.
+#[derive(Default)]
+struct FileFacts {
+    /// Version strings of components the file ships.
+    ships: Vec<Hit>,
+    /// Version strings of libraries the file only links against: (hit, DT_NEEDED entry).
+    build_time: Vec<(Hit, String)>,
+    /// File-name versions that may only corroborate.
+    weak: Vec<Hit>,
+    /// Exact components from embedded metadata.
+    embedded: Vec<Component>,
+}
+
+/// Components found by version strings, file names and embedded metadata in
+/// every file of `unpacked`; `elfs` are the parsed ELF files by file index.
+pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Component> {
+    let elf_of: HashMap<usize, &ElfInfo> = elfs.iter().map(|(i, e)| (*i, e)).collect();
+    let facts: Vec<(usize, FileFacts)> = unpacked
         .files
         .par_iter()
         .enumerate()
         .filter(|(_, f)| f.is_regular())
-        .flat_map_iter(|(index, file)| {
-            let mut hits = SIGNATURES.scan(&file.data, &file.scan);
-            if let Some(fs) = &file.fs {
-                let base = fs.path.rsplit('/').next().unwrap_or_default();
-                hits.extend(SIGNATURES.scan_name(base));
-            }
-            hits.into_iter().map(move |h| (index, h))
-        })
+        .map(|(index, file)| (index, file_facts(file, elf_of.get(&index).copied())))
         .collect();
+
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
-    for (index, hit) in hits {
-        let path = &unpacked.files[index].path;
-        let sources = grouped.entry((hit.product, hit.version)).or_default();
-        // One piece of evidence per file: the first place the string occurs.
-        if sources.iter().any(|e| &e.path == path) {
-            continue;
-        }
-        sources.push(Evidence {
-            method: if hit.offset.is_some() {
-                "signature"
-            } else {
-                "filename"
+    let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for hit in &facts.ships {
+            let sources = grouped
+                .entry((hit.product.clone(), hit.version.clone()))
+                .or_default();
+            // One piece of evidence per file: the first place the string occurs.
+            if sources.iter().any(|e| &e.path == path) {
+                continue;
             }
-            .to_string(),
-            path: path.clone(),
-            offset: hit.offset,
-            evidence: hit.text,
-        });
+            sources.push(Evidence {
+                method: if hit.offset.is_some() {
+                    "signature"
+                } else {
+                    "filename"
+                }
+                .to_string(),
+                path: path.clone(),
+                offset: hit.offset,
+                evidence: hit.text.clone(),
+            });
+        }
+        for component in &facts.embedded {
+            match embedded.get_mut(&component.purl) {
+                Some(known) => known.sources.extend(component.sources.iter().cloned()),
+                None => {
+                    embedded.insert(component.purl.clone(), component.clone());
+                }
+            }
+        }
     }
-    grouped
+    // Weak file-name versions only corroborate what bytes already showed.
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for hit in &facts.weak {
+            if let Some(sources) = grouped.get_mut(&(hit.product.clone(), hit.version.clone()))
+                && !sources
+                    .iter()
+                    .any(|e| &e.path == path && e.method == "soname")
+            {
+                sources.push(Evidence {
+                    method: "soname".to_string(),
+                    path: path.clone(),
+                    offset: None,
+                    evidence: hit.text.clone(),
+                });
+            }
+        }
+    }
+    // Header versions a file was compiled against are evidence about the
+    // file's own components, never components themselves.
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for (hit, needed) in &facts.build_time {
+            let evidence = Evidence {
+                method: "build-time".to_string(),
+                path: path.clone(),
+                offset: hit.offset,
+                evidence: format!(
+                    "compiled against {} {} ({}); loads {needed}",
+                    hit.product, hit.version, hit.text
+                ),
+            };
+            let prefix = format!("compiled against {} {} ", hit.product, hit.version);
+            for ((product, _), sources) in grouped.iter_mut() {
+                if product != &hit.product
+                    && sources
+                        .iter()
+                        .any(|e| &e.path == path && e.method == "signature")
+                    && !sources.iter().any(|e| {
+                        &e.path == path
+                            && e.method == "build-time"
+                            && e.evidence.starts_with(&prefix)
+                    })
+                {
+                    sources.push(evidence.clone());
+                }
+            }
+        }
+    }
+    let mut found: Vec<Component> = grouped
         .into_iter()
         .map(|((product, version), mut sources)| {
-            sources.sort_by(|a, b| a.path.cmp(&b.path));
+            sources.sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+            let purl_type = catalog::product(&product)
+                .map(|p| p.purl_type.clone())
+                .unwrap_or_else(|| "generic".to_string());
             Component {
-                purl: format!("pkg:generic/{product}@{}", purl_escape(&version)),
+                purl: format!("pkg:{purl_type}/{product}@{}", purl_escape(&version)),
                 cpe: catalog::cpe(&product, &version),
                 name: product,
                 version,
@@ -62,7 +142,73 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
                 sources,
             }
         })
-        .collect()
+        .collect();
+    found.extend(embedded.into_values().map(|mut c| {
+        c.sources.sort_by(|a, b| a.path.cmp(&b.path));
+        c.sources.dedup();
+        c
+    }));
+    found
+}
+
+/// One file's signature hits, sorted into shipped / build-time / weak, plus
+/// its embedded metadata.
+fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
+    // Documentation, change logs and scripts quote versions of everything;
+    // only binary content is taken as shipping what it names.
+    let scan = match classify(&file.data) {
+        FileClass::Text | FileClass::Script => Default::default(),
+        _ => SIGNATURES.scan_file(&file.data, &file.scan),
+    };
+    let base = file
+        .fs
+        .as_ref()
+        .and_then(|fs| fs.path.rsplit('/').next())
+        .unwrap_or_default();
+    let mut facts = FileFacts::default();
+    for hit in scan.hits {
+        match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
+            Some(needed) => facts.build_time.push((hit, needed)),
+            None => facts.ships.push(hit),
+        }
+    }
+    if file.fs.is_some() {
+        for hit in SIGNATURES.scan_name(base) {
+            if hit.weak {
+                facts.weak.push(hit);
+            } else {
+                facts.ships.push(hit);
+            }
+        }
+    }
+    if elf.is_some() {
+        facts.embedded = embedded::components(&file.path, &file.data);
+    }
+    facts
+}
+
+/// The DT_NEEDED entry that loads `hit`'s product, when the hit is only the
+/// version of the headers `elf` was compiled with: the file loads the
+/// product's library, is not that library itself, and lacks the product's code.
+fn linked_not_shipped(
+    hit: &Hit,
+    elf: &ElfInfo,
+    base: &str,
+    markers: &BTreeMap<String, usize>,
+) -> Option<String> {
+    let product = catalog::product(&hit.product)?;
+    let needed = elf
+        .needed
+        .iter()
+        .find(|n| product.is_needed(std::slice::from_ref(n)))?;
+    let own = product.is_own_file(base)
+        || product.is_own_file(elf.path.rsplit('/').next().unwrap_or_default())
+        || elf
+            .soname
+            .as_deref()
+            .is_some_and(|s| product.is_own_file(s));
+    let static_copy = markers.get(&hit.product).copied().unwrap_or(0) >= product.static_min;
+    (!own && !static_copy).then(|| needed.clone())
 }
 
 /// Percent-encodes what the purl spec does not allow raw in a version.
@@ -88,7 +234,7 @@ mod tests {
         let mut data = b"\0BusyBox v1.35.0 (x)\0".to_vec();
         data.extend_from_slice(b"pad BusyBox v1.35.0 (again)\0");
         let unpacked = crate::unpack::unpack_bytes("bb", data, &Limits::default());
-        let found = components(&unpacked);
+        let found = components(&unpacked, &[]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].purl, "pkg:generic/busybox@1.35.0");
         assert_eq!(
