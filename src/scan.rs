@@ -3,7 +3,7 @@
 use crate::advisory::Database;
 use crate::analyze::{outdated, unused, vulnerable};
 use crate::binary::ElfInfo;
-use crate::model::{Component, Finding};
+use crate::model::{Component, Conflict, Finding};
 use crate::unpack::limits::Limits;
 use crate::unpack::tree::{FileClass, classify};
 use crate::unpack::{self, Layer, Level, Note, Unpacked};
@@ -34,6 +34,8 @@ pub struct ScanReport {
     pub findings: Vec<Finding>,
     /// Errors and bounds met; any of them makes the exit code 2.
     pub notes: Vec<Note>,
+    /// Manifest and binaries disagreeing on a product's version (not errors).
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ScanReport {
@@ -100,6 +102,7 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
     let (packaged, manifest_notes) = manifest::components(&unpacked);
     components.extend(packaged);
     notes.extend(manifest_notes);
+    let conflicts = identify::conflicts(&components);
     if unpacked.layers.is_empty()
         && elfs.is_empty()
         && components.is_empty()
@@ -134,5 +137,6 @@ pub fn analyze(target: TargetInfo, unpacked: Unpacked, db: &Database) -> ScanRep
         libraries,
         findings,
         notes,
+        conflicts,
     }
 }

@@ -273,10 +273,16 @@ fn go_components(path: &str, version: &str, modinfo: &str) -> Vec<Component> {
             ["mod" | "dep", module, version, ..] => {
                 modules.push((module.to_string(), version.to_string(), line.to_string()));
             }
-            // A replacement applies to the module listed just before it.
+            // A replacement applies to the module listed just before it. A
+            // local directory (no version) keeps the declared version, and the
+            // evidence says it was replaced.
             ["=>", module, version, ..] => {
                 if let Some(last) = modules.last_mut() {
-                    *last = (module.to_string(), version.to_string(), line.to_string());
+                    if version.is_empty() || *version == "(devel)" {
+                        last.2 = format!("{} {}", last.2, line.trim_end());
+                    } else {
+                        *last = (module.to_string(), version.to_string(), line.to_string());
+                    }
                 }
             }
             _ => {}

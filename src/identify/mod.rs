@@ -11,7 +11,7 @@ pub mod embedded;
 pub mod signatures;
 
 use crate::binary::ElfInfo;
-use crate::model::{Component, Evidence};
+use crate::model::{Component, Conflict, Evidence};
 use crate::unpack::Unpacked;
 use crate::unpack::tree::{FileClass, VirtualFile, classify};
 use rayon::prelude::*;
@@ -211,6 +211,60 @@ fn linked_not_shipped(
     (!own && !static_copy).then(|| needed.clone())
 }
 
+/// Products whose packaged upstream version (dpkg/opkg `upstream`) no
+/// binary confirms while binaries show other versions: both components stay in
+/// the inventory and a `conflict` note says which to trust less. A binary
+/// that agrees with the manifest settles it (other versions are then static
+/// copies elsewhere, reported as components of their own).
+pub fn conflicts(components: &[Component]) -> Vec<Conflict> {
+    let mut found = Vec::new();
+    for packaged in components.iter().filter(|c| c.upstream.is_some()) {
+        let Some(upstream) = &packaged.upstream else {
+            continue;
+        };
+        let binaries: Vec<&Component> = components
+            .iter()
+            .filter(|c| c.upstream.is_none() && c.name == upstream.name)
+            .filter(|c| c.sources.iter().any(|e| e.method == "signature"))
+            .collect();
+        if binaries.is_empty() || binaries.iter().any(|c| c.version == upstream.version) {
+            continue;
+        }
+        let binary_versions: Vec<String> = binaries.iter().map(|c| c.version.clone()).collect();
+        let mut binary_paths: Vec<String> = binaries
+            .iter()
+            .flat_map(|c| c.sources.iter().filter(|e| e.method == "signature"))
+            .map(|e| e.path.clone())
+            .collect();
+        binary_paths.sort();
+        binary_paths.dedup();
+        let manifest = packaged
+            .sources
+            .first()
+            .map(|e| e.path.clone())
+            .unwrap_or_default();
+        found.push(Conflict {
+            kind: "conflict",
+            message: format!(
+                "{} {} lists {} {}, but the binaries show {} {}",
+                packaged.name,
+                packaged.version,
+                upstream.name,
+                upstream.version,
+                upstream.name,
+                binary_versions.join(", ")
+            ),
+            product: upstream.name.clone(),
+            package: packaged.name.clone(),
+            package_version: upstream.version.clone(),
+            manifest,
+            binary_versions,
+            binary_paths,
+        });
+    }
+    found
+}
+
 /// Percent-encodes what the purl spec does not allow raw in a version.
 pub fn purl_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -248,5 +302,44 @@ mod tests {
     #[test]
     fn purl_versions_are_escaped() {
         assert_eq!(purl_escape("1:1.35.0-4+b3"), "1%3A1.35.0-4%2Bb3");
+    }
+
+    fn component(name: &str, version: &str, method: &str, upstream: Option<&str>) -> Component {
+        Component {
+            name: name.into(),
+            version: version.into(),
+            purl: String::new(),
+            cpe: None,
+            ecosystem: if upstream.is_some() { "deb" } else { "generic" }.into(),
+            upstream: upstream.map(|v| crate::model::Upstream {
+                name: "openssl".into(),
+                version: v.into(),
+            }),
+            sources: vec![Evidence {
+                method: method.into(),
+                path: format!("fw/{name}"),
+                offset: None,
+                evidence: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn manifest_and_binary_disagreeing_is_a_conflict() {
+        let listed = component("libssl3", "3.0.20-1", "dpkg-status", Some("3.0.20"));
+        let shipped = component("openssl", "3.0.9", "signature", None);
+        let notes = conflicts(&[listed.clone(), shipped.clone()]);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].kind, "conflict");
+        assert_eq!(notes[0].binary_versions, ["3.0.9"]);
+        assert_eq!(
+            notes[0].message,
+            "libssl3 3.0.20-1 lists openssl 3.0.20, but the binaries show openssl 3.0.9"
+        );
+        // A binary agreeing with the manifest settles it.
+        let agreeing = component("openssl", "3.0.20", "signature", None);
+        assert!(conflicts(&[listed.clone(), shipped, agreeing]).is_empty());
+        // No binary evidence at all is no conflict.
+        assert!(conflicts(&[listed]).is_empty());
     }
 }
