@@ -342,4 +342,71 @@ mod tests {
         // No binary evidence at all is no conflict.
         assert!(conflicts(&[listed]).is_empty());
     }
+
+    fn elf_needing(path: &str, needed: &[&str]) -> ElfInfo {
+        ElfInfo {
+            path: path.into(),
+            arch: "x86_64".into(),
+            bits: 64,
+            endian: "little",
+            kind: crate::binary::ElfKind::Executable,
+            interpreter: None,
+            soname: None,
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            rpath: Vec::new(),
+            runpath: Vec::new(),
+            build_id: None,
+        }
+    }
+
+    /// `proftpd` as Debian ships it: its own banner plus the OpenSSL header
+    /// version (OPENSSL_VERSION_TEXT) it was compiled against, and DT_NEEDED libcrypto.
+    fn proftpd_like(extra: &[u8]) -> Vec<u8> {
+        let mut data = b"\x7fELF\0\0ProFTPD Version 1.3.8\0OpenSSL 3.0.19 27 Jan 2026\0".to_vec();
+        data.extend_from_slice(extra);
+        data
+    }
+
+    #[test]
+    fn header_version_of_a_linked_library_is_build_time_evidence() {
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(b""), &Limits::default());
+        let elfs = [(0, elf_needing("proftpd", &["libcrypto.so.3", "libc.so.6"]))];
+        let found = components(&unpacked, &elfs);
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["proftpd"]);
+        let methods: Vec<&str> = found[0].sources.iter().map(|e| e.method.as_str()).collect();
+        assert_eq!(methods, ["build-time", "signature"]);
+        assert_eq!(
+            found[0].sources[0].evidence,
+            "compiled against openssl 3.0.19 (OpenSSL 3.0.19 27 Jan 2026); loads libcrypto.so.3"
+        );
+    }
+
+    #[test]
+    fn static_copy_with_library_code_is_a_component() {
+        // Without DT_NEEDED libcrypto the version string means a static copy.
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(b""), &Limits::default());
+        let found = components(&unpacked, &[(0, elf_needing("proftpd", &["libc.so.6"]))]);
+        assert_eq!(found.len(), 2);
+        // With DT_NEEDED but also libcrypto's own error strings: code was linked in.
+        let code = b"wrong final block length\0bad decrypt\0crypto/evp/evp_enc.c\0";
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(code), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("proftpd", &["libcrypto.so.3"]))],
+        );
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["openssl", "proftpd"]);
+        // The library itself is never "compiled against" itself.
+        let unpacked =
+            crate::unpack::unpack_bytes("libssl.so.3", proftpd_like(b""), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("libssl.so.3", &["libcrypto.so.3"]))],
+        );
+        assert_eq!(found.len(), 2);
+    }
 }

@@ -449,6 +449,14 @@ mod tests {
             // Debian 12 amd64 zstd
             (&b"\x00v1.5.4\x00Zstandard CLI\x00Ya"[..], "zstd", "1.5.4"),
 
+            // Debian 12 armhf libbz2.so.1.0.4 (string order differs from amd64)
+            (&b"b\x00\x00\x001.0.8, 13-Jul-2019\x00\x00\n\nbzip2/libbzip2: internal error"[..], "bzip2", "1.0.8"),
+            // Debian 12 armhf libcares.so.2.5.1
+            (&b"\x00DNS query cancelled\x001.18.1\x00\x000123456789abcdef\x00"[..], "c-ares", "1.18.1"),
+            // Debian 12 armhf libmicrohttpd.so.12.60.0
+            (&b"\x00Failed to create pool thread: %s\n\x00\x00\x000.9.75\x00\x00"[..], "libmicrohttpd", "0.9.75"),
+            // Debian 12 amd64 wpa_cli
+            (&b"\x00wpa_cli v2.10\nCopyright (c) 2004-2022, Jouni Malinen <j@w1.fi> and contributors\x00"[..], "wpa_supplicant", "2.10"),
             // Earlier releases and other builds of the same strings.
             (&b"\0OpenSSL 1.0.2k  26 Jan 2017\0"[..], "openssl", "1.0.2k"),
             (&b"\0OpenSSL 1.0.2u-fips  20 Dec 2019\0"[..], "openssl", "1.0.2u"),
