@@ -3,7 +3,7 @@
 //! every product's static-copy markers; a regex only confirms each anchor hit.
 
 use super::catalog::{CATALOG, RawProduct};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -152,7 +152,12 @@ impl Signatures {
                     .collect::<Result<Vec<_>, _>>()?,
             );
         }
-        let automaton = AhoCorasick::new(&literals).map_err(|e| e.to_string())?;
+        // A full DFA: a few hundred literals fit in well under a megabyte,
+        // and overlapping search over every byte is the hot loop.
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&literals)
+            .map_err(|e| e.to_string())?;
         Ok(Signatures {
             automaton,
             entries,
