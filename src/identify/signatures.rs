@@ -462,6 +462,8 @@ mod tests {
             (&b"\x00Failed to create pool thread: %s\n\x00\x00\x000.9.75\x00\x00"[..], "libmicrohttpd", "0.9.75"),
             // Debian 12 amd64 wpa_cli
             (&b"\x00wpa_cli v2.10\nCopyright (c) 2004-2022, Jouni Malinen <j@w1.fi> and contributors\x00"[..], "wpa_supplicant", "2.10"),
+            // Debian 12 amd64 nft
+            (&b"--file\x00Lester Gooch #5\x001.0.6\x00nftables\x00%s v%s (%s)\n\x00"[..], "nftables", "1.0.6"),
             // Earlier releases and other builds of the same strings.
             (&b"\0OpenSSL 1.0.2k  26 Jan 2017\0"[..], "openssl", "1.0.2k"),
             (&b"\0OpenSSL 1.0.2u-fips  20 Dec 2019\0"[..], "openssl", "1.0.2u"),
