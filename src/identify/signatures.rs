@@ -464,6 +464,18 @@ mod tests {
             (&b"\x00wpa_cli v2.10\nCopyright (c) 2004-2022, Jouni Malinen <j@w1.fi> and contributors\x00"[..], "wpa_supplicant", "2.10"),
             // Debian 12 amd64 nft
             (&b"--file\x00Lester Gooch #5\x001.0.6\x00nftables\x00%s v%s (%s)\n\x00"[..], "nftables", "1.0.6"),
+            // Debian 12 amd64 pppoe
+            (&b"\x00eth0\x003.15\x00%.256s: Session %d: %.256s\x00"[..], "rp-pppoe", "3.15"),
+            // Debian 12 amd64 mosquitto
+            (&b"\x00Error: Invalid bridge remapping.\x002.0.11\x00mosquitto version %s\n\n\x00"[..], "mosquitto", "2.0.11"),
+            // Debian 12 amd64 chronyd
+            (&b"\x00/etc/chrony/chrony.conf\x00--help\x00--version\x004.3\x0046df:F:hl:L:mnpP:qQrRst:u:Uvx\x00"[..], "chrony", "4.3"),
+            // Debian 12 armhf chronyd
+            (&b"+IPV6 -DEBUG\x004.3\x00chronyd (chrony) version %s (%s)\n\x00"[..], "chrony", "4.3"),
+            // Debian 12 amd64 tcpdump
+            (&b"\x00%s version 4.99.3\n\x00SMI-library: %s\n\x00"[..], "tcpdump", "4.99.3"),
+            // Debian 12 amd64 e2fsck
+            (&b"\x00/usr/share/locale\x001.47.0\x00E2FSCK_FORCE_INTERACTIVE\x00"[..], "e2fsprogs", "1.47.0"),
             // Earlier releases and other builds of the same strings.
             (&b"\0OpenSSL 1.0.2k  26 Jan 2017\0"[..], "openssl", "1.0.2k"),
             (&b"\0OpenSSL 1.0.2u-fips  20 Dec 2019\0"[..], "openssl", "1.0.2u"),
