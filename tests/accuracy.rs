@@ -9,6 +9,7 @@ use fwaudit::identify;
 use fwaudit::unpack::limits::Limits;
 use fwaudit::unpack::tree::{FileClass, classify};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::PathBuf;
 
 const MIN_RECALL: f64 = 0.95;
@@ -42,15 +43,16 @@ fn identified(path: &std::path::Path) -> BTreeSet<(String, String)> {
 fn recall_and_precision_on_real_binaries() {
     let root = cache();
     if !root.is_dir() {
-        eprintln!(
+        let message = format!(
             "\n\n*** SKIPPED: accuracy cache {} is absent; run \
-             `sh tests/fixtures/fetch-accuracy.sh` to fetch the {} real binaries ***\n",
+             `sh tests/fixtures/fetch-accuracy.sh` to fetch the {} real binaries ***\n\n",
             root.display(),
             include_str!("fixtures/accuracy.tsv")
                 .lines()
                 .filter(|l| !l.starts_with('#'))
                 .count()
         );
+        let _ = std::io::stderr().write_all(message.as_bytes());
         return;
     }
     let mut expected: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
@@ -90,14 +92,17 @@ fn recall_and_precision_on_real_binaries() {
     }
     let recall = tp as f64 / (tp + fn_) as f64;
     let precision = tp as f64 / (tp + fp).max(1) as f64;
-    eprintln!(
-        "accuracy over {} files: recall {:.1} % ({tp}/{}), precision {:.1} % ({tp}/{})",
+    // Straight to stderr (not eprintln!, which the test harness captures):
+    // the numbers belong in every CI log.
+    let summary = format!(
+        "accuracy over {} files: recall {:.1} % ({tp}/{}), precision {:.1} % ({tp}/{})\n",
         expected.len(),
         recall * 100.0,
         tp + fn_,
         precision * 100.0,
         tp + fp
     );
+    let _ = std::io::stderr().write_all(summary.as_bytes());
     for line in &report {
         eprintln!("  {line}");
     }
