@@ -103,6 +103,7 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
         libraries: Vec::new(),
         findings: Vec::new(),
         notes: Vec::new(),
+        conflicts: Vec::new(),
     }
 }
 

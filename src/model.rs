@@ -183,3 +183,22 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<crate::analyze::triage::Suppression>,
 }
+
+/// A package manifest and the binaries disagree on a product's upstream
+/// version: both components are kept, and this note says so.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Conflict {
+    /// Always `conflict`, so that notes of other kinds can join the list.
+    pub kind: String,
+    /// Upstream product (`openssl`).
+    pub product: String,
+    /// The packaged component (`libssl3`), its upstream version and where it was listed.
+    pub package: String,
+    pub package_version: String,
+    pub manifest: String,
+    /// Versions the binaries show, and the files that show them.
+    pub binary_versions: Vec<String>,
+    pub binary_paths: Vec<String>,
+    /// One line a person can read.
+    pub message: String,
+}

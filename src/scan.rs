@@ -4,7 +4,7 @@ use crate::advisory::Database;
 use crate::analyze::triage::TriageFile;
 use crate::analyze::{outdated, unused, vulnerable};
 use crate::binary::ElfInfo;
-use crate::model::{Component, Finding};
+use crate::model::{Component, Conflict, Finding};
 use crate::unpack::limits::Limits;
 use crate::unpack::tree::{EntryKind, FileClass, FsPath, Namespace, VirtualFile, classify};
 use crate::unpack::{self, Filesystem, Layer, Level, Note, Unpacked};
@@ -61,6 +61,8 @@ pub struct ScanReport {
     pub findings: Vec<Finding>,
     /// Errors and bounds met; any of them makes the exit code 2.
     pub notes: Vec<Note>,
+    /// Manifest and binaries disagreeing on a product's version (not errors).
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ScanReport {
@@ -236,7 +238,7 @@ fn analyze_with(
             }),
         }
     }
-    let mut components = identify::components(&unpacked);
+    let mut components = identify::components(&unpacked, &elfs);
     let (mut packaged, manifest_notes) = manifest::components(&unpacked);
     notes.extend(manifest_notes);
     for result in extra {
@@ -256,6 +258,7 @@ fn analyze_with(
     }
     components.extend(packaged);
     manifest::attribute(&mut components, &unpacked);
+    let conflicts = identify::conflicts(&components);
     if unpacked.layers.is_empty()
         && elfs.is_empty()
         && components.is_empty()
@@ -280,5 +283,6 @@ fn analyze_with(
         libraries,
         findings,
         notes,
+        conflicts,
     }
 }

@@ -93,7 +93,7 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
         bom["metadata"]["component"]["hashes"][0]["content"],
         "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b"
     );
-    assert_eq!(bom["components"].as_array().unwrap().len(), 26);
+    assert_eq!(bom["components"].as_array().unwrap().len(), 27);
     let curl_deps = bom["dependencies"]
         .as_array()
         .unwrap()

@@ -1,30 +1,172 @@
-//! The product catalogue (`products.toml`): CPE spellings and which
-//! distribution packages carry which upstream product.
+//! The product catalogue: every `[[product]]` of `signatures.toml` — CPE
+//! spellings, PURL type, which distribution packages carry the product, and
+//! the ELF facts that tell "ships X" from "compiled against X".
+//!
+//! The same file holds the byte signatures ([`super::signatures`]), so a
+//! product is described in exactly one place.
 
+use regex::Regex;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+/// One `[[product]]` table as written.
 #[derive(Debug, Deserialize)]
-pub struct Product {
-    /// `cpe:2.3:part:vendor:product` without the version and the rest.
-    pub cpe: String,
-    /// Glob patterns (`*` only) on package or source-package names.
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProduct {
+    pub name: String,
+    pub cpe: Vec<String>,
+    #[serde(default = "default_part")]
+    pub part: String,
+    #[serde(default = "default_purl")]
+    pub purl: String,
+    #[serde(default)]
     pub packages: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub needed: Vec<String>,
+    #[serde(default)]
+    pub markers: Vec<String>,
+    pub static_min: Option<usize>,
+    #[serde(default)]
+    pub guards: Vec<String>,
+    #[serde(default)]
+    pub signature: Vec<RawSignature>,
+    #[serde(default)]
+    pub filename: Vec<RawFilename>,
 }
 
-static CATALOG: LazyLock<BTreeMap<String, Product>> = LazyLock::new(|| {
-    toml::from_str(include_str!("products.toml")).expect("products.toml is valid (unit-tested)")
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSignature {
+    pub anchor: String,
+    pub pattern: String,
+    pub near: Option<usize>,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFilename {
+    pub pattern: String,
+    #[serde(default)]
+    pub weak: bool,
+}
+
+fn default_part() -> String {
+    "a".to_string()
+}
+
+fn default_purl() -> String {
+    "generic".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub product: Vec<RawProduct>,
+}
+
+/// A product as the rest of the pipeline sees it.
+#[derive(Debug)]
+pub struct Product {
+    pub name: String,
+    /// `cpe:2.3:part:vendor:product` prefixes, the preferred one first.
+    pub cpes: Vec<String>,
+    /// PURL type of components found by signature (`generic`).
+    pub purl_type: String,
+    /// Glob patterns (`*` only) on package or source-package names.
+    pub packages: Vec<String>,
+    /// Base names of files that are the product itself.
+    pub files: Vec<Regex>,
+    /// DT_NEEDED names meaning the product is linked dynamically.
+    pub needed: Vec<Regex>,
+    /// How many distinct markers make a file a static copy.
+    pub static_min: usize,
+}
+
+/// Default `static_min`: one error string can be quoted, three are code.
+const STATIC_MIN: usize = 3;
+
+impl Product {
+    /// True when `base_name` (or a SONAME) names the product's own file.
+    pub fn is_own_file(&self, base_name: &str) -> bool {
+        self.files.iter().any(|r| r.is_match(base_name))
+    }
+
+    /// True when a DT_NEEDED entry loads the product at run time.
+    pub fn is_needed(&self, needed: &[String]) -> bool {
+        needed
+            .iter()
+            .any(|n| self.needed.iter().any(|r| r.is_match(n)))
+    }
+}
+
+/// The parsed signature file: products plus their raw signatures.
+pub(crate) struct Catalog {
+    pub products: Vec<Product>,
+    pub raw: Vec<RawProduct>,
+}
+
+impl Catalog {
+    pub(crate) fn parse(text: &str) -> Result<Catalog, String> {
+        let file: RawFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut products = Vec::new();
+        for raw in &file.product {
+            if raw.cpe.is_empty() {
+                return Err(format!("{}: needs at least one cpe", raw.name));
+            }
+            if products.iter().any(|p: &Product| p.name == raw.name) {
+                return Err(format!("{}: listed twice", raw.name));
+            }
+            let compile = |list: &[String]| -> Result<Vec<Regex>, String> {
+                list.iter()
+                    .map(|p| Regex::new(p).map_err(|e| format!("{}: {e}", raw.name)))
+                    .collect()
+            };
+            let mut cpes = Vec::new();
+            for pair in &raw.cpe {
+                let (vendor, product) = pair
+                    .split_once(':')
+                    .ok_or_else(|| format!("{}: cpe `{pair}` is not vendor:product", raw.name))?;
+                cpes.push(format!("cpe:2.3:{}:{vendor}:{product}", raw.part));
+            }
+            products.push(Product {
+                name: raw.name.clone(),
+                cpes,
+                purl_type: raw.purl.clone(),
+                packages: raw.packages.clone(),
+                files: compile(&raw.files)?,
+                needed: compile(&raw.needed)?,
+                static_min: raw.static_min.unwrap_or(STATIC_MIN),
+            });
+        }
+        Ok(Catalog {
+            products,
+            raw: file.product,
+        })
+    }
+}
+
+pub(crate) static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    Catalog::parse(include_str!("signatures.toml")).expect("signatures.toml is valid (unit-tested)")
 });
+
+/// Every product of the catalogue.
+pub fn products() -> &'static [Product] {
+    &CATALOG.products
+}
 
 /// The catalogue entry of `product`.
 pub fn product(name: &str) -> Option<&'static Product> {
-    CATALOG.get(name)
+    CATALOG.products.iter().find(|p| p.name == name)
 }
 
-/// Full CPE 2.3 name of `product` at `version`, if the product is known.
+/// Full CPE 2.3 name of `product` at `version` (its preferred CPE), if known.
 pub fn cpe(name: &str, version: &str) -> Option<String> {
-    product(name).map(|p| format!("{}:{}:*:*:*:*:*:*:*", p.cpe, cpe_escape(version)))
+    product(name)
+        .and_then(|p| p.cpes.first())
+        .map(|c| format!("{c}:{}:*:*:*:*:*:*:*", cpe_escape(version)))
 }
 
 /// Escapes CPE 2.3 formatted-string special characters.
@@ -41,11 +183,11 @@ fn cpe_escape(value: &str) -> String {
 
 /// The upstream product a distribution package (or its source package) carries.
 pub fn product_for_package(package: &str) -> Option<&'static str> {
-    CATALOG.iter().find_map(|(name, p)| {
+    CATALOG.products.iter().find_map(|p| {
         p.packages
             .iter()
             .any(|pattern| glob(pattern, package))
-            .then_some(name.as_str())
+            .then_some(p.name.as_str())
     })
 }
 
@@ -71,6 +213,8 @@ mod tests {
         assert_eq!(product_for_package("libmbedcrypto7"), Some("mbedtls"));
         assert_eq!(product_for_package("dnsmasq-full"), Some("dnsmasq"));
         assert_eq!(product_for_package("libc6"), Some("glibc"));
+        assert_eq!(product_for_package("openssh-server"), Some("openssh"));
+        assert_eq!(product_for_package("libsqlite3-0"), Some("sqlite"));
         assert_eq!(product_for_package("vim"), None);
     }
 
@@ -84,5 +228,30 @@ mod tests {
             cpe("u-boot", "2023.01+dfsg").unwrap(),
             "cpe:2.3:a:denx:u-boot:2023.01\\+dfsg:*:*:*:*:*:*:*"
         );
+        assert_eq!(
+            cpe("linux", "6.1.0").unwrap(),
+            "cpe:2.3:o:linux:linux_kernel:6.1.0:*:*:*:*:*:*:*"
+        );
+    }
+
+    #[test]
+    fn catalogue_covers_at_least_sixty_products() {
+        assert!(products().len() >= 60, "{} products", products().len());
+    }
+
+    #[test]
+    fn own_files_and_needed_libraries() {
+        let ssl = product("openssl").unwrap();
+        assert!(ssl.is_own_file("libcrypto.so.3"));
+        assert!(!ssl.is_own_file("ntpd"));
+        assert!(ssl.is_needed(&["libc.so.6".into(), "libcrypto.so.3".into()]));
+        assert!(!ssl.is_needed(&["libc.so.6".into()]));
+    }
+
+    #[test]
+    fn bad_tables_are_rejected() {
+        assert!(Catalog::parse("[[product]]\nname = \"x\"\ncpe = []\n").is_err());
+        assert!(Catalog::parse("[[product]]\nname = \"x\"\ncpe = [\"novendor\"]\n").is_err());
+        assert!(Catalog::parse("[[product]]\nname = \"x\"\ncpe = [\"a:b\"]\nfoo = 1\n").is_err());
     }
 }

@@ -1,67 +1,149 @@
 //! Stage 2b: which upstream components the bytes contain, with evidence.
 //!
 //! One pass of the signature automaton over every byte no container claimed
-//! (see [`crate::unpack::tree::VirtualFile::scan`]), files in parallel.
+//! (see [`crate::unpack::tree::VirtualFile::scan`]), files in parallel; ELF
+//! files additionally give up their embedded metadata ([`embedded`]) and their
+//! DT_NEEDED list, which tells a shipped copy from a header version the file
+//! was merely compiled against.
 
 pub mod catalog;
+pub mod embedded;
 pub mod signatures;
 
-use crate::model::{Component, Evidence};
+use crate::binary::ElfInfo;
+use crate::model::{Component, Conflict, Evidence};
 use crate::unpack::Unpacked;
+use crate::unpack::tree::{FileClass, VirtualFile, classify};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use signatures::{Hit, SIGNATURES};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Components found by version strings and file names in every file of `unpacked`.
-pub fn components(unpacked: &Unpacked) -> Vec<Component> {
-    let hits: Vec<(usize, Hit)> = unpacked
+/// What one file says about its components.
+#[derive(Default)]
+struct FileFacts {
+    /// Version strings of components the file ships.
+    ships: Vec<Hit>,
+    /// Version strings of libraries the file only links against: (hit, DT_NEEDED entry).
+    build_time: Vec<(Hit, String)>,
+    /// File-name versions that may only corroborate.
+    weak: Vec<Hit>,
+    /// Exact components from embedded metadata.
+    embedded: Vec<Component>,
+}
+
+/// Components found by version strings, file names and embedded metadata in
+/// every file of `unpacked`; `elfs` are the parsed ELF files by file index.
+pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Component> {
+    let elf_of: HashMap<usize, &ElfInfo> = elfs.iter().map(|(i, e)| (*i, e)).collect();
+    let facts: Vec<(usize, FileFacts)> = unpacked
         .files
         .par_iter()
         .enumerate()
         .filter(|(_, f)| f.is_regular())
-        .flat_map_iter(|(index, file)| {
-            let mut hits = SIGNATURES.scan(&file.data, &file.scan);
-            if let Some(fs) = &file.fs {
-                let base = fs.path.rsplit('/').next().unwrap_or_default();
-                hits.extend(SIGNATURES.scan_name(base));
-            }
-            hits.into_iter().map(move |h| (index, h))
-        })
+        .map(|(index, file)| (index, file_facts(file, elf_of.get(&index).copied())))
         .collect();
+
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
+    let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
     let mut hashes: BTreeMap<usize, String> = BTreeMap::new();
-    for (index, hit) in hits {
-        let path = &unpacked.files[index].path;
-        let sources = grouped.entry((hit.product, hit.version)).or_default();
-        // One piece of evidence per file: the first place the string occurs.
-        if sources.iter().any(|e| &e.path == path) {
-            continue;
-        }
-        let sha256 = hashes
-            .entry(index)
-            .or_insert_with(|| hex::encode(Sha256::digest(&unpacked.files[index].data)))
-            .clone();
-        sources.push(Evidence {
-            sha256: Some(sha256),
-            method: if hit.offset.is_some() {
-                "signature"
-            } else {
-                "filename"
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for hit in &facts.ships {
+            let sources = grouped
+                .entry((hit.product.clone(), hit.version.clone()))
+                .or_default();
+            // One piece of evidence per file: the first place the string occurs.
+            if sources.iter().any(|e| &e.path == path) {
+                continue;
             }
-            .to_string(),
-            path: path.clone(),
-            offset: hit.offset,
-            evidence: hit.text,
-            package: None,
-        });
+            let sha256 = hashes
+                .entry(*index)
+                .or_insert_with(|| hex::encode(Sha256::digest(&unpacked.files[*index].data)))
+                .clone();
+            sources.push(Evidence {
+                sha256: Some(sha256),
+                method: if hit.offset.is_some() {
+                    "signature"
+                } else {
+                    "filename"
+                }
+                .to_string(),
+                path: path.clone(),
+                offset: hit.offset,
+                evidence: hit.text.clone(),
+                ..Evidence::default()
+            });
+        }
+        for component in &facts.embedded {
+            match embedded.get_mut(&component.purl) {
+                Some(known) => known.sources.extend(component.sources.iter().cloned()),
+                None => {
+                    embedded.insert(component.purl.clone(), component.clone());
+                }
+            }
+        }
     }
-    grouped
+    // Weak file-name versions only corroborate what bytes already showed.
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for hit in &facts.weak {
+            if let Some(sources) = grouped.get_mut(&(hit.product.clone(), hit.version.clone()))
+                && !sources
+                    .iter()
+                    .any(|e| &e.path == path && e.method == "soname")
+            {
+                sources.push(Evidence {
+                    method: "soname".to_string(),
+                    path: path.clone(),
+                    offset: None,
+                    evidence: hit.text.clone(),
+                    ..Evidence::default()
+                });
+            }
+        }
+    }
+    // Header versions a file was compiled against are evidence about the
+    // file's own components, never components themselves.
+    for (index, facts) in &facts {
+        let path = &unpacked.files[*index].path;
+        for (hit, needed) in &facts.build_time {
+            let evidence = Evidence {
+                method: "build-time".to_string(),
+                path: path.clone(),
+                offset: hit.offset,
+                evidence: format!(
+                    "compiled against {} {} ({}); loads {needed}",
+                    hit.product, hit.version, hit.text
+                ),
+                ..Evidence::default()
+            };
+            let prefix = format!("compiled against {} {} ", hit.product, hit.version);
+            for ((product, _), sources) in grouped.iter_mut() {
+                if product != &hit.product
+                    && sources
+                        .iter()
+                        .any(|e| &e.path == path && e.method == "signature")
+                    && !sources.iter().any(|e| {
+                        &e.path == path
+                            && e.method == "build-time"
+                            && e.evidence.starts_with(&prefix)
+                    })
+                {
+                    sources.push(evidence.clone());
+                }
+            }
+        }
+    }
+    let mut found: Vec<Component> = grouped
         .into_iter()
         .map(|((product, version), mut sources)| {
-            sources.sort_by(|a, b| a.path.cmp(&b.path));
+            sources.sort_by(|a, b| a.path.cmp(&b.path).then(a.method.cmp(&b.method)));
+            let purl_type = catalog::product(&product)
+                .map(|p| p.purl_type.clone())
+                .unwrap_or_else(|| "generic".to_string());
             Component {
-                purl: format!("pkg:generic/{product}@{}", purl_escape(&version)),
+                purl: format!("pkg:{purl_type}/{product}@{}", purl_escape(&version)),
                 cpe: catalog::cpe(&product, &version),
                 name: product,
                 version,
@@ -71,7 +153,127 @@ pub fn components(unpacked: &Unpacked) -> Vec<Component> {
                 ..Component::default()
             }
         })
-        .collect()
+        .collect();
+    found.extend(embedded.into_values().map(|mut c| {
+        c.sources.sort_by(|a, b| a.path.cmp(&b.path));
+        c.sources.dedup();
+        c
+    }));
+    found
+}
+
+/// One file's signature hits, sorted into shipped / build-time / weak, plus
+/// its embedded metadata.
+fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
+    // Documentation, change logs and scripts quote versions of everything;
+    // only binary content is taken as shipping what it names.
+    let scan = match classify(&file.data) {
+        FileClass::Text | FileClass::Script => Default::default(),
+        _ => SIGNATURES.scan_file(&file.data, &file.scan),
+    };
+    let base = file
+        .fs
+        .as_ref()
+        .and_then(|fs| fs.path.rsplit('/').next())
+        .unwrap_or_default();
+    let mut facts = FileFacts::default();
+    for hit in scan.hits {
+        match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
+            Some(needed) => facts.build_time.push((hit, needed)),
+            None => facts.ships.push(hit),
+        }
+    }
+    if file.fs.is_some() {
+        for hit in SIGNATURES.scan_name(base) {
+            if hit.weak {
+                facts.weak.push(hit);
+            } else {
+                facts.ships.push(hit);
+            }
+        }
+    }
+    if elf.is_some() {
+        facts.embedded = embedded::components(&file.path, &file.data);
+    }
+    facts
+}
+
+/// The DT_NEEDED entry that loads `hit`'s product, when the hit is only the
+/// version of the headers `elf` was compiled with: the file loads the
+/// product's library, is not that library itself, and lacks the product's code.
+fn linked_not_shipped(
+    hit: &Hit,
+    elf: &ElfInfo,
+    base: &str,
+    markers: &BTreeMap<String, usize>,
+) -> Option<String> {
+    let product = catalog::product(&hit.product)?;
+    let needed = elf
+        .needed
+        .iter()
+        .find(|n| product.is_needed(std::slice::from_ref(n)))?;
+    let own = product.is_own_file(base)
+        || product.is_own_file(elf.path.rsplit('/').next().unwrap_or_default())
+        || elf
+            .soname
+            .as_deref()
+            .is_some_and(|s| product.is_own_file(s));
+    let static_copy = markers.get(&hit.product).copied().unwrap_or(0) >= product.static_min;
+    (!own && !static_copy).then(|| needed.clone())
+}
+
+/// Products whose packaged upstream version (dpkg/opkg `upstream`) no
+/// binary confirms while binaries show other versions: both components stay in
+/// the inventory and a `conflict` note says which to trust less. A binary
+/// that agrees with the manifest settles it (other versions are then static
+/// copies elsewhere, reported as components of their own).
+pub fn conflicts(components: &[Component]) -> Vec<Conflict> {
+    let mut found = Vec::new();
+    for packaged in components.iter().filter(|c| c.upstream.is_some()) {
+        let Some(upstream) = &packaged.upstream else {
+            continue;
+        };
+        let binaries: Vec<&Component> = components
+            .iter()
+            .filter(|c| c.upstream.is_none() && c.name == upstream.name)
+            .filter(|c| c.sources.iter().any(|e| e.method == "signature"))
+            .collect();
+        if binaries.is_empty() || binaries.iter().any(|c| c.version == upstream.version) {
+            continue;
+        }
+        let binary_versions: Vec<String> = binaries.iter().map(|c| c.version.clone()).collect();
+        let mut binary_paths: Vec<String> = binaries
+            .iter()
+            .flat_map(|c| c.sources.iter().filter(|e| e.method == "signature"))
+            .map(|e| e.path.clone())
+            .collect();
+        binary_paths.sort();
+        binary_paths.dedup();
+        let manifest = packaged
+            .sources
+            .first()
+            .map(|e| e.path.clone())
+            .unwrap_or_default();
+        found.push(Conflict {
+            kind: "conflict".to_string(),
+            message: format!(
+                "{} {} lists {} {}, but the binaries show {} {}",
+                packaged.name,
+                packaged.version,
+                upstream.name,
+                upstream.version,
+                upstream.name,
+                binary_versions.join(", ")
+            ),
+            product: upstream.name.clone(),
+            package: packaged.name.clone(),
+            package_version: upstream.version.clone(),
+            manifest,
+            binary_versions,
+            binary_paths,
+        });
+    }
+    found
 }
 
 /// Percent-encodes what the purl spec does not allow raw in a version.
@@ -97,7 +299,7 @@ mod tests {
         let mut data = b"\0BusyBox v1.35.0 (x)\0".to_vec();
         data.extend_from_slice(b"pad BusyBox v1.35.0 (again)\0");
         let unpacked = crate::unpack::unpack_bytes("bb", data, &Limits::default());
-        let found = components(&unpacked);
+        let found = components(&unpacked, &[]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].purl, "pkg:generic/busybox@1.35.0");
         assert_eq!(
@@ -111,5 +313,113 @@ mod tests {
     #[test]
     fn purl_versions_are_escaped() {
         assert_eq!(purl_escape("1:1.35.0-4+b3"), "1%3A1.35.0-4%2Bb3");
+    }
+
+    fn component(name: &str, version: &str, method: &str, upstream: Option<&str>) -> Component {
+        Component {
+            name: name.into(),
+            version: version.into(),
+            purl: String::new(),
+            cpe: None,
+            ecosystem: if upstream.is_some() { "deb" } else { "generic" }.into(),
+            upstream: upstream.map(|v| crate::model::Upstream {
+                name: "openssl".into(),
+                version: v.into(),
+            }),
+            sources: vec![Evidence {
+                method: method.into(),
+                path: format!("fw/{name}"),
+                offset: None,
+                evidence: String::new(),
+                ..Evidence::default()
+            }],
+            ..Component::default()
+        }
+    }
+
+    #[test]
+    fn manifest_and_binary_disagreeing_is_a_conflict() {
+        let listed = component("libssl3", "3.0.20-1", "dpkg-status", Some("3.0.20"));
+        let shipped = component("openssl", "3.0.9", "signature", None);
+        let notes = conflicts(&[listed.clone(), shipped.clone()]);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].kind, "conflict");
+        assert_eq!(notes[0].binary_versions, ["3.0.9"]);
+        assert_eq!(
+            notes[0].message,
+            "libssl3 3.0.20-1 lists openssl 3.0.20, but the binaries show openssl 3.0.9"
+        );
+        // A binary agreeing with the manifest settles it.
+        let agreeing = component("openssl", "3.0.20", "signature", None);
+        assert!(conflicts(&[listed.clone(), shipped, agreeing]).is_empty());
+        // No binary evidence at all is no conflict.
+        assert!(conflicts(&[listed]).is_empty());
+    }
+
+    fn elf_needing(path: &str, needed: &[&str]) -> ElfInfo {
+        ElfInfo {
+            path: path.into(),
+            arch: "x86_64".into(),
+            bits: 64,
+            endian: "little".to_string(),
+            kind: crate::binary::ElfKind::Executable,
+            interpreter: None,
+            soname: None,
+            needed: needed.iter().map(|s| s.to_string()).collect(),
+            rpath: Vec::new(),
+            runpath: Vec::new(),
+            build_id: None,
+        }
+    }
+
+    /// `proftpd` as Debian ships it: its own banner plus the OpenSSL header
+    /// version (OPENSSL_VERSION_TEXT) it was compiled against, and DT_NEEDED libcrypto.
+    fn proftpd_like(extra: &[u8]) -> Vec<u8> {
+        let mut data = b"\x7fELF\0\0ProFTPD Version 1.3.8\0OpenSSL 3.0.19 27 Jan 2026\0".to_vec();
+        data.extend_from_slice(extra);
+        data
+    }
+
+    #[test]
+    fn header_version_of_a_linked_library_is_build_time_evidence() {
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(b""), &Limits::default());
+        let elfs = [(0, elf_needing("proftpd", &["libcrypto.so.3", "libc.so.6"]))];
+        let found = components(&unpacked, &elfs);
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["proftpd"]);
+        let methods: Vec<&str> = found[0].sources.iter().map(|e| e.method.as_str()).collect();
+        assert_eq!(methods, ["build-time", "signature"]);
+        assert_eq!(
+            found[0].sources[0].evidence,
+            "compiled against openssl 3.0.19 (OpenSSL 3.0.19 27 Jan 2026); loads libcrypto.so.3"
+        );
+    }
+
+    #[test]
+    fn static_copy_with_library_code_is_a_component() {
+        // Without DT_NEEDED libcrypto the version string means a static copy.
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(b""), &Limits::default());
+        let found = components(&unpacked, &[(0, elf_needing("proftpd", &["libc.so.6"]))]);
+        assert_eq!(found.len(), 2);
+        // With DT_NEEDED but also libcrypto's own error strings: code was linked in.
+        let code = b"wrong final block length\0bad decrypt\0crypto/evp/evp_enc.c\0";
+        let unpacked =
+            crate::unpack::unpack_bytes("proftpd", proftpd_like(code), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("proftpd", &["libcrypto.so.3"]))],
+        );
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["openssl", "proftpd"]);
+        // The library itself is never "compiled against" itself.
+        let unpacked =
+            crate::unpack::unpack_bytes("libssl.so.3", proftpd_like(b""), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("libssl.so.3", &["libcrypto.so.3"]))],
+        );
+        assert_eq!(found.len(), 2);
     }
 }

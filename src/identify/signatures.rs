@@ -1,51 +1,56 @@
-//! Version-string signatures (`signatures.toml`) compiled into one
-//! Aho-Corasick automaton; a regex only confirms each anchor hit.
+//! Version-string signatures (the `[[product.signature]]` tables of
+//! `signatures.toml`) compiled into one Aho-Corasick automaton together with
+//! every product's static-copy markers; a regex only confirms each anchor hit.
 
-use aho_corasick::AhoCorasick;
+use super::catalog::{CATALOG, RawProduct};
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
-use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-#[derive(Deserialize)]
-struct SignatureFile {
-    signature: Vec<RawSignature>,
-    #[serde(default)]
-    filename: Vec<RawFilename>,
-}
-
-#[derive(Deserialize)]
-struct RawSignature {
-    product: String,
-    anchor: String,
-    pattern: String,
-}
-
-#[derive(Deserialize)]
-struct RawFilename {
-    product: String,
-    pattern: String,
+/// What an automaton pattern stands for.
+enum Entry {
+    /// Index into `Signatures::signatures`.
+    Signature(usize),
+    /// A static-copy marker: (product index, marker index within the product).
+    Marker(usize, usize),
 }
 
 struct Signature {
-    product: String,
+    product: usize,
     confirm: Regex,
+    /// `Some(n)`: search `confirm` within `n` bytes either side of the anchor.
+    near: Option<usize>,
+    /// Fixed version for present-only products.
+    version: Option<String>,
 }
 
 struct FilenameSignature {
-    product: String,
+    product: usize,
     pattern: regex::Regex,
+    weak: bool,
 }
 
 /// The compiled signature set.
 pub struct Signatures {
     automaton: AhoCorasick,
-    by_pattern: Vec<Signature>,
+    /// Per automaton pattern, what it stands for (one literal may serve several).
+    entries: Vec<Vec<Entry>>,
+    signatures: Vec<Signature>,
     filenames: Vec<FilenameSignature>,
+    names: Vec<String>,
+    guards: Vec<Vec<Regex>>,
 }
 
 /// How far past an anchor a confirming regex may look.
 const WINDOW: usize = 256;
+
+/// How far before a hit guards look.
+const GUARD_BEFORE: usize = 64;
+
+/// Slack on either side of a `near` window for the version string itself.
+const NEAR_SLACK: usize = 64;
 
 /// Longest evidence text quoted from the bytes.
 const EVIDENCE_MAX: usize = 200;
@@ -58,88 +63,222 @@ pub struct Hit {
     /// Offset in the file; `None` for a file-name match.
     pub offset: Option<u64>,
     pub text: String,
+    /// A file-name fact that may only corroborate (SONAME versions).
+    pub weak: bool,
+}
+
+/// Everything one pass over a file found.
+#[derive(Debug, Default)]
+pub struct FileScan {
+    pub hits: Vec<Hit>,
+    /// Product name → how many distinct markers of it the file carries.
+    pub markers: BTreeMap<String, usize>,
 }
 
 pub static SIGNATURES: LazyLock<Signatures> = LazyLock::new(|| {
-    Signatures::parse(include_str!("signatures.toml"))
-        .expect("signatures.toml is valid (unit-tested)")
+    Signatures::compile(&CATALOG.raw).expect("signatures.toml is valid (unit-tested)")
 });
 
 impl Signatures {
-    pub fn parse(text: &str) -> Result<Signatures, String> {
-        let file: SignatureFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut anchors = Vec::new();
-        let mut by_pattern = Vec::new();
-        for raw in file.signature {
-            if !raw.pattern.starts_with(&raw.anchor)
-                && !raw.pattern.starts_with(regex::escape(&raw.anchor).as_str())
-            {
-                return Err(format!(
-                    "{}: pattern must begin with its anchor",
-                    raw.product
-                ));
+    pub(crate) fn compile(products: &[RawProduct]) -> Result<Signatures, String> {
+        let mut literals: Vec<String> = Vec::new();
+        let mut entries: Vec<Vec<Entry>> = Vec::new();
+        let mut add = |literal: &str, entry: Entry| match literals.iter().position(|l| l == literal)
+        {
+            Some(i) => entries[i].push(entry),
+            None => {
+                literals.push(literal.to_string());
+                entries.push(vec![entry]);
             }
-            let confirm = Regex::new(&format!("(?-u)\\A(?:{})", raw.pattern))
-                .map_err(|e| format!("{}: {e}", raw.product))?;
-            if !confirm.capture_names().any(|n| n == Some("version")) {
-                return Err(format!("{}: pattern has no `version` group", raw.product));
+        };
+        let mut signatures = Vec::new();
+        let mut filenames = Vec::new();
+        let mut guards = Vec::new();
+        for (index, product) in products.iter().enumerate() {
+            let name = &product.name;
+            for raw in &product.signature {
+                if raw.anchor.is_empty() {
+                    return Err(format!("{name}: empty anchor"));
+                }
+                let confirm = match raw.near {
+                    None => {
+                        if !raw.pattern.starts_with(&raw.anchor)
+                            && !raw.pattern.starts_with(regex::escape(&raw.anchor).as_str())
+                        {
+                            return Err(format!("{name}: pattern must begin with its anchor"));
+                        }
+                        Regex::new(&format!("(?-u)\\A(?:{})", raw.pattern))
+                    }
+                    Some(_) => Regex::new(&format!("(?-u){}", raw.pattern)),
+                }
+                .map_err(|e| format!("{name}: {e}"))?;
+                let has_group = confirm.capture_names().any(|n| n == Some("version"));
+                if has_group == raw.version.is_some() {
+                    return Err(format!(
+                        "{name}: a pattern needs a `version` group or a fixed `version`, not both"
+                    ));
+                }
+                add(&raw.anchor, Entry::Signature(signatures.len()));
+                signatures.push(Signature {
+                    product: index,
+                    confirm,
+                    near: raw.near,
+                    version: raw.version.clone(),
+                });
             }
-            anchors.push(raw.anchor);
-            by_pattern.push(Signature {
-                product: raw.product,
-                confirm,
-            });
-        }
-        let filenames = file
-            .filename
-            .into_iter()
-            .map(|raw| {
+            for (m, marker) in product.markers.iter().enumerate() {
+                if marker.is_empty() {
+                    return Err(format!("{name}: empty marker"));
+                }
+                add(marker, Entry::Marker(index, m));
+            }
+            for raw in &product.filename {
                 let pattern =
-                    regex::Regex::new(&raw.pattern).map_err(|e| format!("{}: {e}", raw.product))?;
-                Ok(FilenameSignature {
-                    product: raw.product,
+                    regex::Regex::new(&raw.pattern).map_err(|e| format!("{name}: {e}"))?;
+                if !pattern.capture_names().any(|n| n == Some("version")) {
+                    return Err(format!("{name}: file-name pattern has no `version` group"));
+                }
+                filenames.push(FilenameSignature {
+                    product: index,
                     pattern,
-                })
-            })
-            .collect::<Result<_, String>>()?;
-        let automaton = AhoCorasick::new(&anchors).map_err(|e| e.to_string())?;
+                    weak: raw.weak,
+                });
+            }
+            guards.push(
+                product
+                    .guards
+                    .iter()
+                    .map(|g| Regex::new(&format!("(?-u){g}")).map_err(|e| format!("{name}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        // A full DFA: a few hundred literals fit in well under a megabyte,
+        // and overlapping search over every byte is the hot loop.
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&literals)
+            .map_err(|e| e.to_string())?;
         Ok(Signatures {
             automaton,
-            by_pattern,
+            entries,
+            signatures,
             filenames,
+            names: products.iter().map(|p| p.name.clone()).collect(),
+            guards,
         })
     }
 
     /// Every confirmed version string in `data[range]`, for each range.
     pub fn scan(&self, data: &[u8], ranges: &[Range<usize>]) -> Vec<Hit> {
+        self.scan_file(data, ranges).hits
+    }
+
+    /// One pass over `data[range]` for each range: version hits and marker counts.
+    pub fn scan_file(&self, data: &[u8], ranges: &[Range<usize>]) -> FileScan {
         let mut hits = Vec::new();
+        let mut markers: BTreeMap<(usize, usize), ()> = BTreeMap::new();
         for range in ranges {
-            let region = &data[range.clone()];
+            let Some(region) = data.get(range.clone()) else {
+                continue;
+            };
             for m in self.automaton.find_overlapping_iter(region) {
-                let sig = &self.by_pattern[m.pattern().as_usize()];
-                let window = &region[m.start()..region.len().min(m.start() + WINDOW)];
-                let Some(caps) = sig.confirm.captures(window) else {
-                    continue;
-                };
-                let Some(version) = caps.name("version") else {
-                    continue;
-                };
-                // Show the whole printable string the match starts, not just the match.
-                let text_len = window
-                    .iter()
-                    .take(EVIDENCE_MAX)
-                    .position(|b| !(0x20..0x7f).contains(b))
-                    .unwrap_or(window.len().min(EVIDENCE_MAX))
-                    .max(version.end());
-                hits.push(Hit {
-                    product: sig.product.clone(),
-                    version: String::from_utf8_lossy(version.as_bytes()).into_owned(),
-                    offset: Some((range.start + m.start()) as u64),
-                    text: printable(&window[..text_len]),
-                });
+                for entry in &self.entries[m.pattern().as_usize()] {
+                    match entry {
+                        Entry::Marker(product, marker) => {
+                            markers.insert((*product, *marker), ());
+                        }
+                        Entry::Signature(index) => {
+                            let sig = &self.signatures[*index];
+                            if let Some(mut hit) = self.confirm(sig, region, m.start(), m.end()) {
+                                hit.offset = hit.offset.map(|o| o + range.start as u64);
+                                hits.push(hit);
+                            }
+                        }
+                    }
+                }
             }
         }
-        hits
+        let mut counts = BTreeMap::new();
+        for (product, _) in markers.keys() {
+            *counts.entry(self.names[*product].clone()).or_insert(0) += 1;
+        }
+        FileScan {
+            hits,
+            markers: counts,
+        }
+    }
+
+    /// Confirms one anchor hit at `start..end` of `region`.
+    fn confirm(&self, sig: &Signature, region: &[u8], start: usize, end: usize) -> Option<Hit> {
+        let (match_start, version) = match sig.near {
+            None => {
+                let window = &region[start..region.len().min(start + WINDOW)];
+                let caps = sig.confirm.captures(window)?;
+                let version = match &sig.version {
+                    Some(fixed) => fixed.clone(),
+                    None => String::from_utf8_lossy(caps.name("version")?.as_bytes()).into_owned(),
+                };
+                (start, version)
+            }
+            Some(near) => {
+                let lo = start.saturating_sub(near + NEAR_SLACK);
+                let hi = region.len().min(end + near + NEAR_SLACK);
+                let window = &region[lo..hi];
+                let mut best: Option<(usize, usize, String)> = None;
+                for caps in sig.confirm.captures_iter(window) {
+                    let Some(whole) = caps.get(0) else { continue };
+                    let (ms, me) = (lo + whole.start(), lo + whole.end());
+                    let distance = if me <= start {
+                        start - me
+                    } else {
+                        ms.saturating_sub(end)
+                    };
+                    if distance > near {
+                        continue;
+                    }
+                    let version = match &sig.version {
+                        Some(fixed) => fixed.clone(),
+                        None => match caps.name("version") {
+                            Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            None => continue,
+                        },
+                    };
+                    if best.as_ref().is_none_or(|(d, _, _)| distance < *d) {
+                        // Quote from the version string, skipping its leading NUL.
+                        let quote = caps.name("version").map_or(ms, |v| lo + v.start());
+                        best = Some((distance, quote, version));
+                    }
+                }
+                let (_, quote, version) = best?;
+                (quote, version)
+            }
+        };
+        let guard_lo = start.saturating_sub(GUARD_BEFORE);
+        let guard_hi = region.len().min(start + WINDOW);
+        if self.guards[sig.product]
+            .iter()
+            .any(|g| g.is_match(&region[guard_lo..guard_hi]))
+        {
+            return None;
+        }
+        // Show the whole printable string the match starts, not just the match.
+        let quoted = &region[match_start..region.len().min(match_start + EVIDENCE_MAX)];
+        let text_len = quoted
+            .iter()
+            .position(|b| !(0x20..0x7f).contains(b))
+            .unwrap_or(quoted.len())
+            .max(version.len().min(quoted.len()));
+        let mut text = printable(&quoted[..text_len]);
+        if sig.near.is_some() {
+            text = format!("{text} near \"{}\"", printable(&region[start..end]));
+        }
+        Some(Hit {
+            product: self.names[sig.product].clone(),
+            version,
+            offset: Some(match_start as u64),
+            text,
+            weak: false,
+        })
     }
 
     /// Version facts carried by a file's base name (`libuClibc-1.0.39.so`).
@@ -149,13 +288,24 @@ impl Signatures {
             .filter_map(|sig| {
                 let caps = sig.pattern.captures(base_name)?;
                 Some(Hit {
-                    product: sig.product.clone(),
+                    product: self.names[sig.product].clone(),
                     version: caps.name("version")?.as_str().to_string(),
                     offset: None,
                     text: base_name.to_string(),
+                    weak: sig.weak,
                 })
             })
             .collect()
+    }
+
+    /// Number of compiled byte signatures.
+    pub fn len(&self) -> usize {
+        self.signatures.len()
+    }
+
+    /// True when no byte signature is compiled.
+    pub fn is_empty(&self) -> bool {
+        self.signatures.is_empty()
     }
 }
 
@@ -190,56 +340,158 @@ mod tests {
 
     #[test]
     fn bundled_signatures_compile() {
-        assert!(SIGNATURES.by_pattern.len() >= 15);
+        assert!(SIGNATURES.len() >= 60);
     }
 
+    /// Each string as found (with its neighbouring bytes) in a real Debian 12
+    /// binary, named in the comment; `tests/accuracy.rs` checks the same
+    /// signatures on whole binaries of four architectures.
     #[test]
     fn recognises_real_version_strings() {
-        assert_eq!(
-            versions(b"\0OpenSSL 1.0.2k  26 Jan 2017\0"),
-            one("openssl", "1.0.2k")
-        );
-        assert_eq!(
-            versions(b"\0OpenSSL 3.0.17 1 Jul 2025\0"),
-            one("openssl", "3.0.17")
-        );
-        assert_eq!(
-            versions(b"\0OpenSSL 1.0.2u-fips  20 Dec 2019\0"),
-            one("openssl", "1.0.2u")
-        );
-        assert_eq!(
-            versions(b"BusyBox v1.35.0 (Debian 1:1.35.0-4+b3)"),
-            one("busybox", "1.35.0")
-        );
-        assert_eq!(
-            versions(b" deflate 1.2.13 Copyright 1995-2022 Jean-loup Gailly and Mark Adler "),
-            one("zlib", "1.2.13")
-        );
-        assert_eq!(
-            versions(b"SSH-2.0-dropbear_2022.83\0"),
-            one("dropbear", "2022.83")
-        );
-        assert_eq!(versions(b"\0dnsmasq-2.89\0"), one("dnsmasq", "2.89"));
-        assert_eq!(versions(b"lighttpd/1.4.69\0"), one("lighttpd", "1.4.69"));
-        assert_eq!(
-            versions(b"GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36.\n"),
-            one("glibc", "2.36")
-        );
-        assert_eq!(versions(b"\0mbed TLS 2.28.3\0"), one("mbedtls", "2.28.3"));
-        assert_eq!(versions(b"\0Mbed TLS 3.6.0\0"), one("mbedtls", "3.6.0"));
-        assert_eq!(versions(b"uClibc-ng 1.0.39\0"), one("uclibc-ng", "1.0.39"));
-        assert_eq!(
-            versions(b"Linux version 4.14.180 (builder@buildhost) (gcc version 7.5.0)"),
-            one("linux", "4.14.180")
-        );
-        assert_eq!(
-            versions(b"U-Boot 2023.01+dfsg-2 (Jan 08 2023 - 12:00:00 +0000)"),
-            one("u-boot", "2023.01")
-        );
-        assert_eq!(
-            versions(b"libcurl/7.88.1 OpenSSL/3.0.17"),
-            one("curl", "7.88.1")
-        );
+        let cases: &[(&[u8], &str, &str)] = &[
+            // Debian 12 amd64 avahi-daemon
+            (&b"\x00avahi 0.8\x00"[..], "avahi", "0.8"),
+            // Debian 12 amd64 libcrypto.so.0
+            (&b"e\x00BoringSSL\x00OPENSSL_inter"[..], "boringssl", "unknown"),
+            // Debian 12 amd64 busybox
+            (&b"\x00BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1)\x00"[..], "busybox", "1.35.0"),
+            // Debian 12 amd64 bzip2recover
+            (&b"\x00bzip2recover 1.0.8: extracts blocks from damaged .bz2 files.\x0a\x00"[..], "bzip2", "1.0.8"),
+            // Debian 12 amd64 libcares.so.2.5.1
+            (&b"\x00Could not find GetNetworkParams function\x001.18.1\x00\x00\x00\x00\x00\x00\x00\x00\x0001234567"[..], "c-ares", "1.18.1"),
+            // Debian 12 amd64 curl
+            (&b"\x00curl 7.88.1 (x86_64-pc-linux-gnu) %s\x0a\x00"[..], "curl", "7.88.1"),
+            // Debian 12 amd64 dhcpcd
+            (&b"\x00dhcpcd-9.4.1 starting\x00"[..], "dhcpcd", "9.4.1"),
+            // Debian 12 amd64 dnsmasq
+            (&b"\x00dnsmasq-2.90\x00"[..], "dnsmasq", "2.90"),
+            // Debian 12 amd64 dbclient
+            (&b"\x00dropbear_2022.83\x0d\x0a\x00"[..], "dropbear", "2022.83"),
+            // Debian 12 amd64 libext2fs.so.2.4
+            (&b"\x00EXT2FS Library version 1.47.0\x00"[..], "e2fsprogs", "1.47.0"),
+            // Debian 12 amd64 libexpat.so.1.8.10
+            (&b"\x00expat_2.5.0\x00"[..], "expat", "2.5.0"),
+            // Debian 12 amd64 libc.so.6
+            (&b"\x00GNU C Library (Debian GLIBC 2.36-9+deb12u14) stable release version 2.36.\x0aCopyright (C) 2022 Free Software Foundation, I\x00"[..], "glibc", "2.36"),
+            // Debian 12 amd64 libgnutls.so.30.34.3
+            (&b"\x00Enabled GnuTLS 3.7.9 logging...\x0a\x00"[..], "gnutls", "3.7.9"),
+            // Debian 12 amd64 hostapd_cli
+            (&b"\x00hostapd_cli v2.10\x0aCopyright (c) 2004-2022, Jouni Malinen <j@w1.fi> and contributors\x00"[..], "hostapd", "2.10"),
+            // Debian 12 amd64 xtables-legacy-multi
+            (&b"\x001.8.9 (legacy)\x00append\x00"[..], "iptables", "1.8.9"),
+            // Debian 12 amd64 libjson-c.so.5.2.0
+            (&b"\x000.16\x00%ld\x00%lu\x00json-c aborts with error:"[..], "json-c", "0.16"),
+            // Debian 12 amd64 libcoap-3-gnutls.so.3.0.0
+            (&b"\x00libcoap 4.3.1\x00"[..], "libcoap", "4.3.1"),
+            // Debian 12 amd64 libevent-2.1.so.7.0.1
+            (&b"\x002.1.12-stable\x00EV_TIMEOU"[..], "libevent", "2.1.12"),
+            // Debian 12 amd64 libgcrypt.so.20.4.1
+            (&b"\x00This is Libgcrypt 1.10.1 - The GNU Crypto Library\x0aCopyright (C) 2012-2022 g10 Code GmbH\x0aCopyright (C) 2013-2022 Jussi Ki\x00"[..], "libgcrypt", "1.10.1"),
+            // Debian 12 amd64 libjpeg.so.62.3.0
+            (&b"\x00libjpeg-turbo version 2.1.5 (build 20230203)\x00"[..], "libjpeg-turbo", "2.1.5"),
+            // Debian 12 amd64 libmicrohttpd.so.12.60.0
+            (&b"\x00MHD-worker\x000.9.75\x00\x00\x00\x00\x00\x00\x00Resumed co"[..], "libmicrohttpd", "0.9.75"),
+            // Debian 12 amd64 libpcap.so.1.10.3
+            (&b"\x00libpcap version 1.10.3 (with TPACKET_V3)\x00"[..], "libpcap", "1.10.3"),
+            // Debian 12 amd64 libpng16.so.16.39.0
+            (&b"\x00libpng version 1.6.39\x0aCopyright (c) 2018-2022 Cosmin Truta\x0aCopyright (c) 1998-2002,2004,2006-2018 Glenn Randers-Pehrson\x0a\x00"[..], "libpng", "1.6.39"),
+            // Debian 12 amd64 libssh.so.4.9.6
+            (&b"\x00libssh_0.10.6\x00"[..], "libssh", "0.10.6"),
+            // Debian 12 amd64 libssh2.so.1.0.1
+            (&b"\x00libssh2_1.10.0\x00"[..], "libssh2", "1.10.0"),
+            // Debian 12 amd64 libtiff.so.6.0.0
+            (&b"\x00LIBTIFF, Version 4.5.0\x0aCopyright (c) 1988-1996 Sam Leffler\x0aCopyright (c) 1991-1996 Silicon Graphics, Inc.\x00"[..], "libtiff", "4.5.0"),
+            // Debian 12 amd64 libupnp.so.13.0.0
+            (&b"\x00Portable SDK for UPnP devices/1.8.4\x0d\x0a\x00"[..], "libupnp", "1.8.4"),
+            // Debian 12 amd64 lighttpd
+            (&b"\x00lighttpd/1.4.69\x00"[..], "lighttpd", "1.4.69"),
+            // Debian 12 amd64 liblua5.3-c++.so.0.0.0
+            (&b"\x00$LuaVersion: Lua 5.3.6  Copyright (C) 1994-2020 Lua.org, PUC-Rio $$LuaAuthors: R. Ierusalimschy, L. H. de Figueiredo, W.\x00"[..], "lua", "5.3.6"),
+            // Debian 12 amd64 libmbedcrypto.so.2.28.3
+            (&b"\x00mbed TLS 2.28.3\x00"[..], "mbedtls", "2.28.3"),
+            // Debian 12 amd64 mini_httpd
+            (&b"\x00mini_httpd/1.30 26Oct2018\x00"[..], "mini_httpd", "1.30"),
+            // Debian 12 amd64 miniupnpd
+            (&b"\x00miniupnpd 2.3.1 Dec 21 2022\x00"[..], "miniupnpd", "2.3.1"),
+            // Debian 12 amd64 nginx
+            (&b"\x00nginx/1.22.1\x0a\x00"[..], "nginx", "1.22.1"),
+            // Debian 12 amd64 libnode.so.108
+            (&b"\x00node.js/v18.20.4\x00"[..], "node.js", "18.20.4"),
+            // Debian 12 amd64 ssh
+            (&b"\x00OpenSSH_9.2p1 Debian-2+deb12u10\x00"[..], "openssh", "9.2p1"),
+            // Debian 12 amd64 libcrypto.so.3
+            (&b"\x00OpenSSL 3.0.22 25 Aug 2026\x00"[..], "openssl", "3.0.22"),
+            // Debian 12 amd64 openvpn
+            (&b"\x00OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [LZO] [LZ4] [EPOLL] [PKCS11] [MH/PKTINFO] [AEAD] [DCO]\x00"[..], "openvpn", "2.6.14"),
+            // Debian 12 amd64 php8.2
+            (&b"\x00X-Powered-By: PHP/8.2.36\x00"[..], "php", "8.2.36"),
+            // Debian 12 amd64 pppd
+            (&b"\x00/pppd/2.4.9\x00"[..], "ppp", "2.4.9"),
+            // Debian 12 amd64 proftpd
+            (&b"\x00ProFTPD Version 1.3.8\x00"[..], "proftpd", "1.3.8"),
+            // Debian 12 amd64 pure-ftpd
+            (&b"\x00pure-ftpd v1.0.50 [privsep]\x0a\x00"[..], "pure-ftpd", "1.0.50"),
+            // Debian 12 amd64 libpython3.11.so.1.0
+            (&b"\x003.11.2\x00%.80s (%.80s) %.80s\x00"[..], "python", "3.11.2"),
+            // Debian 12 amd64 dumpmscat
+            (&b"\x00SAMBA_4.17.12_DEBIAN_SAMBA4\x00"[..], "samba", "4.17.12"),
+            // Debian 12 amd64 charon
+            (&b"\x00(strongSwan 5.9.8, %s %s, %s)\x00"[..], "strongswan", "5.9.8"),
+            // Debian 12 amd64 u-boot.bin
+            (&b"\x00U-Boot 2023.01+dfsg-2+deb12u3 (Jun 22 2026 - 08:38:07 +0000)\x00"[..], "u-boot", "2023.01"),
+            // Debian 12 amd64 dmesg
+            (&b"\x00util-linux 2.38.1\x00"[..], "util-linux", "2.38.1"),
+            // Debian 12 amd64 vsftpd
+            (&b"\x00vsFTPd 3.0.3)\x00"[..], "vsftpd", "3.0.3"),
+            // Debian 12 amd64 wg
+            (&b"\x001.0.20210914\x00-h\x00--help\x00Invalid subcommand: `%s'\x0a"[..], "wireguard-tools", "1.0.20210914"),
+            // Debian 12 amd64 libwolfssl.so.35.3.0
+            (&b"\x00wolfSSL 5.5.4\x00"[..], "wolfssl", "5.5.4"),
+            // Debian 12 amd64 lzmainfo
+            (&b"\x00 (XZ Utils) 5.4.1\x00"[..], "xz", "5.4.1"),
+            // Debian 12 amd64 libnode.so.108
+            (&b"\x00deflate 1.2.11 Copyright 1995-2017 Jean-loup Gailly and Mark Adler \x00"[..], "zlib", "1.2.11"),
+            // Debian 12 amd64 zstd
+            (&b"\x00v1.5.4\x00Zstandard CLI\x00Ya"[..], "zstd", "1.5.4"),
+
+            // Debian 12 armhf libbz2.so.1.0.4 (string order differs from amd64)
+            (&b"b\x00\x00\x001.0.8, 13-Jul-2019\x00\x00\n\nbzip2/libbzip2: internal error"[..], "bzip2", "1.0.8"),
+            // Debian 12 armhf libcares.so.2.5.1
+            (&b"\x00DNS query cancelled\x001.18.1\x00\x000123456789abcdef\x00"[..], "c-ares", "1.18.1"),
+            // Debian 12 armhf libmicrohttpd.so.12.60.0
+            (&b"\x00Failed to create pool thread: %s\n\x00\x00\x000.9.75\x00\x00"[..], "libmicrohttpd", "0.9.75"),
+            // Debian 12 amd64 wpa_cli
+            (&b"\x00wpa_cli v2.10\nCopyright (c) 2004-2022, Jouni Malinen <j@w1.fi> and contributors\x00"[..], "wpa_supplicant", "2.10"),
+            // Debian 12 amd64 nft
+            (&b"--file\x00Lester Gooch #5\x001.0.6\x00nftables\x00%s v%s (%s)\n\x00"[..], "nftables", "1.0.6"),
+            // Debian 12 amd64 pppoe
+            (&b"\x00eth0\x003.15\x00%.256s: Session %d: %.256s\x00"[..], "rp-pppoe", "3.15"),
+            // Debian 12 amd64 mosquitto
+            (&b"\x00Error: Invalid bridge remapping.\x002.0.11\x00mosquitto version %s\n\n\x00"[..], "mosquitto", "2.0.11"),
+            // Debian 12 amd64 chronyd
+            (&b"\x00/etc/chrony/chrony.conf\x00--help\x00--version\x004.3\x0046df:F:hl:L:mnpP:qQrRst:u:Uvx\x00"[..], "chrony", "4.3"),
+            // Debian 12 armhf chronyd
+            (&b"+IPV6 -DEBUG\x004.3\x00chronyd (chrony) version %s (%s)\n\x00"[..], "chrony", "4.3"),
+            // Debian 12 amd64 tcpdump
+            (&b"\x00%s version 4.99.3\n\x00SMI-library: %s\n\x00"[..], "tcpdump", "4.99.3"),
+            // Debian 12 amd64 e2fsck
+            (&b"\x00/usr/share/locale\x001.47.0\x00E2FSCK_FORCE_INTERACTIVE\x00"[..], "e2fsprogs", "1.47.0"),
+            // Earlier releases and other builds of the same strings.
+            (&b"\0OpenSSL 1.0.2k  26 Jan 2017\0"[..], "openssl", "1.0.2k"),
+            (&b"\0OpenSSL 1.0.2u-fips  20 Dec 2019\0"[..], "openssl", "1.0.2u"),
+            (&b"\0Mbed TLS 3.6.0\0"[..], "mbedtls", "3.6.0"),
+            (&b"uClibc-ng 1.0.39\0"[..], "uclibc-ng", "1.0.39"),
+            (&b"Linux version 4.14.180 (builder@buildhost) (gcc version 7.5.0)"[..], "linux", "4.14.180"),
+            (&b"libcurl/7.88.1 OpenSSL/3.0.17"[..], "curl", "7.88.1"),
+        ];
+        for (bytes, product, version) in cases {
+            assert_eq!(
+                versions(bytes),
+                one(product, version),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]

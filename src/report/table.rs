@@ -120,6 +120,12 @@ fn section(out: &mut String, r: &ScanReport) {
             f.summary
         );
     }
+    if !r.conflicts.is_empty() {
+        let _ = writeln!(out, "\nConflicts ({})", r.conflicts.len());
+        for c in &r.conflicts {
+            let _ = writeln!(out, "  {}  ({})", c.message, c.manifest);
+        }
+    }
     if !r.notes.is_empty() {
         let _ = writeln!(
             out,

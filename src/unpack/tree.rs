@@ -85,11 +85,20 @@ pub fn classify(data: &[u8]) -> FileClass {
 
 fn is_text(data: &[u8]) -> bool {
     let head = &data[..data.len().min(4096)];
-    !head.is_empty()
-        && std::str::from_utf8(head).is_ok_and(|s| {
-            s.chars()
+    !head.is_empty() && {
+        // The 4 KiB cut may split a multi-byte character: judge what is whole.
+        let valid = match std::str::from_utf8(head) {
+            Ok(s) => s,
+            Err(e) if e.error_len().is_none() => {
+                std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+            }
+            Err(_) => return false,
+        };
+        !valid.is_empty()
+            && valid
+                .chars()
                 .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x0c'))
-        })
+    }
 }
 
 /// Index of one file system's entries by absolute path, resolving symlinks the
