@@ -32,7 +32,8 @@ cargo +nightly fuzz build -O
 mkdir -p logs
 run() {
     seed "$1"
-    cargo +nightly fuzz run -O "$1" "corpus/$1" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+    mkdir -p "artifacts/$1"
+    cargo +nightly fuzz run -O "$1" "corpus/$1" -- -artifact_prefix="artifacts/$1/" -max_total_time="$secs" -rss_limit_mb=2048 \
         -max_len=262144 > "logs/$1.log" 2>&1 || echo "$1: CRASH (see logs/$1.log and artifacts/$1)"
     grep -E '^#[0-9]+.*(DONE|pulse)' "logs/$1.log" | tail -1 | sed "s/^/$1: /"
 }

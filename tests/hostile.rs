@@ -401,3 +401,56 @@ fn every_new_container_truncated_and_flipped_ends_in_a_report() {
         "only {errors} damaged inputs reported"
     );
 }
+
+#[test]
+fn a_zip_entry_bomb_is_a_limit_note_and_the_rest_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    w.start_file("zeros.bin", opts).unwrap();
+    w.write_all(&vec![0u8; 64 << 20]).unwrap();
+    w.start_file("etc/version", opts).unwrap();
+    w.write_all(b"1.2.3\n").unwrap();
+    let zip = w.finish().unwrap().into_inner();
+    let image = write(tmp.path(), "bomb.zip", &zip);
+    let (code, v) = json(&["unpack", &image, "--json", "--max-file-size", "8388608"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("/zeros.bin"), "{n}");
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["path"]))
+        .collect();
+    assert_eq!(files, [format!("{image}@0x0:zip/etc/version")]);
+}
+
+#[test]
+fn containers_nest_with_provenance_paths() {
+    // A gzip'd cpio initramfs inside a tarball, carved at an offset in an image.
+    let tmp = tempfile::tempdir().unwrap();
+    let cpio = std::fs::read(root().join("tests/fixtures/tree.newc.cpio")).unwrap();
+    let mut e = flate2::GzBuilder::new()
+        .filename("initramfs.cpio")
+        .write(Vec::new(), flate2::Compression::default());
+    e.write_all(&cpio).unwrap();
+    let gz = e.finish().unwrap();
+    let mut tar = tar_entry("boot/initramfs.cpio.gz", b'0', "", &gz);
+    tar.extend([0u8; 1024]);
+    let mut image = vec![0xffu8; 0x1000];
+    image.extend_from_slice(&tar);
+    let path = write(tmp.path(), "fw.bin", &image);
+    let (code, v) = json(&["unpack", &path, "--json"]);
+    assert_eq!(code, 0, "{v}");
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["path"]))
+        .collect();
+    let busybox = format!(
+        "{path}@0x1000:tar/boot/initramfs.cpio.gz@0x0:gzip/initramfs.cpio@0x0:cpio/bin/busybox"
+    );
+    assert!(files.contains(&busybox), "{files:?}");
+}

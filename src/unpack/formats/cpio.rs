@@ -5,6 +5,7 @@
 use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
+use std::collections::HashMap;
 
 pub struct Cpio;
 
@@ -24,6 +25,9 @@ enum Variant {
 
 /// One parsed header, before the name and data are read.
 struct Header {
+    /// Device and inode: newc/crc hard links share them.
+    inode: (u32, u32, u32),
+    nlink: u32,
     mode: u32,
     file_size: usize,
     name_size: usize,
@@ -53,6 +57,8 @@ fn header(data: &[u8]) -> Option<(Variant, Header)> {
         return Some((
             variant,
             Header {
+                inode: (0, 0, 0),
+                nlink: 1,
                 mode: u32::try_from(field(18, 6)?).ok()?,
                 name_size: usize::try_from(field(59, 6)?).ok()?,
                 file_size: usize::try_from(field(65, 11)?).ok()?,
@@ -70,6 +76,8 @@ fn header(data: &[u8]) -> Option<(Variant, Header)> {
     Some((
         variant,
         Header {
+            inode: (fields[7], fields[8], fields[0]),
+            nlink: fields[4],
             mode: fields[1],
             file_size: fields[6] as usize,
             name_size: fields[11] as usize,
@@ -113,6 +121,9 @@ impl Format for Cpio {
         };
         let mut at = 0;
         let mut ended = false;
+        // newc/crc store a hard-linked file's data once, on its last link:
+        // earlier links (empty) wait here for it.
+        let mut waiting: HashMap<(u32, u32, u32), Vec<usize>> = HashMap::new();
         while at < data.len() {
             let Some((variant, h)) = header(&data[at..]) else {
                 out.notes.push(Problem::Error(format!(
@@ -185,6 +196,22 @@ impl Format for Cpio {
             } else {
                 Vec::new()
             };
+            if kind == EntryKind::File && h.nlink > 1 && variant != Variant::Odc {
+                let links = waiting.entry(h.inode).or_default();
+                if contents.is_empty() {
+                    links.push(out.entries.len());
+                } else {
+                    for i in std::mem::take(links) {
+                        if !budget.take(contents.len() as u64) {
+                            out.notes.push(Problem::Limit(format!(
+                                "/{path}: hard link copies exceed the total size bound"
+                            )));
+                            break;
+                        }
+                        out.entries[i].data = contents.clone();
+                    }
+                }
+            }
             out.entries.push(Entry {
                 path: path.to_string(),
                 kind,
@@ -249,6 +276,17 @@ mod tests {
             let hostname = out.entries.iter().find(|e| e.path == "etc/hostname");
             assert_eq!(hostname.unwrap().data, b"router\n");
         }
+    }
+
+    #[test]
+    fn newc_hard_links_share_the_last_links_data() {
+        /// `cpio -o -H newc` of `a` and its hard link `b` (make.sh).
+        const LINKS: &[u8] = include_bytes!("../../../tests/fixtures/links.newc.cpio");
+        let out = Cpio
+            .extract(LINKS, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), ["a 7", "b 7"]);
     }
 
     #[test]

@@ -119,6 +119,17 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
             end = data.len() as u64;
             break;
         }
+        // Metadata records (a pax global header from `git archive`, say)
+        // are not files.
+        if matches!(
+            entry.header().entry_type(),
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            continue;
+        }
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = raw
             .trim_start_matches("./")
@@ -262,6 +273,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pax_global_header_is_not_an_entry() {
+        /// `git archive --format=tar` starts with a pax global header.
+        const GIT: &[u8] = include_bytes!("../../../tests/fixtures/git-archive.tar");
+        let out = Tar
+            .extract(GIT, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), ["hello.txt 6"]);
     }
 
     #[test]

@@ -154,6 +154,36 @@ mod tests {
     }
 
     #[test]
+    fn reads_version_2_with_a_fourth_offset() {
+        // Rebuild the fixture as v2: one more offset slot (unused), CRC redone.
+        let body = &FIXTURE[28..];
+        let (k, r) = (32u32, 32 + le32(FIXTURE, 20).unwrap() - 28);
+        let mut tail = Vec::new();
+        tail.extend_from_slice(&0u16.to_le_bytes());
+        tail.extend_from_slice(&2u16.to_le_bytes());
+        for o in [k, r, 0, 0] {
+            tail.extend_from_slice(&o.to_le_bytes());
+        }
+        tail.extend_from_slice(body);
+        let mut img = b"HDR0".to_vec();
+        img.extend_from_slice(&((12 + tail.len()) as u32).to_le_bytes());
+        img.extend_from_slice(&(!crc32fast::hash(&tail)).to_le_bytes());
+        img.extend_from_slice(&tail);
+        let out = Trx
+            .extract(&img, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(
+            out.detail.as_deref(),
+            Some("TRX v2, partitions at 0x20, 0xd8, 0x0, 0x0")
+        );
+        assert_eq!(
+            out.entries[1].data,
+            &FIXTURE[le32(FIXTURE, 20).unwrap() as usize..]
+        );
+    }
+
+    #[test]
     fn truncation_is_corrupt() {
         for cut in [10, 28, 100, FIXTURE.len() - 1] {
             let r = Trx.extract(&FIXTURE[..cut], &mut Budget::new(Limits::default()));
