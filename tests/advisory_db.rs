@@ -123,3 +123,37 @@ fn a_bad_file_is_named_and_the_rest_imported() {
     assert!(run.stderr.contains("nothing imported"), "{}", run.stderr);
     assert!(!Path::new(empty.path()).join("advisories.json").exists());
 }
+
+#[test]
+fn rustsec_ids_match_cargo_audit_on_the_same_database() {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/fixtures/cargo-audit-expected.json")).unwrap(),
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let db = shared("rustsec-advisory-db");
+    assert_eq!(
+        fwaudit(&["--data-dir", h, "db", "import", db.to_str().unwrap()]).code,
+        0
+    );
+    let lock = expected["lockfile"].as_str().unwrap();
+    let (code, r) = json(&["--data-dir", h, "scan", lock, "--format", "json"]);
+    assert_eq!(code, 0);
+    let mut ids: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "vulnerable")
+        .map(|f| s(&f["advisory"]))
+        .filter(|id| id.starts_with("RUSTSEC-"))
+        .collect();
+    ids.sort();
+    let want: Vec<String> = expected["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    assert_eq!(ids, want);
+}
