@@ -231,6 +231,7 @@ impl Format for Cpio {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unpack::formats::listing;
     use crate::unpack::limits::Limits;
 
     /// `cpio -o -H newc`, `-H crc` and `-H odc` of the same tree (see make.sh):
@@ -238,20 +239,6 @@ mod tests {
     const NEWC: &[u8] = include_bytes!("../../../tests/fixtures/tree.newc.cpio");
     const CRC: &[u8] = include_bytes!("../../../tests/fixtures/tree.crc.cpio");
     const ODC: &[u8] = include_bytes!("../../../tests/fixtures/tree.odc.cpio");
-
-    fn listing(out: &Extracted) -> Vec<String> {
-        let mut v: Vec<String> = out
-            .entries
-            .iter()
-            .map(|e| match &e.kind {
-                EntryKind::Symlink(t) => format!("{} -> {t}", e.path),
-                EntryKind::Dir => format!("{}/", e.path),
-                _ => format!("{} {}", e.path, e.data.len()),
-            })
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn reads_all_three_variants_of_real_cpio_output() {

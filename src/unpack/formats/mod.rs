@@ -182,3 +182,20 @@ pub fn decode_payload(
     }
     decoded.data
 }
+
+/// Sorted `path size`, `dir/` and `link -> target` lines of an archive's
+/// entries: what the archive format tests compare against the real tools' output.
+#[cfg(test)]
+pub(crate) fn listing(out: &Extracted) -> Vec<String> {
+    let mut v: Vec<String> = out
+        .entries
+        .iter()
+        .map(|e| match &e.kind {
+            EntryKind::Symlink(t) => format!("{} -> {t}", e.path),
+            EntryKind::Dir => format!("{}/", e.path),
+            _ => format!("{} {}", e.path, e.data.len()),
+        })
+        .collect();
+    v.sort();
+    v
+}

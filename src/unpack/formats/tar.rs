@@ -217,6 +217,7 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unpack::formats::listing;
     use crate::unpack::limits::Limits;
 
     /// GNU tar `--format=gnu`, `--format=pax` and `--format=ustar` of a tree
@@ -224,20 +225,6 @@ mod tests {
     const GNU: &[u8] = include_bytes!("../../../tests/fixtures/tree.gnu.tar");
     const PAX: &[u8] = include_bytes!("../../../tests/fixtures/tree.pax.tar");
     const USTAR: &[u8] = include_bytes!("../../../tests/fixtures/tree.ustar.tar");
-
-    fn listing(out: &Extracted) -> Vec<String> {
-        let mut v: Vec<String> = out
-            .entries
-            .iter()
-            .map(|e| match &e.kind {
-                EntryKind::Symlink(t) => format!("{} -> {t}", e.path),
-                EntryKind::Dir => format!("{}/", e.path),
-                _ => format!("{} {}", e.path, e.data.len()),
-            })
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn reads_gnu_pax_and_ustar_output_with_long_names_and_links() {
