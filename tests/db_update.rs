@@ -21,6 +21,8 @@ struct Reply {
     claim_length: Option<usize>,
     delay: Duration,
     retry_after: Option<u64>,
+    /// Sent as `x-goog-hash: md5=...` (base64), as Cloud Storage does.
+    goog_md5: Option<String>,
 }
 
 #[derive(Default)]
@@ -128,6 +130,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     if let Some(s) = reply.retry_after {
         head.push_str(&format!("Retry-After: {s}\r\n"));
     }
+    if let Some(m) = &reply.goog_md5 {
+        head.push_str(&format!("x-goog-hash: crc32c=AAAAAA==,md5={m}\r\n"));
+    }
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&reply.body);
@@ -180,10 +185,16 @@ fn osv_export_then_not_modified() {
         ("RUSTSEC-2099-0001", "demo"),
         ("GHSA-aaaa-bbbb-cccc", "other"),
     ]);
+    let md5 = {
+        use base64::Engine;
+        use md5::Digest;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&zip))
+    };
     server.route(
         "/crates.io/all.zip",
         vec![Reply {
             etag: Some("\"v1\""),
+            goog_md5: Some(md5),
             ..ok("application/zip", zip)
         }],
     );
@@ -282,6 +293,14 @@ fn failures_name_the_source_and_keep_the_old_store() {
             "/PyPI/all.zip",
             ok("application/zip", b"PK\x03\x04 not really a zip".to_vec()),
             "not a readable zip",
+        ),
+        (
+            "/PyPI/all.zip",
+            Reply {
+                goog_md5: Some("1B2M2Y8AsgTpgAmY7PhCfg==".to_string()),
+                ..ok("application/zip", osv_zip(&[("X-2", "x")]))
+            },
+            "MD5 checksum mismatch",
         ),
     ];
     for (path, reply, message) in cases {

@@ -208,6 +208,13 @@ fn read_body(
         ));
     }
     let declared: Option<u64> = header(CONTENT_LENGTH).and_then(|l| l.parse().ok());
+    // Google Cloud Storage (where OSV publishes its exports) sends
+    // `x-goog-hash: crc32c=...,md5=...`; the MD5 is checked when present.
+    let published_md5 =
+        header(reqwest::header::HeaderName::from_static("x-goog-hash")).and_then(|h| {
+            h.split(',')
+                .find_map(|part| part.trim().strip_prefix("md5=").map(str::to_string))
+        });
     let cache = CacheEntry {
         etag: header(ETAG),
         last_modified: header(LAST_MODIFIED),
@@ -227,6 +234,16 @@ fn read_body(
             "{url}: body is {} bytes, Content-Length said {n}",
             bytes.len()
         ));
+    }
+    if let Some(want) = published_md5.as_deref() {
+        use base64::Engine;
+        use md5::Digest;
+        let got = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&bytes));
+        if got != want {
+            return Err(format!(
+                "{url}: MD5 checksum mismatch (x-goog-hash says {want}, body has {got})"
+            ));
+        }
     }
     Ok((bytes, cache))
 }
