@@ -309,6 +309,21 @@ fn merge_aliases(matches: Vec<Match<'_>>) -> Vec<Match<'_>> {
     out
 }
 
+/// Base score of a CVSS vector: v3.x and v4.0 with their `CVSS:` prefix,
+/// v2 without one (as NVD and OSV write it).
+pub fn cvss_base_score(vector: &str) -> Option<f64> {
+    use std::str::FromStr;
+    let vector = vector.trim();
+    cvss::Cvss::from_str(vector)
+        .map(|c| c.score())
+        .ok()
+        .or_else(|| {
+            cvss::v2::Vector::from_str(vector)
+                .ok()
+                .map(|v| v.score().value())
+        })
+}
+
 /// The bundled OSV advisories.
 pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
     bundled::BUNDLED_OSV

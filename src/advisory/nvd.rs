@@ -9,7 +9,6 @@ use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Configuration {
@@ -152,14 +151,8 @@ fn metrics(metrics: &Value) -> (Option<Severity>, Option<String>) {
         let Some(vector) = chosen.and_then(|m| m["cvssData"]["vectorString"].as_str()) else {
             continue;
         };
-        let score = if key == "cvssMetricV2" {
-            cvss::v2::Vector::from_str(vector)
-                .ok()
-                .map(|v| v.score().value())
-        } else {
-            cvss::Cvss::from_str(vector).ok().map(|c| c.score())
-        };
-        let score = score.or_else(|| chosen.and_then(|m| m["cvssData"]["baseScore"].as_f64()));
+        let score = super::cvss_base_score(vector)
+            .or_else(|| chosen.and_then(|m| m["cvssData"]["baseScore"].as_f64()));
         return (
             score.map(Severity::from_cvss_score),
             Some(vector.to_string()),

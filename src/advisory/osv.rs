@@ -5,7 +5,6 @@ use super::schemes::Scheme;
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
@@ -73,11 +72,7 @@ impl Record {
     /// else the qualitative rating in `database_specific.severity`.
     pub fn severity(&self) -> (Option<Severity>, Option<String>) {
         let scored = self.severity.iter().filter_map(|s| {
-            let vector = s.score.trim();
-            let score = match s.kind.as_str() {
-                "CVSS_V2" => cvss::v2::Vector::from_str(vector).ok()?.score().value(),
-                _ => cvss::Cvss::from_str(vector).ok()?.score(),
-            };
+            let score = super::cvss_base_score(&s.score)?;
             Some((Severity::from_cvss_score(score), s.score.clone()))
         });
         if let Some((sev, vector)) = scored.max_by_key(|(sev, _)| *sev) {

@@ -77,14 +77,7 @@ fn rule(id: &str, f: &Finding) -> Value {
 
 /// GitHub code scanning reads this number (0.0-10.0) to rank alerts.
 fn security_severity(f: &Finding) -> String {
-    let scored = f.cvss.as_deref().and_then(|v| {
-        use std::str::FromStr;
-        cvss::Cvss::from_str(v).map(|c| c.score()).ok().or_else(|| {
-            cvss::v2::Vector::from_str(v)
-                .ok()
-                .map(|c| c.score().value())
-        })
-    });
+    let scored = f.cvss.as_deref().and_then(crate::advisory::cvss_base_score);
     let score = scored.unwrap_or(match f.severity {
         Severity::Critical => 9.5,
         Severity::High => 8.0,
