@@ -134,15 +134,18 @@ impl Fleet {
         if path.is_file() && !rescan {
             let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let sha = hex::encode(Sha256::digest(&data));
-            if let Some(record) = self.image(&sha)? {
-                let mut report = record.report;
+            if let Some(mut record) = self.image(&sha)? {
+                if let Some(v) = firmware_version
+                    && !record.firmware_versions.iter().any(|x| x == v)
+                {
+                    record.firmware_versions.push(v.to_string());
+                }
+                let mut report = record.report.clone();
                 report.target.path = path.display().to_string();
                 report.findings =
                     scan::findings(&report.components, &report.libraries, db, options);
-                let change = self.set_findings(&sha, &report.findings, now)?;
-                if let Some(v) = firmware_version {
-                    self.store_image(&report, Some(v), now)?;
-                }
+                // One read and one transaction: findings and any new version together.
+                let change = self.replace_findings(&sha, record, &report.findings, now)?;
                 return Ok(StoredScan {
                     report,
                     change,
