@@ -19,16 +19,13 @@ pub fn parse_status_d(path: &str, text: &str) -> Result<Vec<Component>, String> 
 
 /// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).
 pub fn is_status_d(fs_path: &str) -> bool {
-    fs_path
-        .strip_prefix("/var/lib/dpkg/status.d/")
-        .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.ends_with(".md5sums"))
+    super::entry_in(fs_path, "/var/lib/dpkg/status.d/")
+        .is_some_and(|name| !name.ends_with(".md5sums"))
 }
 
 /// `/var/lib/dpkg/info/NAME.list`.
 pub fn is_files_list(fs_path: &str) -> bool {
-    fs_path
-        .strip_prefix("/var/lib/dpkg/info/")
-        .is_some_and(|name| !name.contains('/') && name.ends_with(".list"))
+    super::entry_in(fs_path, "/var/lib/dpkg/info/").is_some_and(|name| name.ends_with(".list"))
 }
 
 /// The package a files list belongs to: `libssl3:armhf.list` -> `libssl3`.

@@ -96,6 +96,13 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// The name of an entry directly inside `dir` (which ends in `/`), if `fs_path` is one.
+pub(crate) fn entry_in<'a>(fs_path: &'a str, dir: &str) -> Option<&'a str> {
+    fs_path
+        .strip_prefix(dir)
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
 static READERS: &[Reader] = &[
     Reader {
         kind: "package database",

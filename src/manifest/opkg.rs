@@ -24,15 +24,11 @@ pub fn parse_control(path: &str, text: &str) -> Result<Vec<Component>, String> {
 }
 
 pub fn is_info_control(fs_path: &str) -> bool {
-    fs_path
-        .strip_prefix("/usr/lib/opkg/info/")
-        .is_some_and(|name| !name.contains('/') && name.ends_with(".control"))
+    super::entry_in(fs_path, "/usr/lib/opkg/info/").is_some_and(|name| name.ends_with(".control"))
 }
 
 pub fn is_files_list(fs_path: &str) -> bool {
-    fs_path
-        .strip_prefix("/usr/lib/opkg/info/")
-        .is_some_and(|name| !name.contains('/') && name.ends_with(".list"))
+    super::entry_in(fs_path, "/usr/lib/opkg/info/").is_some_and(|name| name.ends_with(".list"))
 }
 
 /// `/usr/lib/opkg/info/busybox.list` -> `busybox`.
