@@ -108,6 +108,21 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
             "pkg:generic/zlib@1.2.13"
         ])
     );
+    // Package edges come from the dpkg database's `Depends`.
+    let libcurl_deps = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "pkg:deb/debian/libcurl4@7.88.1-10%2Bdeb12u15?arch=armhf")
+        .unwrap();
+    assert_eq!(
+        libcurl_deps["dependsOn"],
+        serde_json::json!([
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=armhf",
+            "pkg:deb/debian/libssl3@3.0.20-1~deb12u2?arch=armhf",
+            "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=armhf"
+        ])
+    );
     let vulns = bom["vulnerabilities"].as_array().unwrap();
     assert_eq!(vulns.len(), 25);
     let bb = vulns.iter().find(|v| v["id"] == "CVE-2022-48174").unwrap();
@@ -122,6 +137,44 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
     assert_eq!(
         bb["recommendation"],
         "Upgrade busybox@1.35.0 to 1.37.0 or later"
+    );
+}
+
+#[test]
+fn cyclonedx_graph_from_a_lockfile() {
+    let (code, bom) = json(&[
+        "scan",
+        "tests/fixtures/manifests/cargo-lock/Cargo.lock",
+        "--format",
+        "cyclonedx",
+    ]);
+    assert_eq!(code, 0);
+    if let Some((ok, text)) = schema_check("cyclonedx", &bom) {
+        assert!(ok, "{text}");
+    }
+    let edges: Vec<String> = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d["dependsOn"].as_array().unwrap().is_empty())
+        .map(|d| {
+            let on: Vec<&str> = d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            format!("{} -> {}", s(&d["ref"]), on.join(" "))
+        })
+        .collect();
+    // The workspace member's direct dependencies hang off the subject.
+    assert_eq!(
+        edges,
+        [
+            "target -> pkg:cargo/smallvec@1.6.0 pkg:cargo/time@0.1.44",
+            "pkg:cargo/time@0.1.44 -> pkg:cargo/libc@0.2.191 pkg:cargo/wasi@0.10.0%2Bwasi-snapshot-preview1 pkg:cargo/winapi@0.3.9",
+            "pkg:cargo/winapi@0.3.9 -> pkg:cargo/winapi-i686-pc-windows-gnu@0.4.0 pkg:cargo/winapi-x86_64-pc-windows-gnu@0.4.0",
+        ]
     );
 }
 

@@ -316,6 +316,12 @@ fn rootfs_package_databases_files_lists_and_attribution() {
         r["components"][5]["cpe"],
         "cpe:2.3:a:zlib:zlib:1.2.13:*:*:*:*:*:*:*"
     );
+    // dropbear's `Depends` names busybox, whose stanza is in another file;
+    // `libc` is not installed and gives no edge.
+    assert_eq!(
+        r["components"][4]["depends_on"],
+        serde_json::json!(["pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"])
+    );
 }
 
 #[test]

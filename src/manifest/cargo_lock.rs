@@ -116,7 +116,12 @@ mod tests {
         let c = parse("Cargo.lock", text).unwrap();
         let edges: Vec<(&str, Vec<&str>)> = c
             .iter()
-            .map(|c| (c.purl.as_str(), c.depends_on.iter().map(String::as_str).collect()))
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             edges,

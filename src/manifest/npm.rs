@@ -357,7 +357,12 @@ mod tests {
         let c = parse("package-lock.json", text).unwrap();
         let edges: Vec<(&str, Vec<&str>)> = c
             .iter()
-            .map(|c| (c.purl.as_str(), c.depends_on.iter().map(String::as_str).collect()))
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             edges,
@@ -382,12 +387,20 @@ mod tests {
         let c = parse("p", text).unwrap();
         let edges: Vec<(&str, Vec<&str>)> = c
             .iter()
-            .map(|c| (c.purl.as_str(), c.depends_on.iter().map(String::as_str).collect()))
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             edges,
             [
-                ("pkg:npm/a@1.0.0", vec!["pkg:npm/b@2.0.0", "pkg:npm/c@1.0.0"]),
+                (
+                    "pkg:npm/a@1.0.0",
+                    vec!["pkg:npm/b@2.0.0", "pkg:npm/c@1.0.0"]
+                ),
                 ("pkg:npm/b@2.0.0", vec!["pkg:npm/c@1.0.0"]),
                 ("pkg:npm/b@3.0.0", vec![]),
                 ("pkg:npm/c@1.0.0", vec![]),

@@ -1,7 +1,8 @@
 //! CycloneDX 1.6 JSON: the target as the BOM's subject, every component with
 //! PURL, CPE, hashes and where it was found, the dependency graph from the
-//! dynamic linker's view (DT_NEEDED), and vulnerabilities with a VEX analysis
-//! state taken from triage.
+//! dynamic linker's view (DT_NEEDED) and from the manifests (lockfile
+//! dependency lists, package `Depends`), and vulnerabilities with a VEX
+//! analysis state taken from triage.
 
 use crate::model::{Component, FindingKind, Severity};
 use crate::scan::ScanReport;
@@ -66,8 +67,15 @@ fn bom(r: &ScanReport) -> Value {
         }
     }
     let all_refs: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
+    for c in &r.components {
+        for on in c.depends_on.iter().filter(|on| all_refs.contains(*on)) {
+            if *on != bom_ref(c) {
+                depends.entry(bom_ref(c)).or_default().insert(on.clone());
+            }
+        }
+    }
     let mut dependencies =
-        vec![json!({"ref": "target", "dependsOn": all_refs.iter().collect::<Vec<_>>()})];
+        vec![json!({"ref": "target", "dependsOn": subject_edges(&all_refs, &depends)})];
     for reference in &all_refs {
         let on: Vec<&String> = depends
             .get(reference)
@@ -92,6 +100,36 @@ fn bom(r: &ScanReport) -> Value {
         "dependencies": dependencies,
         "vulnerabilities": vulnerabilities,
     })
+}
+
+/// What the subject itself depends on: the components nothing else depends
+/// on, plus one member of any cycle not reachable from those, so that every
+/// component is reachable from the subject without flattening the graph.
+fn subject_edges(
+    all: &BTreeSet<String>,
+    depends: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
+    let depended: BTreeSet<&String> = depends.values().flatten().collect();
+    let mut roots: Vec<&String> = all.iter().filter(|r| !depended.contains(r)).collect();
+    let mut reached: BTreeSet<&String> = BTreeSet::new();
+    let mut stack = roots.clone();
+    let mut next = all.iter();
+    loop {
+        while let Some(r) = stack.pop() {
+            if reached.insert(r) {
+                stack.extend(depends.get(r).into_iter().flatten());
+            }
+        }
+        match next.find(|r| !reached.contains(r)) {
+            Some(r) => {
+                roots.push(r);
+                stack.push(r);
+            }
+            None => break,
+        }
+    }
+    roots.sort();
+    roots.into_iter().cloned().collect()
 }
 
 fn component(c: &Component) -> Value {
@@ -250,4 +288,26 @@ fn serial_number(seed: &str) -> String {
         &x[16..20],
         &x[20..]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_depends_on_roots_and_unreachable_cycles() {
+        let all: BTreeSet<String> = ["a", "b", "c", "x", "y"].map(String::from).into();
+        let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut edge = |from: &str, to: &str| {
+            depends
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+        };
+        edge("a", "b");
+        edge("b", "c");
+        edge("x", "y");
+        edge("y", "x");
+        assert_eq!(subject_edges(&all, &depends), ["a", "x"]);
+    }
 }
