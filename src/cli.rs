@@ -200,6 +200,8 @@ pub enum OutputFormat {
     Sarif,
     /// CycloneDX 1.6 JSON SBOM with vulnerabilities (VEX).
     Cyclonedx,
+    /// SPDX 2.3 JSON SBOM with advisory references.
+    Spdx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

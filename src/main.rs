@@ -173,6 +173,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         OutputFormat::Json => report::json::render(&reports),
         OutputFormat::Sarif => report::sarif::render(&reports),
         OutputFormat::Cyclonedx => report::cyclonedx::render(&reports),
+        OutputFormat::Spdx => report::spdx::render(&reports),
     };
     emit(&text, args.output.as_deref())?;
     for r in &reports {

@@ -41,41 +41,10 @@ fn bom(r: &ScanReport) -> Value {
     }
     let components: Vec<Value> = r.components.iter().map(component).collect();
 
-    // file path -> components found in it, to turn library edges into component edges.
-    let mut in_file: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for c in &r.components {
-        for s in &c.sources {
-            in_file
-                .entry(s.path.as_str())
-                .or_default()
-                .insert(bom_ref(c));
-        }
-    }
-    let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for lib in &r.libraries {
-        let Some(provided) = in_file.get(lib.path.as_str()) else {
-            continue;
-        };
-        for user in &lib.needed_by {
-            for from in in_file.get(user.as_str()).into_iter().flatten() {
-                for to in provided {
-                    if from != to {
-                        depends.entry(from.clone()).or_default().insert(to.clone());
-                    }
-                }
-            }
-        }
-    }
+    let depends = super::graph::edges(r);
     let all_refs: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
-    for c in &r.components {
-        for on in c.depends_on.iter().filter(|on| all_refs.contains(*on)) {
-            if *on != bom_ref(c) {
-                depends.entry(bom_ref(c)).or_default().insert(on.clone());
-            }
-        }
-    }
     let mut dependencies =
-        vec![json!({"ref": "target", "dependsOn": subject_edges(&all_refs, &depends)})];
+        vec![json!({"ref": "target", "dependsOn": super::graph::roots(&all_refs, &depends)})];
     for reference in &all_refs {
         let on: Vec<&String> = depends
             .get(reference)
@@ -100,36 +69,6 @@ fn bom(r: &ScanReport) -> Value {
         "dependencies": dependencies,
         "vulnerabilities": vulnerabilities,
     })
-}
-
-/// What the subject itself depends on: the components nothing else depends
-/// on, plus one member of any cycle not reachable from those, so that every
-/// component is reachable from the subject without flattening the graph.
-fn subject_edges(
-    all: &BTreeSet<String>,
-    depends: &BTreeMap<String, BTreeSet<String>>,
-) -> Vec<String> {
-    let depended: BTreeSet<&String> = depends.values().flatten().collect();
-    let mut roots: Vec<&String> = all.iter().filter(|r| !depended.contains(r)).collect();
-    let mut reached: BTreeSet<&String> = BTreeSet::new();
-    let mut stack = roots.clone();
-    let mut next = all.iter();
-    loop {
-        while let Some(r) = stack.pop() {
-            if reached.insert(r) {
-                stack.extend(depends.get(r).into_iter().flatten());
-            }
-        }
-        match next.find(|r| !reached.contains(r)) {
-            Some(r) => {
-                roots.push(r);
-                stack.push(r);
-            }
-            None => break,
-        }
-    }
-    roots.sort();
-    roots.into_iter().cloned().collect()
 }
 
 fn component(c: &Component) -> Value {
@@ -270,9 +209,14 @@ fn source_name(id: &str) -> &'static str {
     }
 }
 
-/// A stable `urn:uuid:` from the target's hash (UUID version 8 layout), so
-/// that the same image always gets the same serial number.
+/// A stable `urn:uuid:` from the target's hash, so that the same image
+/// always gets the same serial number.
 fn serial_number(seed: &str) -> String {
+    format!("urn:uuid:{}", stable_uuid(seed))
+}
+
+/// A UUID (version 8 layout) derived from `seed` by SHA-256.
+pub(crate) fn stable_uuid(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(seed.as_bytes());
     let mut b = [0u8; 16];
@@ -281,33 +225,11 @@ fn serial_number(seed: &str) -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(b);
     format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
+        "{}-{}-{}-{}-{}",
         &x[..8],
         &x[8..12],
         &x[12..16],
         &x[16..20],
         &x[20..]
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subject_depends_on_roots_and_unreachable_cycles() {
-        let all: BTreeSet<String> = ["a", "b", "c", "x", "y"].map(String::from).into();
-        let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut edge = |from: &str, to: &str| {
-            depends
-                .entry(from.to_string())
-                .or_default()
-                .insert(to.to_string());
-        };
-        edge("a", "b");
-        edge("b", "c");
-        edge("x", "y");
-        edge("y", "x");
-        assert_eq!(subject_edges(&all, &depends), ["a", "x"]);
-    }
 }
