@@ -8,10 +8,13 @@ use super::tree::EntryKind;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
+pub mod cramfs;
+pub mod ext;
 pub mod fit;
 pub mod gzip;
 pub mod lz4;
 pub mod lzma;
+pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
 pub mod tar;
@@ -28,6 +31,9 @@ pub static FORMATS: &[&dyn Format] = &[
     &trx::Trx,
     &sparse::Sparse,
     &squashfs::Squashfs,
+    &ext::Ext,
+    &cramfs::Cramfs,
+    &romfs::Romfs,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
@@ -196,6 +202,53 @@ pub(crate) fn listing(out: &Extracted) -> Vec<String> {
             _ => format!("{} {}", e.path, e.data.len()),
         })
         .collect();
+    v.sort();
+    v
+}
+
+/// What [`listing`] gives for the file system fixtures built from one tree by
+/// `tests/fixtures/make.sh` (cramfs, romfs; ext adds `lost+found` and two
+/// sparse files).
+#[cfg(test)]
+pub(crate) fn fs_fixture_listing(ext: bool) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "a/",
+        "a/b/",
+        "a/b/c/",
+        "a/b/c/d/",
+        "a/b/c/d/e/",
+        "a/b/c/d/e/f/",
+        "a/b/c/d/e/f/g/",
+        "a/b/c/d/e/f/g/h/",
+        "a/b/c/d/e/f/g/h/deep.txt 5",
+        "bin/",
+        "bin/ash 17",
+        "bin/busybox 17",
+        "bin/sh -> busybox",
+        "boot/",
+        "boot/initramfs.cpio.gz 187",
+        "dev/",
+        "dev/console 0",
+        "etc/",
+        "etc/hostname 7",
+        "etc/motd 3720",
+        "usr/",
+        "usr/lib/",
+        "usr/lib/libdemo.so.1 -> libdemo.so.1.0",
+        "usr/lib/libdemo.so.1.0 21",
+        "usr/share/",
+        "usr/share/big.txt 11160",
+        "usr/share/many/",
+    ]
+    .map(String::from)
+    .into();
+    v.push(format!("usr/share/long-link -> ../lib/{}/target", "x".repeat(80)));
+    v.extend((1..=60).map(|i| format!("usr/share/many/entry-with-a-longish-name-{i:02} 3")));
+    if ext {
+        v.push("lost+found/".into());
+        v.push("usr/share/fragments.bin 12288".into());
+        v.push("usr/share/sparse.bin 309248".into());
+    }
     v.sort();
     v
 }

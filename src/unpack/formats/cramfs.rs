@@ -1,0 +1,373 @@
+//! cramfs, little- or big-endian (the magic's byte order says which), with
+//! zlib-compressed pages, holes, and the `CRAMFS_FLAG_EXT_BLOCK_POINTERS`
+//! layout (uncompressed and direct block pointers).
+//!
+//! Checked before trusting: the signature `Compressed ROMFS`, known flag bits,
+//! a root directory inode, and the size against the bytes present. Version 2
+//! images carry a CRC-32 of the whole image; a mismatch is a note, not a
+//! rejection (the rest may still be readable).
+//!
+//! Inodes are 12 bytes of bit fields (mode:16 uid:16, size:24 gid:8,
+//! namelen:6 offset:26), laid out from the low bits on little-endian images
+//! and from the high bits on big-endian ones. Directory offsets are in 4-byte
+//! units; every directory is entered at most once, so a directory that
+//! contains itself ends with a note.
+
+use super::{Entry, Extracted, Format, Problem, Rejection};
+use crate::unpack::compress;
+use crate::unpack::limits::Budget;
+use crate::unpack::tree::EntryKind;
+use std::collections::HashSet;
+
+pub struct Cramfs;
+
+const MAGIC: u32 = 0x28cd_3d45;
+const SIGNATURE: &[u8] = b"Compressed ROMFS";
+/// Header plus the root inode.
+const SUPER_LEN: usize = 76;
+const PAGE: u64 = 4096;
+
+const FLAG_FSID_V2: u32 = 0x1;
+const FLAG_SORTED_DIRS: u32 = 0x2;
+const FLAG_HOLES: u32 = 0x100;
+const FLAG_WRONG_SIGNATURE: u32 = 0x200;
+const FLAG_SHIFTED_ROOT_OFFSET: u32 = 0x400;
+const FLAG_EXT_BLOCK_POINTERS: u32 = 0x800;
+const FLAGS_KNOWN: u32 = FLAG_FSID_V2
+    | FLAG_SORTED_DIRS
+    | FLAG_HOLES
+    | FLAG_WRONG_SIGNATURE
+    | FLAG_SHIFTED_ROOT_OFFSET
+    | FLAG_EXT_BLOCK_POINTERS;
+
+const BLK_UNCOMPRESSED: u32 = 1 << 31;
+const BLK_DIRECT: u32 = 1 << 30;
+const BLK_FLAGS: u32 = BLK_UNCOMPRESSED | BLK_DIRECT;
+
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFLNK: u32 = 0o120000;
+
+struct Image<'a> {
+    bytes: &'a [u8],
+    big_endian: bool,
+    ext_pointers: bool,
+}
+
+/// One 12-byte inode.
+#[derive(Clone, Copy)]
+struct Inode {
+    mode: u32,
+    size: u64,
+    /// Name length in bytes (a multiple of 4, NUL-padded).
+    name_len: usize,
+    /// Byte offset of the data (directory entries or block pointers).
+    offset: usize,
+}
+
+impl Image<'_> {
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let b: [u8; 4] = self.bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    fn inode(&self, at: usize) -> Option<Inode> {
+        let (w0, w1, w2) = (self.u32_at(at)?, self.u32_at(at + 4)?, self.u32_at(at + 8)?);
+        let (mode, size, name_len, offset) = if self.big_endian {
+            (w0 >> 16, w1 >> 8, w2 >> 26, w2 & 0x03ff_ffff)
+        } else {
+            (w0 & 0xffff, w1 & 0x00ff_ffff, w2 & 0x3f, w2 >> 6)
+        };
+        Some(Inode {
+            mode,
+            size: u64::from(size),
+            name_len: name_len as usize * 4,
+            offset: offset as usize * 4,
+        })
+    }
+
+    /// A regular file's (or symlink's) bytes, page by page.
+    fn data(&self, inode: &Inode) -> Result<Vec<u8>, String> {
+        let pages = inode.size.div_ceil(PAGE) as usize;
+        let table = inode.offset;
+        // The table of pages' end pointers comes first; data follows it.
+        let data_start = table + pages * 4;
+        let mut out = Vec::with_capacity(inode.size as usize);
+        for page in 0..pages {
+            let want = (inode.size - out.len() as u64).min(PAGE) as usize;
+            let ptr_at = table + page * 4;
+            let ptr = self
+                .u32_at(ptr_at)
+                .ok_or_else(|| format!("block pointer {page} at {ptr_at:#x} is past the end"))?;
+            let (start, len, uncompressed) = if self.ext_pointers && ptr & BLK_DIRECT != 0 {
+                let start = ((ptr & !BLK_FLAGS) as usize) << 2;
+                if ptr & BLK_UNCOMPRESSED != 0 {
+                    (start, want, true)
+                } else {
+                    // A direct compressed block starts with its 16-bit length.
+                    let len = self
+                        .bytes
+                        .get(start..start + 2)
+                        .map(|b| {
+                            usize::from(if self.big_endian {
+                                u16::from_be_bytes([b[0], b[1]])
+                            } else {
+                                u16::from_le_bytes([b[0], b[1]])
+                            })
+                        })
+                        .ok_or_else(|| format!("block {page} at {start:#x} is past the end"))?;
+                    (start + 2, len, false)
+                }
+            } else {
+                // The pointer is where this block ends; it starts where the
+                // previous one ended (which may itself be a direct pointer).
+                let start = if page == 0 {
+                    data_start
+                } else {
+                    let prev = self.u32_at(ptr_at - 4).unwrap_or(0);
+                    if self.ext_pointers && prev & BLK_DIRECT != 0 {
+                        let prev_start = ((prev & !BLK_FLAGS) as usize) << 2;
+                        if prev & BLK_UNCOMPRESSED != 0 {
+                            prev_start + PAGE as usize
+                        } else {
+                            let b = self.bytes.get(prev_start..prev_start + 2).unwrap_or(&[0, 0]);
+                            let len = if self.big_endian {
+                                u16::from_be_bytes([b[0], b[1]])
+                            } else {
+                                u16::from_le_bytes([b[0], b[1]])
+                            };
+                            prev_start + 2 + usize::from(len)
+                        }
+                    } else if self.ext_pointers {
+                        (prev & !BLK_FLAGS) as usize
+                    } else {
+                        prev as usize
+                    }
+                };
+                let end = if self.ext_pointers {
+                    (ptr & !BLK_FLAGS) as usize
+                } else {
+                    ptr as usize
+                };
+                let len = end.checked_sub(start).ok_or_else(|| {
+                    format!("block {page} ends at {end:#x}, before it starts at {start:#x}")
+                })?;
+                (start, len, self.ext_pointers && ptr & BLK_UNCOMPRESSED != 0)
+            };
+            if len == 0 {
+                // A hole.
+                out.resize(out.len() + want, 0);
+                continue;
+            }
+            let block = self
+                .bytes
+                .get(start..start.saturating_add(len))
+                .ok_or_else(|| format!("block {page} ({len} bytes at {start:#x}) is past the end"))?;
+            if uncompressed {
+                if block.len() < want {
+                    return Err(format!("uncompressed block {page} at {start:#x} is short"));
+                }
+                out.extend_from_slice(&block[..want]);
+                continue;
+            }
+            let decoded = compress::zlib(block, PAGE);
+            if let Some(e) = decoded.error {
+                return Err(format!("block {page} at {start:#x} does not inflate: {e}"));
+            }
+            if decoded.data.len() != want {
+                return Err(format!(
+                    "block {page} at {start:#x} inflates to {} bytes, expected {want}",
+                    decoded.data.len()
+                ));
+            }
+            out.extend_from_slice(&decoded.data);
+        }
+        Ok(out)
+    }
+}
+
+impl Format for Cramfs {
+    fn name(&self) -> &'static str {
+        "cramfs"
+    }
+
+    fn magics(&self) -> &'static [&'static [u8]] {
+        &[b"\x45\x3d\xcd\x28", b"\x28\xcd\x3d\x45"]
+    }
+
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        let head = data.get(..SUPER_LEN).ok_or(Rejection::NotThisFormat)?;
+        let big_endian = match u32::from_le_bytes([head[0], head[1], head[2], head[3]]) {
+            MAGIC => false,
+            m if m.swap_bytes() == MAGIC => true,
+            _ => return Err(Rejection::NotThisFormat),
+        };
+        let mut img = Image {
+            bytes: data,
+            big_endian,
+            ext_pointers: false,
+        };
+        let size = img.u32_at(4).unwrap_or(0) as usize;
+        let flags = img.u32_at(8).unwrap_or(0);
+        let root = img.inode(64).ok_or(Rejection::NotThisFormat)?;
+        if &head[16..32] != SIGNATURE
+            || flags & !FLAGS_KNOWN != 0
+            || root.mode & S_IFMT != S_IFDIR
+            || size < SUPER_LEN
+        {
+            return Err(Rejection::NotThisFormat);
+        }
+        img.ext_pointers = flags & FLAG_EXT_BLOCK_POINTERS != 0;
+        let mut out = Extracted {
+            size: size.min(data.len()) as u64,
+            filesystem: true,
+            detail: Some(format!(
+                "cramfs {}, {size} bytes, name {:?}{}",
+                if big_endian { "big-endian" } else { "little-endian" },
+                String::from_utf8_lossy(&head[48..64]).trim_end_matches('\0'),
+                if img.ext_pointers { ", extended block pointers" } else { "" }
+            )),
+            ..Default::default()
+        };
+        if size > data.len() {
+            out.notes.push(Problem::Error(format!(
+                "cramfs image is truncated: superblock says {size} bytes, only {} present",
+                data.len()
+            )));
+        } else if flags & FLAG_FSID_V2 != 0 {
+            let stored = img.u32_at(32).unwrap_or(0);
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(&data[..32]);
+            hasher.update(&[0; 4]);
+            hasher.update(&data[36..size]);
+            let crc = hasher.finalize();
+            if crc != stored {
+                out.notes.push(Problem::Error(format!(
+                    "cramfs CRC {crc:#010x} does not match the superblock's {stored:#010x}; contents may be damaged"
+                )));
+            }
+        }
+        img.bytes = &data[..size.min(data.len())];
+        walk(&img, root, budget, &mut out);
+        Ok(out)
+    }
+}
+
+fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
+    let mut seen: HashSet<usize> = HashSet::from([root.offset]);
+    let mut pending = vec![(root, String::new())];
+    'dirs: while let Some((dir, dir_path)) = pending.pop() {
+        let mut at = dir.offset;
+        let end = dir.offset.saturating_add(dir.size as usize);
+        let mut subdirs = Vec::new();
+        while at < end {
+            let Some(inode) = img.inode(at) else {
+                out.notes.push(Problem::Error(format!(
+                    "cramfs: {dir_path}/: entry at {at:#x} is past the end of the image"
+                )));
+                break;
+            };
+            let name_at = at + 12;
+            let Some(raw) = img.bytes.get(name_at..name_at + inode.name_len) else {
+                out.notes.push(Problem::Error(format!(
+                    "cramfs: {dir_path}/: name at {name_at:#x} is past the end of the image"
+                )));
+                break;
+            };
+            at = name_at + inode.name_len;
+            if inode.name_len == 0 {
+                out.notes.push(Problem::Error(format!(
+                    "cramfs: {dir_path}/: entry at {:#x} has no name; rest of the directory skipped",
+                    name_at - 12
+                )));
+                break;
+            }
+            let raw = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+            let name = String::from_utf8_lossy(raw).into_owned();
+            if raw.is_empty() || raw.contains(&b'/') || raw == b"." || raw == b".." {
+                out.notes.push(Problem::Error(format!(
+                    "cramfs: {dir_path}/: entry name {name:?} is empty, a dot name or contains '/'; skipped"
+                )));
+                continue;
+            }
+            let path = format!("{dir_path}/{name}");
+            if out.entries.len() >= budget.limits.max_entries {
+                out.notes.push(Problem::Limit(format!(
+                    "cramfs has more than {} entries; the rest were skipped",
+                    budget.limits.max_entries
+                )));
+                break 'dirs;
+            }
+            let (kind, contents) = match inode.mode & S_IFMT {
+                S_IFDIR => {
+                    // An empty directory has offset 0; anything else is entered once.
+                    if inode.size > 0 {
+                        if seen.insert(inode.offset) {
+                            subdirs.push((inode, path.clone()));
+                        } else {
+                            out.notes.push(Problem::Error(format!(
+                                "cramfs: {path}: directory entries at {:#x} were already read (a cycle); not descended",
+                                inode.offset
+                            )));
+                        }
+                    }
+                    (EntryKind::Dir, Vec::new())
+                }
+                S_IFREG | S_IFLNK => {
+                    let is_file = inode.mode & S_IFMT == S_IFREG;
+                    if is_file
+                        && (inode.size > budget.limits.max_file_size || !budget.take(inode.size))
+                    {
+                        out.notes.push(Problem::Limit(format!(
+                            "cramfs: {path}: {} bytes exceeds the file size or total size bound; skipped",
+                            inode.size
+                        )));
+                        continue;
+                    }
+                    match img.data(&inode) {
+                        Ok(data) if is_file => (EntryKind::File, data),
+                        Ok(data) => (
+                            EntryKind::Symlink(String::from_utf8_lossy(&data).into_owned()),
+                            Vec::new(),
+                        ),
+                        Err(e) => {
+                            out.notes.push(Problem::Error(format!("cramfs: {path}: {e}")));
+                            continue;
+                        }
+                    }
+                }
+                _ => (EntryKind::Special, Vec::new()),
+            };
+            out.entries.push(Entry {
+                path: path.trim_start_matches('/').to_string(),
+                kind,
+                data: contents,
+            });
+        }
+        pending.extend(subdirs.into_iter().rev());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unpack::formats::listing;
+    use crate::unpack::limits::Limits;
+
+    const LE: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-le.img");
+    const BE: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-be.img");
+
+    #[test]
+    fn both_endians_read_the_same() {
+        let le = Cramfs.extract(LE, &mut Budget::new(Limits::default())).unwrap();
+        let be = Cramfs.extract(BE, &mut Budget::new(Limits::default())).unwrap();
+        assert!(le.notes.is_empty(), "{:?}", le.notes);
+        assert!(be.notes.is_empty(), "{:?}", be.notes);
+        assert_eq!(listing(&le), listing(&be));
+    }
+}
