@@ -361,6 +361,7 @@ mod tests {
 
     const LE: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-le.img");
     const BE: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-be.img");
+    const TEXT: &[u8] = include_bytes!("../../../tests/fixtures/text.txt");
 
     #[test]
     fn both_endians_read_the_same() {
@@ -369,5 +370,100 @@ mod tests {
         assert!(le.notes.is_empty(), "{:?}", le.notes);
         assert!(be.notes.is_empty(), "{:?}", be.notes);
         assert_eq!(listing(&le), listing(&be));
+        assert_eq!(listing(&le), crate::unpack::formats::fs_fixture_listing(false));
+        for out in [&le, &be] {
+            let file = |p: &str| &out.entries.iter().find(|e| e.path == p).unwrap().data;
+            assert_eq!(file("etc/hostname"), b"router\n");
+            // Three pages of zlib.
+            assert_eq!(file("usr/share/big.txt"), &TEXT.repeat(3));
+            assert_eq!(file("etc/motd"), TEXT);
+        }
+        assert!(le.detail.as_deref().unwrap().contains("little-endian"));
+        assert!(be.detail.as_deref().unwrap().contains("big-endian"));
+    }
+
+    #[test]
+    fn a_crc_mismatch_is_a_note_and_chance_magic_is_rejected() {
+        let mut image = LE.to_vec();
+        let at = image.windows(7).position(|w| w == b"fwaudit").unwrap();
+        image[at] = b'F';
+        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
+        assert!(format!("{:?}", out.notes).contains("CRC"), "{:?}", out.notes);
+        let mut fake = LE[..4].to_vec();
+        fake.resize(200, b'x');
+        assert_eq!(
+            Cramfs.extract(&fake, &mut Budget::new(Limits::default())).unwrap_err(),
+            Rejection::NotThisFormat
+        );
+    }
+
+    #[test]
+    fn a_directory_that_contains_itself_is_read_once() {
+        // The first root entry (`a`, a directory) made to point at the root's entries.
+        let mut image = LE.to_vec();
+        let root = u32::from_le_bytes(image[72..76].try_into().unwrap());
+        let a = (root >> 6) as usize * 4;
+        assert_eq!(&image[a + 12..a + 13], b"a");
+        let w2 = u32::from_le_bytes(image[a + 8..a + 12].try_into().unwrap());
+        image[a + 8..a + 12].copy_from_slice(&((w2 & 0x3f) | (root & !0x3f)).to_le_bytes());
+        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
+        assert!(format!("{:?}", out.notes).contains("a cycle"), "{:?}", out.notes);
+    }
+
+    /// Byte offset of the block pointer table of the file named `name` (LE image).
+    fn table_of(image: &[u8], name: &[u8]) -> usize {
+        let at = image.windows(name.len()).position(|w| w == name).unwrap() - 12;
+        let w2 = u32::from_le_bytes(image[at + 8..at + 12].try_into().unwrap());
+        (w2 >> 6) as usize * 4
+    }
+
+    #[test]
+    fn extended_block_pointers_direct_and_uncompressed() {
+        // No packaged mkcramfs writes this layout: rewrite the fixture so that
+        // `hostname` is a direct uncompressed block and `motd` a direct
+        // compressed one (16-bit length first), both appended at the end.
+        let mut image = LE.to_vec();
+        let size = u32::from_le_bytes(image[4..8].try_into().unwrap()) as usize;
+        image.truncate(size);
+        let flags = u32::from_le_bytes(image[8..12].try_into().unwrap());
+        image[8..12].copy_from_slice(&(flags | FLAG_EXT_BLOCK_POINTERS).to_le_bytes());
+        let hostname = table_of(&image, b"hostname");
+        let motd = table_of(&image, b"motd");
+        // motd's only block: from the end of its one-entry table to its pointer.
+        let motd_end = u32::from_le_bytes(image[motd..motd + 4].try_into().unwrap()) as usize;
+        let motd_block = image[motd + 4..motd_end].to_vec();
+        let raw_at = image.len();
+        image.extend_from_slice(b"router\n\0");
+        let direct = BLK_DIRECT | BLK_UNCOMPRESSED | (raw_at as u32 >> 2);
+        image[hostname..hostname + 4].copy_from_slice(&direct.to_le_bytes());
+        let zlib_at = image.len();
+        image.extend_from_slice(&(motd_block.len() as u16).to_le_bytes());
+        image.extend_from_slice(&motd_block);
+        image.resize(image.len().div_ceil(4) * 4, 0);
+        let direct = BLK_DIRECT | (zlib_at as u32 >> 2);
+        image[motd..motd + 4].copy_from_slice(&direct.to_le_bytes());
+        let len = image.len() as u32;
+        image[4..8].copy_from_slice(&len.to_le_bytes());
+        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
+        // Only the CRC (not recomputed here) is off.
+        assert!(
+            matches!(&out.notes[..], [Problem::Error(m)] if m.contains("CRC")),
+            "{:?}",
+            out.notes
+        );
+        let file = |p: &str| &out.entries.iter().find(|e| e.path == p).unwrap().data;
+        assert_eq!(file("etc/hostname"), b"router\n");
+        assert_eq!(file("etc/motd"), TEXT);
+        assert_eq!(file("usr/share/big.txt"), &TEXT.repeat(3));
+        assert!(out.detail.unwrap().contains("extended block pointers"));
+    }
+
+    #[test]
+    fn truncation_is_noted_never_a_panic() {
+        for cut in (0..LE.len()).step_by(97) {
+            if let Ok(out) = Cramfs.extract(&LE[..cut], &mut Budget::new(Limits::default())) {
+                assert!(!out.notes.is_empty(), "cut {cut}");
+            }
+        }
     }
 }
