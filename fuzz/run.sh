@@ -24,6 +24,9 @@ seed() {
         bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
         zstd) cp $fx/text.zst "corpus/$1/" ;;
         lz4) cp $fx/text.lz4 "corpus/$1/" ;;
+        ext) cp $fx/ext2.img $fx/ext4.img $fx/ext4-inline.img "corpus/$1/" && gzip -dc $fx/ext3.img.gz > "corpus/$1/ext3.img" ;;
+        cramfs) cp $fx/cramfs-*.img "corpus/$1/" ;;
+        romfs) cp $fx/romfs.img "corpus/$1/" ;;
         unpack) cp $fx/* "corpus/$1/" ;;
         *) ;;
     esac

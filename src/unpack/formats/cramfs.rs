@@ -51,6 +51,9 @@ const S_IFLNK: u32 = 0o120000;
 
 struct Image<'a> {
     bytes: &'a [u8],
+    /// Offsets in the image count from this many bytes before `bytes`: 512
+    /// when `mkfs.cramfs -p` put a boot block pad before the superblock.
+    shift: usize,
     big_endian: bool,
     ext_pointers: bool,
 }
@@ -67,8 +70,14 @@ struct Inode {
 }
 
 impl Image<'_> {
+    /// `len` bytes at image offset `at`.
+    fn get(&self, at: usize, len: usize) -> Option<&[u8]> {
+        let start = at.checked_sub(self.shift)?;
+        self.bytes.get(start..start.checked_add(len)?)
+    }
+
     fn u32_at(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        let b: [u8; 4] = self.get(at, 4)?.try_into().ok()?;
         Some(if self.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -111,8 +120,7 @@ impl Image<'_> {
                 } else {
                     // A direct compressed block starts with its 16-bit length.
                     let len = self
-                        .bytes
-                        .get(start..start + 2)
+                        .get(start, 2)
                         .map(|b| {
                             usize::from(if self.big_endian {
                                 u16::from_be_bytes([b[0], b[1]])
@@ -135,7 +143,7 @@ impl Image<'_> {
                         if prev & BLK_UNCOMPRESSED != 0 {
                             prev_start + PAGE as usize
                         } else {
-                            let b = self.bytes.get(prev_start..prev_start + 2).unwrap_or(&[0, 0]);
+                            let b = self.get(prev_start, 2).unwrap_or(&[0, 0]);
                             let len = if self.big_endian {
                                 u16::from_be_bytes([b[0], b[1]])
                             } else {
@@ -165,8 +173,7 @@ impl Image<'_> {
                 continue;
             }
             let block = self
-                .bytes
-                .get(start..start.saturating_add(len))
+                .get(start, len)
                 .ok_or_else(|| format!("block {page} ({len} bytes at {start:#x}) is past the end"))?;
             if uncompressed {
                 if block.len() < want {
@@ -209,17 +216,27 @@ impl Format for Cramfs {
         };
         let mut img = Image {
             bytes: data,
+            shift: 0,
             big_endian,
             ext_pointers: false,
         };
-        let size = img.u32_at(4).unwrap_or(0) as usize;
+        let full_size = img.u32_at(4).unwrap_or(0) as usize;
         let flags = img.u32_at(8).unwrap_or(0);
         let root = img.inode(64).ok_or(Rejection::NotThisFormat)?;
         if &head[16..32] != SIGNATURE
             || flags & !FLAGS_KNOWN != 0
             || root.mode & S_IFMT != S_IFDIR
-            || size < SUPER_LEN
         {
+            return Err(Rejection::NotThisFormat);
+        }
+        // mkfs.cramfs puts the root's entries right after the superblock; 512
+        // bytes further means a boot block pad precedes it, and every offset
+        // (and the size) counts from the start of the pad.
+        if root.size > 0 && root.offset == 512 + SUPER_LEN {
+            img.shift = 512;
+        }
+        let size = full_size.saturating_sub(img.shift);
+        if size < SUPER_LEN {
             return Err(Rejection::NotThisFormat);
         }
         img.ext_pointers = flags & FLAG_EXT_BLOCK_POINTERS != 0;
@@ -227,10 +244,11 @@ impl Format for Cramfs {
             size: size.min(data.len()) as u64,
             filesystem: true,
             detail: Some(format!(
-                "cramfs {}, {size} bytes, name {:?}{}",
+                "cramfs {}, {size} bytes, name {:?}{}{}",
                 if big_endian { "big-endian" } else { "little-endian" },
                 String::from_utf8_lossy(&head[48..64]).trim_end_matches('\0'),
-                if img.ext_pointers { ", extended block pointers" } else { "" }
+                if img.ext_pointers { ", extended block pointers" } else { "" },
+                if img.shift > 0 { ", after a 512-byte boot block pad" } else { "" }
             )),
             ..Default::default()
         };
@@ -240,7 +258,8 @@ impl Format for Cramfs {
                 data.len()
             )));
         } else if flags & FLAG_FSID_V2 != 0 {
-            let stored = img.u32_at(32).unwrap_or(0);
+            // The CRC covers the image from the superblock on, its own field zeroed.
+            let stored = img.u32_at(img.shift + 32).unwrap_or(0);
             let mut hasher = crc32fast::Hasher::new();
             hasher.update(&data[..32]);
             hasher.update(&[0; 4]);
@@ -273,7 +292,7 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                 break;
             };
             let name_at = at + 12;
-            let Some(raw) = img.bytes.get(name_at..name_at + inode.name_len) else {
+            let Some(raw) = img.get(name_at, inode.name_len) else {
                 out.notes.push(Problem::Error(format!(
                     "cramfs: {dir_path}/: name at {name_at:#x} is past the end of the image"
                 )));
@@ -456,6 +475,19 @@ mod tests {
         assert_eq!(file("etc/motd"), TEXT);
         assert_eq!(file("usr/share/big.txt"), &TEXT.repeat(3));
         assert!(out.detail.unwrap().contains("extended block pointers"));
+    }
+
+    #[test]
+    fn a_boot_block_pad_before_the_superblock_shifts_every_offset() {
+        // `mkfs.cramfs -p` of the fixture tree (make.sh): 512 bytes of pad,
+        // and every offset counts from the pad. The carver finds the magic at 0x200.
+        const PAD: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-pad.img");
+        assert!(PAD[..512].iter().all(|&b| b == 0));
+        let out = Cramfs.extract(&PAD[512..], &mut Budget::new(Limits::default())).unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), crate::unpack::formats::fs_fixture_listing(false));
+        assert!(out.detail.unwrap().contains("boot block pad"));
+        assert_eq!(out.size as usize, PAD.len() - 512);
     }
 
     #[test]
