@@ -150,6 +150,13 @@ fn file_system_images_list_exact_layers_and_files() {
         // mke2fs -O inline_data leaves fragments.bin's trailing hole out of its size.
         ("ext4-inline.img", "", "ext", ext("ext4", 655360), Some(11264)),
         (
+            "cramfs-pad.img",
+            "",
+            "cramfs",
+            "cramfs 7680 cramfs little-endian, 7680 bytes, name \"fwaudit\", after a 512-byte boot block pad".into(),
+            None,
+        ),
+        (
             "cramfs-le.img",
             "",
             "cramfs",
@@ -175,7 +182,9 @@ fn file_system_images_list_exact_layers_and_files() {
         let image = format!("tests/fixtures/{name}");
         let (code, v) = json(&["unpack", &image, "--json"]);
         assert_eq!(code, 0, "{name}: {}", v["notes"]);
-        let fs = format!("{image}{outer}@0x0:{format}");
+        // mkfs.cramfs -p puts the superblock after a 512-byte pad.
+        let at = if name == "cramfs-pad.img" { "0x200" } else { "0x0" };
+        let fs = format!("{image}{outer}@{at}:{format}");
         let described: Vec<String> = v["layers"]
             .as_array()
             .unwrap()
