@@ -476,7 +476,13 @@ fn patch(data: &mut [u8], from: &[u8], to: &[u8]) {
     let hits: Vec<usize> = (0..=data.len() - from.len())
         .filter(|&i| &data[i..i + from.len()] == from)
         .collect();
-    assert_eq!(hits.len(), 1, "{:?} occurs {} times", String::from_utf8_lossy(from), hits.len());
+    assert_eq!(
+        hits.len(),
+        1,
+        "{:?} occurs {} times",
+        String::from_utf8_lossy(from),
+        hits.len()
+    );
     data[hits[0]..hits[0] + to.len()].copy_from_slice(to);
 }
 
@@ -521,7 +527,10 @@ fn squashfs_dot_dot_names_and_symlink_escape_are_refused() {
     assert!(n.contains("refusing to write through it"), "{n}");
     let base = dir.join("link.sqsh@0x0:squashfs");
     assert_eq!(std::fs::read(base.join("ok.txt")).unwrap(), b"fine\n");
-    assert_eq!(std::fs::read_link(base.join("up")).unwrap(), Path::new(&padded));
+    assert_eq!(
+        std::fs::read_link(base.join("up")).unwrap(),
+        Path::new(&padded)
+    );
     // Untouched, the fixture extracts cleanly.
     let path = write(tmp.path(), "plain.sqsh", &fixture);
     let (code, v) = extract(&path, &tmp.path().join("out-plain"), outside.path());
@@ -542,7 +551,10 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
     assert_eq!(code, 2);
     let n = notes(&v).join("\n");
     assert!(
-        n.contains(&format!("error {}: ext: /usr/share/many is directory inode 2 again", fs("cycle.img"))),
+        n.contains(&format!(
+            "error {}: ext: /usr/share/many is directory inode 2 again",
+            fs("cycle.img")
+        )),
         "{n}"
     );
     assert!(v["files"].as_array().unwrap().len() < 120);
@@ -550,7 +562,10 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
     // big.txt's one extent (11 blocks) made 32767 blocks long, and its
     // size made 1 TiB + 11160 bytes.
     let extent = b"\x0a\xf3\x01\x00\x04\x00\x00\x00\0\0\0\0\0\0\0\0\x0b\x00";
-    let root_at = image.windows(extent.len()).position(|w| w == extent).unwrap();
+    let root_at = image
+        .windows(extent.len())
+        .position(|w| w == extent)
+        .unwrap();
     let mut image = fixture.clone();
     image[root_at + 16..root_at + 18].copy_from_slice(&32767u16.to_le_bytes());
     let path = write(tmp.path(), "extent.img", &image);
@@ -575,5 +590,11 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
     );
     // The rest of the file system is still listed.
     let hostname = format!("{}/etc/hostname", fs("size.img"));
-    assert!(v["files"].as_array().unwrap().iter().any(|f| f["path"] == hostname.as_str()));
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == hostname.as_str())
+    );
 }

@@ -141,7 +141,10 @@ fn file_system_images_list_exact_layers_and_files() {
     // 302 KiB: 'A' x 1 KiB at block 0, 'B' at 12, 'C' at 300, 'D' at 301, zeros elsewhere.
     const SPARSE: &str = "48533c0da3ec460c3b6a72d9f9df7f0ba71f3de0fceafd9413aa26a237c54687";
     let ext = |variant: &str, size: u64| {
-        format!("ext {size} {variant}, {} blocks of 1024 bytes, 128 inodes, label \"fwaudit\"", size / 1024)
+        format!(
+            "ext {size} {variant}, {} blocks of 1024 bytes, 128 inodes, label \"fwaudit\"",
+            size / 1024
+        )
     };
     let cases = [
         ("ext2.img", "", "ext", ext("ext2", 655360), Some(12288)),
@@ -183,13 +186,25 @@ fn file_system_images_list_exact_layers_and_files() {
         let (code, v) = json(&["unpack", &image, "--json"]);
         assert_eq!(code, 0, "{name}: {}", v["notes"]);
         // mkfs.cramfs -p puts the superblock after a 512-byte pad.
-        let at = if name == "cramfs-pad.img" { "0x200" } else { "0x0" };
+        let at = if name == "cramfs-pad.img" {
+            "0x200"
+        } else {
+            "0x0"
+        };
         let fs = format!("{image}{outer}@{at}:{format}");
         let described: Vec<String> = v["layers"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| format!("{} {} {} {}", s(&l["path"]), s(&l["format"]), l["size"], s(&l["detail"])))
+            .map(|l| {
+                format!(
+                    "{} {} {} {}",
+                    s(&l["path"]),
+                    s(&l["format"]),
+                    l["size"],
+                    s(&l["detail"])
+                )
+            })
             .collect();
         let gzip = format!("{fs}/boot/initramfs.cpio.gz@0x0:gzip");
         let mut expected = vec![
@@ -202,15 +217,43 @@ fn file_system_images_list_exact_layers_and_files() {
         }
         assert_eq!(described, expected, "{name}");
         assert_eq!(files_below(&v, &fs), fs_tree(fragments), "{name}");
-        assert_eq!(file(&v, &format!("{fs}/etc/hostname"))["sha256"], HOSTNAME, "{name}");
-        assert_eq!(file(&v, &format!("{fs}/usr/share/big.txt"))["sha256"], BIG, "{name}");
-        assert_eq!(file(&v, &format!("{fs}/bin/busybox"))["sha256"], BUSYBOX, "{name}");
-        assert_eq!(file(&v, &format!("{fs}/bin/ash"))["sha256"], BUSYBOX, "{name}");
-        assert_eq!(file(&v, &format!("{fs}/bin/sh"))["target"], "busybox", "{name}");
+        assert_eq!(
+            file(&v, &format!("{fs}/etc/hostname"))["sha256"],
+            HOSTNAME,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/usr/share/big.txt"))["sha256"],
+            BIG,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/busybox"))["sha256"],
+            BUSYBOX,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/ash"))["sha256"],
+            BUSYBOX,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/sh"))["target"],
+            "busybox",
+            "{name}"
+        );
         let long = file(&v, &format!("{fs}/usr/share/long-link"));
-        assert_eq!(long["target"], format!("../lib/{}/target", "x".repeat(80)), "{name}");
+        assert_eq!(
+            long["target"],
+            format!("../lib/{}/target", "x".repeat(80)),
+            "{name}"
+        );
         if fragments.is_some() {
-            assert_eq!(file(&v, &format!("{fs}/usr/share/sparse.bin"))["sha256"], SPARSE, "{name}");
+            assert_eq!(
+                file(&v, &format!("{fs}/usr/share/sparse.bin"))["sha256"],
+                SPARSE,
+                "{name}"
+            );
         }
     }
 }

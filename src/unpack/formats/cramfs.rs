@@ -13,7 +13,7 @@
 //! units; every directory is entered at most once, so a directory that
 //! contains itself ends with a note.
 
-use super::{Entry, Extracted, Format, Problem, Rejection};
+use super::{Entry, Extracted, Format, Notes, Problem, Rejection};
 use crate::unpack::compress;
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
@@ -26,6 +26,8 @@ const SIGNATURE: &[u8] = b"Compressed ROMFS";
 /// Header plus the root inode.
 const SUPER_LEN: usize = 76;
 const PAGE: u64 = 4096;
+/// Longest symlink target Linux accepts (PATH_MAX).
+const MAX_SYMLINK: u64 = 4096;
 
 const FLAG_FSID_V2: u32 = 0x1;
 const FLAG_SORTED_DIRS: u32 = 0x2;
@@ -172,9 +174,9 @@ impl Image<'_> {
                 out.resize(out.len() + want, 0);
                 continue;
             }
-            let block = self
-                .get(start, len)
-                .ok_or_else(|| format!("block {page} ({len} bytes at {start:#x}) is past the end"))?;
+            let block = self.get(start, len).ok_or_else(|| {
+                format!("block {page} ({len} bytes at {start:#x}) is past the end")
+            })?;
             if uncompressed {
                 if block.len() < want {
                     return Err(format!("uncompressed block {page} at {start:#x} is short"));
@@ -223,9 +225,7 @@ impl Format for Cramfs {
         let full_size = img.u32_at(4).unwrap_or(0) as usize;
         let flags = img.u32_at(8).unwrap_or(0);
         let root = img.inode(64).ok_or(Rejection::NotThisFormat)?;
-        if &head[16..32] != SIGNATURE
-            || flags & !FLAGS_KNOWN != 0
-            || root.mode & S_IFMT != S_IFDIR
+        if &head[16..32] != SIGNATURE || flags & !FLAGS_KNOWN != 0 || root.mode & S_IFMT != S_IFDIR
         {
             return Err(Rejection::NotThisFormat);
         }
@@ -245,10 +245,22 @@ impl Format for Cramfs {
             filesystem: true,
             detail: Some(format!(
                 "cramfs {}, {size} bytes, name {:?}{}{}",
-                if big_endian { "big-endian" } else { "little-endian" },
+                if big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
                 String::from_utf8_lossy(&head[48..64]).trim_end_matches('\0'),
-                if img.ext_pointers { ", extended block pointers" } else { "" },
-                if img.shift > 0 { ", after a 512-byte boot block pad" } else { "" }
+                if img.ext_pointers {
+                    ", extended block pointers"
+                } else {
+                    ""
+                },
+                if img.shift > 0 {
+                    ", after a 512-byte boot block pad"
+                } else {
+                    ""
+                }
             )),
             ..Default::default()
         };
@@ -280,27 +292,28 @@ impl Format for Cramfs {
 fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
     let mut seen: HashSet<usize> = HashSet::from([root.offset]);
     let mut pending = vec![(root, String::new())];
+    let mut notes = Notes::default();
     'dirs: while let Some((dir, dir_path)) = pending.pop() {
         let mut at = dir.offset;
         let end = dir.offset.saturating_add(dir.size as usize);
         let mut subdirs = Vec::new();
         while at < end {
             let Some(inode) = img.inode(at) else {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "cramfs: {dir_path}/: entry at {at:#x} is past the end of the image"
                 )));
                 break;
             };
             let name_at = at + 12;
             let Some(raw) = img.get(name_at, inode.name_len) else {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "cramfs: {dir_path}/: name at {name_at:#x} is past the end of the image"
                 )));
                 break;
             };
             at = name_at + inode.name_len;
             if inode.name_len == 0 {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "cramfs: {dir_path}/: entry at {:#x} has no name; rest of the directory skipped",
                     name_at - 12
                 )));
@@ -309,14 +322,14 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
             let raw = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
             let name = String::from_utf8_lossy(raw).into_owned();
             if raw.is_empty() || raw.contains(&b'/') || raw == b"." || raw == b".." {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "cramfs: {dir_path}/: entry name {name:?} is empty, a dot name or contains '/'; skipped"
                 )));
                 continue;
             }
             let path = format!("{dir_path}/{name}");
             if out.entries.len() >= budget.limits.max_entries {
-                out.notes.push(Problem::Limit(format!(
+                notes.push(Problem::Limit(format!(
                     "cramfs has more than {} entries; the rest were skipped",
                     budget.limits.max_entries
                 )));
@@ -329,7 +342,7 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                         if seen.insert(inode.offset) {
                             subdirs.push((inode, path.clone()));
                         } else {
-                            out.notes.push(Problem::Error(format!(
+                            notes.push(Problem::Error(format!(
                                 "cramfs: {path}: directory entries at {:#x} were already read (a cycle); not descended",
                                 inode.offset
                             )));
@@ -337,12 +350,19 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                     }
                     (EntryKind::Dir, Vec::new())
                 }
+                S_IFLNK if inode.size > MAX_SYMLINK => {
+                    notes.push(Problem::Error(format!(
+                        "cramfs: symlink {path}: target of {} bytes is longer than PATH_MAX",
+                        inode.size
+                    )));
+                    continue;
+                }
                 S_IFREG | S_IFLNK => {
                     let is_file = inode.mode & S_IFMT == S_IFREG;
                     if is_file
                         && (inode.size > budget.limits.max_file_size || !budget.take(inode.size))
                     {
-                        out.notes.push(Problem::Limit(format!(
+                        notes.push(Problem::Limit(format!(
                             "cramfs: {path}: {} bytes exceeds the file size or total size bound; skipped",
                             inode.size
                         )));
@@ -355,7 +375,7 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                             Vec::new(),
                         ),
                         Err(e) => {
-                            out.notes.push(Problem::Error(format!("cramfs: {path}: {e}")));
+                            notes.push(Problem::Error(format!("cramfs: {path}: {e}")));
                             continue;
                         }
                     }
@@ -370,6 +390,7 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
         }
         pending.extend(subdirs.into_iter().rev());
     }
+    notes.finish("cramfs", &mut out.notes);
 }
 
 #[cfg(test)]
@@ -384,12 +405,19 @@ mod tests {
 
     #[test]
     fn both_endians_read_the_same() {
-        let le = Cramfs.extract(LE, &mut Budget::new(Limits::default())).unwrap();
-        let be = Cramfs.extract(BE, &mut Budget::new(Limits::default())).unwrap();
+        let le = Cramfs
+            .extract(LE, &mut Budget::new(Limits::default()))
+            .unwrap();
+        let be = Cramfs
+            .extract(BE, &mut Budget::new(Limits::default()))
+            .unwrap();
         assert!(le.notes.is_empty(), "{:?}", le.notes);
         assert!(be.notes.is_empty(), "{:?}", be.notes);
         assert_eq!(listing(&le), listing(&be));
-        assert_eq!(listing(&le), crate::unpack::formats::fs_fixture_listing(false));
+        assert_eq!(
+            listing(&le),
+            crate::unpack::formats::fs_fixture_listing(false)
+        );
         for out in [&le, &be] {
             let file = |p: &str| &out.entries.iter().find(|e| e.path == p).unwrap().data;
             assert_eq!(file("etc/hostname"), b"router\n");
@@ -406,12 +434,20 @@ mod tests {
         let mut image = LE.to_vec();
         let at = image.windows(7).position(|w| w == b"fwaudit").unwrap();
         image[at] = b'F';
-        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
-        assert!(format!("{:?}", out.notes).contains("CRC"), "{:?}", out.notes);
+        let out = Cramfs
+            .extract(&image, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(
+            format!("{:?}", out.notes).contains("CRC"),
+            "{:?}",
+            out.notes
+        );
         let mut fake = LE[..4].to_vec();
         fake.resize(200, b'x');
         assert_eq!(
-            Cramfs.extract(&fake, &mut Budget::new(Limits::default())).unwrap_err(),
+            Cramfs
+                .extract(&fake, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
             Rejection::NotThisFormat
         );
     }
@@ -425,8 +461,14 @@ mod tests {
         assert_eq!(&image[a + 12..a + 13], b"a");
         let w2 = u32::from_le_bytes(image[a + 8..a + 12].try_into().unwrap());
         image[a + 8..a + 12].copy_from_slice(&((w2 & 0x3f) | (root & !0x3f)).to_le_bytes());
-        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
-        assert!(format!("{:?}", out.notes).contains("a cycle"), "{:?}", out.notes);
+        let out = Cramfs
+            .extract(&image, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(
+            format!("{:?}", out.notes).contains("a cycle"),
+            "{:?}",
+            out.notes
+        );
     }
 
     /// Byte offset of the block pointer table of the file named `name` (LE image).
@@ -463,7 +505,9 @@ mod tests {
         image[motd..motd + 4].copy_from_slice(&direct.to_le_bytes());
         let len = image.len() as u32;
         image[4..8].copy_from_slice(&len.to_le_bytes());
-        let out = Cramfs.extract(&image, &mut Budget::new(Limits::default())).unwrap();
+        let out = Cramfs
+            .extract(&image, &mut Budget::new(Limits::default()))
+            .unwrap();
         // Only the CRC (not recomputed here) is off.
         assert!(
             matches!(&out.notes[..], [Problem::Error(m)] if m.contains("CRC")),
@@ -483,9 +527,14 @@ mod tests {
         // and every offset counts from the pad. The carver finds the magic at 0x200.
         const PAD: &[u8] = include_bytes!("../../../tests/fixtures/cramfs-pad.img");
         assert!(PAD[..512].iter().all(|&b| b == 0));
-        let out = Cramfs.extract(&PAD[512..], &mut Budget::new(Limits::default())).unwrap();
+        let out = Cramfs
+            .extract(&PAD[512..], &mut Budget::new(Limits::default()))
+            .unwrap();
         assert!(out.notes.is_empty(), "{:?}", out.notes);
-        assert_eq!(listing(&out), crate::unpack::formats::fs_fixture_listing(false));
+        assert_eq!(
+            listing(&out),
+            crate::unpack::formats::fs_fixture_listing(false)
+        );
         assert!(out.detail.unwrap().contains("boot block pad"));
         assert_eq!(out.size as usize, PAD.len() - 512);
     }

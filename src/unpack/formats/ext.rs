@@ -22,7 +22,7 @@
 //! hard-linked directories become notes), and file and directory data are
 //! drawn from the [`Budget`] before they are allocated.
 
-use super::{Entry, Extracted, Format, Problem, Rejection, le16, le32};
+use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le16, le32};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 use std::collections::HashSet;
@@ -86,7 +86,9 @@ impl Superblock {
     /// Anything a real mke2fs cannot have written is `NotThisFormat`: the
     /// two-byte magic turns up by chance in any large binary.
     fn parse(data: &[u8]) -> Result<Superblock, Rejection> {
-        let sb = data.get(SB_AT..SB_AT + 1024).ok_or(Rejection::NotThisFormat)?;
+        let sb = data
+            .get(SB_AT..SB_AT + 1024)
+            .ok_or(Rejection::NotThisFormat)?;
         let u32_at = |at: usize| u32::from_le_bytes([sb[at], sb[at + 1], sb[at + 2], sb[at + 3]]);
         let u16_at = |at: usize| u16::from_le_bytes([sb[at], sb[at + 1]]);
         if u16_at(0x38) != 0xEF53 {
@@ -106,15 +108,27 @@ impl Superblock {
         let incompat = if rev >= 1 { u32_at(0x60) } else { 0 };
         let ro_compat = if rev >= 1 { u32_at(0x64) } else { 0 };
         let sixty_four = incompat & INCOMPAT_64BIT != 0;
-        let blocks_count =
-            u64::from(u32_at(0x04)) | if sixty_four { u64::from(u32_at(0x150)) << 32 } else { 0 };
+        let blocks_count = u64::from(u32_at(0x04))
+            | if sixty_four {
+                u64::from(u32_at(0x150)) << 32
+            } else {
+                0
+            };
         let first_data_block = u64::from(u32_at(0x14));
         let blocks_per_group = u64::from(u32_at(0x20));
         let clusters_per_group = u64::from(u32_at(0x24));
         let inodes_per_group = u64::from(u32_at(0x28));
         let inodes_count = u64::from(u32_at(0x00));
-        let inode_size = if rev >= 1 { u64::from(u16_at(0x58)) } else { 128 };
-        let desc_size = if sixty_four { u64::from(u16_at(0xFE)) } else { 32 };
+        let inode_size = if rev >= 1 {
+            u64::from(u16_at(0x58))
+        } else {
+            128
+        };
+        let desc_size = if sixty_four {
+            u64::from(u16_at(0xFE))
+        } else {
+            32
+        };
         let bits_per_block = block_size * 8;
         // Groups are counted in clusters when bigalloc is on.
         let per_group_bitmap = if ro_compat & RO_COMPAT_BIGALLOC != 0 {
@@ -134,8 +148,9 @@ impl Superblock {
             return Err(Rejection::NotThisFormat);
         }
         let groups = (blocks_count - first_data_block).div_ceil(blocks_per_group);
-        // mke2fs gives every group the same number of inodes.
-        if inodes_count != groups * inodes_per_group {
+        // mke2fs gives every group the same number of inodes (which also
+        // bounds the group count by 2^32).
+        if groups.checked_mul(inodes_per_group) != Some(inodes_count) {
             return Err(Rejection::NotThisFormat);
         }
         // A backup superblock (in group 1, 3, 5, ...) describes the file
@@ -217,7 +232,9 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// `count` whole blocks from `block`, if the file system has them and they are present.
     fn blocks(&self, block: u64, count: u64) -> Result<&[u8], String> {
-        let end = block.checked_add(count).filter(|&e| e <= self.sb.blocks_count);
+        let end = block
+            .checked_add(count)
+            .filter(|&e| e <= self.sb.blocks_count);
         let bytes = end.and_then(|_| {
             let start = usize::try_from(block.checked_mul(self.sb.block_size)?).ok()?;
             let len = usize::try_from(count.checked_mul(self.sb.block_size)?).ok()?;
@@ -265,7 +282,8 @@ impl Reader<'_> {
         let block = table
             .checked_add(at / sb.block_size)
             .ok_or_else(|| format!("inode {ino}: inode table block out of range"))?;
-        self.blocks(block, 1).map_err(|e| format!("inode {ino}: {e}"))?;
+        self.blocks(block, 1)
+            .map_err(|e| format!("inode {ino}: {e}"))?;
         Ok((block * sb.block_size + at % sb.block_size) as usize)
     }
 
@@ -288,7 +306,9 @@ impl Reader<'_> {
         block.copy_from_slice(&raw[0x28..0x64]);
         let xattrs = if raw.len() > 128 {
             let extra = usize::from(le16(raw, 0x80).unwrap_or(0));
-            raw.get(128 + extra..).map(<[u8]>::to_vec).unwrap_or_default()
+            raw.get(128 + extra..)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -360,7 +380,14 @@ impl Reader<'_> {
 
     /// One block-map pointer: a data block at `level` 0, else an indirect
     /// block of pointers covering `per^level` logical blocks from `first`.
-    fn map(&self, block: u64, level: u32, first: u64, nblocks: u64, out: &mut [u8]) -> Result<(), String> {
+    fn map(
+        &self,
+        block: u64,
+        level: u32,
+        first: u64,
+        nblocks: u64,
+        out: &mut [u8],
+    ) -> Result<(), String> {
         if block == 0 || first >= nblocks {
             return Ok(()); // a hole
         }
@@ -398,7 +425,9 @@ impl Reader<'_> {
             return Err(format!("extent node has magic {magic:#06x}, not 0xf30a"));
         }
         if entries > max || 12 + entries * 12 > node.len() {
-            return Err(format!("extent node claims {entries} entries (room for {max})"));
+            return Err(format!(
+                "extent node claims {entries} entries (room for {max})"
+            ));
         }
         if node_depth > 5 || depth.is_some_and(|d| d != node_depth) {
             return Err(format!(
@@ -413,15 +442,24 @@ impl Reader<'_> {
             }
             if node_depth == 0 {
                 let raw_len = le16(e, 4).unwrap_or(0);
-                let physical = u64::from(le16(e, 6).unwrap_or(0)) << 32 | u64::from(le32(e, 8).unwrap_or(0));
+                let physical =
+                    u64::from(le16(e, 6).unwrap_or(0)) << 32 | u64::from(le32(e, 8).unwrap_or(0));
                 // Longer than 32768: an unwritten extent, which reads as zeros.
                 if raw_len <= 32768 {
                     self.copy(out, logical, physical, u64::from(raw_len))?;
                 }
             } else {
-                let child = u64::from(le32(e, 4).unwrap_or(0)) | u64::from(le16(e, 8).unwrap_or(0)) << 32;
+                let child =
+                    u64::from(le32(e, 4).unwrap_or(0)) | u64::from(le16(e, 8).unwrap_or(0)) << 32;
                 if !visited.insert(child) {
                     return Err(format!("extent tree visits block {child} twice (a loop)"));
+                }
+                // Every node of a sound tree maps at least one block of the
+                // file, so a file cannot make us read more nodes than it has blocks.
+                if visited.len() as u64 > nblocks.saturating_mul(2).saturating_add(8) {
+                    return Err(format!(
+                        "extent tree has more nodes than the file's {nblocks} blocks can need"
+                    ));
                 }
                 let block = self.blocks(child, 1)?;
                 self.extents(block, Some(node_depth - 1), nblocks, out, visited)?;
@@ -431,7 +469,12 @@ impl Reader<'_> {
     }
 
     /// A directory's `(inode, name)` entries.
-    fn dir_entries(&self, inode: &Inode, data: &[u8], notes: &mut Vec<String>) -> Vec<(u32, Vec<u8>)> {
+    fn dir_entries(
+        &self,
+        inode: &Inode,
+        data: &[u8],
+        notes: &mut Vec<String>,
+    ) -> Vec<(u32, Vec<u8>)> {
         let mut out = Vec::new();
         if inode.flags & FLAG_INLINE_DATA != 0 {
             // Parent inode in the first 4 bytes, then entries; more in system.data.
@@ -488,6 +531,9 @@ fn parse_entries(block: &[u8], out: &mut Vec<(u32, Vec<u8>)>, notes: &mut Vec<St
         }
         let name_len = usize::from(block[at + 6]);
         if rec_len < 8 || rec_len % 4 != 0 || at + rec_len > block.len() || 8 + name_len > rec_len {
+            if notes.len() >= 100 {
+                return; // no more are listed (see `Notes`)
+            }
             notes.push(format!(
                 "directory {what}: corrupt entry at byte {at} (record length {rec_len}, name length {name_len}); rest of the block skipped"
             ));
@@ -577,9 +623,13 @@ impl Format for Ext {
 fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
     let mut seen_dirs: HashSet<u32> = HashSet::from([ROOT_INO]);
     let mut pending: Vec<(u32, String)> = vec![(ROOT_INO, String::new())];
-    let mut notes: Vec<Problem> = Vec::new();
+    let mut notes = Notes::default();
     'dirs: while let Some((dir_ino, dir_path)) = pending.pop() {
-        let shown = if dir_path.is_empty() { "/" } else { dir_path.as_str() };
+        let shown = if dir_path.is_empty() {
+            "/"
+        } else {
+            dir_path.as_str()
+        };
         let dir = match reader.inode(dir_ino) {
             Ok(inode) if inode.mode & S_IFMT == S_IFDIR => inode,
             Ok(inode) => {
@@ -606,18 +656,20 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
             match reader.data(&dir) {
                 Ok(data) => data,
                 Err(e) => {
-                    notes.push(Problem::Error(format!("ext: directory {shown} (inode {dir_ino}): {e}")));
+                    notes.push(Problem::Error(format!(
+                        "ext: directory {shown} (inode {dir_ino}): {e}"
+                    )));
                     continue;
                 }
             }
         };
         let mut problems = Vec::new();
         let entries = reader.dir_entries(&dir, &data, &mut problems);
-        notes.extend(
-            problems
-                .into_iter()
-                .map(|p| Problem::Error(format!("ext: {shown} (inode {dir_ino}): {p}"))),
-        );
+        for p in problems {
+            notes.push(Problem::Error(format!(
+                "ext: {shown} (inode {dir_ino}): {p}"
+            )));
+        }
         let mut subdirs = Vec::new();
         for (ino, raw_name) in entries {
             if raw_name == b"." || raw_name == b".." {
@@ -675,7 +727,9 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
                 S_IFLNK => match symlink(reader, &inode) {
                     Ok(target) => (EntryKind::Symlink(target), Vec::new()),
                     Err(e) => {
-                        notes.push(Problem::Error(format!("ext: symlink {path} (inode {ino}): {e}")));
+                        notes.push(Problem::Error(format!(
+                            "ext: symlink {path} (inode {ino}): {e}"
+                        )));
                         continue;
                     }
                 },
@@ -690,12 +744,15 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
         // Depth first, in directory order.
         pending.extend(subdirs.into_iter().rev());
     }
-    out.notes.extend(notes);
+    notes.finish("ext", &mut out.notes);
 }
 
 fn symlink(reader: &Reader, inode: &Inode) -> Result<String, String> {
     if inode.size > MAX_SYMLINK {
-        return Err(format!("target of {} bytes is longer than PATH_MAX", inode.size));
+        return Err(format!(
+            "target of {} bytes is longer than PATH_MAX",
+            inode.size
+        ));
     }
     let bytes = if inode.flags & FLAG_INLINE_DATA == 0 && inode.size < 60 {
         inode.block[..inode.size as usize].to_vec() // a fast symlink
@@ -751,7 +808,11 @@ mod tests {
             let dir = reader.inode(ino).unwrap();
             let data = reader.data(&dir).unwrap();
             let entries = reader.dir_entries(&dir, &data, &mut Vec::new());
-            ino = entries.iter().find(|(_, n)| n == name.as_bytes()).unwrap().0;
+            ino = entries
+                .iter()
+                .find(|(_, n)| n == name.as_bytes())
+                .unwrap()
+                .0;
         }
         ino
     }
@@ -779,11 +840,17 @@ mod tests {
             if name == "ext4 inline" {
                 // mke2fs 1.47.0 -d with inline_data leaves the trailing hole
                 // out of i_size (debugfs shows the same 11264).
-                let at = expected.iter().position(|l| l.contains("fragments")).unwrap();
+                let at = expected
+                    .iter()
+                    .position(|l| l.contains("fragments"))
+                    .unwrap();
                 expected[at] = "usr/share/fragments.bin 11264".into();
             }
             assert_eq!(listing(&out), expected, "{name}");
-            assert!(out.detail.as_deref().unwrap().starts_with(variant), "{name}");
+            assert!(
+                out.detail.as_deref().unwrap().starts_with(variant),
+                "{name}"
+            );
             assert_eq!(out.size, image.len() as u64, "{name}");
             assert_eq!(file(&out, "etc/hostname"), b"router\n", "{name}");
             assert_eq!(file(&out, "etc/motd"), TEXT, "{name}");
@@ -805,7 +872,11 @@ mod tests {
             // Six data extents, more than the inode holds: an extent tree of depth 1.
             let fragments = file(&out, "usr/share/fragments.bin");
             for block in 0..fragments.len() / 1024 {
-                let want = if block % 2 == 0 { 0x41 + block as u8 } else { 0 };
+                let want = if block % 2 == 0 {
+                    0x41 + block as u8
+                } else {
+                    0
+                };
                 let got = &fragments[block * 1024..(block + 1) * 1024];
                 assert!(got.iter().all(|&b| b == want), "{name}: block {block}");
             }
@@ -818,7 +889,10 @@ mod tests {
         // inline data is on in the inline fixture (small files and dirs).
         let ino = lookup(EXT4, "/usr/share/fragments.bin");
         let at = inode_at(EXT4, ino);
-        assert_eq!(&EXT4[at + 0x28..at + 0x30], b"\x0a\xf3\x01\x00\x04\x00\x01\x00");
+        assert_eq!(
+            &EXT4[at + 0x28..at + 0x30],
+            b"\x0a\xf3\x01\x00\x04\x00\x01\x00"
+        );
         let ino = lookup(INLINE, "/etc/hostname");
         let at = inode_at(INLINE, ino);
         let flags = le32(INLINE, at + 0x20).unwrap();
@@ -855,9 +929,17 @@ mod tests {
         assert!(out.notes.is_empty(), "{}", errors(&out));
         let sparse = file(&out, "usr/share/sparse.bin");
         assert_eq!(sparse.len(), size as usize);
-        assert!(sparse[first_triple as usize * 1024..].iter().all(|&b| b == b'Z'));
+        assert!(
+            sparse[first_triple as usize * 1024..]
+                .iter()
+                .all(|&b| b == b'Z')
+        );
         assert!(sparse[300 * 1024..301 * 1024].iter().all(|&b| b == b'C'));
-        assert!(sparse[302 * 1024..first_triple as usize * 1024].iter().all(|&b| b == 0));
+        assert!(
+            sparse[302 * 1024..first_triple as usize * 1024]
+                .iter()
+                .all(|&b| b == 0)
+        );
     }
 
     #[test]
@@ -865,7 +947,8 @@ mod tests {
         let mut noise = vec![0x5au8; 4096];
         noise[MAGIC_AT..MAGIC_AT + 2].copy_from_slice(b"\x53\xef");
         assert_eq!(
-            Ext.extract(&noise, &mut Budget::new(Limits::default())).unwrap_err(),
+            Ext.extract(&noise, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
             Rejection::NotThisFormat
         );
         // Group 1's backup superblock (block 8193 on a 1 KiB-block file
@@ -874,14 +957,16 @@ mod tests {
         let mut backup = EXT4[..4096].to_vec();
         backup[SB_AT + 0x5A] = 1;
         assert_eq!(
-            Ext.extract(&backup, &mut Budget::new(Limits::default())).unwrap_err(),
+            Ext.extract(&backup, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
             Rejection::NotThisFormat
         );
         // Inode count that does not match the groups.
         let mut odd = EXT4.to_vec();
         odd[SB_AT] ^= 1;
         assert_eq!(
-            Ext.extract(&odd, &mut Budget::new(Limits::default())).unwrap_err(),
+            Ext.extract(&odd, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
             Rejection::NotThisFormat
         );
     }
@@ -923,7 +1008,9 @@ mod tests {
         image[at + 0x6C..at + 0x70].copy_from_slice(&256u32.to_le_bytes());
         let out = read(&image);
         assert!(
-            out.notes.iter().any(|n| matches!(n, Problem::Limit(m) if m.contains("fragments.bin"))),
+            out.notes
+                .iter()
+                .any(|n| matches!(n, Problem::Limit(m) if m.contains("fragments.bin"))),
             "{}",
             errors(&out)
         );

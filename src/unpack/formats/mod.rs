@@ -189,6 +189,37 @@ pub fn decode_payload(
     decoded.data
 }
 
+/// The first 100 problems a file system reader meets, and a count of the
+/// rest: a hostile image full of broken entries must not become millions of notes.
+#[derive(Debug, Default)]
+pub struct Notes {
+    kept: Vec<Problem>,
+    dropped: usize,
+}
+
+impl Notes {
+    const MAX: usize = 100;
+
+    pub fn push(&mut self, problem: Problem) {
+        if self.kept.len() < Self::MAX {
+            self.kept.push(problem);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Moves the problems to `out`, with one line for those not kept.
+    pub fn finish(self, format: &str, out: &mut Vec<Problem>) {
+        out.extend(self.kept);
+        if self.dropped > 0 {
+            out.push(Problem::Error(format!(
+                "{format}: {} more problems not listed",
+                self.dropped
+            )));
+        }
+    }
+}
+
 /// Sorted `path size`, `dir/` and `link -> target` lines of an archive's
 /// entries: what the archive format tests compare against the real tools' output.
 #[cfg(test)]
@@ -242,7 +273,10 @@ pub(crate) fn fs_fixture_listing(ext: bool) -> Vec<String> {
     ]
     .map(String::from)
     .into();
-    v.push(format!("usr/share/long-link -> ../lib/{}/target", "x".repeat(80)));
+    v.push(format!(
+        "usr/share/long-link -> ../lib/{}/target",
+        "x".repeat(80)
+    ));
     v.extend((1..=60).map(|i| format!("usr/share/many/entry-with-a-longish-name-{i:02} 3")));
     if ext {
         v.push("lost+found/".into());

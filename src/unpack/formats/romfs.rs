@@ -9,7 +9,7 @@
 //! are skipped, a hard link to a file gets the file's data. Every header is
 //! visited at most once, so a chain or directory loop ends with a note.
 
-use super::{Entry, Extracted, Format, Problem, Rejection, be32};
+use super::{Entry, Extracted, Format, Notes, Problem, Rejection, be32};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 use std::collections::HashSet;
@@ -46,13 +46,17 @@ struct Header {
 
 /// The header at `at` in `image`, if it fits.
 fn header(image: &[u8], at: usize) -> Result<Header, String> {
-    let word = |off: usize| be32(image, at + off).ok_or_else(|| format!("file header at {at:#x} is past the end"));
+    let word = |off: usize| {
+        be32(image, at + off).ok_or_else(|| format!("file header at {at:#x} is past the end"))
+    };
     let next = word(0)?;
     let spec = word(4)?;
     let size = word(8)? as usize;
     let name_area = image.get(at + 16..).unwrap_or_default();
     let Some(len) = name_area.iter().take(4096).position(|&b| b == 0) else {
-        return Err(format!("file header at {at:#x}: name is not NUL-terminated"));
+        return Err(format!(
+            "file header at {at:#x}: name is not NUL-terminated"
+        ));
     };
     Ok(Header {
         next: (next & !15) as usize,
@@ -115,11 +119,12 @@ impl Format for Romfs {
 fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
     let mut seen: HashSet<usize> = HashSet::new();
     let mut pending: Vec<(usize, String)> = vec![(first, String::new())];
+    let mut notes = Notes::default();
     'dirs: while let Some((mut at, dir)) = pending.pop() {
         let mut subdirs = Vec::new();
         while at != 0 {
             if !seen.insert(at) {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "romfs: {}/: the entry chain returns to the header at {at:#x} (a loop); rest of the directory skipped",
                     dir
                 )));
@@ -128,13 +133,13 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
             let h = match header(image, at) {
                 Ok(h) => h,
                 Err(e) => {
-                    out.notes.push(Problem::Error(format!("romfs: {dir}/: {e}")));
+                    notes.push(Problem::Error(format!("romfs: {dir}/: {e}")));
                     break;
                 }
             };
             let meta_end = (at + 16 + h.name.len() + 1).min(image.len());
             if checksum(&image[at..align16(meta_end).min(image.len())]) != 0 {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "romfs: header checksum of {dir}/{} at {at:#x} does not match",
                     String::from_utf8_lossy(&h.name)
                 )));
@@ -145,14 +150,14 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
             }
             let name = String::from_utf8_lossy(&h.name).into_owned();
             if h.name.contains(&b'/') || h.name.is_empty() {
-                out.notes.push(Problem::Error(format!(
+                notes.push(Problem::Error(format!(
                     "romfs: {dir}/: entry name {name:?} is empty or contains '/'; skipped"
                 )));
                 continue;
             }
             let path = format!("{dir}/{name}");
             if out.entries.len() >= budget.limits.max_entries {
-                out.notes.push(Problem::Limit(format!(
+                notes.push(Problem::Limit(format!(
                     "romfs has more than {} entries; the rest were skipped",
                     budget.limits.max_entries
                 )));
@@ -164,14 +169,16 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
             while target.kind == 0 {
                 hops += 1;
                 let next = if hops > MAX_LINK_HOPS {
-                    Err(format!("more than {MAX_LINK_HOPS} hard link hops (a loop?)"))
+                    Err(format!(
+                        "more than {MAX_LINK_HOPS} hard link hops (a loop?)"
+                    ))
                 } else {
                     header(image, target.spec as usize & !15)
                 };
                 match next {
                     Ok(t) => target = t,
                     Err(e) => {
-                        out.notes.push(Problem::Error(format!("romfs: hard link {path}: {e}")));
+                        notes.push(Problem::Error(format!("romfs: hard link {path}: {e}")));
                         target.kind = u32::MAX;
                         break;
                     }
@@ -190,7 +197,7 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                 (2, Some(body)) => {
                     let len = body.len() as u64;
                     if len > budget.limits.max_file_size || !budget.take(len) {
-                        out.notes.push(Problem::Limit(format!(
+                        notes.push(Problem::Limit(format!(
                             "romfs: {path}: {len} bytes exceeds the file size or total size bound; skipped"
                         )));
                         continue;
@@ -202,7 +209,7 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                     Vec::new(),
                 ),
                 (2 | 3, None) => {
-                    out.notes.push(Problem::Error(format!(
+                    notes.push(Problem::Error(format!(
                         "romfs: {path}: {} bytes of data at {:#x} run past the end of the image",
                         target.size, target.data_at
                     )));
@@ -218,6 +225,7 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
         }
         pending.extend(subdirs.into_iter().rev());
     }
+    notes.finish("romfs", &mut out.notes);
 }
 
 #[cfg(test)]
@@ -245,7 +253,10 @@ mod tests {
         // genromfs pads the file to 1 KiB; the header gives the real size.
         assert_eq!(out.size, 21184);
         assert_eq!(ROMFS.len(), 21504);
-        assert_eq!(listing(&out), crate::unpack::formats::fs_fixture_listing(false));
+        assert_eq!(
+            listing(&out),
+            crate::unpack::formats::fs_fixture_listing(false)
+        );
         let file = |p: &str| &out.entries.iter().find(|e| e.path == p).unwrap().data;
         // `bin/busybox` is a hard link to `bin/ash` in genromfs' layout.
         assert_eq!(file("bin/busybox"), b"\x7fELF fake busybox");
@@ -264,7 +275,9 @@ mod tests {
             .extract(&image, &mut Budget::new(Limits::default()))
             .unwrap();
         assert!(
-            out.notes.iter().any(|n| matches!(n, Problem::Error(m) if m.contains("a loop"))),
+            out.notes
+                .iter()
+                .any(|n| matches!(n, Problem::Error(m) if m.contains("a loop"))),
             "{:?}",
             out.notes
         );
@@ -281,7 +294,9 @@ mod tests {
             .extract(&image, &mut Budget::new(Limits::default()))
             .unwrap();
         assert!(
-            out.notes.iter().any(|n| matches!(n, Problem::Error(m) if m.contains("hard link hops"))),
+            out.notes
+                .iter()
+                .any(|n| matches!(n, Problem::Error(m) if m.contains("hard link hops"))),
             "{:?}",
             out.notes
         );
