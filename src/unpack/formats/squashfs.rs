@@ -208,7 +208,16 @@ fn read_all(
     budget: &mut Budget,
 ) -> Result<(Vec<Entry>, Vec<Problem>), Rejection> {
     let fs = FilesystemReader::from_reader_with_offset_and_kind(Cursor::new(image), 0, kind)
-        .map_err(|e| Rejection::Corrupt(format!("squashfs tables unreadable: {e}")))?;
+        .map_err(|e| {
+            Rejection::Corrupt(match e {
+                // backhand refuses the whole table when a name is not a plain
+                // file name; its errors print nothing without `error-strings`.
+                backhand::BackhandError::InvalidFilePath => {
+                    "squashfs directory entry named `.`, `..` or with a `/`; image refused".into()
+                }
+                e => format!("squashfs tables unreadable: {e}"),
+            })
+        })?;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
     for node in fs.files() {
