@@ -10,6 +10,7 @@ pub mod bzip2;
 pub mod cpio;
 pub mod fit;
 pub mod gzip;
+pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod sparse;
@@ -19,6 +20,7 @@ pub mod trx;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
+pub mod zlib;
 pub mod zstd;
 
 /// Every format the carver looks for.
@@ -28,6 +30,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &trx::Trx,
     &sparse::Sparse,
     &squashfs::Squashfs,
+    &jffs2::Jffs2,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
@@ -38,6 +41,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &bzip2::Bzip2,
     &zstd::Zstd,
     &lz4::Lz4,
+    &lz4::Lz4Legacy,
+    &zlib::Zlib,
 ];
 
 /// A container format.
