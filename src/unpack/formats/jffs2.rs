@@ -477,6 +477,7 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
             data: bytes,
         });
     }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
     if limited {
         notes.push(Problem::Limit(format!(
             "jffs2 has more than {} entries; the rest were skipped",
