@@ -24,6 +24,10 @@ seed() {
         bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
         zstd) cp $fx/text.zst "corpus/$1/" ;;
         lz4) cp $fx/text.lz4 "corpus/$1/" ;;
+        lz4_legacy) cp $fx/text.lz4-legacy "corpus/$1/" ;;
+        zlib) cp $fx/text.zlib "corpus/$1/" ;;
+        jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
+        squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
         unpack) cp $fx/* "corpus/$1/" ;;
         *) ;;
     esac

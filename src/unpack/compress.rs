@@ -137,7 +137,7 @@ pub const LZ4_LEGACY_MAGIC: [u8; 4] = [0x02, 0x21, 0x4c, 0x18];
 /// Every LZ4 legacy block but the last decodes to exactly this much.
 const LZ4_LEGACY_BLOCK: usize = 8 << 20;
 /// `LZ4_compressBound` of a legacy block: no longer chunk is a block.
-const LZ4_LEGACY_BOUND: usize = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
+pub const LZ4_LEGACY_BOUND: usize = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
 
 /// An LZ4 legacy stream (`lz4 -l`, the Linux kernel's `.lz4`): the magic, then
 /// chunks of a little-endian compressed length and one LZ4 block, each block

@@ -45,11 +45,17 @@ impl Format for Lz4Legacy {
         &[&compress::LZ4_LEGACY_MAGIC]
     }
 
-    /// Cheap first: the first chunk length must fit a block and the data.
+    /// Cheap first: the first chunk length must fit a block, and the data.
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let len = super::le32(data, 4).ok_or(Rejection::NotThisFormat)? as usize;
-        if len == 0 || len > data.len() - 8 {
+        if len == 0 || len > compress::LZ4_LEGACY_BOUND {
             return Err(Rejection::NotThisFormat);
+        }
+        if len > data.len() - 8 {
+            return Err(Rejection::Corrupt(format!(
+                "truncated: the first block needs {len} bytes, {} present",
+                data.len() - 8
+            )));
         }
         let decoded = compress::lz4_legacy(data, budget.output_cap(data.len() as u64));
         stream_entry(self.name(), "data".to_string(), decoded, budget)
