@@ -42,6 +42,8 @@ const HEADER_LEN: usize = 12;
 const DIRENT_LEN: usize = 40;
 const INODE_LEN: usize = 68;
 const ROOT_INO: u32 = 1;
+/// Longest directory path built (Linux's `PATH_MAX`).
+const PATH_MAX: usize = 4096;
 
 /// Bytes of non-JFFS2 data (not erased flash) after the last good node at
 /// which the file system is taken to have ended.
@@ -192,8 +194,9 @@ impl Format for Jffs2 {
             Some([0x19, 0x85]) => Endian { big: true },
             _ => return Err(Rejection::NotThisFormat),
         };
-        // The first node's header CRC decides whether this is JFFS2 at all.
-        if data.len() < HEADER_LEN || crc(&data[..8]) != e.u32(data, 8) {
+        // The first node must be whole and sound: a chance (or hostile) header
+        // costs one check here, never a scan.
+        if !first_node_is_sound(data, e) {
             return Err(Rejection::NotThisFormat);
         }
         let scan = scan(data, e);
@@ -257,7 +260,26 @@ fn compression_name(c: u8) -> &'static str {
     }
 }
 
-/// Walks the nodes from offset 0 until the data ends or stops looking like JFFS2.
+/// The node at offset 0: header CRC, a length inside the data, and for a
+/// directory entry or an inode node, its node CRC.
+fn first_node_is_sound(data: &[u8], e: Endian) -> bool {
+    if data.len() < HEADER_LEN || crc(&data[..8]) != e.u32(data, 8) {
+        return false;
+    }
+    let totlen = e.u32(data, 4) as usize;
+    let Some(node) = data.get(..totlen).filter(|_| totlen >= HEADER_LEN) else {
+        return false;
+    };
+    match e.u16(data, 2) {
+        DIRENT => node.len() >= DIRENT_LEN && crc(&node[..32]) == e.u32(node, 32),
+        INODE => node.len() >= INODE_LEN && crc(&node[..60]) == e.u32(node, 64),
+        _ => true,
+    }
+}
+
+/// Walks the nodes from offset 0 until the data ends or stops looking like
+/// JFFS2: more than [`MAX_GAP`] bytes past the last good node without another
+/// (erased flash excepted).
 fn scan(data: &[u8], e: Endian) -> Scan {
     let mut s = Scan::default();
     let mut pos = 0usize;
@@ -271,10 +293,10 @@ fn scan(data: &[u8], e: Endian) -> Scan {
             }
             continue;
         }
+        if pos - s.end > MAX_GAP {
+            break;
+        }
         if e.u16(data, pos) != MAGIC {
-            if pos - s.end > MAX_GAP {
-                break;
-            }
             pos += 4;
             continue;
         }
@@ -418,7 +440,7 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
     let mut limited = false;
     for &(pino, name, d) in &links {
         let name_str = String::from_utf8_lossy(name);
-        let Some(dir) = dir_path(pino, &parent, &mut paths, &mut cycles) else {
+        let Some(dir) = dir_path(pino, &parent, &mut paths, &mut cycles, budget) else {
             orphans.push(name_str.into_owned());
             continue;
         };
@@ -493,7 +515,7 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
             if cycles > 0 {
                 " (directory cycle or missing parent)"
             } else {
-                " (missing parent directory)"
+                " (missing parent directory, or a path past PATH_MAX or the size bound)"
             },
             shown.join(", "),
             if orphans.len() > shown.len() {
@@ -512,12 +534,15 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
 }
 
 /// The path of directory `ino` (`""` for the root), or `None` when walking up
-/// does not reach the root (a missing parent or a cycle). Memoised.
+/// does not reach the root (a missing parent or a cycle), the path is longer
+/// than `PATH_MAX`, or its bytes would overdraw the budget (deep nesting makes
+/// paths grow with the square of the depth). Memoised.
 fn dir_path(
     ino: u32,
     parent: &HashMap<u32, (u32, &[u8], u32)>,
     paths: &mut HashMap<u32, Option<String>>,
     cycles: &mut usize,
+    budget: &mut Budget,
 ) -> Option<String> {
     let mut chain: Vec<u32> = Vec::new();
     let mut seen: HashSet<u32> = HashSet::new();
@@ -539,9 +564,10 @@ fn dir_path(
     // Fill in the chain from the top down.
     let mut acc = base;
     for &dir in chain.iter().rev() {
-        acc = acc.map(|p| {
+        acc = acc.and_then(|p| {
             let name = parent.get(&dir).map(|&(_, n, _)| n).unwrap_or_default();
-            format!("{p}/{}", String::from_utf8_lossy(name))
+            let path = format!("{p}/{}", String::from_utf8_lossy(name));
+            (path.len() <= PATH_MAX && budget.take(path.len() as u64)).then_some(path)
         });
         paths.insert(dir, acc.clone());
     }
@@ -938,6 +964,38 @@ mod tests {
         assert!(
             n.contains("4 entries are not reachable from the root directory (directory cycle"),
             "{n}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_stops_at_path_max_and_chance_nodes_cost_one_check() {
+        let mut w = Writer::new(false);
+        // 3000 nested directories named "dd": directory paths pass PATH_MAX
+        // at depth 1366, whose entry is still listed under its parent.
+        for ino in 2..3002 {
+            w.dirent(ino - 1, 1, ino, "dd", DT_DIR);
+        }
+        let out = run(&w.out);
+        assert_eq!(out.entries.len(), 1366);
+        let n = errors(&out);
+        assert!(n.contains("1634 entries are not reachable"), "{n}");
+        // A header whose CRC holds but whose node does not: not JFFS2.
+        let mut h = Writer::new(false);
+        h.dirent(1, 1, 2, "a", 8);
+        h.out[20] ^= 1; // pino: node CRC fails
+        assert_eq!(
+            Jffs2
+                .extract(&h.out, &mut Budget::new(Limits::default()))
+                .unwrap_err(),
+            Rejection::NotThisFormat
+        );
+        let mut t = Writer::new(false);
+        t.node(PADDING, &[0; 20]);
+        assert_eq!(
+            Jffs2
+                .extract(&t.out[..20], &mut Budget::new(Limits::default()))
+                .unwrap_err(),
+            Rejection::NotThisFormat
         );
     }
 
