@@ -283,6 +283,10 @@ fn first_node_is_sound(data: &[u8], e: Endian) -> bool {
 fn scan(data: &[u8], e: Endian) -> Scan {
     let mut s = Scan::default();
     let mut pos = 0usize;
+    // Bytes of non-node data since the last good node, and bad headers met
+    // there: past the file system's end those are chance magics, not damage.
+    let mut junk = 0usize;
+    let mut bad_headers: Vec<usize> = Vec::new();
     while pos + HEADER_LEN <= data.len() {
         let word = &data[pos..pos + 4];
         if word == [0xff; 4] {
@@ -293,27 +297,31 @@ fn scan(data: &[u8], e: Endian) -> Scan {
             }
             continue;
         }
-        if pos - s.end > MAX_GAP {
+        if junk > MAX_GAP {
             break;
         }
         if e.u16(data, pos) != MAGIC {
+            junk += 4;
             pos += 4;
             continue;
         }
         let nodetype = e.u16(data, pos + 2);
         let totlen = e.u32(data, pos + 4) as usize;
         if crc(&data[pos..pos + 8]) != e.u32(data, pos + 8) {
-            s.bad_header.add(pos);
+            bad_headers.push(pos);
+            junk += 4;
             pos += 4;
             continue;
         }
         if totlen < HEADER_LEN {
             s.malformed.add(pos);
+            junk += 4;
             pos += 4;
             continue;
         }
         let Some(node) = data.get(pos..pos.saturating_add(totlen)) else {
             s.truncated = Some(pos);
+            junk += 4;
             pos += 4;
             continue;
         };
@@ -330,7 +338,11 @@ fn scan(data: &[u8], e: Endian) -> Scan {
             }
         }
         s.end = pos + totlen;
+        junk = 0;
         pos = (pos + totlen).div_ceil(4) * 4;
+    }
+    for at in bad_headers.into_iter().filter(|&at| at < s.end) {
+        s.bad_header.add(at);
     }
     s
 }
@@ -900,8 +912,15 @@ mod tests {
             w.dirent(1, 5, 4, "final", 8);
             // Erase-block padding, then more nodes.
             w.out.extend([0xff; 64]);
+            // An erased block larger than the gap bound, then the last nodes.
+            w.out.extend([0xff; 3 * MAX_GAP]);
             w.dirent(2, 9, 5, "sh", 10);
             w.inode(5, 1, S_IFLNK | 0o777, 7, 0, COMPR_NONE, 7, b"busybox");
+            let fs_len = w.out.len();
+            // Other data after the file system, with a chance magic in it.
+            w.out.extend([0x55; 40]);
+            w.out.extend(w.u16(MAGIC));
+            w.out.extend([0x55; 40]);
             let out = run(&w.out);
             assert!(out.notes.is_empty(), "{}", errors(&out));
             assert_eq!(
@@ -916,7 +935,7 @@ mod tests {
             // The newest node's size cuts the older, longer data.
             assert_eq!(v.data, b"new\n");
             // The layer ends where the last node ends (before its alignment padding).
-            assert_eq!(out.size.div_ceil(4) * 4, w.out.len() as u64);
+            assert_eq!(out.size.div_ceil(4) * 4, fs_len as u64);
         }
     }
 
@@ -933,6 +952,9 @@ mod tests {
         let bad_hdr = w.out.len();
         w.dirent(1, 1, 4, "c", 8);
         w.out[bad_hdr + 4] ^= 0x40; // header CRC
+        // Reported because a good node follows: a bad header past the last
+        // good node is indistinguishable from a chance magic after the image.
+        w.node(CLEANMARKER, b"");
         let out = run(&w.out);
         assert_eq!(super::super::listing(&out), ["a 5"]);
         let n = errors(&out);
