@@ -739,11 +739,14 @@ pub fn rtime(input: &[u8], dsize: usize) -> Result<Vec<u8>, String> {
         if out.len() + repeat > dsize {
             return Err(format!("rtime repeat runs past the node's {dsize} bytes"));
         }
-        // `from` is always behind the end, so the byte-wise copy may overlap.
-        for _ in 0..repeat {
-            let b = out[from];
-            out.push(b);
-            from += 1;
+        // `from` is always behind the end; the copy may overlap what it
+        // writes (as the kernel's byte-wise loop does), so go in whole pieces.
+        let mut left = repeat;
+        while left > 0 {
+            let n = left.min(out.len() - from);
+            out.extend_from_within(from..from + n);
+            from += n;
+            left -= n;
         }
     }
     Ok(out)
@@ -794,7 +797,7 @@ mod tests {
             n.extend(self.u32(c));
             n.extend_from_slice(body);
             self.out.extend(n);
-            while self.out.len() % 4 != 0 {
+            while !self.out.len().is_multiple_of(4) {
                 self.out.push(0);
             }
             at
@@ -891,6 +894,8 @@ mod tests {
         // a,0 b,0 c,0 a,5 (copies "bcabc") x,0
         let enc = [b'a', 0, b'b', 0, b'c', 0, b'a', 5, b'x', 0];
         assert_eq!(rtime(&enc, 10).unwrap(), b"abcabcabcx");
+        // An overlapping copy: "z" then 6 copies starting right behind it.
+        assert_eq!(rtime(&[b'z', 0, b'z', 6], 8).unwrap(), b"zzzzzzzz");
         assert!(rtime(&enc, 12).is_err(), "input ends early");
         assert!(rtime(&[b'a', 0, b'a', 200], 10).is_err(), "repeat overruns");
     }
