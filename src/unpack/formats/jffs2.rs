@@ -21,7 +21,8 @@ use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::compress;
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
 pub struct Jffs2;
 
@@ -586,8 +587,48 @@ fn dir_path(
     paths.get(&ino).cloned().flatten()
 }
 
-/// The bytes of an inode: its data nodes applied in version order, cut at the
-/// newest node's size. `None` (with a note) when a bound is reached.
+/// Byte ranges of a file already supplied by newer nodes (disjoint, by start).
+#[derive(Default)]
+struct Covered(BTreeMap<usize, usize>);
+
+impl Covered {
+    /// The parts of `start..end` not covered yet; covers all of it afterwards.
+    fn claim(&mut self, start: usize, end: usize) -> Vec<Range<usize>> {
+        let from = self
+            .0
+            .range(..=start)
+            .next_back()
+            .map_or(start, |(&a, _)| a);
+        let overlapping: Vec<(usize, usize)> = self
+            .0
+            .range(from..end)
+            .map(|(&a, &b)| (a, b))
+            .filter(|&(_, b)| b > start)
+            .collect();
+        let (mut gaps, mut at) = (Vec::new(), start);
+        let (mut lo, mut hi) = (start, end);
+        for (a, b) in overlapping {
+            if a > at {
+                gaps.push(at..a);
+            }
+            at = at.max(b);
+            lo = lo.min(a);
+            hi = hi.max(b);
+            self.0.remove(&a);
+        }
+        if at < end {
+            gaps.push(at..end);
+        }
+        self.0.insert(lo, hi);
+        gaps
+    }
+}
+
+/// The bytes of an inode: for every byte the newest data node that covers it
+/// (so nodes are read newest first and only where still visible), cut at the
+/// newest node's size; bytes no node covers are zeros (holes). Decoding work
+/// that a newer node hides is charged to the budget, so stacked rewrites of one
+/// range cannot make decoding unbounded. `None` (with a note) at a bound.
 fn content(
     data: &[u8],
     nodes: &[&InodeNode],
@@ -604,33 +645,46 @@ fn content(
         .map(|n| (n.data.len() + INODE_LEN) as u64)
         .sum();
     let cap = budget.output_cap(stored);
-    if size > cap {
+    if size > cap || !budget.take(size) {
         notes.push(Problem::Limit(format!(
             "{path}: {size} bytes from {stored} stored bytes exceeds the file size, ratio or total size bound; skipped"
         )));
         return None;
     }
     let mut out = vec![0u8; size as usize];
+    let mut covered = Covered::default();
     let mut failed = Skipped::default();
     let mut unsupported: Option<u8> = None;
-    for n in nodes {
+    for n in nodes.iter().rev() {
         let start = n.offset as usize;
         if n.dsize == 0 || start >= out.len() {
             continue;
         }
         let end = start.saturating_add(n.dsize as usize).min(out.len());
-        if n.compr == COMPR_ZERO {
-            out[start..end].fill(0);
+        let gaps = covered.claim(start, end);
+        // A hole node's visible part is zeros already.
+        if gaps.is_empty() || n.compr == COMPR_ZERO {
             continue;
         }
         if n.dsize > MAX_NODE_DATA {
             failed.add(n.at);
             continue;
         }
+        let visible: usize = gaps.iter().map(|g| g.len()).sum();
+        if !budget.take(u64::from(n.dsize) - visible as u64) {
+            notes.push(Problem::Limit(format!(
+                "{path}: total decompressed size bound reached while reading overwritten data nodes; the rest are zeros"
+            )));
+            break;
+        }
         match decode(n.compr, &data[n.data.clone()], n.dsize as usize) {
             Ok(bytes) => {
-                let len = bytes.len().min(end - start);
-                out[start..start + len].copy_from_slice(&bytes[..len]);
+                for g in gaps {
+                    let (from, to) = (g.start - start, (g.end - start).min(bytes.len()));
+                    if from < to {
+                        out[g.start..g.start + (to - from)].copy_from_slice(&bytes[from..to]);
+                    }
+                }
             }
             Err(Some(msg)) => {
                 if failed.count == 0 {
@@ -656,12 +710,6 @@ fn content(
             "{path}: compression {} ({c:#x}) is not supported; those ranges are zeros",
             compression_name(c)
         )));
-    }
-    if !budget.take(out.len() as u64) {
-        notes.push(Problem::Limit(format!(
-            "{path}: total decompressed size bound reached; skipped"
-        )));
-        return None;
     }
     Some(out)
 }
@@ -1042,6 +1090,53 @@ mod tests {
         assert_eq!(&a[..4], b"head");
         assert!(a[4..4096].iter().all(|&b| b == 0));
         assert_eq!(&a[4096..], b"tail");
+    }
+
+    #[test]
+    fn newer_nodes_hide_older_ones_byte_by_byte() {
+        let mut c = Covered::default();
+        assert_eq!(c.claim(10, 20), [10..20]);
+        assert_eq!(c.claim(0, 30), [0..10, 20..30]);
+        assert!(c.claim(5, 25).is_empty());
+        assert_eq!(c.claim(40, 50), [40..50]);
+        assert_eq!(c.claim(25, 45), [30..40]);
+        // Version 1 writes 8 bytes, version 2 rewrites the middle, version 3
+        // is a hole over the start: zeros, new middle, old end.
+        let mut w = Writer::new(false);
+        w.dirent(1, 1, 2, "f", 8);
+        w.inode(2, 1, S_IFREG | 0o644, 8, 0, COMPR_NONE, 8, b"AAAAAAAA");
+        w.inode(2, 2, S_IFREG | 0o644, 8, 2, COMPR_NONE, 4, b"BBBB");
+        w.inode(2, 3, S_IFREG | 0o644, 8, 0, COMPR_ZERO, 3, b"");
+        let out = run(&w.out);
+        assert!(out.notes.is_empty(), "{}", errors(&out));
+        assert_eq!(out.entries[0].data, b"\0\0\0BBBAA");
+    }
+
+    #[test]
+    fn stacked_rewrites_are_charged_to_the_budget() {
+        // 3000 versions of one 64 KiB range: reading all would decode 190 MiB.
+        let page = vec![7u8; 64 << 10];
+        let z = {
+            use std::io::Write;
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&page).unwrap();
+            e.finish().unwrap()
+        };
+        let mut w = Writer::new(false);
+        w.dirent(1, 1, 2, "f", 8);
+        for v in 1..=3000 {
+            // Each newer node starts one byte further, so each is partly visible.
+            let off = 3000 - v;
+            w.inode(2, v, S_IFREG | 0o644, 70_000, off, COMPR_ZLIB, 64 << 10, &z);
+        }
+        let limits = Limits {
+            max_total_bytes: 32 << 20,
+            ..Limits::default()
+        };
+        let out = Jffs2.extract(&w.out, &mut Budget::new(limits)).unwrap();
+        let n = errors(&out);
+        assert!(n.contains("while reading overwritten data nodes"), "{n}");
+        assert_eq!(out.entries[0].data.len(), 70_000);
     }
 
     #[test]
