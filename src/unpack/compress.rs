@@ -176,10 +176,16 @@ pub fn lz4_legacy(input: &[u8], cap: u64) -> Decoded {
             );
             return result(out, end, Some(e), false);
         };
-        if block.is_empty() {
-            block = vec![0u8; LZ4_LEGACY_BLOCK];
+        // LZ4 expands at most ~255:1, so a short chunk needs no 8 MiB buffer
+        // (a chance magic then costs little).
+        let most = len
+            .saturating_mul(256)
+            .saturating_add(64)
+            .min(LZ4_LEGACY_BLOCK);
+        if block.len() < most {
+            block = vec![0u8; most];
         }
-        let n = match lz4_flex::block::decompress_into(chunk, &mut block) {
+        let n = match lz4_flex::block::decompress_into(chunk, &mut block[..most]) {
             Ok(n) => n,
             Err(e) => return result(out, end, Some(format!("block at {pos:#x}: {e}")), false),
         };
