@@ -40,6 +40,10 @@ seed() {
             fi ;;
         cramfs) cp $fx/cramfs-*.img "corpus/$1/" ;;
         romfs) cp $fx/romfs.img "corpus/$1/" ;;
+        lz4_legacy) cp $fx/text.lz4-legacy "corpus/$1/" ;;
+        zlib) cp $fx/text.zlib "corpus/$1/" ;;
+        jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
+        squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
         unpack) cp $fx/* "corpus/$1/" ;;
         *) ;;
     esac

@@ -12,6 +12,7 @@ pub mod cramfs;
 pub mod ext;
 pub mod fit;
 pub mod gzip;
+pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod romfs;
@@ -22,6 +23,7 @@ pub mod trx;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
+pub mod zlib;
 pub mod zstd;
 
 /// Every format the carver looks for.
@@ -34,6 +36,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &ext::Ext,
     &cramfs::Cramfs,
     &romfs::Romfs,
+    &jffs2::Jffs2,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
@@ -44,6 +47,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &bzip2::Bzip2,
     &zstd::Zstd,
     &lz4::Lz4,
+    &lz4::Lz4Legacy,
+    &zlib::Zlib,
 ];
 
 /// A container format.
