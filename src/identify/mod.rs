@@ -171,10 +171,15 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         FileClass::Text | FileClass::Script => Default::default(),
         _ => SIGNATURES.scan_file(&file.data, &file.scan),
     };
-    let base = file
-        .fs
-        .as_ref()
-        .and_then(|fs| fs.path.rsplit('/').next())
+    // A file's name: its path in its file system, or for a target given on
+    // its own (`fwaudit scan libfreetype.so.6.18.3`) the name it was given;
+    // a carved stream (`image.bin@0x40000:gzip`) has none.
+    let named = match &file.fs {
+        Some(fs) => Some(fs.path.as_str()),
+        None => (!file.path.contains('@')).then_some(file.path.as_str()),
+    };
+    let base = named
+        .and_then(|p| p.rsplit('/').next())
         .unwrap_or_default();
     let mut facts = FileFacts::default();
     for hit in scan.hits {
@@ -183,7 +188,7 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
             None => facts.ships.push(hit),
         }
     }
-    if file.fs.is_some() {
+    if named.is_some() {
         for hit in SIGNATURES.scan_name(base) {
             if hit.weak {
                 facts.weak.push(hit);
@@ -394,6 +399,35 @@ mod tests {
             found[0].sources[0].evidence,
             "compiled against openssl 3.0.19 (OpenSSL 3.0.19 27 Jan 2026); loads libcrypto.so.3"
         );
+    }
+
+    #[test]
+    fn symbol_versions_a_program_needs_are_build_time_evidence() {
+        // A C++ program lists the GLIBCXX versions it needs from libstdc++.
+        let data = b"\x7fELF\0\0BusyBox v1.35.0 (x)\0GLIBCXX_3.4.21\0GLIBCXX_3.4.30\0".to_vec();
+        let unpacked = crate::unpack::unpack_bytes("prog", data.clone(), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("prog", &["libstdc++.so.6", "libc.so.6"]))],
+        );
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["busybox"]);
+        assert_eq!(
+            found[0].sources[0].evidence,
+            "compiled against gcc 12.1.0 (GLIBCXX_3.4.30 (= gcc 12.1.0)); loads libstdc++.so.6"
+        );
+        // libstdc++ itself defines them: the highest is the runtime it ships.
+        let unpacked =
+            crate::unpack::unpack_bytes("libstdc++.so.6.0.30", data, &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("libstdc++.so.6.0.30", &["libm.so.6", "libc.so.6"]))],
+        );
+        let names: Vec<String> = found
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.version))
+            .collect();
+        assert_eq!(names, ["busybox 1.35.0", "gcc 12.1.0"]);
     }
 
     #[test]
