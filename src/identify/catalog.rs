@@ -32,6 +32,8 @@ pub(crate) struct RawProduct {
     #[serde(default)]
     pub guards: Vec<String>,
     #[serde(default)]
+    pub pe: Vec<String>,
+    #[serde(default)]
     pub signature: Vec<RawSignature>,
     #[serde(default)]
     pub filename: Vec<RawFilename>,
@@ -92,6 +94,8 @@ pub struct Product {
     pub needed: Vec<Regex>,
     /// How many distinct markers make a file a static copy.
     pub static_min: usize,
+    /// `ProductName` values of PE version resources (case-insensitive).
+    pub pe: Vec<Regex>,
 }
 
 /// Default `static_min`: one error string can be quoted, three are code.
@@ -168,6 +172,16 @@ impl Catalog {
                 files: compile(&raw.files)?,
                 needed: compile(&raw.needed)?,
                 static_min: raw.static_min.unwrap_or(STATIC_MIN),
+                pe: raw
+                    .pe
+                    .iter()
+                    .map(|p| {
+                        regex::RegexBuilder::new(p)
+                            .case_insensitive(true)
+                            .build()
+                            .map_err(|e| format!("{}: {e}", raw.name))
+                    })
+                    .collect::<Result<_, _>>()?,
             });
         }
         Ok(Catalog {
@@ -208,6 +222,14 @@ fn cpe_escape(value: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The product a PE version resource's `ProductName` names.
+pub fn product_for_pe(product_name: &str) -> Option<&'static Product> {
+    CATALOG
+        .products
+        .iter()
+        .find(|p| p.pe.iter().any(|r| r.is_match(product_name.trim())))
 }
 
 /// The upstream product a distribution package (or its source package) carries.

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod embedded;
+pub mod pe;
 pub mod signatures;
 
 use crate::binary::ElfInfo;
@@ -30,6 +31,8 @@ struct FileFacts {
     weak: Vec<Hit>,
     /// Exact components from embedded metadata.
     embedded: Vec<Component>,
+    /// A PE file's version resource.
+    pe: Option<pe::VersionInfo>,
 }
 
 /// Components found by version strings, file names and embedded metadata in
@@ -80,6 +83,48 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
                 Some(known) => known.sources.extend(component.sources.iter().cloned()),
                 None => {
                     embedded.insert(component.purl.clone(), component.clone());
+                }
+            }
+        }
+    }
+    // PE version resources: a catalogued product joins the components found
+    // by signature; any other named product is a component of its own.
+    for (index, facts) in &facts {
+        let Some(info) = &facts.pe else { continue };
+        let Some((name, version, product)) = pe_component(info) else {
+            continue;
+        };
+        let file = &unpacked.files[*index];
+        let sha256 = hashes
+            .entry(*index)
+            .or_insert_with(|| hex::encode(Sha256::digest(&file.data)))
+            .clone();
+        let evidence = Evidence {
+            sha256: Some(sha256),
+            method: "pe-version".to_string(),
+            path: file.path.clone(),
+            offset: None,
+            evidence: info.describe(),
+            ..Evidence::default()
+        };
+        if product {
+            grouped.entry((name, version)).or_default().push(evidence);
+        } else {
+            let purl = format!("pkg:generic/{name}@{}", purl_escape(&version));
+            match embedded.get_mut(&purl) {
+                Some(known) => known.sources.push(evidence),
+                None => {
+                    embedded.insert(
+                        purl.clone(),
+                        Component {
+                            name,
+                            version,
+                            purl,
+                            ecosystem: "generic".to_string(),
+                            sources: vec![evidence],
+                            ..Component::default()
+                        },
+                    );
                 }
             }
         }
@@ -200,7 +245,35 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     if elf.is_some() {
         facts.embedded = embedded::components(&file.path, &file.data);
     }
+    facts.pe = pe::version_info(&file.data);
     facts
+}
+
+/// The component a PE version resource names: (name, version, catalogued).
+/// `ProductName` is matched against the catalogue's `pe` patterns, then
+/// (lower-cased, spaces as `-`) against product names; any other product
+/// keeps that spelling. No name or no version: nothing.
+fn pe_component(info: &pe::VersionInfo) -> Option<(String, String, bool)> {
+    let version = info.version()?;
+    let product_name = info
+        .get("ProductName")
+        .or_else(|| info.get("FileDescription"))?;
+    if let Some(product) = catalog::product_for_pe(product_name) {
+        return Some((product.name.clone(), version, true));
+    }
+    let slug: String = product_name
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._+".contains(*c))
+        .collect();
+    if slug.is_empty() {
+        return None;
+    }
+    let known = catalog::product(&slug).is_some();
+    Some((slug, version, known))
 }
 
 /// The DT_NEEDED entry that loads `hit`'s product, when the hit is only the
