@@ -33,6 +33,8 @@ struct FileFacts {
     embedded: Vec<Component>,
     /// A PE file's version resource.
     pe: Option<pe::VersionInfo>,
+    /// SHA-256 of the file, computed (in parallel) only when it is evidence.
+    sha256: Option<String>,
 }
 
 /// Components found by version strings, file names and embedded metadata in
@@ -49,7 +51,6 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
 
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
     let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
-    let mut hashes: BTreeMap<usize, String> = BTreeMap::new();
     for (index, facts) in &facts {
         let path = &unpacked.files[*index].path;
         for hit in &facts.ships {
@@ -60,12 +61,8 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
             if sources.iter().any(|e| &e.path == path) {
                 continue;
             }
-            let sha256 = hashes
-                .entry(*index)
-                .or_insert_with(|| hex::encode(Sha256::digest(&unpacked.files[*index].data)))
-                .clone();
             sources.push(Evidence {
-                sha256: Some(sha256),
+                sha256: facts.sha256.clone(),
                 method: if hit.offset.is_some() {
                     "signature"
                 } else {
@@ -95,12 +92,8 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
             continue;
         };
         let file = &unpacked.files[*index];
-        let sha256 = hashes
-            .entry(*index)
-            .or_insert_with(|| hex::encode(Sha256::digest(&file.data)))
-            .clone();
         let evidence = Evidence {
-            sha256: Some(sha256),
+            sha256: facts.sha256.clone(),
             method: "pe-version".to_string(),
             path: file.path.clone(),
             offset: None,
@@ -246,6 +239,9 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         facts.embedded = embedded::components(&file.path, &file.data);
     }
     facts.pe = pe::version_info(&file.data);
+    if !facts.ships.is_empty() || facts.pe.is_some() {
+        facts.sha256 = Some(hex::encode(Sha256::digest(&file.data)));
+    }
     facts
 }
 
