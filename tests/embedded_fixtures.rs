@@ -84,7 +84,9 @@ fn pe_tools_inside_an_update_bundle() {
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for name in ["updater.exe", "zlib1.dll"] {
-        bundle.start_file(format!("tools/win64/{name}"), stored).unwrap();
+        bundle
+            .start_file(format!("tools/win64/{name}"), stored)
+            .unwrap();
         bundle
             .write_all(&std::fs::read(format!("tests/fixtures/pe/{name}")).unwrap())
             .unwrap();

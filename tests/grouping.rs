@@ -44,7 +44,14 @@ fn copies_in_three_directories_are_one_component_with_three_locations() {
     let components = r["components"].as_array().unwrap();
     let summary: Vec<String> = components
         .iter()
-        .map(|c| format!("{} {} {}", s(&c["name"]), s(&c["version"]), s(&c["ecosystem"])))
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                s(&c["name"]),
+                s(&c["version"]),
+                s(&c["ecosystem"])
+            )
+        })
         .collect();
     assert_eq!(
         summary,

@@ -302,7 +302,10 @@ mod tests {
     #[test]
     fn wheel_vendored_names_match_the_original_library() {
         assert_eq!(unvendored("libssl-3e69114b.so.1.1"), "libssl.so.1.1");
-        assert_eq!(unvendored("libpng16-8b7e0db9.so.16.43.0"), "libpng16.so.16.43.0");
+        assert_eq!(
+            unvendored("libpng16-8b7e0db9.so.16.43.0"),
+            "libpng16.so.16.43.0"
+        );
         assert_eq!(unvendored("libssl.so.3"), "libssl.so.3");
         assert_eq!(unvendored("libfoo-bar.so.1"), "libfoo-bar.so.1");
         let ssl = product("openssl").unwrap();

@@ -216,9 +216,7 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         Some(fs) => Some(fs.path.as_str()),
         None => (!file.path.contains('@')).then_some(file.path.as_str()),
     };
-    let base = named
-        .and_then(|p| p.rsplit('/').next())
-        .unwrap_or_default();
+    let base = named.and_then(|p| p.rsplit('/').next()).unwrap_or_default();
     let mut facts = FileFacts::default();
     for hit in scan.hits {
         match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
@@ -486,11 +484,13 @@ mod tests {
             "compiled against gcc 12.1.0 (GLIBCXX_3.4.30 (= gcc 12.1.0)); loads libstdc++.so.6"
         );
         // libstdc++ itself defines them: the highest is the runtime it ships.
-        let unpacked =
-            crate::unpack::unpack_bytes("libstdc++.so.6.0.30", data, &Limits::default());
+        let unpacked = crate::unpack::unpack_bytes("libstdc++.so.6.0.30", data, &Limits::default());
         let found = components(
             &unpacked,
-            &[(0, elf_needing("libstdc++.so.6.0.30", &["libm.so.6", "libc.so.6"]))],
+            &[(
+                0,
+                elf_needing("libstdc++.so.6.0.30", &["libm.so.6", "libc.so.6"]),
+            )],
         );
         let names: Vec<String> = found
             .iter()

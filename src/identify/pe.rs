@@ -159,7 +159,8 @@ struct Block<'a> {
 }
 
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-    data.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    data.get(at..at + 2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 fn align4(n: usize) -> usize {
@@ -191,11 +192,7 @@ fn block(data: &[u8]) -> Option<(Block<'_>, usize)> {
     let value_at = align4(6 + used).min(length);
     let text = kind == 1;
     // Text values count UTF-16 units (some tools write bytes: clamp).
-    let value_bytes = if text {
-        value_length * 2
-    } else {
-        value_length
-    };
+    let value_bytes = if text { value_length * 2 } else { value_length };
     let value_end = (value_at + value_bytes).min(length);
     let value = &data[value_at..value_end];
     let children_at = align4(value_end).min(length);
@@ -241,9 +238,8 @@ pub fn parse_version_info(data: &[u8]) -> Option<VersionInfo> {
                 root.value[at + 3],
             ])
         };
-        let dotted = |ms: u32, ls: u32| {
-            format!("{}.{}.{}.{}", ms >> 16, ms & 0xffff, ls >> 16, ls & 0xffff)
-        };
+        let dotted =
+            |ms: u32, ls: u32| format!("{}.{}.{}.{}", ms >> 16, ms & 0xffff, ls >> 16, ls & 0xffff);
         info.file_version = Some(dotted(word(8), word(12)));
         info.product_version = Some(dotted(word(16), word(20)));
     }
@@ -350,7 +346,10 @@ mod tests {
     fn leading_versions() {
         assert_eq!(leading_version("3.0.13").as_deref(), Some("3.0.13"));
         assert_eq!(leading_version("1.1.1w").as_deref(), Some("1.1.1w"));
-        assert_eq!(leading_version("v2.4.1 (build 7)").as_deref(), Some("2.4.1"));
+        assert_eq!(
+            leading_version("v2.4.1 (build 7)").as_deref(),
+            Some("2.4.1")
+        );
         assert_eq!(leading_version("1, 3, 1, 0"), None);
         assert_eq!(leading_version("release"), None);
     }

@@ -79,7 +79,9 @@ impl Finder {
                     literals
                         .iter()
                         .enumerate()
-                        .filter(|&(j, m)| j != i && (l.starts_with(m.as_str()) || m.starts_with(l.as_str())))
+                        .filter(|&(j, m)| {
+                            j != i && (l.starts_with(m.as_str()) || m.starts_with(l.as_str()))
+                        })
                         .map(|(j, _)| j)
                         .collect()
                 })
@@ -192,7 +194,10 @@ impl Signatures {
     }
 
     /// `dfa_only`: use the DFA even where Teddy is available (tests compare both).
-    pub(crate) fn compile_with(products: &[RawProduct], dfa_only: bool) -> Result<Signatures, String> {
+    pub(crate) fn compile_with(
+        products: &[RawProduct],
+        dfa_only: bool,
+    ) -> Result<Signatures, String> {
         let mut literals: Vec<String> = Vec::new();
         let mut entries: Vec<Vec<Entry>> = Vec::new();
         let mut add = |literal: &str, entry: Entry| match literals.iter().position(|l| l == literal)
@@ -243,7 +248,9 @@ impl Signatures {
                 .map_err(|e| format!("{name}: {e}"))?;
                 let groups: Vec<&str> = confirm.capture_names().flatten().collect();
                 let captures = groups.contains(&"version")
-                    || ["major", "minor", "patch"].iter().all(|g| groups.contains(g));
+                    || ["major", "minor", "patch"]
+                        .iter()
+                        .all(|g| groups.contains(g));
                 if captures == raw.version.is_some() {
                     return Err(format!(
                         "{name}: a pattern needs a `version` group (or `major`, `minor` and \

@@ -371,7 +371,12 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
     let manifests: HashMap<String, (Upstream, Evidence)> = components
         .iter()
         .filter(|c| !c.files.is_empty())
-        .filter_map(|c| Some((c.name.clone(), (c.upstream.clone()?, c.sources.first()?.clone()))))
+        .filter_map(|c| {
+            Some((
+                c.name.clone(),
+                (c.upstream.clone()?, c.sources.first()?.clone()),
+            ))
+        })
         .collect();
     for component in components.iter_mut().filter(|c| c.files.is_empty()) {
         let mut installed: Vec<Evidence> = Vec::new();
@@ -383,7 +388,9 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
                 if let Some((upstream, entry)) = manifests.get(*package)
                     && upstream.name == component.name
                     && upstream.version == component.version
-                    && !installed.iter().any(|e| e.package.as_deref() == Some(package))
+                    && !installed
+                        .iter()
+                        .any(|e| e.package.as_deref() == Some(package))
                 {
                     installed.push(Evidence {
                         evidence: format!("{} (installed {})", entry.evidence, key.1),
