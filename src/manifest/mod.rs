@@ -398,7 +398,11 @@ fn resolve_relations(found: &mut [(Option<usize>, Component)], relations: &[(usi
 }
 
 /// Marks each signature hit with the installed package whose files list
-/// holds the file it was found in.
+/// holds the file it was found in. When that package carries the same
+/// upstream product and version, its manifest entry also becomes a source
+/// of the component: the library file and the opkg/dpkg entry that
+/// installed it are one component with two sources (the package component
+/// itself stays, for matching in its distribution's ecosystem).
 pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
     let mut owner: HashMap<(usize, &str), &str> = HashMap::new();
     let by_path: HashMap<&str, usize> = unpacked
@@ -434,14 +438,42 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
             Some((f.path.as_str(), (fs.fs, fs.path.as_str())))
         })
         .collect();
+    // Package name → (upstream, its manifest evidence).
+    let manifests: HashMap<String, (Upstream, Evidence)> = components
+        .iter()
+        .filter(|c| !c.files.is_empty())
+        .filter_map(|c| {
+            Some((
+                c.name.clone(),
+                (c.upstream.clone()?, c.sources.first()?.clone()),
+            ))
+        })
+        .collect();
     for component in components.iter_mut().filter(|c| c.files.is_empty()) {
+        let mut installed: Vec<Evidence> = Vec::new();
         for source in &mut component.sources {
             if let Some(key) = fs_of.get(source.path.as_str())
                 && let Some(package) = owner.get(key)
             {
                 source.package = Some(package.to_string());
+                if let Some((upstream, entry)) = manifests.get(*package)
+                    && upstream.name == component.name
+                    && upstream.version == component.version
+                    && !installed
+                        .iter()
+                        .any(|e| e.package.as_deref() == Some(package))
+                {
+                    installed.push(Evidence {
+                        evidence: format!("{} (installed {})", entry.evidence, key.1),
+                        package: Some(package.to_string()),
+                        sha256: None,
+                        offset: None,
+                        ..entry.clone()
+                    });
+                }
             }
         }
+        component.sources.extend(installed);
     }
 }
 
