@@ -310,7 +310,7 @@ mod tests {
         Member {
             id: format!("dev-{i:06}"),
             model: format!("M-{}", i % 3),
-            tags: if i % 2 == 0 {
+            tags: if i.is_multiple_of(2) {
                 vec!["eu".into()]
             } else {
                 Vec::new()

@@ -88,6 +88,7 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(s).map_err(|_| self.corrupt())
     }
 
+    #[cfg(test)]
     pub(crate) fn strs(&mut self) -> Result<Vec<String>, String> {
         let n = self.len()?;
         (0..n).map(|_| self.str().map(str::to_string)).collect()

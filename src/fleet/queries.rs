@@ -2,7 +2,7 @@
 //! component is, what changed between two releases. Each answers from the
 //! index trees; images are loaded only to describe them.
 
-use super::store::{AdvisoryHit, Fleet, ImageRecord, severity_rank, split_key};
+use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
 use crate::advisory::schemes::Scheme;
 use crate::advisory::version;
 use crate::model::{FindingKind, Severity};
@@ -50,6 +50,12 @@ fn device_matches(model: &str, tags: &[&str], filter: &PatchFilter) -> bool {
             .is_none_or(|t| tags.contains(&t.as_str()))
 }
 
+/// Index entries as sled iterates them.
+type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
+/// Reads the image id out of an index key.
+type KeyImage = fn(&[u8]) -> Option<&str>;
+
 /// The image id in a `idx_advisory` key (`id\0sha256\0finding key`).
 fn advisory_key_image(k: &[u8]) -> Option<&str> {
     let mut parts = k.split(|&b| b == 0);
@@ -72,10 +78,7 @@ impl Fleet {
         let min = filter.min_severity.unwrap_or(Severity::Info);
         // image -> component -> (advisories, worst severity, upgrade)
         let mut by_image: BTreeMap<String, BTreeMap<String, Pending>> = BTreeMap::new();
-        let (entries, image_of): (
-            Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>,
-            fn(&[u8]) -> Option<&str>,
-        ) = match &filter.advisory {
+        let (entries, image_of): (Entries, KeyImage) = match &filter.advisory {
             Some(id) => (
                 Box::new(self.idx_advisory.scan_prefix(super::store::key(&[id, ""]))),
                 advisory_key_image,
@@ -90,20 +93,38 @@ impl Fleet {
             let Some(sha) = image_of(&k) else {
                 continue;
             };
-            let hit = AdvisoryHit::decode(&v)?;
+            let hit = HitRef::decode(&v)?;
             if hit.severity < min {
                 continue;
             }
-            let entry = by_image
-                .entry(sha.to_string())
-                .or_default()
-                .entry(hit.component.clone())
-                .or_insert_with(|| (BTreeSet::new(), hit.severity, hit.upgrade.clone()));
-            entry.0.insert(hit.advisory.clone());
+            // Strings are copied once per image, component and advisory,
+            // not once per index entry.
+            if !by_image.contains_key(sha) {
+                by_image.insert(sha.to_string(), BTreeMap::new());
+            }
+            let Some(components) = by_image.get_mut(sha) else {
+                continue;
+            };
+            if !components.contains_key(hit.component) {
+                components.insert(
+                    hit.component.to_string(),
+                    (
+                        BTreeSet::new(),
+                        hit.severity,
+                        hit.upgrade.map(str::to_string),
+                    ),
+                );
+            }
+            let Some(entry) = components.get_mut(hit.component) else {
+                continue;
+            };
+            if !entry.0.contains(hit.advisory) {
+                entry.0.insert(hit.advisory.to_string());
+            }
             entry.1 = entry.1.max(hit.severity);
             if filter.advisory.is_some() {
                 // Only this advisory matters: its own fix is the upgrade.
-                entry.2 = hit.fixed_versions.first().cloned();
+                entry.2 = hit.first_fixed.map(str::to_string);
             }
         }
         let mut out = Vec::new();

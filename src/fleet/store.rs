@@ -122,27 +122,62 @@ impl AdvisoryHit {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<AdvisoryHit, String> {
+        let mut fixed_versions = Vec::new();
+        let hit = HitRef::parse(bytes, |f| fixed_versions.push(f.to_string()))?;
+        Ok(AdvisoryHit {
+            advisory: hit.advisory.to_string(),
+            component: hit.component.to_string(),
+            severity: hit.severity,
+            fixed_versions,
+            upgrade: hit.upgrade.map(str::to_string),
+        })
+    }
+}
+
+/// An [`AdvisoryHit`] read in place: what a query needs, borrowed from
+/// the index value (a fleet-wide query reads tens of thousands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitRef<'a> {
+    pub severity: Severity,
+    pub advisory: &'a str,
+    pub component: &'a str,
+    /// The first of the advisory's fixed versions.
+    pub first_fixed: Option<&'a str>,
+    pub upgrade: Option<&'a str>,
+}
+
+impl<'a> HitRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<HitRef<'a>, String> {
+        Self::parse(bytes, |_| {})
+    }
+
+    fn parse(bytes: &'a [u8], mut fixed: impl FnMut(&'a str)) -> Result<HitRef<'a>, String> {
         let mut r = Reader::new(bytes, "advisory index entry");
         let severity = u8::try_from(r.uint()?)
             .ok()
             .and_then(severity_of_rank)
             .ok_or_else(|| r.corrupt())?;
-        let advisory = r.str()?.to_string();
-        let component = r.str()?.to_string();
-        let fixed_versions = r.strs()?;
+        let advisory = r.str()?;
+        let component = r.str()?;
+        let mut first_fixed = None;
+        for _ in 0..r.len()? {
+            let f = r.str()?;
+            first_fixed.get_or_insert(f);
+            fixed(f);
+        }
         let upgrade = match r.uint()? {
             0 => None,
-            1 => Some(r.str()?.to_string()),
+            1 => Some(r.str()?),
             _ => return Err(r.corrupt()),
         };
         if !r.is_empty() {
             return Err(r.corrupt());
         }
-        Ok(AdvisoryHit {
+        Ok(HitRef {
+            severity,
             advisory,
             component,
-            severity,
-            fixed_versions,
+            first_fixed,
             upgrade,
         })
     }
