@@ -284,9 +284,9 @@ fn main() {
     ));
     drop(fleet);
 
-    // The same queries on the store opened again, as a command finds it: a
-    // process that has just written hundreds of MB holds sled pages as
-    // chains of updates, and reads through them cost 2-3 times more.
+    // The same queries on the store opened again, as a command finds it: in
+    // the process that has just written hundreds of MB they cost 2-3 times
+    // more CPU (likely sled's in-memory page state; not verified).
     let t = Instant::now();
     let fleet = Fleet::open(dir.path()).unwrap();
     rows.push((
