@@ -1,6 +1,8 @@
 //! Fleet store benchmark (`cargo bench --bench fleet`): a generated fleet of
 //! 100,000 devices over 2,000 images with ~150 components each. Prints a
-//! table of import, rematch and query times, store size and peak memory.
+//! table of import, rematch and query times (first call, median wall and
+//! CPU time), what JSON output adds, store size, peak memory, the time to
+//! open the store, and whole `fwaudit fleet ...` commands in a fresh process.
 //! Sizes can be scaled down with FLEET_IMAGES / FLEET_DEVICES.
 
 use fwaudit::advisory::Database;
@@ -42,6 +44,36 @@ fn peak_rss_mib() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The machine is shared: the load average goes with the numbers.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Calls per timed query.
+const RUNS: usize = 5;
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// CPU time of the calling thread (Linux), in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
@@ -111,6 +143,7 @@ fn main() {
     let images = env("FLEET_IMAGES", 2_000);
     let devices = env("FLEET_DEVICES", 100_000);
     let per_image = env("FLEET_COMPONENTS", 150);
+    let load_start = loadavg();
     let dir = tempfile::tempdir().unwrap();
     let fleet = Fleet::open(dir.path()).unwrap();
     let db = Database::bundled().unwrap();
@@ -164,52 +197,59 @@ fn main() {
         format!("{:.2} s", t.elapsed().as_secs_f64()),
     ));
 
-    let time = |label: &str, f: &mut dyn FnMut() -> usize| {
-        f(); // warm
-        let runs = 5;
+    // Each query: the first call (nothing of it in sled's cache yet beyond
+    // what the writes left), then the median of RUNS calls, wall and CPU
+    // time of this thread (the CPU time says more on a loaded machine).
+    let time = |label: &str, unit: &str, f: &mut dyn FnMut() -> usize| {
         let t = Instant::now();
+        f();
+        let first = ms(t.elapsed());
+        let mut walls = Vec::new();
+        let mut cpus = Vec::new();
         let mut n = 0;
-        for _ in 0..runs {
+        for _ in 0..RUNS {
+            let c = thread_cpu_ns();
+            let t = Instant::now();
             n = f();
+            walls.push(ms(t.elapsed()));
+            cpus.push((thread_cpu_ns() - c) as f64 / 1e6);
         }
         (
             label.to_string(),
             format!(
-                "{:.1} ms ({n} results)",
-                t.elapsed().as_secs_f64() * 1000.0 / runs as f64
+                "{:.1} ms (first {first:.1} ms, CPU {:.1} ms; {n} {unit})",
+                median(walls),
+                median(cpus)
             ),
         )
     };
-    rows.push(time("needs-patch --advisory CVE-2023-38545", &mut || {
-        let filter = PatchFilter {
-            advisory: Some("CVE-2023-38545".into()),
-            ..PatchFilter::default()
-        };
-        fleet
-            .needs_patch(&filter)
-            .unwrap()
-            .iter()
-            .map(|g| g.devices.len())
-            .sum()
-    }));
+    let advisory = PatchFilter {
+        advisory: Some("CVE-2023-38545".into()),
+        ..PatchFilter::default()
+    };
+    let critical_eu = PatchFilter {
+        min_severity: Some(Severity::Critical),
+        tag: Some("eu".into()),
+        ..PatchFilter::default()
+    };
+    let devices_in = |groups: &[fwaudit::fleet::queries::PatchGroup]| -> usize {
+        groups.iter().map(|g| g.devices.len()).sum()
+    };
+    rows.push(time(
+        "needs-patch --advisory CVE-2023-38545",
+        "devices",
+        &mut || devices_in(&fleet.needs_patch(&advisory).unwrap()),
+    ));
     rows.push(time(
         "needs-patch --min-severity critical --tag eu",
-        &mut || {
-            let filter = PatchFilter {
-                min_severity: Some(Severity::Critical),
-                tag: Some("eu".into()),
-                ..PatchFilter::default()
-            };
-            fleet
-                .needs_patch(&filter)
-                .unwrap()
-                .iter()
-                .map(|g| g.devices.len())
-                .sum()
-        },
+        "devices",
+        &mut || devices_in(&fleet.needs_patch(&critical_eu).unwrap()),
     ));
+    rows.push(time("needs-patch (no filter)", "devices", &mut || {
+        devices_in(&fleet.needs_patch(&PatchFilter::default()).unwrap())
+    }));
     let req = VersionReq::parse("<1.1.1x").unwrap();
-    rows.push(time("where openssl@<1.1.1x", &mut || {
+    rows.push(time("where openssl@<1.1.1x", "devices", &mut || {
         fleet
             .where_component("openssl", Some(&req))
             .unwrap()
@@ -217,9 +257,22 @@ fn main() {
             .map(|h| h.devices.len())
             .sum()
     }));
-    rows.push(time("where busybox", &mut || {
+    rows.push(time("where busybox", "images", &mut || {
         fleet.where_component("busybox", None).unwrap().len()
     }));
+    // What `--json` adds: serialising the answers (the CLI pretty-prints).
+    let groups = fleet.needs_patch(&critical_eu).unwrap();
+    let hits = fleet.where_component("busybox", None).unwrap();
+    rows.push(time(
+        "JSON of the needs-patch --min-severity critical --tag eu answer",
+        "bytes",
+        &mut || serde_json::to_string_pretty(&groups).unwrap().len(),
+    ));
+    rows.push(time(
+        "JSON of the where busybox answer",
+        "bytes",
+        &mut || serde_json::to_string_pretty(&hits).unwrap().len(),
+    ));
     fleet.flush().unwrap();
     rows.push((
         "store size on disk".into(),
@@ -229,7 +282,92 @@ fn main() {
         "peak memory (VmHWM)".into(),
         format!("{:.1} MiB", peak_rss_mib()),
     ));
+    drop(fleet);
 
+    // The same queries on the store opened again, as a command finds it: in
+    // the process that has just written hundreds of MB they cost 2-3 times
+    // more CPU (likely sled's in-memory page state; not verified).
+    let t = Instant::now();
+    let fleet = Fleet::open(dir.path()).unwrap();
+    rows.push((
+        "first open after the writes (sled replays its log, writes a snapshot)".into(),
+        format!("{:.1} ms", ms(t.elapsed())),
+    ));
+    rows.push(time(
+        "reopened: needs-patch --min-severity critical --tag eu",
+        "devices",
+        &mut || devices_in(&fleet.needs_patch(&critical_eu).unwrap()),
+    ));
+    rows.push(time(
+        "reopened: where openssl@<1.1.1x",
+        "devices",
+        &mut || {
+            fleet
+                .where_component("openssl", Some(&req))
+                .unwrap()
+                .iter()
+                .map(|h| h.devices.len())
+                .sum()
+        },
+    ));
+    rows.push(time("reopened: where busybox", "images", &mut || {
+        fleet.where_component("busybox", None).unwrap().len()
+    }));
+    drop(fleet);
+
+    // What a person waits for: opening the store (sled recovery) and, in a
+    // fresh process, the whole command with its output.
+    let mut opens = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let fleet = Fleet::open(dir.path()).unwrap();
+        opens.push(ms(t.elapsed()));
+        drop(fleet);
+    }
+    rows.push((
+        "open the store (median of later opens)".into(),
+        format!("{:.1} ms", median(opens)),
+    ));
+    let home = dir.path().to_str().unwrap();
+    // FLEET_FWAUDIT runs another build's binary (to compare two versions).
+    let exe = std::env::var("FLEET_FWAUDIT")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_fwaudit").to_string());
+    for args in [
+        &["needs-patch", "--advisory", "CVE-2023-38545", "--json"][..],
+        &["needs-patch", "--min-severity", "critical", "--tag", "eu"],
+        &[
+            "needs-patch",
+            "--min-severity",
+            "critical",
+            "--tag",
+            "eu",
+            "--json",
+        ],
+        &["where", "openssl@<1.1.1x"],
+        &["where", "busybox", "--json"],
+    ] {
+        let mut walls = Vec::new();
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let status = std::process::Command::new(&exe)
+                .args(["--data-dir", home, "fleet"])
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            walls.push(ms(t.elapsed()));
+            assert!(status.success(), "{args:?}");
+        }
+        rows.push((
+            format!("`fwaudit fleet {}` (process)", args.join(" ")),
+            format!("{:.1} ms", median(walls)),
+        ));
+    }
+
+    println!(
+        "load average (1/5/15 min) at start: {load_start}, at end: {}",
+        loadavg()
+    );
     println!("| fleet benchmark ({images} images, {devices} devices) | result |\n|---|---:|");
     for (k, v) in rows {
         println!("| {k} | {v} |");

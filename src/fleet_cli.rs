@@ -27,6 +27,7 @@ fn options() -> Options {
 
 pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     let fleet = Fleet::open(data_dir)?;
+    crate::note_migration(&fleet);
     let now = now_utc();
     let code = match command {
         FleetCommand::Import {

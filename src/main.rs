@@ -108,6 +108,16 @@ pub(crate) fn progress() -> ProgressBar {
     bar
 }
 
+/// Says on stderr that opening the fleet store migrated it.
+fn note_migration(fleet: &Fleet) {
+    if let Some(from) = fleet.migrated_from {
+        eprintln!(
+            "fwaudit: fleet store migrated from schema {from} to {}",
+            fwaudit::fleet::store::SCHEMA
+        );
+    }
+}
+
 fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, String> {
     let db = Database::load(data_dir)?;
     let triage = match &args.ignore {
@@ -121,7 +131,9 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         today: fwaudit::analyze::outdated::today(),
     };
     let fleet = if args.store {
-        Some(Fleet::open(data_dir)?)
+        let fleet = Fleet::open(data_dir)?;
+        note_migration(&fleet);
+        Some(fleet)
     } else {
         None
     };

@@ -373,7 +373,144 @@ fn busy_and_newer_stores_are_refused_clearly() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 1)"),
+            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 2)"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Unpacks the schema-1 store of `tests/fixtures/fleet-v1` (written by
+/// fwaudit 35e854a, see `fleet-v1.sh`) into a fresh data directory.
+fn schema_1_store() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let gz = std::fs::File::open(root().join("tests/fixtures/fleet-v1/store.tar.gz")).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(gz))
+        .unpack(home.path())
+        .unwrap();
+    home
+}
+
+#[test]
+fn a_schema_1_store_is_migrated_and_answers_as_before() {
+    let home = schema_1_store();
+    let h = home.path().to_str().unwrap();
+    let first = with(h, &["fleet", "verify"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.stdout, "0 problems\n");
+    assert!(
+        first
+            .stderr
+            .contains("fwaudit: fleet store migrated from schema 1 to 2"),
+        "{}",
+        first.stderr
+    );
+    // The answers fwaudit 35e854a gave on this store, byte for byte.
+    let fixture = root().join("tests/fixtures/fleet-v1");
+    for (file, args) in [
+        ("needs-patch.json", &["fleet", "needs-patch", "--json"][..]),
+        (
+            "needs-patch-critical-eu.json",
+            &[
+                "fleet",
+                "needs-patch",
+                "--min-severity",
+                "critical",
+                "--tag",
+                "eu",
+                "--json",
+            ],
+        ),
+        (
+            "needs-patch-advisory.json",
+            &[
+                "fleet",
+                "needs-patch",
+                "--advisory",
+                "CVE-2023-38545",
+                "--json",
+            ],
+        ),
+        (
+            "where-busybox.json",
+            &["fleet", "where", "busybox", "--json"],
+        ),
+        (
+            "where-openssl.json",
+            &["fleet", "where", "openssl@>=3.0,<3.0.21", "--json"],
+        ),
+    ] {
+        let run = with(h, args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("migrated"), "migrated once only");
+        let want = std::fs::read_to_string(fixture.join(file)).unwrap();
+        assert_eq!(run.stdout, want, "{args:?}");
+    }
+    // The layout is schema 2's: old device index gone, records compressed.
+    {
+        let db = sled::open(home.path().join("fleet")).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(
+            meta.get("schema").unwrap().unwrap().as_ref(),
+            2u32.to_be_bytes()
+        );
+        assert!(meta.get("migrating").unwrap().is_none());
+        assert!(
+            !db.tree_names()
+                .iter()
+                .any(|n| n.as_ref() == b"idx_image_devices")
+        );
+        for kv in db.open_tree("images").unwrap().iter() {
+            let (_, v) = kv.unwrap();
+            assert!(v.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]), "zstd frame");
+        }
+        // An interrupted migration (marked, index half rebuilt) runs again.
+        meta.insert("migrating", &1u32.to_be_bytes()).unwrap();
+        db.open_tree("idx_severity").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let again = with(h, &["fleet", "verify"]);
+    assert_eq!(again.stdout, "0 problems\n", "{}", again.stderr);
+    assert!(again.stderr.contains("migrated from schema 1 to 2"));
+    // The migrated store takes new work.
+    assert_eq!(
+        with(
+            h,
+            &[
+                "scan",
+                "samples/router-armhf.bin",
+                "--store",
+                "--device",
+                "rt-009"
+            ]
+        )
+        .code,
+        0
+    );
+    assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+}
+
+#[test]
+fn verify_checks_the_severity_index_and_device_tables() {
+    let home = populated();
+    let h = home.path().to_str().unwrap();
+    {
+        let db = sled::open(home.path().join("fleet")).unwrap();
+        let severity = db.open_tree("idx_severity").unwrap();
+        let (k, _) = severity.iter().next().unwrap().unwrap();
+        severity.remove(&k).unwrap();
+        let tables = db.open_tree("image_devices").unwrap();
+        let mut stray = ROUTER_SHA.as_bytes().to_vec();
+        stray.extend_from_slice(&[1, 0, 0, 0, 9]);
+        tables.insert(stray, &[0u8][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let run = with(h, &["fleet", "verify"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "2 problems\n");
+    assert!(
+        run.stderr.contains("idx_severity: missing entry")
+            && run.stderr.contains("image_devices: stale entry"),
         "{}",
         run.stderr
     );

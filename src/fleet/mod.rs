@@ -1,6 +1,8 @@
 //! The fleet inventory: stored scans of every firmware image, the devices
 //! that run them, and the questions a fleet operator asks of both.
 
+pub mod buckets;
+mod codec;
 pub mod devices;
 pub mod queries;
 pub mod store;
@@ -74,7 +76,7 @@ impl Fleet {
                     continue;
                 };
                 let change = self.replace_findings(&sha, record, &findings, now)?;
-                let devices = self.devices_on(&sha)?.len();
+                let devices = self.device_count(&sha)?;
                 let entry = |f: &crate::model::Finding| ImageChange {
                     image: sha.clone(),
                     finding: describe(f),
@@ -190,27 +192,46 @@ impl Fleet {
             errors: parsed.errors,
             ..ImportSummary::default()
         };
-        for row in parsed.rows {
-            let image = self.resolve_firmware(&row.firmware, base)?;
-            if image.is_none() {
-                summary.unresolved.push(format!(
-                    "{}: firmware {:?} matches no stored image or file",
-                    row.id, row.firmware
-                ));
+        // A firmware file named by many rows is hashed once.
+        let mut resolved: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
+        for rows in parsed.rows.chunks(IMPORT_BATCH) {
+            let mut batch = Vec::with_capacity(rows.len());
+            for row in rows {
+                let image = match resolved.get(&row.firmware) {
+                    Some(image) => image.clone(),
+                    None => {
+                        let image = self.resolve_firmware(&row.firmware, base)?;
+                        resolved.insert(row.firmware.clone(), image.clone());
+                        image
+                    }
+                };
+                if image.is_none() {
+                    summary.unresolved.push(format!(
+                        "{}: firmware {:?} matches no stored image or file",
+                        row.id, row.firmware
+                    ));
+                }
+                batch.push(Device {
+                    id: row.id.clone(),
+                    model: row.model.clone(),
+                    tags: row.tags.clone(),
+                    firmware: row.firmware.clone(),
+                    image,
+                    last_seen: now.to_string(),
+                });
             }
-            self.upsert_device(&Device {
-                id: row.id,
-                model: row.model,
-                tags: row.tags,
-                firmware: row.firmware,
-                image,
-                last_seen: now.to_string(),
-            })?;
-            summary.imported += 1;
+            self.upsert_devices(&batch)?;
+            summary.imported += batch.len();
         }
         Ok(summary)
     }
 }
+
+/// Devices written per transaction by `fleet import`: each batch is all or
+/// nothing, and a device table touched by many rows of one batch is
+/// written once.
+const IMPORT_BATCH: usize = 256;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {
@@ -268,7 +289,7 @@ impl Fleet {
             };
             let sha = hex::encode(Sha256::digest(&data));
             drop(data);
-            if self.image(&sha)?.is_some() {
+            if self.has_image(&sha)? {
                 summary.already_stored += 1;
                 continue;
             }
@@ -292,7 +313,7 @@ impl Fleet {
         summary.devices = self.import_devices(devices_file, now)?;
         summary.rematch = self.rematch(db, options, now)?;
         for (sha, f) in first_findings {
-            let devices = self.devices_on(&sha)?.len();
+            let devices = self.device_count(&sha)?;
             summary.rematch.new.push(ImageChange {
                 image: sha,
                 finding: describe(&f),

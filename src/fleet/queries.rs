@@ -2,7 +2,7 @@
 //! component is, what changed between two releases. Each answers from the
 //! index trees; images are loaded only to describe them.
 
-use super::store::{AdvisoryHit, DeviceTag, Fleet, ImageRecord, from_json, split_key};
+use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
 use crate::advisory::schemes::Scheme;
 use crate::advisory::version;
 use crate::model::{FindingKind, Severity};
@@ -42,55 +42,95 @@ pub struct Upgrade {
 /// Per component while collecting: advisories, worst severity, upgrade.
 type Pending = (BTreeSet<String>, Severity, Option<String>);
 
-fn tag_matches(tag: &DeviceTag, filter: &PatchFilter) -> bool {
-    filter.model.as_ref().is_none_or(|m| &tag.model == m)
-        && filter.tag.as_ref().is_none_or(|t| tag.tags.contains(t))
+fn device_matches(model: &str, tags: &[&str], filter: &PatchFilter) -> bool {
+    filter.model.as_ref().is_none_or(|m| model == m)
+        && filter
+            .tag
+            .as_ref()
+            .is_none_or(|t| tags.contains(&t.as_str()))
+}
+
+/// Index entries as sled iterates them.
+type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
+/// Reads the image id out of an index key.
+type KeyImage = fn(&[u8]) -> Option<&str>;
+
+/// The image id in a `idx_advisory` key (`id\0sha256\0finding key`).
+fn advisory_key_image(k: &[u8]) -> Option<&str> {
+    let mut parts = k.split(|&b| b == 0);
+    parts.next()?;
+    std::str::from_utf8(parts.next()?).ok()
+}
+
+/// The image id in a `idx_severity` key (`rank sha256\0finding key`).
+fn severity_key_image(k: &[u8]) -> Option<&str> {
+    let rest = k.get(1..)?;
+    std::str::from_utf8(rest.split(|&b| b == 0).next()?).ok()
 }
 
 impl Fleet {
+    /// Devices needing a patch, grouped by the image they run. With
+    /// `--advisory`, the advisory index (ids and aliases) is read for that
+    /// id; otherwise the severity index from `--min-severity` up, so a
+    /// selective query reads only the findings it reports.
     pub fn needs_patch(&self, filter: &PatchFilter) -> Result<Vec<PatchGroup>, String> {
         let min = filter.min_severity.unwrap_or(Severity::Info);
         // image -> component -> (advisories, worst severity, upgrade)
         let mut by_image: BTreeMap<String, BTreeMap<String, Pending>> = BTreeMap::new();
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match &filter.advisory {
-                Some(id) => Box::new(self.idx_advisory.scan_prefix(super::store::key(&[id, ""]))),
-                None => Box::new(self.idx_advisory.iter()),
-            };
+        let (entries, image_of): (Entries, KeyImage) = match &filter.advisory {
+            Some(id) => (
+                Box::new(self.idx_advisory.scan_prefix(super::store::key(&[id, ""]))),
+                advisory_key_image,
+            ),
+            None => (
+                Box::new(self.idx_severity.range(vec![severity_rank(min)]..)),
+                severity_key_image,
+            ),
+        };
         for item in entries {
             let (k, v) = item.map_err(|e| e.to_string())?;
-            let parts = split_key(&k);
-            let (Some(name), Some(sha)) = (parts.first(), parts.get(1)) else {
+            let Some(sha) = image_of(&k) else {
                 continue;
             };
-            let hit: AdvisoryHit = from_json("advisory index", &v)?;
-            // The index holds every alias too; count each advisory once, by its own id.
-            if filter.advisory.is_none() && *name != hit.advisory {
-                continue;
-            }
+            let hit = HitRef::decode(&v)?;
             if hit.severity < min {
                 continue;
             }
-            let entry = by_image
-                .entry(sha.clone())
-                .or_default()
-                .entry(hit.component.clone())
-                .or_insert_with(|| (BTreeSet::new(), hit.severity, hit.upgrade.clone()));
-            entry.0.insert(hit.advisory.clone());
+            // Strings are copied once per image, component and advisory,
+            // not once per index entry.
+            if !by_image.contains_key(sha) {
+                by_image.insert(sha.to_string(), BTreeMap::new());
+            }
+            let Some(components) = by_image.get_mut(sha) else {
+                continue;
+            };
+            if !components.contains_key(hit.component) {
+                components.insert(
+                    hit.component.to_string(),
+                    (
+                        BTreeSet::new(),
+                        hit.severity,
+                        hit.upgrade.map(str::to_string),
+                    ),
+                );
+            }
+            let Some(entry) = components.get_mut(hit.component) else {
+                continue;
+            };
+            if !entry.0.contains(hit.advisory) {
+                entry.0.insert(hit.advisory.to_string());
+            }
             entry.1 = entry.1.max(hit.severity);
             if filter.advisory.is_some() {
                 // Only this advisory matters: its own fix is the upgrade.
-                entry.2 = hit.fixed_versions.first().cloned();
+                entry.2 = hit.first_fixed.map(str::to_string);
             }
         }
         let mut out = Vec::new();
         for (sha, components) in by_image {
-            let devices: Vec<String> = self
-                .devices_on(&sha)?
-                .into_iter()
-                .filter(|(_, tag)| tag_matches(tag, filter))
-                .map(|(id, _)| id)
-                .collect();
+            let devices =
+                self.device_ids_on(&sha, |model, tags| device_matches(model, tags, filter))?;
             if devices.is_empty() {
                 continue;
             }
@@ -138,14 +178,19 @@ impl Fleet {
                 by_image.insert((sha.clone(), version.clone()), ecosystem);
             }
         }
+        // One image often carries a name twice (a package and its upstream).
+        let mut listed: Option<(String, Vec<String>)> = None;
         by_image
             .into_iter()
             .map(|((image, version), ecosystem)| {
-                let devices = self
-                    .devices_on(&image)?
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect();
+                let devices = match &listed {
+                    Some((sha, ids)) if *sha == image => ids.clone(),
+                    _ => {
+                        let ids = self.device_ids_on(&image, |_, _| true)?;
+                        listed = Some((image.clone(), ids.clone()));
+                        ids
+                    }
+                };
                 Ok(WhereHit {
                     image,
                     version,

@@ -5,17 +5,30 @@
 //! the old or the new state, never a mix.
 //!
 //! Trees and keys (`\0` separates key parts):
-//! - `images`: sha256 -> [`ImageRecord`] (JSON)
+//! - `images`: sha256 -> [`ImageRecord`] (zstd-compressed JSON; schema 1
+//!   stored plain JSON, which is still read)
 //! - `devices`: device id -> [`Device`] (JSON)
 //! - `versions`: firmware version -> sha256
 //! - `idx_component`: `name\0version\0sha256` -> ecosystem
-//! - `idx_advisory`: `id\0sha256\0finding key` -> [`AdvisoryHit`] (JSON), for
-//!   every name (id and aliases) of every active vulnerable finding
-//! - `idx_image_devices`: `sha256\0device id` -> [`DeviceTag`] (compact)
+//! - `idx_advisory`: `id\0sha256\0finding key` -> [`AdvisoryHit`] (compact),
+//!   for every name (id and aliases) of every active vulnerable finding
+//! - `idx_severity`: `severity rank (1 byte) sha256\0finding key` ->
+//!   [`AdvisoryHit`] (compact), once per active vulnerable finding, so
+//!   `needs-patch --min-severity S` reads only the findings at or above S
+//! - `image_devices`: per image, its device count and its devices (id,
+//!   model, tags) packed in buckets; see [`super::buckets`]
 //! - `image_versions`: sha256 -> firmware versions (newline-separated), so
 //!   queries name an image's releases without loading its record
-//! - `meta`: `schema` -> u32 (big-endian)
+//! - `meta`: `schema` -> u32 (big-endian); `migrating` -> the schema a
+//!   migration started from, while it runs
+//!
+//! Schema history: 1 had JSON image records and index values and one
+//! `idx_image_devices` entry per device; 2 (this one) adds `idx_severity`,
+//! packs devices per image, and compresses image records. Opening a
+//! schema-1 store migrates it (see [`Fleet::open`]).
 
+use super::buckets::{self, Header, Member};
+use super::codec::{Reader, Writer, decode_record, encode_record};
 use crate::model::{Finding, FindingKind, Severity};
 use crate::scan::ScanReport;
 use serde::{Deserialize, Serialize};
@@ -26,7 +39,7 @@ use std::path::Path;
 
 /// Bumped when the layout changes; [`Fleet::open`] migrates older stores
 /// and refuses newer ones.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// A stored firmware image.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,36 +84,12 @@ pub struct Device {
     pub last_seen: String,
 }
 
-/// What the image-to-device index keeps, so queries filter without loading devices.
+/// A device's model and tags, as the image's device table keeps them, so
+/// queries filter without loading device records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeviceTag {
     pub model: String,
     pub tags: Vec<String>,
-}
-
-/// Field separator of the compact [`DeviceTag`] encoding (ASCII unit separator).
-const UNIT: char = '\u{1f}';
-
-impl DeviceTag {
-    /// `model US tag US tag ...`: read 100,000 times by a fleet-wide query,
-    /// so it is not JSON.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = self.model.clone();
-        for t in &self.tags {
-            out.push(UNIT);
-            out.push_str(t);
-        }
-        out.into_bytes()
-    }
-
-    pub fn decode(bytes: &[u8]) -> DeviceTag {
-        let text = String::from_utf8_lossy(bytes);
-        let mut parts = text.split(UNIT).map(str::to_string);
-        DeviceTag {
-            model: parts.next().unwrap_or_default(),
-            tags: parts.collect(),
-        }
-    }
 }
 
 /// What the advisory index keeps, so `needs-patch` answers without loading images.
@@ -114,6 +103,113 @@ pub struct AdvisoryHit {
     pub upgrade: Option<String>,
 }
 
+impl AdvisoryHit {
+    /// `rank advisory component fixed-versions upgrade?`, length-prefixed.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.uint(u64::from(severity_rank(self.severity)));
+        w.str(&self.advisory);
+        w.str(&self.component);
+        w.strs(&self.fixed_versions);
+        match &self.upgrade {
+            Some(u) => {
+                w.uint(1);
+                w.str(u);
+            }
+            None => w.uint(0),
+        }
+        w.bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<AdvisoryHit, String> {
+        let mut fixed_versions = Vec::new();
+        let hit = HitRef::parse(bytes, |f| fixed_versions.push(f.to_string()))?;
+        Ok(AdvisoryHit {
+            advisory: hit.advisory.to_string(),
+            component: hit.component.to_string(),
+            severity: hit.severity,
+            fixed_versions,
+            upgrade: hit.upgrade.map(str::to_string),
+        })
+    }
+}
+
+/// An [`AdvisoryHit`] read in place: what a query needs, borrowed from
+/// the index value (a fleet-wide query reads tens of thousands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitRef<'a> {
+    pub severity: Severity,
+    pub advisory: &'a str,
+    pub component: &'a str,
+    /// The first of the advisory's fixed versions.
+    pub first_fixed: Option<&'a str>,
+    pub upgrade: Option<&'a str>,
+}
+
+impl<'a> HitRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<HitRef<'a>, String> {
+        Self::parse(bytes, |_| {})
+    }
+
+    fn parse(bytes: &'a [u8], mut fixed: impl FnMut(&'a str)) -> Result<HitRef<'a>, String> {
+        let mut r = Reader::new(bytes, "advisory index entry");
+        let severity = u8::try_from(r.uint()?)
+            .ok()
+            .and_then(severity_of_rank)
+            .ok_or_else(|| r.corrupt())?;
+        let advisory = r.str()?;
+        let component = r.str()?;
+        let mut first_fixed = None;
+        for _ in 0..r.len()? {
+            let f = r.str()?;
+            first_fixed.get_or_insert(f);
+            fixed(f);
+        }
+        let upgrade = match r.uint()? {
+            0 => None,
+            1 => Some(r.str()?),
+            _ => return Err(r.corrupt()),
+        };
+        if !r.is_empty() {
+            return Err(r.corrupt());
+        }
+        Ok(HitRef {
+            severity,
+            advisory,
+            component,
+            first_fixed,
+            upgrade,
+        })
+    }
+}
+
+/// A severity's rank on disk: the first byte of `idx_severity` keys, in
+/// the order of [`Severity`]'s `Ord` (so a range scan from a rank reads
+/// that severity and every worse one). Part of the layout: fixed here,
+/// not taken from the enum's declaration order.
+pub fn severity_rank(s: Severity) -> u8 {
+    match s {
+        Severity::Info => 0,
+        Severity::Unknown => 1,
+        Severity::Low => 2,
+        Severity::Medium => 3,
+        Severity::High => 4,
+        Severity::Critical => 5,
+    }
+}
+
+fn severity_of_rank(rank: u8) -> Option<Severity> {
+    Some(match rank {
+        0 => Severity::Info,
+        1 => Severity::Unknown,
+        2 => Severity::Low,
+        3 => Severity::Medium,
+        4 => Severity::High,
+        5 => Severity::Critical,
+        _ => return None,
+    })
+}
+
 /// New and resolved findings of one evaluation.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Change {
@@ -124,13 +220,17 @@ pub struct Change {
 /// The open fleet store.
 pub struct Fleet {
     db: sled::Db,
+    meta: Tree,
     pub(crate) images: Tree,
     pub(crate) devices: Tree,
     pub(crate) versions: Tree,
     pub(crate) idx_component: Tree,
     pub(crate) idx_advisory: Tree,
-    pub(crate) idx_image_devices: Tree,
+    pub(crate) idx_severity: Tree,
+    pub(crate) image_devices: Tree,
     pub(crate) image_versions: Tree,
+    /// The schema the store had when [`Fleet::open`] migrated it, if it did.
+    pub migrated_from: Option<u32>,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
@@ -155,6 +255,10 @@ pub(crate) fn split_key(bytes: &[u8]) -> Vec<String> {
         .split('\0')
         .map(str::to_string)
         .collect()
+}
+
+fn storage(e: sled::Error) -> String {
+    format!("fleet store: {e}")
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
@@ -186,6 +290,8 @@ pub fn finding_key(f: &Finding) -> String {
 impl Fleet {
     /// Opens (or creates) the store under `data_dir/fleet`. A store another
     /// fwaudit holds open gives a "busy" error rather than a second writer.
+    /// A store of an older schema is migrated (its indexes rebuilt from the
+    /// primary data); one of a newer schema is refused.
     pub fn open(data_dir: &Path) -> Result<Fleet, String> {
         let dir = data_dir.join("fleet");
         let db = sled::Config::new().path(&dir).open().map_err(|e| {
@@ -202,57 +308,142 @@ impl Fleet {
                 format!("{}: cannot open fleet store: {text}", dir.display())
             }
         })?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| format!("fleet store: {e}"));
-        let meta = tree("meta")?;
-        let fleet = Fleet {
+        let tree = |name: &str| db.open_tree(name).map_err(storage);
+        let mut fleet = Fleet {
+            meta: tree("meta")?,
             images: tree("images")?,
             devices: tree("devices")?,
             versions: tree("versions")?,
             idx_component: tree("idx_component")?,
             idx_advisory: tree("idx_advisory")?,
-            idx_image_devices: tree("idx_image_devices")?,
+            idx_severity: tree("idx_severity")?,
+            image_devices: tree("image_devices")?,
             image_versions: tree("image_versions")?,
+            migrated_from: None,
             db,
         };
-        let stored = meta
-            .get("schema")
-            .map_err(|e| format!("fleet store: {e}"))?
-            .map(|v| {
+        let read_u32 = |key: &str| -> Result<Option<u32>, String> {
+            Ok(fleet.meta.get(key).map_err(storage)?.map(|v| {
                 v.as_ref()
                     .try_into()
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX)
-            });
-        match stored {
-            Some(v) if v > SCHEMA => {
+            }))
+        };
+        let stored = read_u32("schema")?;
+        let interrupted = read_u32("migrating")?;
+        match (stored, interrupted) {
+            (Some(v), _) if v > SCHEMA => {
                 return Err(format!(
                     "{}: fleet store written by a newer fwaudit (schema {v}, this one knows up to {SCHEMA})",
                     dir.display()
                 ));
             }
-            // Migrations from older schemas go here, one step per version.
-            Some(_) => {}
-            None => {
-                meta.insert("schema", &SCHEMA.to_be_bytes())
-                    .map_err(|e| format!("fleet store: {e}"))?;
+            (Some(v), _) if v < SCHEMA => fleet.migrate(v)?,
+            // A migration that did not finish starts again.
+            (Some(_), Some(from)) => fleet.migrate(from)?,
+            (Some(_), None) => {}
+            (None, _) => {
+                fleet
+                    .meta
+                    .insert("schema", &SCHEMA.to_be_bytes())
+                    .map_err(storage)?;
             }
         }
         Ok(fleet)
     }
 
+    /// Brings an older store to [`SCHEMA`]: every index that changed is
+    /// rebuilt from the primary data (images and devices) and image records
+    /// are re-encoded. The store is marked `schema = SCHEMA, migrating =
+    /// from` first, so an older fwaudit refuses it from then on and an
+    /// interrupted migration runs again on the next open; each step clears
+    /// what it rebuilds, so running it twice is harmless.
+    fn migrate(&mut self, from: u32) -> Result<(), String> {
+        let mut mark = sled::Batch::default();
+        mark.insert("schema", &SCHEMA.to_be_bytes());
+        mark.insert("migrating", &from.to_be_bytes());
+        self.meta.apply_batch(mark).map_err(storage)?;
+        self.meta.flush().map_err(storage)?;
+
+        // Devices: one packed table per image (was one entry per device).
+        self.image_devices.clear().map_err(storage)?;
+        let mut by_image: BTreeMap<String, Vec<Member>> = BTreeMap::new();
+        for item in self.devices.iter() {
+            let (_, v) = item.map_err(storage)?;
+            // A corrupt record is left for `fleet verify` to report.
+            if let Ok(d) = from_json::<Device>("device", &v)
+                && let Some(sha) = d.image
+            {
+                by_image.entry(sha).or_default().push(Member {
+                    id: d.id,
+                    model: d.model,
+                    tags: d.tags,
+                });
+            }
+        }
+        for (sha, mut members) in by_image {
+            let mut batch = sled::Batch::default();
+            let shape = Header::for_count(members.len() as u64);
+            for (k, v) in buckets::layout(&sha, shape, &mut members) {
+                batch.insert(k, v);
+            }
+            self.image_devices.apply_batch(batch).map_err(storage)?;
+        }
+
+        // Images: compressed records, compact advisory and severity indexes.
+        self.idx_advisory.clear().map_err(storage)?;
+        self.idx_severity.clear().map_err(storage)?;
+        for sha in self.image_ids()? {
+            let Some(bytes) = self.images.get(&sha).map_err(storage)? else {
+                continue;
+            };
+            let Ok(record) = decode_record::<ImageRecord>("image", &bytes) else {
+                continue;
+            };
+            let packed = encode_record(&record)?;
+            if packed != bytes.as_ref() {
+                self.images
+                    .insert(sha.as_bytes(), packed)
+                    .map_err(storage)?;
+            }
+            let (advisories, severities) = finding_entries(&record);
+            let mut batch = sled::Batch::default();
+            for (k, v) in advisories {
+                batch.insert(k, v);
+            }
+            self.idx_advisory.apply_batch(batch).map_err(storage)?;
+            let mut batch = sled::Batch::default();
+            for (k, v) in severities {
+                batch.insert(k, v);
+            }
+            self.idx_severity.apply_batch(batch).map_err(storage)?;
+        }
+        if from < 2 {
+            self.db.drop_tree("idx_image_devices").map_err(storage)?;
+        }
+
+        self.meta.remove("migrating").map_err(storage)?;
+        self.db.flush().map_err(storage)?;
+        self.migrated_from = Some(from);
+        Ok(())
+    }
+
     /// Writes everything to disk (sled also does this in the background).
     pub fn flush(&self) -> Result<(), String> {
-        self.db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| format!("fleet store: {e}"))
+        self.db.flush().map(|_| ()).map_err(storage)
     }
 
     pub fn image(&self, sha: &str) -> Result<Option<ImageRecord>, String> {
-        match self.images.get(sha).map_err(|e| e.to_string())? {
-            Some(bytes) => from_json("image", &bytes).map(Some),
+        match self.images.get(sha).map_err(storage)? {
+            Some(bytes) => decode_record("image", &bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Whether an image is stored, without loading it.
+    pub fn has_image(&self, sha: &str) -> Result<bool, String> {
+        self.images.contains_key(sha).map_err(storage)
     }
 
     /// Every stored image's SHA-256.
@@ -262,13 +453,13 @@ impl Fleet {
             .keys()
             .map(|k| {
                 k.map(|k| String::from_utf8_lossy(&k).into_owned())
-                    .map_err(|e| e.to_string())
+                    .map_err(storage)
             })
             .collect()
     }
 
     pub fn device(&self, id: &str) -> Result<Option<Device>, String> {
-        match self.devices.get(id).map_err(|e| e.to_string())? {
+        match self.devices.get(id).map_err(storage)? {
             Some(bytes) => from_json("device", &bytes).map(Some),
             None => Ok(None),
         }
@@ -345,7 +536,7 @@ impl Fleet {
         Ok(self
             .image_versions
             .get(sha)
-            .map_err(|e| e.to_string())?
+            .map_err(storage)?
             .map(|v| {
                 String::from_utf8_lossy(&v)
                     .lines()
@@ -356,49 +547,46 @@ impl Fleet {
     }
 
     /// One transaction: the image record and the index entries derived from
-    /// it (old entries removed, new ones added).
+    /// it. Only entries that change are written: an old entry the new
+    /// record lacks is removed, a new or different one inserted.
     fn write_image(
         &self,
         sha: &str,
         old: Option<&ImageRecord>,
         new: &ImageRecord,
     ) -> Result<(), String> {
-        let bytes = to_json(new)?;
+        let bytes = encode_record(new)?;
         let old_components = old.map(component_keys).unwrap_or_default();
         let new_components = component_keys(new);
-        let old_advisories = old.map(advisory_entries).unwrap_or_default();
-        let new_advisories = advisory_entries(new);
+        let (old_advisories, old_severities) = old.map(finding_entries).unwrap_or_default();
+        let (new_advisories, new_severities) = finding_entries(new);
         let versions = new.firmware_versions.clone();
         let version_list = versions.join("\n");
+        let versions_changed = old.is_none_or(|o| o.firmware_versions != versions);
         (
             &self.images,
             &self.idx_component,
             &self.idx_advisory,
+            &self.idx_severity,
             &self.versions,
             &self.image_versions,
         )
             .transaction(
-                |(images, idx_component, idx_advisory, version_tree, image_versions)| {
+                |(
+                    images,
+                    idx_component,
+                    idx_advisory,
+                    idx_severity,
+                    version_tree,
+                    image_versions,
+                )| {
                     images.insert(sha.as_bytes(), bytes.as_slice())?;
-                    image_versions.insert(sha.as_bytes(), version_list.as_bytes())?;
-                    for (k, _) in old_components
-                        .iter()
-                        .filter(|(k, _)| !new_components.contains_key(*k))
-                    {
-                        idx_component.remove(k.as_slice())?;
+                    if versions_changed {
+                        image_versions.insert(sha.as_bytes(), version_list.as_bytes())?;
                     }
-                    for (k, v) in &new_components {
-                        idx_component.insert(k.as_slice(), v.as_bytes())?;
-                    }
-                    for k in old_advisories
-                        .keys()
-                        .filter(|k| !new_advisories.contains_key(*k))
-                    {
-                        idx_advisory.remove(k.as_slice())?;
-                    }
-                    for (k, v) in &new_advisories {
-                        idx_advisory.insert(k.as_slice(), v.as_slice())?;
-                    }
+                    sync(idx_component, &old_components, &new_components)?;
+                    sync(idx_advisory, &old_advisories, &new_advisories)?;
+                    sync(idx_severity, &old_severities, &new_severities)?;
                     for v in &versions {
                         version_tree.insert(v.as_bytes(), sha.as_bytes())?;
                     }
@@ -408,29 +596,42 @@ impl Fleet {
             .map_err(tx_error)
     }
 
-    /// Inserts or replaces a device, moving it in the image-to-device index.
+    /// Inserts or replaces a device, moving it between images' device tables.
     pub fn upsert_device(&self, device: &Device) -> Result<(), String> {
-        let bytes = to_json(device)?;
-        let tag = DeviceTag {
-            model: device.model.clone(),
-            tags: device.tags.clone(),
-        }
-        .encode();
-        (&self.devices, &self.idx_image_devices)
+        self.upsert_devices(std::slice::from_ref(device))
+    }
+
+    /// [`Fleet::upsert_device`] for several devices in one transaction.
+    pub fn upsert_devices(&self, list: &[Device]) -> Result<(), String> {
+        let encoded = list
+            .iter()
+            .map(|d| to_json(d).map(|bytes| (d, bytes)))
+            .collect::<Result<Vec<_>, String>>()?;
+        (&self.devices, &self.image_devices)
             .transaction(
-                |(devices, index): &(TransactionalTree, TransactionalTree)| {
-                    if let Some(old) = devices.get(device.id.as_bytes())? {
-                        let old: Device = match from_json("device", &old) {
-                            Ok(d) => d,
-                            Err(e) => return abort(e),
-                        };
-                        if let Some(sha) = &old.image {
-                            index.remove(key(&[sha, &old.id]))?;
+                |(devices, tables): &(TransactionalTree, TransactionalTree)| {
+                    for (device, bytes) in &encoded {
+                        if let Some(old) = devices.get(device.id.as_bytes())? {
+                            let old: Device = match from_json("device", &old) {
+                                Ok(d) => d,
+                                Err(e) => return abort(e),
+                            };
+                            if let Some(sha) = &old.image {
+                                buckets::remove(tables, sha, &old.id)?;
+                            }
                         }
-                    }
-                    devices.insert(device.id.as_bytes(), bytes.as_slice())?;
-                    if let Some(sha) = &device.image {
-                        index.insert(key(&[sha, &device.id]), tag.as_slice())?;
+                        devices.insert(device.id.as_bytes(), bytes.as_slice())?;
+                        if let Some(sha) = &device.image {
+                            buckets::insert(
+                                tables,
+                                sha,
+                                Member {
+                                    id: device.id.clone(),
+                                    model: device.model.clone(),
+                                    tags: device.tags.clone(),
+                                },
+                            )?;
+                        }
                     }
                     Ok(())
                 },
@@ -443,21 +644,67 @@ impl Fleet {
         Ok(self
             .versions
             .get(version)
-            .map_err(|e| e.to_string())?
+            .map_err(storage)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Devices running `sha`: (id, model, tags), from the index alone.
+    /// How many devices run `sha`, from its table's header alone.
+    pub fn device_count(&self, sha: &str) -> Result<usize, String> {
+        match self
+            .image_devices
+            .get(buckets::header_key(sha))
+            .map_err(storage)?
+        {
+            Some(v) => Ok(Header::decode(&v)?.count as usize),
+            None => Ok(0),
+        }
+    }
+
+    /// Calls `f(id, model, tags)` for every device running `sha`, in no
+    /// particular order, straight from the packed table.
+    pub fn visit_devices_on(
+        &self,
+        sha: &str,
+        mut f: impl FnMut(&str, &str, &[&str]),
+    ) -> Result<(), String> {
+        for item in self.image_devices.scan_prefix(buckets::bucket_prefix(sha)) {
+            let (_, v) = item.map_err(storage)?;
+            buckets::visit_bucket(&v, &mut f)?;
+        }
+        Ok(())
+    }
+
+    /// Ids of the devices running `sha` whose model and tags pass `keep`, sorted.
+    pub fn device_ids_on(
+        &self,
+        sha: &str,
+        keep: impl Fn(&str, &[&str]) -> bool,
+    ) -> Result<Vec<String>, String> {
+        let mut ids = Vec::new();
+        self.visit_devices_on(sha, |id, model, tags| {
+            if keep(model, tags) {
+                ids.push(id.to_string());
+            }
+        })?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Devices running `sha`: (id, model and tags), sorted by id, from the
+    /// image's device table alone.
     pub fn devices_on(&self, sha: &str) -> Result<Vec<(String, DeviceTag)>, String> {
-        let prefix = key(&[sha, ""]);
-        self.idx_image_devices
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv.map_err(|e| e.to_string())?;
-                let id = split_key(&k).pop().unwrap_or_default();
-                Ok((id, DeviceTag::decode(&v)))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.visit_devices_on(sha, |id, model, tags| {
+            out.push((
+                id.to_string(),
+                DeviceTag {
+                    model: model.to_string(),
+                    tags: tags.iter().map(|t| t.to_string()).collect(),
+                },
+            ))
+        })?;
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Checks that every index entry agrees with the primary data and that
@@ -466,13 +713,16 @@ impl Fleet {
         let mut problems = Vec::new();
         let mut want_components = BTreeMap::new();
         let mut want_advisories = BTreeMap::new();
+        let mut want_severities = BTreeMap::new();
         for item in self.images.iter() {
-            let (k, v) = item.map_err(|e| e.to_string())?;
+            let (k, v) = item.map_err(storage)?;
             let sha = String::from_utf8_lossy(&k).into_owned();
-            match from_json::<ImageRecord>("image", &v) {
+            match decode_record::<ImageRecord>("image", &v) {
                 Ok(record) => {
                     want_components.extend(component_keys(&record));
-                    want_advisories.extend(advisory_entries(&record));
+                    let (advisories, severities) = finding_entries(&record);
+                    want_advisories.extend(advisories);
+                    want_severities.extend(severities);
                     if record.report.target.sha256.as_deref() != Some(sha.as_str()) {
                         problems.push(format!(
                             "image {sha}: record is for {:?}",
@@ -498,31 +748,79 @@ impl Fleet {
             "idx_advisory",
             &mut problems,
         )?;
-        let mut want_devices = BTreeMap::new();
+        compare_index(
+            &self.idx_severity,
+            &want_severities,
+            "idx_severity",
+            &mut problems,
+        )?;
+        let mut by_image: BTreeMap<String, Vec<Member>> = BTreeMap::new();
         for item in self.devices.iter() {
-            let (_, v) = item.map_err(|e| e.to_string())?;
+            let (_, v) = item.map_err(storage)?;
             match from_json::<Device>("device", &v) {
                 Ok(d) => {
-                    if let Some(sha) = &d.image {
-                        let tag = DeviceTag {
-                            model: d.model.clone(),
-                            tags: d.tags.clone(),
-                        }
-                        .encode();
-                        want_devices.insert(key(&[sha, &d.id]), tag);
+                    if let Some(sha) = d.image {
+                        by_image.entry(sha).or_default().push(Member {
+                            id: d.id,
+                            model: d.model,
+                            tags: d.tags,
+                        });
                     }
                 }
                 Err(e) => problems.push(e),
             }
         }
+        // Which bucket a device belongs in depends on its table's shape:
+        // take the stored shape, and expect every device where it says.
+        let mut want_tables = BTreeMap::new();
+        for (sha, mut members) in by_image {
+            let stored = self
+                .image_devices
+                .get(buckets::header_key(&sha))
+                .map_err(storage)?;
+            let shape = match stored.as_deref().map(Header::decode) {
+                Some(Ok(h)) => h,
+                Some(Err(e)) => {
+                    problems.push(format!("image_devices: {sha}: {e}"));
+                    Header::for_count(members.len() as u64)
+                }
+                None => Header::for_count(members.len() as u64),
+            };
+            if members.len() as u64 > buckets::LOAD * shape.buckets() {
+                problems.push(format!(
+                    "image_devices: {sha}: {} devices in {} buckets",
+                    members.len(),
+                    shape.buckets()
+                ));
+            }
+            want_tables.extend(buckets::layout(&sha, shape, &mut members));
+        }
         compare_index(
-            &self.idx_image_devices,
-            &want_devices,
-            "idx_image_devices",
+            &self.image_devices,
+            &want_tables,
+            "image_devices",
             &mut problems,
         )?;
         Ok(problems)
     }
+}
+
+/// Brings an index tree from `old` to `new` inside a transaction, writing
+/// only what differs.
+fn sync(
+    tree: &TransactionalTree,
+    old: &BTreeMap<Vec<u8>, impl AsRef<[u8]>>,
+    new: &BTreeMap<Vec<u8>, impl AsRef<[u8]>>,
+) -> TxResult<()> {
+    for k in old.keys().filter(|k| !new.contains_key(*k)) {
+        tree.remove(k.as_slice())?;
+    }
+    for (k, v) in new {
+        if old.get(k).map(AsRef::as_ref) != Some(v.as_ref()) {
+            tree.insert(k.as_slice(), v.as_ref())?;
+        }
+    }
+    Ok(())
 }
 
 fn compare_index(
@@ -533,7 +831,7 @@ fn compare_index(
 ) -> Result<(), String> {
     let mut have = BTreeSet::new();
     for item in tree.iter() {
-        let (k, v) = item.map_err(|e| e.to_string())?;
+        let (k, v) = item.map_err(storage)?;
         match want.get(k.as_ref()) {
             None => problems.push(format!("{name}: stale entry {:?}", split_key(&k))),
             Some(w) if w.as_slice() != v.as_ref() => {
@@ -567,9 +865,21 @@ fn component_keys(record: &ImageRecord) -> BTreeMap<Vec<u8>, String> {
     out
 }
 
-fn advisory_entries(record: &ImageRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
+/// A `idx_severity` key: rank byte, then `sha256\0finding key`.
+pub(crate) fn severity_key(severity: Severity, sha: &str, finding: &str) -> Vec<u8> {
+    let mut k = vec![severity_rank(severity)];
+    k.extend_from_slice(&key(&[sha, finding]));
+    k
+}
+
+/// `idx_advisory` and `idx_severity` entries of a record's active
+/// vulnerable findings.
+type FindingEntries = (BTreeMap<Vec<u8>, Vec<u8>>, BTreeMap<Vec<u8>, Vec<u8>>);
+
+fn finding_entries(record: &ImageRecord) -> FindingEntries {
     let sha = record.report.target.sha256.as_deref().unwrap_or("");
-    let mut out = BTreeMap::new();
+    let mut advisories = BTreeMap::new();
+    let mut severities = BTreeMap::new();
     for r in record
         .findings
         .iter()
@@ -589,12 +899,13 @@ fn advisory_entries(record: &ImageRecord) -> BTreeMap<Vec<u8>, Vec<u8>> {
             fixed_versions: f.fixed_versions.clone(),
             upgrade: f.upgrade.clone(),
         };
-        let value = serde_json::to_vec(&hit).unwrap_or_default();
+        let value = hit.encode();
         for name in std::iter::once(id).chain(f.aliases.iter()) {
-            out.insert(key(&[name, sha, &r.key]), value.clone());
+            advisories.insert(key(&[name, sha, &r.key]), value.clone());
         }
+        severities.insert(severity_key(f.severity, sha, &r.key), value);
     }
-    out
+    (advisories, severities)
 }
 
 /// Merges a fresh evaluation into the stored history.
