@@ -16,6 +16,8 @@ pub mod sparse;
 pub mod squashfs;
 pub mod tar;
 pub mod trx;
+pub mod ubi;
+pub mod ubifs;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
@@ -28,6 +30,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &trx::Trx,
     &sparse::Sparse,
     &squashfs::Squashfs,
+    &ubi::Ubi,
+    &ubifs::Ubifs,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
