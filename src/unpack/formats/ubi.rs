@@ -438,10 +438,11 @@ impl Format for Ubi {
                 .or_else(|| volume_lebs.values().next().map(|v| v.data_pad))
                 .unwrap_or(0);
             let usable = leb_size.saturating_sub(data_pad);
+            let count = volume_lebs.len();
             summary.push(format!(
-                "{name} ({}, {} LEBs)",
+                "{name} ({}, {count} LEB{})",
                 type_name(vol_type),
-                volume_lebs.len()
+                if count == 1 { "" } else { "s" }
             ));
             let bytes = if vol_type == STATIC {
                 static_volume(&name, &volume_lebs, usable, leb_data, budget, &mut notes)
@@ -578,8 +579,10 @@ mod tests {
             detail.starts_with("UBI, PEB size 16384, LEB size 15360, image sequence 0x1d2c3b4a"),
             "{detail}"
         );
-        assert!(detail.contains("rootfs (dynamic, "), "{detail}");
-        assert!(detail.contains("kernel (static, 1 LEBs)"), "{detail}");
+        assert!(
+            detail.ends_with("volumes: rootfs (dynamic, 12 LEBs), kernel (static, 1 LEB)"),
+            "{detail}"
+        );
         let names: Vec<_> = out.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(names, ["rootfs", "kernel"]);
         // The dynamic volume is whole LEBs and starts with the UBIFS superblock.
