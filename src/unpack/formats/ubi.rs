@@ -373,9 +373,7 @@ impl Format for Ubi {
                     ));
                     head
                 });
-            lebs.entry(vol_id)
-                .or_default()
-                .insert(lnum, best.clone());
+            lebs.entry(vol_id).or_default().insert(lnum, best.clone());
         }
 
         // The volume table: LEB 0 of the layout volume, LEB 1 is its copy.
@@ -616,13 +614,19 @@ mod tests {
         image.extend_from_slice(&copy);
         let newer = extract(&image);
         assert!(newer.notes.is_empty(), "{:?}", newer.notes);
-        assert_eq!(newer.entries[1].data[100], IMAGE[kernel_peb * PEB + 1024 + 100] ^ 0xff);
+        assert_eq!(
+            newer.entries[1].data[100],
+            IMAGE[kernel_peb * PEB + 1024 + 100] ^ 0xff
+        );
         // Same copy, data damaged after the CRC was computed: the old one is used.
         let last = image.len() - PEB;
         image[last + 1024 + 100] ^= 0x01;
         let older = extract(&image);
         assert!(older.notes.is_empty(), "{:?}", older.notes);
-        assert_eq!(older.entries[1].data[100], IMAGE[kernel_peb * PEB + 1024 + 100]);
+        assert_eq!(
+            older.entries[1].data[100],
+            IMAGE[kernel_peb * PEB + 1024 + 100]
+        );
     }
 
     #[test]

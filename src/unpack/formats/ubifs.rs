@@ -9,6 +9,8 @@
 //!
 //! The index is walked with every node visited once and child levels strictly
 //! decreasing, so a loop or a cross-link cannot make the walk run forever.
+//! Nodes written since the last commit are not in the index yet: the log
+//! names the journal's buds, whose newer nodes are replayed on top.
 //! When the index cannot be read whole, every LEB of the main area is scanned
 //! for nodes instead and the newest copy of each (highest sequence number)
 //! wins; the layer says which way it was read.
@@ -30,7 +32,11 @@ const XENT_NODE: u8 = 3;
 const TRUN_NODE: u8 = 4;
 const SB_NODE: u8 = 6;
 const MST_NODE: u8 = 7;
+const REF_NODE: u8 = 8;
 const IDX_NODE: u8 = 9;
+const CS_NODE: u8 = 10;
+/// The first log LEB (after the superblock and the two master LEBs).
+const LOG_FIRST: usize = 3;
 const SB_NODE_LEN: usize = 4096;
 const MST_NODE_LEN: usize = 512;
 const INO_NODE_LEN: usize = 160;
@@ -98,6 +104,7 @@ impl Node<'_> {
 struct Geometry {
     leb_size: usize,
     leb_cnt: usize,
+    log_lebs: usize,
     main_first: usize,
     fanout: usize,
 }
@@ -174,7 +181,9 @@ impl Format for Ubifs {
             faults.push(format!("LEB size {leb_size} is out of range"));
         }
         if !min_io.is_power_of_two() || min_io > leb_size {
-            faults.push(format!("min I/O size {min_io} is not a power of two within a LEB"));
+            faults.push(format!(
+                "min I/O size {min_io} is not a power of two within a LEB"
+            ));
         }
         if key_fmt != 0 || key_hash > 1 {
             faults.push(format!("unknown key format {key_fmt} / hash {key_hash}"));
@@ -185,7 +194,7 @@ impl Format for Ubifs {
         if !(3..=4096).contains(&fanout) {
             faults.push(format!("fanout {fanout} is out of range"));
         }
-        let main_first = 3usize
+        let main_first = LOG_FIRST
             .saturating_add(log_lebs)
             .saturating_add(lpt_lebs)
             .saturating_add(orph_lebs);
@@ -208,6 +217,7 @@ impl Format for Ubifs {
         let geo = Geometry {
             leb_size,
             leb_cnt,
+            log_lebs,
             main_first,
             fanout,
         };
@@ -222,13 +232,32 @@ impl Format for Ubifs {
             );
         }
 
-        let (leaves, how) = match walk_index(vol, &geo, &mut notes) {
-            Ok(leaves) => (leaves, "read through the index"),
+        let walked = match master(vol, &geo) {
+            Some(mst) => walk_index(vol, &geo, mst, &mut notes).map(|leaves| (leaves, mst)),
+            None => Err("no valid master node in LEBs 1 and 2".to_string()),
+        };
+        let (leaves, how) = match walked {
+            Ok((mut leaves, mst)) => {
+                let replayed = journal(vol, &geo, mst, &mut notes);
+                let how = if replayed.is_empty() {
+                    "read through the index".to_string()
+                } else {
+                    format!(
+                        "read through the index and {} journal nodes",
+                        replayed.len()
+                    )
+                };
+                leaves.extend(replayed);
+                (leaves, how)
+            }
             Err(e) => {
                 notes.error(format!(
                     "index unreadable ({e}); files recovered by a linear scan of every node, newest copy wins (deleted files may reappear)"
                 ));
-                (scan_nodes(vol, &geo), "read by a linear node scan")
+                (
+                    scan_nodes(vol, &geo),
+                    "read by a linear node scan".to_string(),
+                )
             }
         };
         let entries = build_tree(&leaves, &geo, budget, &mut notes);
@@ -283,9 +312,9 @@ struct Pending {
 fn walk_index<'a>(
     vol: &'a [u8],
     geo: &Geometry,
+    mst: Node,
     notes: &mut Notes,
 ) -> Result<Vec<Node<'a>>, String> {
-    let mst = master(vol, geo).ok_or("no valid master node in LEBs 1 and 2")?;
     let m = mst.bytes;
     let root = Pending {
         lnum: le32(m, 48).unwrap_or(0),
@@ -296,6 +325,9 @@ fn walk_index<'a>(
         upper: None,
     };
     let mut stack = vec![root];
+    // A real index has fewer branches than the volume has room for nodes;
+    // overlapping crafted index nodes could otherwise push far more.
+    let mut budget = vol.len() / CH_LEN;
     let mut seen: HashSet<(u32, u32)> = HashSet::new();
     let mut leaves = Vec::new();
     let mut first = true;
@@ -336,7 +368,9 @@ fn walk_index<'a>(
         let branch_len = BRANCH_LEN;
         if first {
             if node_level >= MAX_LEVELS {
-                return Err(format!("{place}: index root level {node_level} is too deep"));
+                return Err(format!(
+                    "{place}: index root level {node_level} is too deep"
+                ));
             }
         } else if node_level != level {
             return Err(format!(
@@ -346,7 +380,9 @@ fn walk_index<'a>(
         first = false;
         let count = usize::from(count);
         if count == 0 || count > geo.fanout || IDX_NODE_LEN + count * branch_len > b.len() {
-            return Err(format!("{place}: {count} branches do not fit the index node"));
+            return Err(format!(
+                "{place}: {count} branches do not fit the index node"
+            ));
         }
         let branch = |i: usize| IDX_NODE_LEN + i * branch_len;
         let keys: Vec<Key> = (0..count).map(|i| Key::read(b, branch(i) + 12)).collect();
@@ -356,8 +392,13 @@ fn walk_index<'a>(
             && keys[0] >= p.key
             && p.upper.is_none_or(|u| keys[count - 1] <= u);
         if !in_range {
-            return Err(format!("{place}: index keys out of order or outside their parent's range"));
+            return Err(format!(
+                "{place}: index keys out of order or outside their parent's range"
+            ));
         }
+        budget = budget
+            .checked_sub(count)
+            .ok_or("the index has more branches than the volume has room for nodes")?;
         // Pushed in reverse so that leaves come out in key order.
         for i in (0..count).rev() {
             let at = branch(i);
@@ -377,26 +418,102 @@ fn walk_index<'a>(
     Ok(leaves)
 }
 
-/// Every valid leaf node of the main area, in volume order.
-fn scan_nodes<'a>(vol: &'a [u8], geo: &Geometry) -> Vec<Node<'a>> {
-    let mut leaves = Vec::new();
-    let mut at = geo.main_first * geo.leb_size;
-    while at + CH_LEN <= vol.len() {
+/// Every valid node of LEB `lnum` from `offs` on (nodes are 8-byte aligned).
+fn leb_nodes<'a>(vol: &'a [u8], geo: &Geometry, lnum: usize, offs: usize) -> Vec<Node<'a>> {
+    let mut nodes = Vec::new();
+    let start = lnum * geo.leb_size;
+    let end = (start + geo.leb_size).min(vol.len());
+    let mut at = start + offs.next_multiple_of(8);
+    while at + CH_LEN <= end {
         if vol[at..at + 4] != MAGIC {
             at += 8;
             continue;
         }
         match node_at(vol, at, geo.leb_size) {
             Ok(node) => {
-                if matches!(node.kind, INO_NODE | DATA_NODE | DENT_NODE | TRUN_NODE) {
-                    leaves.push(node);
-                }
-                at += node.bytes.len().div_ceil(8) * 8;
+                nodes.push(node);
+                at += node.bytes.len().next_multiple_of(8);
             }
             Err(_) => at += 8,
         }
     }
-    leaves
+    nodes
+}
+
+fn is_leaf(node: &Node) -> bool {
+    matches!(node.kind, INO_NODE | DATA_NODE | DENT_NODE | TRUN_NODE)
+}
+
+/// Every valid leaf node of the main area, in volume order.
+fn scan_nodes<'a>(vol: &'a [u8], geo: &Geometry) -> Vec<Node<'a>> {
+    let lebs = vol.len().div_ceil(geo.leb_size);
+    (geo.main_first..lebs)
+        .flat_map(|lnum| leb_nodes(vol, geo, lnum, 0))
+        .filter(is_leaf)
+        .collect()
+}
+
+/// Leaf nodes written since the last commit. The log, from the master
+/// node's log LEB on, starts with the commit-start node of the master's
+/// commit, then reference nodes naming the journal's buds (LEB and offset);
+/// a bud's nodes newer than the commit start are not in the index yet.
+/// Each bud LEB is read once, however many references name it.
+fn journal<'a>(vol: &'a [u8], geo: &Geometry, mst: Node, notes: &mut Notes) -> Vec<Node<'a>> {
+    let m = mst.bytes;
+    let log_lnum = le32(m, 44).unwrap_or(0) as usize;
+    let cmt_no = le64(m, 32).unwrap_or(0);
+    let log = LOG_FIRST..LOG_FIRST + geo.log_lebs;
+    let start = node_at(vol, log_lnum * geo.leb_size, geo.leb_size);
+    let cs = match start {
+        Ok(n)
+            if log.contains(&log_lnum)
+                && n.kind == CS_NODE
+                && le64(n.bytes, 24) == Some(cmt_no) =>
+        {
+            n
+        }
+        _ => {
+            notes.error(format!(
+                "journal not replayed: no commit-start node for commit {cmt_no} at log LEB {log_lnum}; changes since that commit are missing"
+            ));
+            return Vec::new();
+        }
+    };
+    let mut buds: HashMap<usize, usize> = HashMap::new();
+    for i in 0..geo.log_lebs {
+        let lnum = LOG_FIRST + (log_lnum - LOG_FIRST + i) % geo.log_lebs;
+        let newer: Vec<Node> = leb_nodes(vol, geo, lnum, 0)
+            .into_iter()
+            .filter(|n| n.sqnum >= cs.sqnum)
+            .collect();
+        if newer.is_empty() {
+            break; // the log ends: older LEBs follow
+        }
+        for r in newer
+            .iter()
+            .filter(|n| n.kind == REF_NODE && n.bytes.len() >= 36)
+        {
+            let (lnum, offs) = (
+                le32(r.bytes, 24).unwrap_or(0) as usize,
+                le32(r.bytes, 28).unwrap_or(0) as usize,
+            );
+            if lnum < geo.main_first || lnum >= geo.leb_cnt || offs >= geo.leb_size {
+                notes.error(format!(
+                    "{}: journal reference to LEB {lnum}:{offs:#x} is outside the main area",
+                    geo.place(r.at)
+                ));
+                continue;
+            }
+            let slot = buds.entry(lnum).or_insert(offs);
+            *slot = (*slot).min(offs);
+        }
+    }
+    let mut buds: Vec<(usize, usize)> = buds.into_iter().collect();
+    buds.sort_unstable();
+    buds.into_iter()
+        .flat_map(|(lnum, offs)| leb_nodes(vol, geo, lnum, offs))
+        .filter(|n| n.sqnum > cs.sqnum && is_leaf(n))
+        .collect()
 }
 
 /// A directory entry: `name` in directory `parent` is inode `inum`.
@@ -431,7 +548,10 @@ fn build_tree(
             DENT_NODE if b.len() > DENT_NODE_LEN => {
                 let nlen = usize::from(le16(b, 50).unwrap_or(0));
                 let Some(name) = b.get(DENT_NODE_LEN..DENT_NODE_LEN + nlen) else {
-                    notes.error(format!("{}: entry name runs past its node", geo.place(node.at)));
+                    notes.error(format!(
+                        "{}: entry name runs past its node",
+                        geo.place(node.at)
+                    ));
                     continue;
                 };
                 let dent = Dent {
@@ -446,7 +566,11 @@ fn build_tree(
                 }
             }
             DATA_NODE if b.len() >= DATA_NODE_LEN => {
-                let slot = blocks.entry(key.inum).or_default().entry(key.block()).or_insert(node);
+                let slot = blocks
+                    .entry(key.inum)
+                    .or_default()
+                    .entry(key.block())
+                    .or_insert(node);
                 if node.sqnum > slot.sqnum {
                     *slot = node;
                 }
@@ -469,7 +593,11 @@ fn build_tree(
             continue;
         }
         let Ok(inum) = u32::try_from(dent.inum) else {
-            notes.error(format!("entry {:?}: inode number {} is out of range", String::from_utf8_lossy(name), dent.inum));
+            notes.error(format!(
+                "entry {:?}: inode number {} is out of range",
+                String::from_utf8_lossy(name),
+                dent.inum
+            ));
             continue;
         };
         children.entry(*parent).or_default().push((name, inum));
@@ -484,13 +612,22 @@ fn build_tree(
     // Depth-first from the root, directories before what they hold.
     let mut stack: Vec<(u32, String)> = vec![(ROOT_INO, String::new())];
     'walk: while let Some((dir, prefix)) = stack.pop() {
-        let Some(list) = children.get(&dir) else { continue };
+        let Some(list) = children.get(&dir) else {
+            continue;
+        };
         let mut subdirs = Vec::new();
         for &(raw, inum) in list {
             let name = String::from_utf8_lossy(raw);
             let path = format!("{prefix}/{name}");
-            if raw.is_empty() || raw.contains(&b'/') || raw.contains(&0) || raw == b"." || raw == b".." {
-                notes.error(format!("{prefix}: entry name {name:?} is not a file name; skipped"));
+            if raw.is_empty()
+                || raw.contains(&b'/')
+                || raw.contains(&0)
+                || raw == b"."
+                || raw == b".."
+            {
+                notes.error(format!(
+                    "{prefix}: entry name {name:?} is not a file name; skipped"
+                ));
                 continue;
             }
             if path.len() > PATH_MAX {
@@ -525,7 +662,10 @@ fn build_tree(
                     }
                     (EntryKind::Dir, Vec::new())
                 }
-                S_IFLNK => (EntryKind::Symlink(String::from_utf8_lossy(inline).into_owned()), Vec::new()),
+                S_IFLNK => (
+                    EntryKind::Symlink(String::from_utf8_lossy(inline).into_owned()),
+                    Vec::new(),
+                ),
                 S_IFREG if encrypted => {
                     notes.error(format!("{path}: encrypted (fscrypt); contents not read"));
                     (EntryKind::File, Vec::new())
@@ -536,13 +676,23 @@ fn build_tree(
                         // A hard link: another copy of what was already read.
                         Some(first) => {
                             if !budget.take(first.len() as u64) {
-                                notes.limit(format!("{path}: hard link copy exceeds the total size bound; skipped"));
+                                notes.limit(format!(
+                                    "{path}: hard link copy exceeds the total size bound; skipped"
+                                ));
                                 continue;
                             }
                             first.clone()
                         }
                         None => {
-                            let Some(data) = file_data(&path, size, blocks.get(&inum), truncations.get(&inum), geo, budget, notes) else {
+                            let Some(data) = file_data(
+                                &path,
+                                size,
+                                blocks.get(&inum),
+                                truncations.get(&inum),
+                                geo,
+                                budget,
+                                notes,
+                            ) else {
                                 continue;
                             };
                             if le32(b, 92).unwrap_or(0) > 1 {
@@ -586,7 +736,9 @@ fn file_data(
         return None;
     }
     let mut out = vec![0u8; size as usize];
-    let Some(blocks) = blocks else { return Some(out) };
+    let Some(blocks) = blocks else {
+        return Some(out);
+    };
     let mut sorted: Vec<(&u32, &Node)> = blocks.iter().collect();
     sorted.sort_unstable_by_key(|(block, _)| **block);
     for (&block, node) in sorted {
@@ -603,7 +755,9 @@ fn file_data(
         let end = (start + want.min(BLOCK_SIZE)).min(out.len());
         let place = geo.place(node.at);
         if want > BLOCK_SIZE {
-            notes.error(format!("{path}: block {block} ({place}) claims {want} bytes; skipped"));
+            notes.error(format!(
+                "{path}: block {block} ({place}) claims {want} bytes; skipped"
+            ));
             continue;
         }
         let mut buf = [0u8; BLOCK_SIZE];
@@ -646,8 +800,8 @@ fn decompress(compr: u16, src: &[u8], out: &mut [u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpack::formats::listing;
     use crate::unpack::formats::Problem;
+    use crate::unpack::formats::listing;
     use crate::unpack::limits::Limits;
 
     /// `mkfs.ubifs -x zstd` of the fixture tree (make.sh).
@@ -655,7 +809,9 @@ mod tests {
     const LEB: usize = 15360;
 
     fn extract(data: &[u8]) -> Extracted {
-        Ubifs.extract(data, &mut Budget::new(Limits::default())).unwrap()
+        Ubifs
+            .extract(data, &mut Budget::new(Limits::default()))
+            .unwrap()
     }
 
     const TREE: [&str; 13] = [
@@ -688,18 +844,39 @@ mod tests {
         assert!(out.notes.is_empty(), "{:?}", out.notes);
         assert_eq!(listing(&out), expected());
         let detail = out.detail.unwrap();
-        assert!(detail.ends_with("default compression zstd, read through the index"), "{detail}");
-        let text = out.entries.iter().find(|e| e.path == "usr/share/text.txt").unwrap();
-        let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/text.txt")).unwrap();
+        assert!(
+            detail.ends_with("default compression zstd, read through the index"),
+            "{detail}"
+        );
+        let text = out
+            .entries
+            .iter()
+            .find(|e| e.path == "usr/share/text.txt")
+            .unwrap();
+        let fixture = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/text.txt"
+        ))
+        .unwrap();
         assert_eq!(text.data, fixture.repeat(4));
         let ash = out.entries.iter().find(|e| e.path == "bin/ash").unwrap();
         assert_eq!(ash.data, b"\x7fELF fake busybox");
     }
 
+    /// The fixture's geometry (`mkfs.ubifs -e 15360 -l 2`, see make.sh).
+    fn geometry(data: &[u8]) -> Geometry {
+        Geometry {
+            leb_size: LEB,
+            leb_cnt: data.len() / LEB,
+            log_lebs: 2,
+            main_first: 8,
+            fanout: 8,
+        }
+    }
+
     /// Offset of the master node's root pointer (`root_lnum`) in the newest master node.
     fn root_pointer(data: &[u8]) -> usize {
-        let geo = Geometry { leb_size: LEB, leb_cnt: data.len() / LEB, main_first: 7, fanout: 8 };
-        master(data, &geo).unwrap().at + 48
+        master(data, &geometry(data)).unwrap().at + 48
     }
 
     fn reseal(data: &mut [u8], at: usize) {
@@ -712,7 +889,10 @@ mod tests {
     fn an_index_loop_ends_in_a_linear_scan_with_every_file() {
         let mut data = ZSTD.to_vec();
         let ptr = root_pointer(&data);
-        let (root_lnum, root_offs) = (le32(&data, ptr).unwrap() as usize, le32(&data, ptr + 4).unwrap());
+        let (root_lnum, root_offs) = (
+            le32(&data, ptr).unwrap() as usize,
+            le32(&data, ptr + 4).unwrap(),
+        );
         let root = root_lnum * LEB + root_offs as usize;
         assert_eq!(data[root + 20], IDX_NODE);
         // The root's last branch points back at the root, with the root's length and its own key.
@@ -731,11 +911,32 @@ mod tests {
     }
 
     #[test]
+    fn index_keys_out_of_their_range_fall_back_to_the_scan() {
+        // Swap the keys of the root's first two branches.
+        let mut data = ZSTD.to_vec();
+        let ptr = root_pointer(&data);
+        let root =
+            le32(&data, ptr).unwrap() as usize * LEB + le32(&data, ptr + 4).unwrap() as usize;
+        let (a, b) = (
+            root + IDX_NODE_LEN + 12,
+            root + IDX_NODE_LEN + BRANCH_LEN + 12,
+        );
+        let first: Vec<u8> = data[a..a + KEY_LEN].to_vec();
+        data.copy_within(b..b + KEY_LEN, a);
+        data[b..b + KEY_LEN].copy_from_slice(&first);
+        reseal(&mut data, root);
+        let out = extract(&data);
+        let notes = format!("{:?}", out.notes);
+        assert!(notes.contains("index keys out of order"), "{notes}");
+        assert_eq!(listing(&out), expected());
+    }
+
+    #[test]
     fn a_deletion_entry_in_the_scan_hides_the_file() {
         // Break the master nodes so that the scan runs, and append a newer
         // deletion entry (inode 0) for etc/hostname in free main-area space.
         let mut data = ZSTD.to_vec();
-        let geo = Geometry { leb_size: LEB, leb_cnt: data.len() / LEB, main_first: 7, fanout: 8 };
+        let geo = geometry(&data);
         let leaves = scan_nodes(&data, &geo);
         let dent = leaves
             .iter()
@@ -761,11 +962,88 @@ mod tests {
         assert!(l.contains(&"etc/empty 0".to_string()), "{l:?}");
     }
 
+    /// A node as UBIFS writes it: common header, body, CRC.
+    fn node(kind: u8, sqnum: u64, body: &[u8]) -> Vec<u8> {
+        let mut n = vec![0u8; CH_LEN];
+        n[..4].copy_from_slice(&MAGIC);
+        n[8..16].copy_from_slice(&sqnum.to_le_bytes());
+        n[16..20].copy_from_slice(&((CH_LEN + body.len()) as u32).to_le_bytes());
+        n[20] = kind;
+        n.extend_from_slice(body);
+        let c = crc(&n[8..]);
+        n[4..8].copy_from_slice(&c.to_le_bytes());
+        n
+    }
+
+    #[test]
+    fn the_journal_is_replayed_on_top_of_the_index() {
+        // A bud in free LEB 10, named by a reference node in the log after
+        // the commit-start node: it deletes etc/hostname and rewrites the
+        // first block of usr/share/text.txt.
+        let mut data = ZSTD.to_vec();
+        let geo = geometry(&data);
+        let leaves = scan_nodes(&data, &geo);
+        let hostname = leaves
+            .iter()
+            .find(|n| n.kind == DENT_NODE && n.bytes[DENT_NODE_LEN..].starts_with(b"hostname"))
+            .unwrap();
+        let mut deletion = hostname.bytes[CH_LEN..].to_vec();
+        deletion[40 - CH_LEN..48 - CH_LEN].fill(0);
+        let text = leaves
+            .iter()
+            .find(|n| n.kind == INO_NODE && n.bytes[48..56] == 14880u64.to_le_bytes())
+            .unwrap()
+            .key();
+        let mut block = vec![0u8; DATA_NODE_LEN - CH_LEN];
+        block[..4].copy_from_slice(&text.inum.to_le_bytes());
+        block[4..8].copy_from_slice(&(1u32 << 29).to_le_bytes());
+        block[16..20].copy_from_slice(&5u32.to_le_bytes());
+        block.extend_from_slice(b"HELLO");
+        let bud = 10 * LEB;
+        assert!(data[bud..bud + LEB].iter().all(|&b| b == 0xff));
+        let first = node(DENT_NODE, 100, &deletion);
+        data[bud..bud + first.len()].copy_from_slice(&first);
+        let second = node(DATA_NODE, 101, &block);
+        let at = bud + first.len().next_multiple_of(8);
+        data[at..at + second.len()].copy_from_slice(&second);
+        let mut reference = vec![0u8; 40];
+        reference[..4].copy_from_slice(&10u32.to_le_bytes());
+        reference[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let reference = node(REF_NODE, 99, &reference);
+        let log = 3 * LEB + 0x200;
+        data[log..log + reference.len()].copy_from_slice(&reference);
+
+        let out = extract(&data);
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert!(
+            out.detail
+                .as_deref()
+                .unwrap()
+                .ends_with("read through the index and 2 journal nodes")
+        );
+        let l = listing(&out);
+        assert!(!l.iter().any(|p| p.starts_with("etc/hostname")), "{l:?}");
+        let text = out
+            .entries
+            .iter()
+            .find(|e| e.path == "usr/share/text.txt")
+            .unwrap();
+        assert_eq!(text.data.len(), 14880);
+        assert_eq!(&text.data[..6], b"HELLO\0");
+        assert!(text.data[5..BLOCK_SIZE].iter().all(|&b| b == 0));
+
+        // A stale reference (older than the commit start) is not followed.
+        let mut stale = data.clone();
+        let old = node(REF_NODE, 1, &reference[CH_LEN..]);
+        stale[log..log + old.len()].copy_from_slice(&old);
+        assert_eq!(listing(&extract(&stale)), expected());
+    }
+
     #[test]
     fn huge_sizes_are_bounded() {
         // text.txt's inode claims 2^40 bytes: a limit note, not an allocation.
         let mut data = ZSTD.to_vec();
-        let geo = Geometry { leb_size: LEB, leb_cnt: data.len() / LEB, main_first: 7, fanout: 8 };
+        let geo = geometry(&data);
         let text_size = 14880u64.to_le_bytes();
         let at = scan_nodes(&data, &geo)
             .iter()
@@ -780,13 +1058,17 @@ mod tests {
             "{:?}",
             out.notes
         );
-        assert!(!listing(&out).iter().any(|p| p.starts_with("usr/share/text.txt")));
+        assert!(
+            !listing(&out)
+                .iter()
+                .any(|p| p.starts_with("usr/share/text.txt"))
+        );
     }
 
     #[test]
     fn a_bad_block_is_noted_and_the_file_kept() {
         let mut data = ZSTD.to_vec();
-        let geo = Geometry { leb_size: LEB, leb_cnt: data.len() / LEB, main_first: 7, fanout: 8 };
+        let geo = geometry(&data);
         let at = scan_nodes(&data, &geo)
             .iter()
             .find(|n| n.kind == DATA_NODE && le16(n.bytes, 44) == Some(3))
@@ -796,19 +1078,28 @@ mod tests {
         data[at + DATA_NODE_LEN] ^= 0xff;
         reseal(&mut data, at);
         let out = extract(&data);
-        assert!(format!("{:?}", out.notes).contains("zstd) is corrupt: "), "{:?}", out.notes);
+        assert!(
+            format!("{:?}", out.notes).contains("zstd) is corrupt: "),
+            "{:?}",
+            out.notes
+        );
         assert_eq!(listing(&out).len(), expected().len());
     }
 
     #[test]
     fn chance_magic_and_truncation() {
         assert_eq!(
-            Ubifs.extract(&ZSTD[LEB..LEB + 600], &mut Budget::new(Limits::default())).unwrap_err(),
+            Ubifs
+                .extract(&ZSTD[LEB..LEB + 600], &mut Budget::new(Limits::default()))
+                .unwrap_err(),
             Rejection::NotThisFormat
         );
         for cut in (0..ZSTD.len()).step_by(1499) {
             match Ubifs.extract(&ZSTD[..cut], &mut Budget::new(Limits::default())) {
-                Ok(out) => assert!(!out.notes.is_empty() || listing(&out) == expected(), "cut {cut}"),
+                Ok(out) => assert!(
+                    !out.notes.is_empty() || listing(&out) == expected(),
+                    "cut {cut}"
+                ),
                 Err(Rejection::NotThisFormat) => assert!(cut < CH_LEN),
                 Err(Rejection::Corrupt(m)) => assert!(cut < SB_NODE_LEN, "{cut}: {m}"),
                 Err(e) => panic!("{e:?}"),
