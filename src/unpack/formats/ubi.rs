@@ -216,8 +216,8 @@ struct VolumeRecord {
     upd_marker: bool,
 }
 
-/// Reads the volume table from one copy (a LEB of the layout volume).
-/// `None` when a record's CRC does not match.
+/// Reads the volume table from one copy (a LEB of the layout volume); an
+/// error when a record's CRC does not match.
 fn volume_table(leb: &[u8]) -> Result<BTreeMap<u32, VolumeRecord>, String> {
     let count = (leb.len() / VTBL_RECORD_LEN).min(MAX_VOLUMES as usize);
     let mut table = BTreeMap::new();
@@ -281,7 +281,8 @@ impl Format for Ubi {
         let mut notes = Notes::default();
 
         // One pass over the PEBs: the image ends at the first block that is
-        // neither UBI nor erased, or at another image (different sequence).
+        // neither UBI nor erased (unless the next one is this image's again:
+        // a damaged block), or at another image (different sequence).
         let mut vids: Vec<Vid> = Vec::new();
         let mut end = 0usize;
         let mut index = 0usize;
@@ -289,6 +290,15 @@ impl Format for Ubi {
             let at = index * peb;
             match ec_header(data, at) {
                 EcHeader::Valid(ec) if ec == first => {}
+                EcHeader::Other if matches!(ec_header(data, at + peb), EcHeader::Valid(ec) if ec == first) =>
+                {
+                    notes.error(format!(
+                        "PEB {index} at {at:#x}: no erase counter header; block skipped"
+                    ));
+                    end = (at + peb).min(data.len());
+                    index += 1;
+                    continue;
+                }
                 EcHeader::Valid(_) | EcHeader::Other => break,
                 EcHeader::Erased => {
                     index += 1;
@@ -555,6 +565,8 @@ mod tests {
     /// `ubinize -p 16KiB -m 512`: dynamic `rootfs` (UBIFS) and static `kernel` (make.sh).
     const IMAGE: &[u8] = include_bytes!("../../../tests/fixtures/rootfs.ubi");
     const PEB: usize = 16384;
+    /// 12 LEBs of 15 KiB: what `mkfs.ubifs` wrote.
+    const IMAGE_ROOTFS_LEN: usize = 12 * 15360;
 
     fn extract(data: &[u8]) -> Extracted {
         Ubi.extract(data, &mut Budget::new(Limits::default()))
@@ -644,6 +656,21 @@ mod tests {
         );
         assert_eq!(out.size, IMAGE.len() as u64);
         assert_eq!(out.entries.len(), 2);
+        // A block with no header at all, followed by this image's blocks, is
+        // a damaged block, not the end of the image.
+        image[3 * PEB..3 * PEB + 4].copy_from_slice(b"XXXX");
+        let out = extract(&image);
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| matches!(n, Problem::Error(m) if m == "PEB 3 at 0xc000: no erase counter header; block skipped")),
+            "{:?}",
+            out.notes
+        );
+        assert_eq!(out.size, IMAGE.len() as u64);
+        let rootfs = &out.entries[0];
+        assert_eq!(rootfs.data.len(), IMAGE_ROOTFS_LEN);
+        assert!(rootfs.data[15360..2 * 15360].iter().all(|&b| b == 0xff));
     }
 
     #[test]

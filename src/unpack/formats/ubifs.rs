@@ -239,13 +239,10 @@ impl Format for Ubifs {
         let (leaves, how) = match walked {
             Ok((mut leaves, mst)) => {
                 let replayed = journal(vol, &geo, mst, &mut notes);
-                let how = if replayed.is_empty() {
-                    "read through the index".to_string()
-                } else {
-                    format!(
-                        "read through the index and {} journal nodes",
-                        replayed.len()
-                    )
+                let how = match replayed.len() {
+                    0 => "read through the index".to_string(),
+                    1 => "read through the index and 1 journal node".to_string(),
+                    n => format!("read through the index and {n} journal nodes"),
                 };
                 leaves.extend(replayed);
                 (leaves, how)
