@@ -180,3 +180,27 @@ fn a_bare_zstd_ubifs_image_is_unpacked() {
         assert_eq!(sha256_of(&v, &format!("{fs}{path}")), hash, "{path}");
     }
 }
+
+#[test]
+fn a_ubi_image_is_carved_from_inside_a_flash_dump() {
+    // Bootloader-like bytes before the UBI partition, erased flash after it.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut image: Vec<u8> = (0..0x20000u32).map(|i| (i * 31 % 251) as u8).collect();
+    image.extend(std::fs::read(root().join("tests/fixtures/rootfs.ubi")).unwrap());
+    image.extend(vec![0xffu8; 0x8000]);
+    let path = tmp.path().join("flash.bin");
+    std::fs::write(&path, &image).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, v) = json(&["unpack", path, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    assert_eq!(
+        layers(&v),
+        [
+            format!("{path}@0x20000:ubi ubi 131072 245760"),
+            format!("{path}@0x20000:ubi/rootfs@0x0:ubifs ubifs 0 184320"),
+            format!("{path}@0x20000:ubi/kernel@0x0:gzip gzip 0 231"),
+        ]
+    );
+    let fs = format!("{path}@0x20000:ubi/rootfs@0x0:ubifs");
+    assert_eq!(listing(&v, &fs), UBIFS_TREE);
+}
