@@ -290,25 +290,20 @@ impl Format for Ubi {
             let at = index * peb;
             match ec_header(data, at) {
                 EcHeader::Valid(ec) if ec == first => {}
-                EcHeader::Other if matches!(ec_header(data, at + peb), EcHeader::Valid(ec) if ec == first) =>
+                // Like the kernel, a damaged erase counter header only loses
+                // the erase count: the volume id header is still read.
+                EcHeader::BadCrc => notes.error(format!(
+                    "PEB {index} at {at:#x}: erase counter header CRC mismatch (erase count unknown)"
+                )),
+                EcHeader::Other
+                    if matches!(ec_header(data, at + peb), EcHeader::Valid(ec) if ec == first) =>
                 {
                     notes.error(format!(
-                        "PEB {index} at {at:#x}: no erase counter header; block skipped"
+                        "PEB {index} at {at:#x}: no erase counter header (erase count unknown)"
                     ));
-                    end = (at + peb).min(data.len());
-                    index += 1;
-                    continue;
                 }
                 EcHeader::Valid(_) | EcHeader::Other => break,
                 EcHeader::Erased => {
-                    index += 1;
-                    continue;
-                }
-                EcHeader::BadCrc => {
-                    notes.error(format!(
-                        "PEB {index} at {at:#x}: erase counter header CRC mismatch; block skipped"
-                    ));
-                    end = (at + peb).min(data.len());
                     index += 1;
                     continue;
                 }
@@ -647,30 +642,40 @@ mod tests {
         // PEB 1's erase counter header: the PEB size must still be found.
         image[PEB + 10] ^= 0x40;
         let out = extract(&image);
-        assert!(
+        let whole = extract(IMAGE);
+        let notes = |out: &Extracted| -> Vec<String> {
             out.notes
                 .iter()
-                .any(|n| matches!(n, Problem::Error(m) if m.contains("PEB 1 at 0x4000: erase counter header CRC mismatch"))),
-            "{:?}",
-            out.notes
+                .map(|n| match n {
+                    Problem::Error(m) | Problem::Limit(m) => m.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            notes(&out),
+            ["PEB 1 at 0x4000: erase counter header CRC mismatch (erase count unknown)"]
         );
         assert_eq!(out.size, IMAGE.len() as u64);
-        assert_eq!(out.entries.len(), 2);
-        // A block with no header at all, followed by this image's blocks, is
-        // a damaged block, not the end of the image.
+        assert_eq!(out.entries[0].data, whole.entries[0].data);
+        assert_eq!(out.entries[1].data, whole.entries[1].data);
+        // A block with no erase counter header at all, followed by this
+        // image's blocks, is a damaged block, not the end of the image.
         image[3 * PEB..3 * PEB + 4].copy_from_slice(b"XXXX");
+        // A damaged volume id header loses that LEB (rootfs LEB 2).
+        image[4 * PEB + 512 + 20] ^= 1;
         let out = extract(&image);
-        assert!(
-            out.notes
-                .iter()
-                .any(|n| matches!(n, Problem::Error(m) if m == "PEB 3 at 0xc000: no erase counter header; block skipped")),
-            "{:?}",
-            out.notes
+        assert_eq!(
+            notes(&out)[1..],
+            [
+                "PEB 3 at 0xc000: no erase counter header (erase count unknown)",
+                "PEB 4 at 0x10000: volume id header CRC mismatch; block skipped"
+            ]
         );
         assert_eq!(out.size, IMAGE.len() as u64);
-        let rootfs = &out.entries[0];
-        assert_eq!(rootfs.data.len(), IMAGE_ROOTFS_LEN);
-        assert!(rootfs.data[15360..2 * 15360].iter().all(|&b| b == 0xff));
+        let rootfs = &out.entries[0].data;
+        assert_eq!(rootfs.len(), IMAGE_ROOTFS_LEN);
+        assert_eq!(rootfs[..2 * 15360], whole.entries[0].data[..2 * 15360]);
+        assert!(rootfs[2 * 15360..3 * 15360].iter().all(|&b| b == 0xff));
     }
 
     #[test]
