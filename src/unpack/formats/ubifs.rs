@@ -603,8 +603,9 @@ fn build_tree(
         list.sort_unstable();
     }
 
-    let mut entries = Vec::new();
-    let mut contents: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    // Hard-linked inodes already read: the entry that holds their bytes.
+    let mut first_link: HashMap<u32, usize> = HashMap::new();
     let mut dirs_seen = HashSet::from([ROOT_INO]);
     // Depth-first from the root, directories before what they hold.
     let mut stack: Vec<(u32, String)> = vec![(ROOT_INO, String::new())];
@@ -669,9 +670,10 @@ fn build_tree(
                 }
                 S_IFREG => {
                     let size = le64(b, 48).unwrap_or(0);
-                    let data = match contents.get(&inum) {
+                    let data = match first_link.get(&inum) {
                         // A hard link: another copy of what was already read.
-                        Some(first) => {
+                        Some(&at) => {
+                            let first: &Vec<u8> = &entries[at].data;
                             if !budget.take(first.len() as u64) {
                                 notes.limit(format!(
                                     "{path}: hard link copy exceeds the total size bound; skipped"
@@ -693,7 +695,7 @@ fn build_tree(
                                 continue;
                             };
                             if le32(b, 92).unwrap_or(0) > 1 {
-                                contents.insert(inum, data.clone());
+                                first_link.insert(inum, entries.len());
                             }
                             data
                         }
