@@ -26,6 +26,26 @@ seed() {
         bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
         zstd) cp $fx/text.zst "corpus/$1/" ;;
         lz4) cp $fx/text.lz4 "corpus/$1/" ;;
+        ext)
+            cp $fx/ext2.img $fx/ext4.img $fx/ext4-inline.img "corpus/$1/" && gzip -dc $fx/ext3.img.gz > "corpus/$1/ext3.img"
+            # 64 KiB images mutate far faster than the 640 KiB fixtures (e2fsprogs).
+            if command -v mke2fs > /dev/null; then
+                local t
+                t=$(mktemp -d) && mkdir -p "$t/d/e" && printf 'hi\n' > "$t/a" && ln -s a "$t/l"
+                ln -s "$(printf 'y%.0s' $(seq 70))" "$t/d/long" && head -c 10240 $fx/text.txt > "$t/d/e/f"
+                for o in "-t ext2" "-t ext4 -O ^has_journal,inline_data -I 256"; do
+                    truncate -s 64K "$t.img" && mke2fs -q -F -b 1024 -N 32 $o -d "$t" "$t.img" 2>/dev/null \
+                        && cp "$t.img" "corpus/$1/small-$(echo $o | cut -d" " -f2).img"
+                    rm -f "$t.img"
+                done
+                rm -rf "$t"
+            fi ;;
+        cramfs) cp $fx/cramfs-*.img "corpus/$1/" ;;
+        romfs) cp $fx/romfs.img "corpus/$1/" ;;
+        lz4_legacy) cp $fx/text.lz4-legacy "corpus/$1/" ;;
+        zlib) cp $fx/text.zlib "corpus/$1/" ;;
+        jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
+        squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
         unpack) cp $fx/* "corpus/$1/" ;;
         *) ;;
     esac

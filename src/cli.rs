@@ -112,6 +112,9 @@ pub enum DbCommand {
         /// Pause between NVD API pages in milliseconds (default: 6000 without NVD_API_KEY, 700 with).
         #[arg(long, value_name = "MS")]
         nvd_page_delay: Option<u64>,
+        /// Download all of NVD even when the store allows an incremental update.
+        #[arg(long)]
+        full: bool,
     },
     /// Show which sources are loaded, when they were imported, and how many advisories each holds.
     Status {
@@ -200,6 +203,8 @@ pub enum OutputFormat {
     Sarif,
     /// CycloneDX 1.6 JSON SBOM with vulnerabilities (VEX).
     Cyclonedx,
+    /// SPDX 2.3 JSON SBOM with advisory references.
+    Spdx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

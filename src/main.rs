@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             ecosystems,
             timeout,
             nvd_page_delay,
+            full,
         }) => data_dir.and_then(|d| {
             let mut options = update::Options::default();
             if !sources.is_empty() {
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
             if let Some(ms) = nvd_page_delay {
                 options.nvd_page_delay = std::time::Duration::from_millis(ms);
             }
+            options.nvd_full = full;
             run_db_update(&options, &d)
         }),
     };
@@ -173,6 +175,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         OutputFormat::Json => report::json::render(&reports),
         OutputFormat::Sarif => report::sarif::render(&reports),
         OutputFormat::Cyclonedx => report::cyclonedx::render(&reports),
+        OutputFormat::Spdx => report::spdx::render(&reports),
     };
     emit(&text, args.output.as_deref())?;
     for r in &reports {
@@ -322,6 +325,12 @@ fn run_db_update(options: &update::Options, data_dir: &Path) -> Result<u8, Strin
     let summary = summary?;
     for (source, count) in &summary.updated {
         println!("updated {source}: {count} records");
+    }
+    for (source, delta) in &summary.incremental {
+        println!(
+            "updated {source} incrementally since {}: {} changed, {} removed, {} records",
+            delta.since, delta.changed, delta.removed, delta.total
+        );
     }
     for source in &summary.unchanged {
         println!("unchanged {source}: not modified since the last update");

@@ -38,6 +38,10 @@ pub struct Component {
     /// in the target's file system).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// PURLs of the components this one depends on, as its manifest
+    /// resolved them (a lockfile's dependency list, a package's `Depends`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// Upstream identity of a packaged component.

@@ -105,6 +105,9 @@ pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), Stri
         size: data.len() as u64,
         path: display.clone(),
     };
+    if manifest && manifest::wheel::is_wheel(&name) {
+        return Ok((target, wheel(&display, &name, data, limits)));
+    }
     if manifest {
         return Ok((target, single_file(&display, &name, data)));
     }
@@ -134,6 +137,28 @@ fn single_file(display: &str, fs_path: &str, data: Vec<u8>) -> Unpacked {
         }],
         ..Unpacked::default()
     }
+}
+
+/// A wheel given on its own is a manifest (its `METADATA` names the
+/// distribution) and a zip of the native libraries it vendors: it is unpacked
+/// like an image, and the wheel itself keeps its file name so that the wheel
+/// reader finds it.
+fn wheel(display: &str, fs_path: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
+    let mut unpacked = unpack::unpack_bytes(display, data, limits);
+    let mut namespace = Namespace::default();
+    namespace.insert(fs_path, 0);
+    let fs = unpacked.filesystems.len();
+    unpacked.filesystems.push(Filesystem {
+        root: display.to_string(),
+        namespace,
+    });
+    if let Some(root) = unpacked.files.first_mut() {
+        root.fs = Some(FsPath {
+            fs,
+            path: fs_path.to_string(),
+        });
+    }
+    unpacked
 }
 
 /// A directory with `/etc` beside `/usr`, `/bin` or `/lib`, or with a

@@ -1,6 +1,7 @@
 //! Identification accuracy on real binaries: `tests/fixtures/accuracy.tsv`
-//! lists files from Debian 12 packages of four architectures with the
-//! product and upstream version each ships. `tests/fixtures/fetch-accuracy.sh`
+//! lists files from Debian 12 packages of four architectures, and pinned
+//! PyPI wheels that vendor native libraries (each wheel is scanned whole: the
+//! scanner unpacks it), with the product and upstream version each ships. `tests/fixtures/fetch-accuracy.sh`
 //! puts them in a cache outside the repository; without it this test skips
 //! (loudly). Recall must reach 95 %, precision 99 %.
 
@@ -69,8 +70,16 @@ fn recall_and_precision_on_real_binaries() {
     }
     let (mut tp, mut fn_, mut fp) = (0usize, 0usize, 0usize);
     let mut report = Vec::new();
+    let mut unavailable = Vec::new();
     for (file, want) in &expected {
         let path = root.join(file);
+        let note = root.join(format!("{file}.unavailable"));
+        if !path.is_file() && note.is_file() {
+            // fetch-accuracy.sh could not download it (no route to PyPI).
+            let why = std::fs::read_to_string(&note).unwrap_or_default();
+            unavailable.push(format!("{file}: {}", why.trim()));
+            continue;
+        }
         assert!(
             path.is_file(),
             "{} missing: re-run fetch-accuracy.sh",
@@ -89,6 +98,14 @@ fn recall_and_precision_on_real_binaries() {
             fp += 1;
             report.push(format!("WRONG   {file}: {} {}", pair.0, pair.1));
         }
+    }
+    if !unavailable.is_empty() {
+        let message = format!(
+            "\n\n*** SKIPPED {} file(s) that could not be downloaded: ***\n  {}\n\n",
+            unavailable.len(),
+            unavailable.join("\n  ")
+        );
+        let _ = std::io::stderr().write_all(message.as_bytes());
     }
     let recall = tp as f64 / (tp + fn_) as f64;
     let precision = tp as f64 / (tp + fp).max(1) as f64;

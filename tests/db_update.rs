@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -401,6 +402,113 @@ fn nvd_pages_and_retry_after() {
             "{id}: {f:?}"
         );
     }
+}
+
+/// An NVD record for busybox below `fixed`, with an optional `vulnStatus`.
+fn busybox_cve(id: &str, fixed: &str, status: &str) -> Value {
+    serde_json::json!({"cve": {"id": id, "vulnStatus": status,
+        "descriptions": [{"lang": "en", "value": "Test flaw."}],
+        "configurations": [{"nodes": [{"operator": "OR", "cpeMatch": [{"vulnerable": true,
+            "criteria": "cpe:2.3:a:busybox:busybox:*:*:*:*:*:*:*:*", "versionEndExcluding": fixed}]}]}]}})
+}
+
+fn nvd_page(records: Vec<Value>) -> Vec<u8> {
+    serde_json::json!({"resultsPerPage": records.len(), "startIndex": 0,
+        "totalResults": records.len(), "vulnerabilities": records})
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn nvd_incremental_update_merges_changes_and_drops_rejected() {
+    let server = Server::start();
+    let url = format!("{}/nvd", server.url());
+    server.route(
+        "/nvd",
+        vec![ok(
+            "application/json",
+            nvd_page(vec![
+                busybox_cve("CVE-2099-0001", "1.99.0", "Analyzed"),
+                busybox_cve("CVE-2099-0002", "1.99.0", "Analyzed"),
+                busybox_cve("CVE-2099-0003", "1.99.0", "Analyzed"),
+            ]),
+        )],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let args = ["--source", "nvd", "--url", &url, "--nvd-page-delay", "0"];
+    let run = update(h, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "updated nvd: 3 records\n");
+    let (_, status) = json(&["--data-dir", h, "db", "status", "--json"]);
+    let since = s(&status["sources"]["nvd"]["updated"]);
+
+    // Since then NVD changed 0002's fix, rejected 0003 and published 0004.
+    server.route(
+        "/nvd",
+        vec![ok(
+            "application/json",
+            nvd_page(vec![
+                busybox_cve("CVE-2099-0002", "1.36.0", "Modified"),
+                busybox_cve("CVE-2099-0003", "1.99.0", "Rejected"),
+                busybox_cve("CVE-2099-0004", "1.37.0", "Received"),
+            ]),
+        )],
+    );
+    let run = update(h, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("updated nvd incrementally since {since}: 2 changed, 1 removed, 3 records\n")
+    );
+    let (second, _) = server.seen().last().cloned().unwrap();
+    let stamp = |t: &str| format!("{}.000%2B00:00", t.trim_end_matches('Z'));
+    assert!(
+        second.starts_with(&format!(
+            "/nvd?lastModStartDate={}&lastModEndDate=",
+            stamp(&since)
+        )),
+        "{second}"
+    );
+    assert!(
+        second.ends_with("&resultsPerPage=2000&startIndex=0"),
+        "{second}"
+    );
+    let (_, r) = json(&[
+        "--data-dir",
+        h,
+        "scan",
+        "samples/openwrt-mipsel.bin",
+        "--format",
+        "json",
+    ]);
+    let nvd: Vec<String> = findings(&r)
+        .into_iter()
+        .filter(|f| f.contains("CVE-2099-"))
+        .collect();
+    assert_eq!(
+        nvd,
+        [
+            "unknown vulnerable busybox@1.35.0 CVE-2099-0001 1.99.0",
+            "unknown vulnerable busybox@1.35.0 CVE-2099-0002 1.36.0",
+            "unknown vulnerable busybox@1.35.0 CVE-2099-0004 1.37.0",
+        ]
+    );
+
+    // --full downloads everything again and replaces the source.
+    server.route(
+        "/nvd",
+        vec![ok(
+            "application/json",
+            nvd_page(vec![busybox_cve("CVE-2099-0005", "1.99.0", "Analyzed")]),
+        )],
+    );
+    let mut full = args.to_vec();
+    full.push("--full");
+    let run = update(h, &full);
+    assert_eq!(run.stdout, "updated nvd: 1 records\n");
+    let (last, _) = server.seen().last().cloned().unwrap();
+    assert_eq!(last, "/nvd?resultsPerPage=2000&startIndex=0");
 }
 
 #[test]

@@ -52,3 +52,60 @@ fn package_note() {
         ["hello-note 1.2-3 pkg:deb/debian/hello-note@1.2-3?arch=amd64 deb package-note"]
     );
 }
+
+#[test]
+fn pe_version_resources() {
+    // Built by tests/fixtures/pe/build.sh from the .rc files beside them.
+    assert_eq!(
+        components("tests/fixtures/pe/zlib1.dll"),
+        ["zlib 1.3.1 pkg:generic/zlib@1.3.1 generic pe-version"]
+    );
+    assert_eq!(
+        components("tests/fixtures/pe/updater.exe"),
+        [
+            "example-firmware-updater 2.4.1 pkg:generic/example-firmware-updater@2.4.1 generic pe-version"
+        ]
+    );
+    let (_, r) = json(&["scan", "tests/fixtures/pe/zlib1.dll", "--format", "json"]);
+    let zlib = &r["components"][0];
+    assert_eq!(s(&zlib["cpe"]), "cpe:2.3:a:zlib:zlib:1.3.1:*:*:*:*:*:*:*");
+    assert_eq!(
+        s(&zlib["sources"][0]["evidence"]),
+        "ProductName \"zlib\", FileDescription \"zlib data compression library\", \
+         ProductVersion \"1.3.1\", FileVersion \"1.3.1\", OriginalFilename \"zlib1.dll\""
+    );
+}
+
+#[test]
+fn pe_tools_inside_an_update_bundle() {
+    use std::io::Write;
+    // A firmware update bundle (zip) carrying the Windows tools.
+    let mut bundle = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for name in ["updater.exe", "zlib1.dll"] {
+        bundle
+            .start_file(format!("tools/win64/{name}"), stored)
+            .unwrap();
+        bundle
+            .write_all(&std::fs::read(format!("tests/fixtures/pe/{name}")).unwrap())
+            .unwrap();
+    }
+    let data = bundle.finish().unwrap().into_inner();
+    let unpacked = fwaudit::unpack::unpack_bytes(
+        "bundle.zip",
+        data,
+        &fwaudit::unpack::limits::Limits::default(),
+    );
+    let found: Vec<String> = fwaudit::identify::components(&unpacked, &[])
+        .iter()
+        .map(|c| format!("{} {} {}", c.name, c.version, c.sources[0].path))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "zlib 1.3.1 bundle.zip@0x0:zip/tools/win64/zlib1.dll",
+            "example-firmware-updater 2.4.1 bundle.zip@0x0:zip/tools/win64/updater.exe",
+        ]
+    );
+}

@@ -86,3 +86,37 @@ fn prose_quoting_another_library_is_not_a_component() {
     ]);
     assert_eq!(components(&data), Vec::<String>::new());
 }
+
+#[test]
+fn version_shapes_without_their_products_context_are_not_components() {
+    let data = in_binary(&[
+        // PCRE's "version date" outside pcre's code (no error texts beside it).
+        b"8.39 2016-06-14",
+        b"PCRE2 version 10.42 2022-12-11",
+        // libxml2 / libxslt numeric versions away from their neighbours.
+        b"20914",
+        b"10135",
+        // Module loaders and tools name the field, not a kernel.
+        b"vermagic=%s",
+        b"vermagic=",
+        b"vermagic: %s",
+        // A symbol version outside libstdc++'s table.
+        b"GLIBCXX_3.4.99",
+        b"GLIBCXX_3.4",
+    ]);
+    assert_eq!(components(&data), Vec::<String>::new());
+}
+
+#[test]
+fn one_library_quoting_another_is_not_a_component() {
+    let data = in_binary(&[
+        // xsltproc's version report, libxslt's configure checks, freetype users.
+        b"Using libxml %s, libxslt %s and libexslt %s",
+        b"compiled against libxml 20914",
+        b"libxml2 2.9.14 or later is required",
+        b"requires FreeType 2.12.1",
+        b"linked with libfreetype.so.6.18.3",
+        b"PCRE version 8.39 2016-06-14 is too old",
+    ]);
+    assert_eq!(components(&data), Vec::<String>::new());
+}

@@ -234,6 +234,21 @@ fn bomb(codec: &str, zeros: usize) -> Vec<u8> {
             e.finish().unwrap()
         }
         "zstd" => zstd::encode_all(&data[..], 1).unwrap(),
+        "zlib" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "lz4-legacy" => {
+            // `lz4 -l`: magic, then (length, block) per 8 MiB of input.
+            let mut out = vec![0x02, 0x21, 0x4c, 0x18];
+            for chunk in data.chunks(8 << 20) {
+                let block = lz4_flex::block::compress(chunk);
+                out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+                out.extend_from_slice(&block);
+            }
+            out
+        }
         "lz4" => {
             let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
             e.write_all(&data).unwrap();
@@ -249,7 +264,7 @@ fn a_decompression_bomb_per_codec_is_a_limit_note() {
     // 64 MiB of zeros per codec (encoding 1 GiB in a debug test build takes
     // minutes), against an 8 MiB file-size bound set from the command line;
     // the 1 GiB default-bound case is the same code path with bigger numbers.
-    for codec in ["gzip", "zstd", "lz4", "xz", "bzip2"] {
+    for codec in ["gzip", "zstd", "lz4", "xz", "bzip2", "zlib", "lz4-legacy"] {
         let image = write(tmp.path(), &format!("bomb.{codec}"), &bomb(codec, 64 << 20));
         let args = [
             "unpack",
@@ -361,12 +376,39 @@ fn every_new_container_truncated_and_flipped_ends_in_a_report() {
         "text.bz2",
         "text.zst",
         "text.lz4",
+        "ext2.img",
+        "ext3.img.gz",
+        "ext4.img",
+        "ext4-inline.img",
+        "cramfs-le.img",
+        "cramfs-be.img",
+        "cramfs-pad.img",
+        "romfs.img",
+        "text.lz4-legacy",
+        "text.zlib",
+        "jffs2-le-zlib.img",
+        "jffs2-be-rtime.img",
+        "jffs2-le-lzo.img",
+        "jffs2-le-lzma.img",
+        "tree-lzo.sqfs",
+        "tree-lzma.sqfs",
+        "trx-jffs2.trx",
+        "uimage-jffs2.bin",
         "rootfs.ubi",
         "rootfs-zstd.ubifs",
     ];
     let mut errors = 0;
+    let mut per_fixture = Vec::new();
     for name in fixtures {
-        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let before = errors;
+        let mut data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        if name.ends_with(".img.gz") {
+            // Damage the file system, not the gzip stream around it.
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&data[..]), &mut raw)
+                .unwrap();
+            data = raw;
+        }
         let mut variants: Vec<(String, Vec<u8>)> = (1..=16)
             .map(|i| (format!("cut{i}"), data[..data.len() * i / 17].to_vec()))
             .collect();
@@ -396,12 +438,14 @@ fn every_new_container_truncated_and_flipped_ends_in_a_report() {
                 errors += 1;
             }
         }
+        per_fixture.push(format!("{name} {}/20", errors - before));
     }
     // Most damaged inputs are reported as such, not silently accepted.
     assert!(
         errors > fixtures.len() * 10,
-        "only {errors} damaged inputs reported"
+        "only {errors} damaged inputs reported: {per_fixture:?}"
     );
+    eprintln!("damaged inputs reported per fixture: {per_fixture:?}");
 }
 
 #[test]
@@ -455,6 +499,135 @@ fn containers_nest_with_provenance_paths() {
         "{path}@0x1000:tar/boot/initramfs.cpio.gz@0x0:gzip/initramfs.cpio@0x0:cpio/bin/busybox"
     );
     assert!(files.contains(&busybox), "{files:?}");
+}
+
+/// Replaces the one occurrence of `from` in `data` with `to` (same length).
+fn patch(data: &mut [u8], from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let hits: Vec<usize> = (0..=data.len() - from.len())
+        .filter(|&i| &data[i..i + from.len()] == from)
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "{:?} occurs {} times",
+        String::from_utf8_lossy(from),
+        hits.len()
+    );
+    data[hits[0]..hits[0] + to.len()].copy_from_slice(to);
+}
+
+#[test]
+fn squashfs_dot_dot_names_and_symlink_escape_are_refused() {
+    // mksquashfs writes no such names: the fixture's names are patched in place.
+    let fixture = std::fs::read(root().join("tests/fixtures/squashfs-names.sqsh")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+
+    // Entries named `..` and `../../evil`: the reader refuses the directory
+    // table, so nothing of the image is written.
+    let mut image = fixture.clone();
+    patch(&mut image, b"\x01\x00xx", b"\x01\x00..");
+    patch(&mut image, b"\x09\x00xxxxxxxxxx", b"\x09\x00../../evil");
+    let path = write(tmp.path(), "dots.sqsh", &image);
+    let dir = tmp.path().join("out-dots");
+    let (code, v) = extract(&path, &dir, outside.path());
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(
+        n.contains("squashfs directory entry named `.`, `..` or with a `/`; image refused"),
+        "{n}"
+    );
+    assert!(v["files"].as_array().unwrap().is_empty(), "{v}");
+    assert!(!tmp.path().join("evil").exists() && !dir.join("evil").exists());
+
+    // A symlink to a directory outside, and a directory of the same name
+    // holding a file: the link is recreated as a link, nothing is written
+    // through it.
+    let mut image = fixture.clone();
+    patch(&mut image, b"\x01\x00uq", b"\x01\x00up");
+    let target = outside.path().to_str().unwrap();
+    let padded = format!("{}{target}", "/".repeat(200 - target.len()));
+    patch(&mut image, &[b'T'; 200], padded.as_bytes());
+    let path = write(tmp.path(), "link.sqsh", &image);
+    let dir = tmp.path().join("out-link");
+    let (code, v) = extract(&path, &dir, outside.path());
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("up/x: not extracted"), "{n}");
+    assert!(n.contains("refusing to write through it"), "{n}");
+    let base = dir.join("link.sqsh@0x0:squashfs");
+    assert_eq!(std::fs::read(base.join("ok.txt")).unwrap(), b"fine\n");
+    assert_eq!(
+        std::fs::read_link(base.join("up")).unwrap(),
+        Path::new(&padded)
+    );
+    // Untouched, the fixture extracts cleanly.
+    let path = write(tmp.path(), "plain.sqsh", &fixture);
+    let (code, v) = extract(&path, &tmp.path().join("out-plain"), outside.path());
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
+    let fixture = std::fs::read(root().join("tests/fixtures/ext4.img")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = |name: &str| format!("{}/{name}@0x0:ext", tmp.path().display());
+    // /usr/share/many's entry made to name the root directory (inode 2).
+    let mut image = fixture.clone();
+    let at = image.windows(6).position(|w| w == b"\x04\x02many").unwrap() - 6;
+    image[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+    let path = write(tmp.path(), "cycle.img", &image);
+    let (code, v) = json(&["unpack", &path, "--json"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(
+        n.contains(&format!(
+            "error {}: ext: /usr/share/many is directory inode 2 again",
+            fs("cycle.img")
+        )),
+        "{n}"
+    );
+    assert!(v["files"].as_array().unwrap().len() < 120);
+
+    // big.txt's one extent (11 blocks) made 32767 blocks long, and its
+    // size made 1 TiB + 11160 bytes.
+    let extent = b"\x0a\xf3\x01\x00\x04\x00\x00\x00\0\0\0\0\0\0\0\0\x0b\x00";
+    let root_at = image
+        .windows(extent.len())
+        .position(|w| w == extent)
+        .unwrap();
+    let mut image = fixture.clone();
+    image[root_at + 16..root_at + 18].copy_from_slice(&32767u16.to_le_bytes());
+    let path = write(tmp.path(), "extent.img", &image);
+    let (code, v) = json(&["unpack", &path, "--json"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("/usr/share/big.txt (inode"), "{n}");
+    assert!(n.contains("outside the file system"), "{n}");
+    let mut image = fixture.clone();
+    let inode = root_at - 0x28;
+    image[inode + 0x6C..inode + 0x70].copy_from_slice(&256u32.to_le_bytes());
+    let path = write(tmp.path(), "size.img", &image);
+    let (code, v) = json(&["unpack", &path, "--json"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(
+        n.contains(&format!(
+            "limit {}: ext: /usr/share/big.txt: 1099511638936 bytes exceeds the file size or total size bound; skipped",
+            fs("size.img")
+        )),
+        "{n}"
+    );
+    // The rest of the file system is still listed.
+    let hostname = format!("{}/etc/hostname", fs("size.img"));
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == hostname.as_str())
+    );
 }
 
 /// A UBIFS whose index root has a branch back to itself: the walk stops, a

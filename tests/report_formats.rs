@@ -1,5 +1,6 @@
 //! SARIF 2.1.0 and CycloneDX 1.6 output, validated against the official
-//! schemas (shipped in npm packages, see tests/schema/package.json), and
+//! schemas (shipped in npm packages, see tests/schema/package.json), SPDX 2.3
+//! output validated by the SPDX project's spdx-tools, and
 //! triage: suppressed findings, VEX states, `--fail-on`.
 
 mod common;
@@ -32,6 +33,34 @@ fn schema_check(kind: &str, doc: &Value) -> Option<(bool, String)> {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     Some((out.status.success(), text))
+}
+
+/// Validates an SPDX document with the SPDX project's validator
+/// (`pyspdxtools` from tests/schema/.venv); `None` when it is not installed
+/// and CI did not ask for it.
+fn spdx_check(doc: &Value) -> Option<(bool, String)> {
+    let tool = root().join("tests/schema/.venv/bin/pyspdxtools");
+    if !tool.is_file() {
+        assert!(
+            std::env::var_os("FWAUDIT_REQUIRE_SCHEMAS").is_none(),
+            "spdx-tools missing: python3 -m venv tests/schema/.venv && tests/schema/.venv/bin/pip install -r tests/schema/requirements-spdx.txt"
+        );
+        eprintln!(
+            "SKIPPED SPDX validation: install spdx-tools into tests/schema/.venv to enable it"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.spdx.json");
+    std::fs::write(&file, serde_json::to_string(doc).unwrap()).unwrap();
+    let out = Command::new(tool)
+        .arg("-i")
+        .arg(&file)
+        .output()
+        .expect("pyspdxtools runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some((out.status.success() && !text.contains("invalid"), text))
 }
 
 #[test]
@@ -108,6 +137,21 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
             "pkg:generic/zlib@1.2.13"
         ])
     );
+    // Package edges come from the dpkg database's `Depends`.
+    let libcurl_deps = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "pkg:deb/debian/libcurl4@7.88.1-10%2Bdeb12u15?arch=armhf")
+        .unwrap();
+    assert_eq!(
+        libcurl_deps["dependsOn"],
+        serde_json::json!([
+            "pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=armhf",
+            "pkg:deb/debian/libssl3@3.0.20-1~deb12u2?arch=armhf",
+            "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=armhf"
+        ])
+    );
     let vulns = bom["vulnerabilities"].as_array().unwrap();
     assert_eq!(vulns.len(), 25);
     let bb = vulns.iter().find(|v| v["id"] == "CVE-2022-48174").unwrap();
@@ -122,6 +166,123 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
     assert_eq!(
         bb["recommendation"],
         "Upgrade busybox@1.35.0 to 1.37.0 or later"
+    );
+}
+
+#[test]
+fn cyclonedx_graph_from_a_lockfile() {
+    let (code, bom) = json(&[
+        "scan",
+        "tests/fixtures/manifests/cargo-lock/Cargo.lock",
+        "--format",
+        "cyclonedx",
+    ]);
+    assert_eq!(code, 0);
+    if let Some((ok, text)) = schema_check("cyclonedx", &bom) {
+        assert!(ok, "{text}");
+    }
+    let edges: Vec<String> = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| !d["dependsOn"].as_array().unwrap().is_empty())
+        .map(|d| {
+            let on: Vec<&str> = d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            format!("{} -> {}", s(&d["ref"]), on.join(" "))
+        })
+        .collect();
+    // The workspace member's direct dependencies hang off the subject.
+    assert_eq!(
+        edges,
+        [
+            "target -> pkg:cargo/smallvec@1.6.0 pkg:cargo/time@0.1.44",
+            "pkg:cargo/time@0.1.44 -> pkg:cargo/libc@0.2.191 pkg:cargo/wasi@0.10.0%2Bwasi-snapshot-preview1 pkg:cargo/winapi@0.3.9",
+            "pkg:cargo/winapi@0.3.9 -> pkg:cargo/winapi-i686-pc-windows-gnu@0.4.0 pkg:cargo/winapi-x86_64-pc-windows-gnu@0.4.0",
+        ]
+    );
+}
+
+#[test]
+fn spdx_is_valid_with_references_and_graph() {
+    let (code, doc) = json(&["scan", "samples/router-armhf.bin", "--format", "spdx"]);
+    assert_eq!(code, 0);
+    if let Some((ok, text)) = spdx_check(&doc) {
+        assert!(ok, "{text}");
+        let mut broken = doc.clone();
+        broken["relationships"][1]["relatedSpdxElement"] = Value::from("SPDXRef-nowhere");
+        let (ok, _) = spdx_check(&broken).unwrap();
+        assert!(!ok, "the validator must reject a dangling relationship");
+    }
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["creationInfo"]["created"], "2026-11-25T00:00:00Z");
+    assert_eq!(
+        doc["documentNamespace"],
+        "https://spdx.org/spdxdocs/fwaudit/router-armhf.bin-d4e56055-8bee-8115-814f-237599015375"
+    );
+    let packages = doc["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 28, "the target and 27 components");
+    assert_eq!(
+        packages[0]["checksums"][0]["checksumValue"],
+        "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b"
+    );
+    let by_purl = |purl: &str| -> &Value {
+        packages
+            .iter()
+            .find(|p| p["externalRefs"][0]["referenceLocator"] == purl)
+            .unwrap()
+    };
+    let busybox = by_purl("pkg:generic/busybox@1.35.0");
+    let refs: Vec<String> = busybox["externalRefs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", s(&r["referenceType"]), s(&r["referenceLocator"])))
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "purl pkg:generic/busybox@1.35.0",
+            "cpe23Type cpe:2.3:a:busybox:busybox:1.35.0:*:*:*:*:*:*:*",
+            "advisory https://nvd.nist.gov/vuln/detail/CVE-2022-48174",
+        ]
+    );
+    assert_eq!(
+        busybox["sourceInfo"],
+        "found by fwaudit: signature samples/router-armhf.bin@0x90000:squashfs/bin/busybox at 0x82ca4: BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1)"
+    );
+    let id = |purl: &str| s(&by_purl(purl)["SPDXID"]);
+    let rel = |kind: &str| -> Vec<(String, String)> {
+        doc["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["relationshipType"] == kind)
+            .map(|r| (s(&r["spdxElementId"]), s(&r["relatedSpdxElement"])))
+            .collect()
+    };
+    assert_eq!(
+        rel("DESCRIBES"),
+        [("SPDXRef-DOCUMENT".to_string(), "SPDXRef-target".to_string())]
+    );
+    assert_eq!(rel("CONTAINS").len(), 27);
+    let curl = id("pkg:generic/curl@7.88.1");
+    let curl_on: Vec<String> = rel("DEPENDS_ON")
+        .into_iter()
+        .filter(|(from, _)| *from == curl)
+        .map(|(_, to)| to)
+        .collect();
+    assert_eq!(
+        curl_on,
+        [
+            id("pkg:generic/glibc@2.36"),
+            id("pkg:generic/openssl@3.0.20"),
+            id("pkg:generic/zlib@1.2.13")
+        ]
     );
 }
 

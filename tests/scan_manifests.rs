@@ -140,6 +140,70 @@ fn js_names() -> Vec<&'static str> {
     ]
 }
 
+/// "from -> to" for every `depends_on` edge of a report.
+fn edges(r: &Value) -> Vec<String> {
+    let mut out: Vec<String> = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            let from = s(&c["purl"]);
+            c["depends_on"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |to| format!("{from} -> {}", s(to)))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same JavaScript project locked by npm (v1, v2, v3), yarn (classic,
+/// berry) and pnpm: every lockfile gives the same dependency graph, and
+/// the Python project's poetry and uv locks agree with each other.
+#[test]
+fn lockfiles_of_one_project_give_one_dependency_graph() {
+    let js = [
+        "pkg:npm/%40babel/code-frame@7.12.13 -> pkg:npm/%40babel/highlight@7.25.9",
+        "pkg:npm/%40babel/highlight@7.25.9 -> pkg:npm/%40babel/helper-validator-identifier@7.29.7",
+        "pkg:npm/%40babel/highlight@7.25.9 -> pkg:npm/chalk@2.4.2",
+        "pkg:npm/%40babel/highlight@7.25.9 -> pkg:npm/js-tokens@4.0.0",
+        "pkg:npm/%40babel/highlight@7.25.9 -> pkg:npm/picocolors@1.1.1",
+        "pkg:npm/ansi-styles@3.2.1 -> pkg:npm/color-convert@1.9.3",
+        "pkg:npm/chalk@2.4.2 -> pkg:npm/ansi-styles@3.2.1",
+        "pkg:npm/chalk@2.4.2 -> pkg:npm/escape-string-regexp@1.0.5",
+        "pkg:npm/chalk@2.4.2 -> pkg:npm/supports-color@5.5.0",
+        "pkg:npm/color-convert@1.9.3 -> pkg:npm/color-name@1.1.3",
+        "pkg:npm/supports-color@5.5.0 -> pkg:npm/has-flag@3.0.0",
+    ];
+    for dir in [
+        "npm-v1",
+        "npm-v2",
+        "npm-v3",
+        "yarn-v1",
+        "yarn-berry",
+        "pnpm-v9",
+    ] {
+        let (code, r) = scan(&format!("{FIX}/{dir}"));
+        assert_eq!(code, 0);
+        assert_eq!(edges(&r), js, "{dir}");
+    }
+    let (_, poetry) = scan(&format!("{FIX}/python-poetry"));
+    let (_, uv) = scan(&format!("{FIX}/python-uv"));
+    assert_eq!(
+        edges(&poetry),
+        [
+            "pkg:pypi/jinja2@2.10 -> pkg:pypi/markupsafe@3.0.4",
+            "pkg:pypi/requests@2.19.0 -> pkg:pypi/certifi@2026.10.19.post1",
+            "pkg:pypi/requests@2.19.0 -> pkg:pypi/chardet@3.0.4",
+            "pkg:pypi/requests@2.19.0 -> pkg:pypi/idna@2.7",
+            "pkg:pypi/requests@2.19.0 -> pkg:pypi/urllib3@1.23",
+        ]
+    );
+    assert_eq!(edges(&poetry), edges(&uv));
+}
+
 #[test]
 fn package_lock_v1_v2_v3_agree() {
     let direct = ["@babel/code-frame", "lodash", "ms"];
@@ -315,6 +379,12 @@ fn rootfs_package_databases_files_lists_and_attribution() {
     assert_eq!(
         r["components"][5]["cpe"],
         "cpe:2.3:a:zlib:zlib:1.2.13:*:*:*:*:*:*:*"
+    );
+    // dropbear's `Depends` names busybox, whose stanza is in another file;
+    // `libc` is not installed and gives no edge.
+    assert_eq!(
+        r["components"][4]["depends_on"],
+        serde_json::json!(["pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"])
     );
 }
 

@@ -52,6 +52,391 @@ fn text_listing_and_errors() {
     );
 }
 
+/// `path size kind` of every file below `layer` (relative to it), sorted.
+fn files_below(v: &serde_json::Value, layer: &str) -> Vec<String> {
+    let mut out: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let rest = s(&f["path"]).strip_prefix(layer)?.to_string();
+            Some(format!("{rest} {} {}", f["size"], s(&f["kind"])))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What every file system fixture of `tests/fixtures/make.sh` holds (one
+/// source tree), as `files_below` lists it; ext adds `lost+found` and two
+/// sparse files. `fragments` is ext's fragments.bin size (None: not ext).
+fn fs_tree(fragments: Option<u64>) -> Vec<String> {
+    let initramfs = "/boot/initramfs.cpio.gz@0x0:gzip/data";
+    let mut v: Vec<String> = [
+        "/a 0 dir",
+        "/a/b 0 dir",
+        "/a/b/c 0 dir",
+        "/a/b/c/d 0 dir",
+        "/a/b/c/d/e 0 dir",
+        "/a/b/c/d/e/f 0 dir",
+        "/a/b/c/d/e/f/g 0 dir",
+        "/a/b/c/d/e/f/g/h 0 dir",
+        "/a/b/c/d/e/f/g/h/deep.txt 5 text",
+        "/bin 0 dir",
+        "/bin/ash 17 elf",
+        "/bin/busybox 17 elf",
+        "/bin/sh 0 symlink",
+        "/boot 0 dir",
+        "/boot/initramfs.cpio.gz 187 data",
+        "/dev 0 dir",
+        "/dev/console 0 special",
+        "/etc 0 dir",
+        "/etc/hostname 7 text",
+        "/etc/motd 3720 text",
+        "/usr 0 dir",
+        "/usr/lib 0 dir",
+        "/usr/lib/libdemo.so.1 0 symlink",
+        "/usr/lib/libdemo.so.1.0 21 elf",
+        "/usr/share 0 dir",
+        "/usr/share/big.txt 11160 text",
+        "/usr/share/long-link 0 symlink",
+        "/usr/share/many 0 dir",
+    ]
+    .map(String::from)
+    .into();
+    v.extend((1..=60).map(|i| format!("/usr/share/many/entry-with-a-longish-name-{i:02} 3 text")));
+    v.push(format!("{initramfs} 1024 data"));
+    for f in [
+        "/bin 0 dir",
+        "/bin/busybox 17 elf",
+        "/bin/sh 0 symlink",
+        "/etc 0 dir",
+        "/etc/hostname 7 text",
+    ] {
+        v.push(format!("{initramfs}@0x0:cpio{f}"));
+    }
+    if let Some(fragments) = fragments {
+        v.push("/lost+found 0 dir".into());
+        v.push(format!("/usr/share/fragments.bin {fragments} data"));
+        v.push("/usr/share/sparse.bin 309248 data".into());
+    }
+    v.sort();
+    v
+}
+
+fn file<'a>(v: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not listed"))
+}
+
+#[test]
+fn file_system_images_list_exact_layers_and_files() {
+    const HOSTNAME: &str = "7b963fcf6a28cc7374c867c5b9025526e9383098617c48ac0f5adc6e1f3df3a8";
+    const BIG: &str = "e95943c8830566f0f08dee3a557114b0aa5b710c06a974a599bc8f49069c4ae0";
+    const BUSYBOX: &str = "7d84e9e93472201750f6768f4238549931fd76c0fddb9ec95a33087d75322c99";
+    // 302 KiB: 'A' x 1 KiB at block 0, 'B' at 12, 'C' at 300, 'D' at 301, zeros elsewhere.
+    const SPARSE: &str = "48533c0da3ec460c3b6a72d9f9df7f0ba71f3de0fceafd9413aa26a237c54687";
+    let ext = |variant: &str, size: u64| {
+        format!(
+            "ext {size} {variant}, {} blocks of 1024 bytes, 128 inodes, label \"fwaudit\"",
+            size / 1024
+        )
+    };
+    let cases = [
+        ("ext2.img", "", "ext", ext("ext2", 655360), Some(12288)),
+        ("ext3.img.gz", "@0x0:gzip/data", "ext", ext("ext3", 3145728), Some(12288)),
+        ("ext4.img", "", "ext", ext("ext4", 655360), Some(12288)),
+        // mke2fs -O inline_data leaves fragments.bin's trailing hole out of its size.
+        ("ext4-inline.img", "", "ext", ext("ext4", 655360), Some(11264)),
+        (
+            "cramfs-pad.img",
+            "",
+            "cramfs",
+            "cramfs 7680 cramfs little-endian, 7680 bytes, name \"fwaudit\", after a 512-byte boot block pad".into(),
+            None,
+        ),
+        (
+            "cramfs-le.img",
+            "",
+            "cramfs",
+            "cramfs 8192 cramfs little-endian, 8192 bytes, name \"fwaudit\"".into(),
+            None,
+        ),
+        (
+            "cramfs-be.img",
+            "",
+            "cramfs",
+            "cramfs 8192 cramfs big-endian, 8192 bytes, name \"fwaudit\"".into(),
+            None,
+        ),
+        (
+            "romfs.img",
+            "",
+            "romfs",
+            "romfs 21184 romfs, volume \"fwaudit\", 21184 bytes".into(),
+            None,
+        ),
+    ];
+    for (name, outer, format, layer, fragments) in cases {
+        let image = format!("tests/fixtures/{name}");
+        let (code, v) = json(&["unpack", &image, "--json"]);
+        assert_eq!(code, 0, "{name}: {}", v["notes"]);
+        // mkfs.cramfs -p puts the superblock after a 512-byte pad.
+        let at = if name == "cramfs-pad.img" {
+            "0x200"
+        } else {
+            "0x0"
+        };
+        let fs = format!("{image}{outer}@{at}:{format}");
+        let described: Vec<String> = v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} {} {}",
+                    s(&l["path"]),
+                    s(&l["format"]),
+                    l["size"],
+                    s(&l["detail"])
+                )
+            })
+            .collect();
+        let gzip = format!("{fs}/boot/initramfs.cpio.gz@0x0:gzip");
+        let mut expected = vec![
+            format!("{fs} {layer}"),
+            format!("{gzip} gzip 187 -"),
+            format!("{gzip}/data@0x0:cpio cpio 760 cpio newc"),
+        ];
+        if !outer.is_empty() {
+            expected.insert(0, format!("{image}@0x0:gzip gzip 7999 -"));
+        }
+        assert_eq!(described, expected, "{name}");
+        assert_eq!(files_below(&v, &fs), fs_tree(fragments), "{name}");
+        assert_eq!(
+            file(&v, &format!("{fs}/etc/hostname"))["sha256"],
+            HOSTNAME,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/usr/share/big.txt"))["sha256"],
+            BIG,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/busybox"))["sha256"],
+            BUSYBOX,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/ash"))["sha256"],
+            BUSYBOX,
+            "{name}"
+        );
+        assert_eq!(
+            file(&v, &format!("{fs}/bin/sh"))["target"],
+            "busybox",
+            "{name}"
+        );
+        let long = file(&v, &format!("{fs}/usr/share/long-link"));
+        assert_eq!(
+            long["target"],
+            format!("../lib/{}/target", "x".repeat(80)),
+            "{name}"
+        );
+        if fragments.is_some() {
+            assert_eq!(
+                file(&v, &format!("{fs}/usr/share/sparse.bin"))["sha256"],
+                SPARSE,
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_ext4_inside_a_tarball_nests_down_to_its_initramfs() {
+    // tar.gz > ext4 > cpio.gz > cpio, all made by the real tools (make.sh).
+    let (code, v) = json(&["unpack", "tests/fixtures/rootfs-ext4.tar.gz", "--json"]);
+    assert_eq!(code, 0);
+    let tar = "tests/fixtures/rootfs-ext4.tar.gz@0x0:gzip/data@0x0:tar";
+    let ext = format!("{tar}/ext4.img@0x0:ext");
+    let cpio = format!("{ext}/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio");
+    assert_eq!(
+        layers(&v),
+        [
+            "tests/fixtures/rootfs-ext4.tar.gz@0x0:gzip gzip 0 4720".to_string(),
+            format!("{tar} tar 0 656896"),
+            format!("{ext} ext 0 655360"),
+            format!("{ext}/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187"),
+            format!("{cpio} cpio 0 760"),
+        ]
+    );
+    let busybox = file(&v, &format!("{cpio}/bin/busybox"));
+    assert_eq!(busybox["kind"], "elf");
+    assert_eq!(
+        busybox["sha256"],
+        "7d84e9e93472201750f6768f4238549931fd76c0fddb9ec95a33087d75322c99"
+    );
+    assert_eq!(file(&v, &format!("{ext}/etc/motd"))["size"], 3720);
+}
+
+/// `path kind size [sha256 | -> target]` of every file under `layer`, sorted,
+/// with the layer path cut off.
+fn tree_under(v: &serde_json::Value, layer: &str) -> Vec<String> {
+    let mut out: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            let rest = s(&f["path"]).strip_prefix(layer)?.to_string();
+            let tail = match s(&f["kind"]).as_str() {
+                "symlink" => format!(" -> {}", s(&f["target"])),
+                "dir" | "special" => String::new(),
+                _ => format!(" {}", &s(&f["sha256"])[..16]),
+            };
+            Some(format!("{rest} {} {}{tail}", s(&f["kind"]), f["size"]))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The root tree every flash file system fixture holds (tests/fixtures/make.sh),
+/// with the first 16 hex digits of each regular file's SHA-256.
+const FLASH_TREE: &[&str] = &[
+    "/bin dir 0",
+    "/bin/ash elf 17 7d84e9e934722017",
+    "/bin/busybox elf 17 7d84e9e934722017",
+    "/bin/sh symlink 0 -> busybox",
+    "/dev dir 0",
+    "/dev/console special 0",
+    "/etc dir 0",
+    "/etc/banner text 4880 7d7ebf86249e98cd",
+    "/etc/hostname text 7 7b963fcf6a28cc73",
+    "/etc/init.d dir 0",
+    "/etc/init.d/rcS script 21 bdd721eb0b2bed9c",
+    "/lib dir 0",
+    "/lib/banner-link symlink 0 -> ../etc/banner",
+    "/lib/zeros.bin data 3000 c81ca5eda5947c78",
+];
+
+fn expected_tree() -> Vec<String> {
+    FLASH_TREE.iter().map(|l| l.to_string()).collect()
+}
+
+#[test]
+fn jffs2_of_every_endianness_and_codec_lists_the_exact_tree() {
+    for (fixture, size, detail) in [
+        (
+            "jffs2-le-zlib.img",
+            2099,
+            "jffs2 little-endian, 29 nodes, data nodes by compression: none 6, zlib 3",
+        ),
+        (
+            "jffs2-be-rtime.img",
+            2272,
+            "jffs2 big-endian, 29 nodes, data nodes by compression: none 6, rtime 3",
+        ),
+        (
+            "jffs2-le-lzo.img",
+            2231,
+            "jffs2 little-endian, 29 nodes, data nodes by compression: lzo 2, none 6, rtime 1",
+        ),
+        (
+            "jffs2-le-lzma.img",
+            2116,
+            "jffs2 little-endian, 29 nodes, data nodes by compression: lzma 10",
+        ),
+    ] {
+        let path = format!("tests/fixtures/{fixture}");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "{fixture}: {v}");
+        let layer = format!("{path}@0x0:jffs2");
+        assert_eq!(layers(&v), [format!("{layer} jffs2 0 {size}")], "{fixture}");
+        assert_eq!(v["layers"][0]["detail"], detail, "{fixture}");
+        assert_eq!(tree_under(&v, &layer), expected_tree(), "{fixture}");
+        assert_eq!(v["notes"].as_array().unwrap().len(), 0, "{fixture}");
+    }
+}
+
+#[test]
+fn squashfs_with_lzo_and_lzma_blocks_lists_the_exact_tree() {
+    for (comp, size) in [("lzo", 1101), ("lzma", 793)] {
+        let path = format!("tests/fixtures/tree-{comp}.sqfs");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "{comp}: {v}");
+        let layer = format!("{path}@0x0:squashfs");
+        assert_eq!(layers(&v), [format!("{layer} squashfs 0 {size}")]);
+        assert_eq!(
+            v["layers"][0]["detail"],
+            format!("squashfs 4.0 little-endian, {comp} compression, block size 131072")
+        );
+        assert_eq!(tree_under(&v, &layer), expected_tree(), "{comp}");
+    }
+}
+
+#[test]
+fn lz4_legacy_and_bare_zlib_streams() {
+    let text_sha = "bcd239d0bdbf5fdb";
+    for (fixture, format, size) in [
+        ("text.lz4-legacy", "lz4-legacy", 373),
+        ("text.zlib", "zlib", 219),
+    ] {
+        let path = format!("tests/fixtures/{fixture}");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "{fixture}");
+        let layer = format!("{path}@0x0:{format}");
+        assert_eq!(layers(&v), [format!("{layer} {format} 0 {size}")]);
+        assert_eq!(
+            tree_under(&v, &layer),
+            [format!("/data text 3720 {text_sha}")]
+        );
+    }
+}
+
+#[test]
+fn trx_with_an_lzma_kernel_and_a_jffs2_root_recurses() {
+    let path = "tests/fixtures/trx-jffs2.trx";
+    let (code, v) = json(&["unpack", path, "--json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        layers(&v),
+        [
+            format!("{path}@0x0:trx trx 0 2312"),
+            format!("{path}@0x0:trx/partition-0@0x0:lzma lzma 0 181"),
+            format!("{path}@0x0:trx/partition-1@0x0:jffs2 jffs2 0 2099"),
+        ]
+    );
+    let kernel = tree_under(&v, &format!("{path}@0x0:trx/partition-0@0x0:lzma"));
+    assert_eq!(kernel, ["/data text 3720 bcd239d0bdbf5fdb"]);
+    let root = tree_under(&v, &format!("{path}@0x0:trx/partition-1@0x0:jffs2"));
+    assert_eq!(root, expected_tree());
+    // The uImage case: an LZMA payload codec, then a big-endian JFFS2 at 0x2000.
+    let path = "tests/fixtures/uimage-jffs2.bin";
+    let (code, v) = json(&["unpack", path, "--json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        layers(&v),
+        [
+            format!("{path}@0x0:uimage uimage 0 245"),
+            format!("{path}@0x2000:jffs2 jffs2 8192 2099"),
+        ]
+    );
+    assert_eq!(
+        tree_under(&v, &format!("{path}@0x0:uimage")),
+        ["/kernel text 3720 bcd239d0bdbf5fdb"]
+    );
+    assert_eq!(
+        tree_under(&v, &format!("{path}@0x2000:jffs2")),
+        expected_tree()
+    );
+}
+
 /// `path size kind` (and `-> target` for symlinks) of every file under `prefix`, sorted.
 fn listing(v: &serde_json::Value, prefix: &str) -> Vec<String> {
     let mut out: Vec<String> = v["files"]

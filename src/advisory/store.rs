@@ -95,6 +95,48 @@ impl Store {
         );
     }
 
+    /// Merges an incremental download into `source`: records with the same
+    /// id are replaced, new ones added, `removed` ids dropped. Returns how
+    /// many stored records `removed` dropped.
+    pub fn merge_source(
+        &mut self,
+        source: &str,
+        changed: Vec<Advisory>,
+        removed: &[String],
+        origins: Vec<String>,
+        now: String,
+    ) -> usize {
+        let removed: std::collections::HashSet<&str> = removed.iter().map(String::as_str).collect();
+        let changed_ids: std::collections::HashSet<String> =
+            changed.iter().map(|a| a.id.clone()).collect();
+        let mut dropped = 0;
+        self.advisories.retain(|a| {
+            if a.source != source {
+                return true;
+            }
+            if removed.contains(a.id.as_str()) {
+                dropped += 1;
+                return false;
+            }
+            !changed_ids.contains(&a.id)
+        });
+        self.advisories.extend(changed);
+        let count = self
+            .advisories
+            .iter()
+            .filter(|a| a.source == source)
+            .count();
+        self.sources.insert(
+            source.to_string(),
+            SourceInfo {
+                updated: now,
+                origins,
+                count,
+            },
+        );
+        dropped
+    }
+
     /// Writes the store beside the old one and renames it into place.
     pub fn save(&mut self, data_dir: &Path) -> Result<(), String> {
         self.schema = SCHEMA;

@@ -5,7 +5,11 @@
 //! Sources and their default locations (each overridable with `--url`):
 //! - `osv`: OSV per-ecosystem exports, `{base}/{ecosystem}/all.zip`
 //! - `rustsec`: RustSec through its OSV export, `{base}/crates.io/all.zip`
-//! - `nvd`: the NVD CVE API 2.0, paged, `{base}?startIndex=N&resultsPerPage=2000`
+//! - `nvd`: the NVD CVE API 2.0, paged, `{base}?startIndex=N&resultsPerPage=2000`;
+//!   once the store holds a full NVD download from the same URL less than 120
+//!   days old (the API's longest window), only the records modified since then
+//!   (`lastModStartDate`/`lastModEndDate`) are fetched and merged in, and
+//!   records NVD has since rejected are removed
 //! - `eol`: endoflife.date, `{base}/{product}.json`
 //!
 //! Conditional requests (`If-None-Match` / `If-Modified-Since`) make a
@@ -80,6 +84,8 @@ pub struct Options {
     /// a key and 50 with one.
     pub nvd_page_delay: Duration,
     pub nvd_api_key: Option<String>,
+    /// Download all of NVD even when an incremental update is possible.
+    pub nvd_full: bool,
 }
 
 impl Default for Options {
@@ -96,6 +102,7 @@ impl Default for Options {
                 Duration::from_secs(6)
             },
             nvd_api_key: key,
+            nvd_full: false,
         }
     }
 }
@@ -105,7 +112,31 @@ impl Default for Options {
 pub struct Summary {
     pub updated: BTreeMap<String, usize>,
     pub unchanged: Vec<String>,
+    /// Sources updated incrementally: records changed, records removed and
+    /// the time the previous update reached.
+    pub incremental: BTreeMap<String, Incremental>,
 }
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Incremental {
+    pub changed: usize,
+    pub removed: usize,
+    pub since: String,
+    /// Records the source holds after the merge.
+    pub total: usize,
+}
+
+/// An incremental download staged for merging into the store.
+struct Delta {
+    key: String,
+    changed: Vec<super::Advisory>,
+    removed: Vec<String>,
+    origin: String,
+    since: String,
+}
+
+/// The longest `lastModStartDate`..`lastModEndDate` window the NVD API accepts.
+const NVD_MAX_WINDOW_DAYS: i64 = 120;
 
 /// A downloaded body, or the server's word that ours is current.
 enum Fetched {
@@ -275,6 +306,7 @@ pub fn update(
     // Everything is fetched and parsed before the store is touched.
     let mut staged: Vec<(String, Vec<super::Advisory>, String)> = Vec::new();
     let mut staged_eol: Vec<(String, Product, String)> = Vec::new();
+    let mut staged_delta: Vec<Delta> = Vec::new();
     for &source in &options.sources {
         let base = options.url.clone();
         let fail = |e: String| format!("source {} failed: {e}", source.name());
@@ -324,8 +356,28 @@ pub fn update(
             }
             Source::Nvd => {
                 let base = base.unwrap_or_else(|| NVD_BASE.to_string());
-                let list = fetch_nvd(&http, &base, options).map_err(fail)?;
-                staged.push(("nvd".to_string(), list, base));
+                match nvd_since(&store, &base, &now).filter(|_| !options.nvd_full) {
+                    Some(since) => {
+                        let sep = if base.contains('?') { '&' } else { '?' };
+                        let url = format!(
+                            "{base}{sep}lastModStartDate={}&lastModEndDate={}",
+                            nvd_date(&since),
+                            nvd_date(&now)
+                        );
+                        let (list, rejected) = fetch_nvd(&http, &url, options).map_err(fail)?;
+                        staged_delta.push(Delta {
+                            key: "nvd".to_string(),
+                            changed: list,
+                            removed: rejected,
+                            origin: base,
+                            since,
+                        });
+                    }
+                    None => {
+                        let (list, _) = fetch_nvd(&http, &base, options).map_err(fail)?;
+                        staged.push(("nvd".to_string(), list, base));
+                    }
+                }
             }
             Source::Eol => {
                 let base = base.unwrap_or_else(|| EOL_BASE.to_string());
@@ -352,6 +404,27 @@ pub fn update(
         summary.updated.insert(key.clone(), list.len());
         store.replace_source(&key, list, vec![origin], now.clone());
     }
+    for Delta {
+        key,
+        changed: list,
+        removed,
+        origin,
+        since,
+    } in staged_delta
+    {
+        let changed = list.len();
+        let removed = store.merge_source(&key, list, &removed, vec![origin], now.clone());
+        let total = store.sources.get(&key).map_or(0, |i| i.count);
+        summary.incremental.insert(
+            key,
+            Incremental {
+                changed,
+                removed,
+                since,
+                total,
+            },
+        );
+    }
     for (name, product, origin) in staged_eol {
         summary
             .updated
@@ -372,10 +445,36 @@ pub fn update(
     Ok(summary)
 }
 
-fn fetch_nvd(http: &Http, base: &str, options: &Options) -> Result<Vec<super::Advisory>, String> {
+/// When the store's NVD data came from `base` recently enough for one
+/// incremental window, the time that download reached.
+fn nvd_since(store: &store::Store, base: &str, now: &str) -> Option<String> {
+    let info = store.sources.get("nvd")?;
+    if !info.origins.iter().any(|o| o == base) {
+        return None;
+    }
+    let age = days(now)? - days(&info.updated)?;
+    (0..NVD_MAX_WINDOW_DAYS)
+        .contains(&age)
+        .then(|| info.updated.clone())
+}
+
+/// `2026-11-25T06:00:00Z` as the NVD API wants it, with an explicit UTC
+/// offset (`+` encoded): `2026-11-25T06:00:00.000%2B00:00`.
+fn nvd_date(stamp: &str) -> String {
+    format!("{}.000%2B00:00", stamp.trim_end_matches('Z'))
+}
+
+/// Every record of every page at `base`, and the ids of the records NVD
+/// marks `Rejected` (left out of the list).
+fn fetch_nvd(
+    http: &Http,
+    base: &str,
+    options: &Options,
+) -> Result<(Vec<super::Advisory>, Vec<String>), String> {
     const PAGE: u64 = 2000;
     let mut start = 0u64;
     let mut out = Vec::new();
+    let mut rejected = Vec::new();
     let key_header: Vec<(&str, &str)> = options
         .nvd_api_key
         .as_deref()
@@ -394,6 +493,14 @@ fn fetch_nvd(http: &Http, base: &str, options: &Options) -> Result<Vec<super::Ad
         let total = page["totalResults"]
             .as_u64()
             .ok_or_else(|| format!("{url}: no totalResults"))?;
+        rejected.extend(
+            page["vulnerabilities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| v["cve"]["vulnStatus"] == "Rejected")
+                .filter_map(|v| v["cve"]["id"].as_str().map(str::to_string)),
+        );
         let mut imported = Imported::default();
         import::import_json(&url, &text, &mut imported);
         if let Some(e) = imported.errors.first() {
@@ -410,7 +517,8 @@ fn fetch_nvd(http: &Http, base: &str, options: &Options) -> Result<Vec<super::Ad
         }
         std::thread::sleep(options.nvd_page_delay);
     }
-    Ok(out)
+    out.retain(|a| !rejected.contains(&a.id));
+    Ok((out, rejected))
 }
 
 /// endoflife.date's product JSON: `[{cycle, eol, latest, ...}]`.
@@ -479,6 +587,33 @@ mod tests {
             let date = crate::analyze::outdated::civil_date(n);
             assert_eq!(days(&format!("{date}T00:00:00Z")), Some(n));
         }
+    }
+
+    #[test]
+    fn incremental_nvd_only_from_the_same_url_within_120_days() {
+        let mut store = store::Store::default();
+        assert_eq!(nvd_since(&store, NVD_BASE, "2026-11-25T00:00:00Z"), None);
+        store.replace_source(
+            "nvd",
+            Vec::new(),
+            vec![NVD_BASE.to_string()],
+            "2026-08-01T06:30:00Z".to_string(),
+        );
+        let since = |now: &str| nvd_since(&store, NVD_BASE, now);
+        assert_eq!(
+            since("2026-11-25T00:00:00Z").as_deref(),
+            Some("2026-08-01T06:30:00Z")
+        );
+        assert_eq!(since("2026-11-29T00:00:00Z"), None, "120 days later");
+        assert_eq!(since("2026-07-01T00:00:00Z"), None, "clock went back");
+        assert_eq!(
+            nvd_since(&store, "http://mirror/nvd", "2026-11-25T00:00:00Z"),
+            None
+        );
+        assert_eq!(
+            nvd_date("2026-08-01T06:30:00Z"),
+            "2026-08-01T06:30:00.000%2B00:00"
+        );
     }
 
     #[test]

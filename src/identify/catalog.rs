@@ -7,6 +7,7 @@
 
 use regex::Regex;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// One `[[product]]` table as written.
@@ -31,6 +32,8 @@ pub(crate) struct RawProduct {
     #[serde(default)]
     pub guards: Vec<String>,
     #[serde(default)]
+    pub pe: Vec<String>,
+    #[serde(default)]
     pub signature: Vec<RawSignature>,
     #[serde(default)]
     pub filename: Vec<RawFilename>,
@@ -39,10 +42,16 @@ pub(crate) struct RawProduct {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSignature {
-    pub anchor: String,
+    /// Absent: the pattern is searched in files that carry the product's
+    /// code (at least `static_min` of its markers), see `signatures.toml`.
+    pub anchor: Option<String>,
     pub pattern: String,
     pub near: Option<usize>,
     pub version: Option<String>,
+    /// Captured text → reported version (symbol or ABI versions → releases).
+    pub map: Option<BTreeMap<String, String>>,
+    /// `"max"`: of this signature's hits in one file keep the highest only.
+    pub pick: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +60,8 @@ pub(crate) struct RawFilename {
     pub pattern: String,
     #[serde(default)]
     pub weak: bool,
+    /// Captured text → reported version (shared-object numbers → releases).
+    pub map: Option<BTreeMap<String, String>>,
 }
 
 fn default_part() -> String {
@@ -83,23 +94,45 @@ pub struct Product {
     pub needed: Vec<Regex>,
     /// How many distinct markers make a file a static copy.
     pub static_min: usize,
+    /// `ProductName` values of PE version resources (case-insensitive).
+    pub pe: Vec<Regex>,
 }
 
 /// Default `static_min`: one error string can be quoted, three are code.
-const STATIC_MIN: usize = 3;
+pub(crate) const STATIC_MIN: usize = 3;
 
 impl Product {
     /// True when `base_name` (or a SONAME) names the product's own file.
+    /// Libraries that a Python wheel vendors are renamed by auditwheel
+    /// (`libssl-3e69114b.so.1.1`) and are matched under their original name.
     pub fn is_own_file(&self, base_name: &str) -> bool {
-        self.files.iter().any(|r| r.is_match(base_name))
+        let name = unvendored(base_name);
+        self.files.iter().any(|r| r.is_match(name.as_ref()))
     }
 
     /// True when a DT_NEEDED entry loads the product at run time.
     pub fn is_needed(&self, needed: &[String]) -> bool {
-        needed
-            .iter()
-            .any(|n| self.needed.iter().any(|r| r.is_match(n)))
+        needed.iter().any(|n| {
+            let name = unvendored(n);
+            self.needed.iter().any(|r| r.is_match(name.as_ref()))
+        })
     }
+}
+
+/// A library name without the `-<8 hex digits>` that auditwheel (Linux
+/// wheels) inserts before `.so` when it vendors a library:
+/// `libssl-3e69114b.so.1.1` → `libssl.so.1.1`.
+pub fn unvendored(name: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(at) = name.find(".so")
+        && at >= 9
+        && name.as_bytes()[at - 9] == b'-'
+        && name.as_bytes()[at - 8..at]
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return format!("{}{}", &name[..at - 9], &name[at..]).into();
+    }
+    name.into()
 }
 
 /// The parsed signature file: products plus their raw signatures.
@@ -139,6 +172,16 @@ impl Catalog {
                 files: compile(&raw.files)?,
                 needed: compile(&raw.needed)?,
                 static_min: raw.static_min.unwrap_or(STATIC_MIN),
+                pe: raw
+                    .pe
+                    .iter()
+                    .map(|p| {
+                        regex::RegexBuilder::new(p)
+                            .case_insensitive(true)
+                            .build()
+                            .map_err(|e| format!("{}: {e}", raw.name))
+                    })
+                    .collect::<Result<_, _>>()?,
             });
         }
         Ok(Catalog {
@@ -179,6 +222,14 @@ fn cpe_escape(value: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The product a PE version resource's `ProductName` names.
+pub fn product_for_pe(product_name: &str) -> Option<&'static Product> {
+    CATALOG
+        .products
+        .iter()
+        .find(|p| p.pe.iter().any(|r| r.is_match(product_name.trim())))
 }
 
 /// The upstream product a distribution package (or its source package) carries.
@@ -246,6 +297,20 @@ mod tests {
         assert!(!ssl.is_own_file("ntpd"));
         assert!(ssl.is_needed(&["libc.so.6".into(), "libcrypto.so.3".into()]));
         assert!(!ssl.is_needed(&["libc.so.6".into()]));
+    }
+
+    #[test]
+    fn wheel_vendored_names_match_the_original_library() {
+        assert_eq!(unvendored("libssl-3e69114b.so.1.1"), "libssl.so.1.1");
+        assert_eq!(
+            unvendored("libpng16-8b7e0db9.so.16.43.0"),
+            "libpng16.so.16.43.0"
+        );
+        assert_eq!(unvendored("libssl.so.3"), "libssl.so.3");
+        assert_eq!(unvendored("libfoo-bar.so.1"), "libfoo-bar.so.1");
+        let ssl = product("openssl").unwrap();
+        assert!(ssl.is_own_file("libcrypto-7d0e8add.so.1.1"));
+        assert!(ssl.is_needed(&["libssl-3e69114b.so.1.1".into()]));
     }
 
     #[test]

@@ -146,10 +146,13 @@ fn go_buildinfo(path: &str, file: &object::File, data: &[u8]) -> Vec<Component> 
 fn read_go_buildinfo(file: &object::File, data: &[u8]) -> Option<(String, String)> {
     let header = match file.section_by_name(".go.buildinfo") {
         Some(section) => section.data().ok()?,
+        // Go writes the header into its own section; only a binary stripped
+        // of its section headers needs a search (16-byte aligned), and that
+        // search is memchr's, not a loop over every 16th byte.
+        None if file.sections().next().is_some() => return None,
         None => {
-            let start = (0..data.len().saturating_sub(32))
-                .step_by(16)
-                .find(|&i| data[i..].starts_with(GO_MAGIC))?;
+            let start = memchr::memmem::find_iter(data, GO_MAGIC)
+                .find(|&i| i % 16 == 0 && i + 32 <= data.len())?;
             &data[start..]
         }
     };

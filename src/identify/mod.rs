@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod embedded;
+pub mod pe;
 pub mod signatures;
 
 use crate::binary::ElfInfo;
@@ -30,6 +31,10 @@ struct FileFacts {
     weak: Vec<Hit>,
     /// Exact components from embedded metadata.
     embedded: Vec<Component>,
+    /// A PE file's version resource.
+    pe: Option<pe::VersionInfo>,
+    /// SHA-256 of the file, computed (in parallel) only when it is evidence.
+    sha256: Option<String>,
 }
 
 /// Components found by version strings, file names and embedded metadata in
@@ -46,7 +51,6 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
 
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
     let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
-    let mut hashes: BTreeMap<usize, String> = BTreeMap::new();
     for (index, facts) in &facts {
         let path = &unpacked.files[*index].path;
         for hit in &facts.ships {
@@ -57,12 +61,8 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
             if sources.iter().any(|e| &e.path == path) {
                 continue;
             }
-            let sha256 = hashes
-                .entry(*index)
-                .or_insert_with(|| hex::encode(Sha256::digest(&unpacked.files[*index].data)))
-                .clone();
             sources.push(Evidence {
-                sha256: Some(sha256),
+                sha256: facts.sha256.clone(),
                 method: if hit.offset.is_some() {
                     "signature"
                 } else {
@@ -80,6 +80,44 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
                 Some(known) => known.sources.extend(component.sources.iter().cloned()),
                 None => {
                     embedded.insert(component.purl.clone(), component.clone());
+                }
+            }
+        }
+    }
+    // PE version resources: a catalogued product joins the components found
+    // by signature; any other named product is a component of its own.
+    for (index, facts) in &facts {
+        let Some(info) = &facts.pe else { continue };
+        let Some((name, version, product)) = pe_component(info) else {
+            continue;
+        };
+        let file = &unpacked.files[*index];
+        let evidence = Evidence {
+            sha256: facts.sha256.clone(),
+            method: "pe-version".to_string(),
+            path: file.path.clone(),
+            offset: None,
+            evidence: info.describe(),
+            ..Evidence::default()
+        };
+        if product {
+            grouped.entry((name, version)).or_default().push(evidence);
+        } else {
+            let purl = format!("pkg:generic/{name}@{}", purl_escape(&version));
+            match embedded.get_mut(&purl) {
+                Some(known) => known.sources.push(evidence),
+                None => {
+                    embedded.insert(
+                        purl.clone(),
+                        Component {
+                            name,
+                            version,
+                            purl,
+                            ecosystem: "generic".to_string(),
+                            sources: vec![evidence],
+                            ..Component::default()
+                        },
+                    );
                 }
             }
         }
@@ -171,11 +209,14 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         FileClass::Text | FileClass::Script => Default::default(),
         _ => SIGNATURES.scan_file(&file.data, &file.scan),
     };
-    let base = file
-        .fs
-        .as_ref()
-        .and_then(|fs| fs.path.rsplit('/').next())
-        .unwrap_or_default();
+    // A file's name: its path in its file system, or for a target given on
+    // its own (`fwaudit scan libfreetype.so.6.18.3`) the name it was given;
+    // a carved stream (`image.bin@0x40000:gzip`) has none.
+    let named = match &file.fs {
+        Some(fs) => Some(fs.path.as_str()),
+        None => (!file.path.contains('@')).then_some(file.path.as_str()),
+    };
+    let base = named.and_then(|p| p.rsplit('/').next()).unwrap_or_default();
     let mut facts = FileFacts::default();
     for hit in scan.hits {
         match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
@@ -183,7 +224,7 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
             None => facts.ships.push(hit),
         }
     }
-    if file.fs.is_some() {
+    if named.is_some() {
         for hit in SIGNATURES.scan_name(base) {
             if hit.weak {
                 facts.weak.push(hit);
@@ -195,7 +236,38 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     if elf.is_some() {
         facts.embedded = embedded::components(&file.path, &file.data);
     }
+    facts.pe = pe::version_info(&file.data);
+    if !facts.ships.is_empty() || facts.pe.is_some() {
+        facts.sha256 = Some(hex::encode(Sha256::digest(&file.data)));
+    }
     facts
+}
+
+/// The component a PE version resource names: (name, version, catalogued).
+/// `ProductName` is matched against the catalogue's `pe` patterns, then
+/// (lower-cased, spaces as `-`) against product names; any other product
+/// keeps that spelling. No name or no version: nothing.
+fn pe_component(info: &pe::VersionInfo) -> Option<(String, String, bool)> {
+    let version = info.version()?;
+    let product_name = info
+        .get("ProductName")
+        .or_else(|| info.get("FileDescription"))?;
+    if let Some(product) = catalog::product_for_pe(product_name) {
+        return Some((product.name.clone(), version, true));
+    }
+    let slug: String = product_name
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._+".contains(*c))
+        .collect();
+    if slug.is_empty() {
+        return None;
+    }
+    let known = catalog::product(&slug).is_some();
+    Some((slug, version, known))
 }
 
 /// The DT_NEEDED entry that loads `hit`'s product, when the hit is only the
@@ -394,6 +466,37 @@ mod tests {
             found[0].sources[0].evidence,
             "compiled against openssl 3.0.19 (OpenSSL 3.0.19 27 Jan 2026); loads libcrypto.so.3"
         );
+    }
+
+    #[test]
+    fn symbol_versions_a_program_needs_are_build_time_evidence() {
+        // A C++ program lists the GLIBCXX versions it needs from libstdc++.
+        let data = b"\x7fELF\0\0BusyBox v1.35.0 (x)\0GLIBCXX_3.4.21\0GLIBCXX_3.4.30\0".to_vec();
+        let unpacked = crate::unpack::unpack_bytes("prog", data.clone(), &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(0, elf_needing("prog", &["libstdc++.so.6", "libc.so.6"]))],
+        );
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["busybox"]);
+        assert_eq!(
+            found[0].sources[0].evidence,
+            "compiled against gcc 12.1.0 (GLIBCXX_3.4.30 (= gcc 12.1.0)); loads libstdc++.so.6"
+        );
+        // libstdc++ itself defines them: the highest is the runtime it ships.
+        let unpacked = crate::unpack::unpack_bytes("libstdc++.so.6.0.30", data, &Limits::default());
+        let found = components(
+            &unpacked,
+            &[(
+                0,
+                elf_needing("libstdc++.so.6.0.30", &["libm.so.6", "libc.so.6"]),
+            )],
+        );
+        let names: Vec<String> = found
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.version))
+            .collect();
+        assert_eq!(names, ["busybox 1.35.0", "gcc 12.1.0"]);
     }
 
     #[test]

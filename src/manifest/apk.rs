@@ -1,7 +1,9 @@
 //! Alpine's database of installed packages, `/lib/apk/db/installed`: one
 //! stanza per package, one `K:value` line per field (`P` name, `V` version,
-//! `A` arch, `o` origin, `F` directory and `R` file for the files list).
+//! `A` arch, `o` origin, `F` directory and `R` file for the files list,
+//! `D` dependencies and `p` provides such as `so:libcrypto.so.3`).
 
+use super::{Parsed, Relations};
 use crate::identify::{catalog, purl_escape};
 use crate::model::{Component, Evidence, Upstream};
 
@@ -13,6 +15,8 @@ struct Entry {
     origin: Option<String>,
     dir: String,
     files: Vec<String>,
+    depends: Vec<Vec<String>>,
+    provides: Vec<String>,
 }
 
 impl Entry {
@@ -25,12 +29,14 @@ impl Entry {
             origin: None,
             dir: String::new(),
             files: Vec::new(),
+            depends: Vec::new(),
+            provides: Vec::new(),
         }
     }
 }
 
 /// Installed packages in an apk database at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
+pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
     let mut entries = Vec::new();
     let mut current: Option<Entry> = None;
     for (n, line) in text.lines().enumerate() {
@@ -49,6 +55,18 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             "A" => entry.arch = Some(value.to_string()),
             "o" => entry.origin = Some(value.to_string()),
             "F" => entry.dir = value.to_string(),
+            // `!name` is a conflict, not a dependency.
+            "D" => entry.depends.extend(
+                value
+                    .split_whitespace()
+                    .filter(|d| !d.starts_with('!'))
+                    .map(|d| vec![constraint_name(d).to_string()]),
+            ),
+            "p" => entry.provides.extend(
+                value
+                    .split_whitespace()
+                    .map(|p| constraint_name(p).to_string()),
+            ),
             "R" => {
                 let file = if entry.dir.is_empty() {
                     format!("/{value}")
@@ -62,7 +80,26 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         }
     }
     entries.extend(current);
-    entries.into_iter().map(|e| component(path, e)).collect()
+    let relations = entries
+        .iter()
+        .enumerate()
+        .map(|(component, e)| Relations {
+            component,
+            provides: e.provides.clone(),
+            depends: e.depends.clone(),
+        })
+        .collect();
+    let components = entries
+        .into_iter()
+        .map(|e| component(path, e))
+        .collect::<Result<_, _>>()?;
+    Ok(Parsed::with_relations(components, relations))
+}
+
+/// `so:libc.musl-x86_64.so.1`, `busybox>=1.36` or `cmd:ssl=3.1.4-r5` without
+/// its version constraint.
+fn constraint_name(item: &str) -> &str {
+    item.split(['<', '>', '=', '~']).next().unwrap_or(item)
 }
 
 fn component(path: &str, e: Entry) -> Result<Component, String> {
@@ -122,12 +159,14 @@ mod tests {
     use super::*;
 
     const DB: &str = "C:Q1abc=\nP:busybox\nV:1.36.1-r5\nA:x86_64\no:busybox\n\
+                      D:so:libc.musl-x86_64.so.1 so:libcrypto.so.3 !busybox-old\n\
                       F:bin\nR:busybox\nF:etc\nR:securetty\n\n\
-                      P:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\nF:lib\nR:libcrypto.so.3\n";
+                      P:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\nF:lib\nR:libcrypto.so.3\n\
+                      p:so:libcrypto.so.3=3 cmd:openssl>3\n";
 
     #[test]
     fn reads_packages_origins_and_files() {
-        let c = parse("installed", DB).unwrap();
+        let c = parse("installed", DB).unwrap().components;
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].purl, "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64");
         assert_eq!(c[0].files, vec!["/bin/busybox", "/etc/securetty"]);
@@ -136,7 +175,17 @@ mod tests {
             (up.name.as_str(), up.version.as_str()),
             ("openssl", "3.1.4")
         );
-        assert_eq!(c[1].sources[0].evidence, "line 11: P:libcrypto3 V:3.1.4-r1");
+        assert_eq!(c[1].sources[0].evidence, "line 12: P:libcrypto3 V:3.1.4-r1");
+    }
+
+    #[test]
+    fn dependencies_and_provides() {
+        let r = parse("installed", DB).unwrap().relations;
+        assert_eq!(
+            r[0].depends,
+            [vec!["so:libc.musl-x86_64.so.1"], vec!["so:libcrypto.so.3"]]
+        );
+        assert_eq!(r[1].provides, ["so:libcrypto.so.3", "cmd:openssl"]);
     }
 
     #[test]

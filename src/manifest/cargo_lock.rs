@@ -32,6 +32,16 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         .flat_map(|p| p.dependencies.iter().map(|d| d.name.as_str().to_string()))
         .collect();
     let lines = toml_package_lines(text);
+    let purl = |name: &str, version: &str| {
+        format!("pkg:cargo/{}@{}", purl_escape(name), purl_escape(version))
+    };
+    // Edges only to registry/git packages: workspace members are the project.
+    let listed: BTreeSet<(&str, String)> = lock
+        .packages
+        .iter()
+        .filter(|p| p.source.is_some())
+        .map(|p| (p.name.as_str(), p.version.to_string()))
+        .collect();
     Ok(lock
         .packages
         .iter()
@@ -44,7 +54,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                 .copied()
                 .unwrap_or(1);
             let mut c = Package {
-                purl: format!("pkg:cargo/{}@{}", purl_escape(&name), purl_escape(&version)),
+                purl: purl(&name, &version),
                 line,
                 name: name.clone(),
                 version,
@@ -54,6 +64,15 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
                 path,
             }
             .component();
+            c.depends_on = p
+                .dependencies
+                .iter()
+                .map(|d| (d.name.as_str(), d.version.to_string()))
+                .filter(|key| listed.contains(key))
+                .map(|(name, version)| purl(name, &version))
+                .collect();
+            c.depends_on.sort();
+            c.depends_on.dedup();
             c.dependency = Some(
                 if direct.contains(&name) {
                     "direct"
@@ -84,6 +103,34 @@ mod tests {
         assert_eq!(c[0].ecosystem_osv.as_deref(), Some("crates.io"));
         assert_eq!(c[0].dependency.as_deref(), Some("direct"));
         assert_eq!(c[0].sources[0].evidence, "line 9: smallvec 0.6.9");
+    }
+
+    #[test]
+    fn dependency_edges_between_registry_packages() {
+        let text = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"a\"]\n\n\
+                    [[package]]\nname = \"a\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+                    dependencies = [\"b 2.0.0\", \"local\"]\n\n\
+                    [[package]]\nname = \"b\"\nversion = \"2.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n\
+                    [[package]]\nname = \"b\"\nversion = \"3.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n\
+                    [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
+        let c = parse("Cargo.lock", text).unwrap();
+        let edges: Vec<(&str, Vec<&str>)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                ("pkg:cargo/a@1.0.0", vec!["pkg:cargo/b@2.0.0"]),
+                ("pkg:cargo/b@2.0.0", vec![]),
+                ("pkg:cargo/b@3.0.0", vec![]),
+            ]
+        );
     }
 
     #[test]

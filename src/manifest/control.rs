@@ -73,6 +73,22 @@ mod tests {
     }
 
     #[test]
+    fn relation_fields() {
+        assert_eq!(
+            relation_names(
+                "libc6 (>= 2.34), libssl3 (>= 3.0.0) | libssl1.1,\n perl:any, foo [amd64] <!nocheck>"
+            ),
+            [
+                vec!["libc6"],
+                vec!["libssl3", "libssl1.1"],
+                vec!["perl"],
+                vec!["foo"]
+            ]
+        );
+        assert!(relation_names(" , ").is_empty());
+    }
+
+    #[test]
     fn rejects_garbage_with_a_line_number() {
         assert_eq!(
             parse("Package: a\nnot a field\n").unwrap_err(),
@@ -92,6 +108,45 @@ pub struct Installed {
     pub arch: String,
     /// Source package name (`Source: openssl (3.0.17-1)` gives `openssl`).
     pub source: Option<String>,
+    /// `Pre-Depends` and `Depends`: groups of alternative package names.
+    pub depends: Vec<Vec<String>>,
+    /// Virtual package names from `Provides`.
+    pub provides: Vec<String>,
+}
+
+/// Package names of a relation field: `libc6 (>= 2.34), libssl3 | libssl1.1,
+/// perl:any` gives `[[libc6], [libssl3, libssl1.1], [perl]]`. Versions,
+/// architecture qualifiers and `[arch]` / `<profile>` restrictions are dropped.
+pub fn relation_names(field: &str) -> Vec<Vec<String>> {
+    field
+        .split(',')
+        .map(|group| {
+            group
+                .split('|')
+                .filter_map(|alt| {
+                    let name = alt
+                        .split(['(', '[', '<', ' ', '\n', '\t'])
+                        .find(|w| !w.is_empty())?;
+                    let name = name.split(':').next().unwrap_or(name);
+                    (!name.is_empty()).then(|| name.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|group| !group.is_empty())
+        .collect()
+}
+
+/// Relations of `packages`, in the same order, for [`super::Parsed`].
+pub fn relations(packages: &[Installed]) -> Vec<super::Relations> {
+    packages
+        .iter()
+        .enumerate()
+        .map(|(component, p)| super::Relations {
+            component,
+            provides: p.provides.clone(),
+            depends: p.depends.clone(),
+        })
+        .collect()
 }
 
 /// Packages whose `Status` says they are installed: half-installed or removed
@@ -132,6 +187,18 @@ fn packages(text: &str, need_status: bool) -> Result<Vec<Installed>, String> {
                 .get("Source")
                 .and_then(|s| s.split_whitespace().next())
                 .map(str::to_string),
+            depends: ["Pre-Depends", "Depends"]
+                .iter()
+                .filter_map(|f| p.get(f))
+                .flat_map(relation_names)
+                .collect(),
+            provides: p
+                .get("Provides")
+                .map(relation_names)
+                .unwrap_or_default()
+                .into_iter()
+                .flatten()
+                .collect(),
         });
     }
     Ok(out)

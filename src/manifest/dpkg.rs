@@ -3,18 +3,23 @@
 //! the `/var/lib/dpkg/info/NAME[:ARCH].list` files lists.
 
 use super::control;
-use super::package_component;
+use super::{Parsed, package_component};
 use crate::identify::{catalog, purl_escape};
 use crate::model::Component;
 
 /// Installed packages in a dpkg status file at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, "dpkg-status", control::installed(text)?))
+pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
+    Ok(database(path, control::installed(text)?))
 }
 
 /// A distroless `status.d` entry: stanzas may lack `Status`.
-pub fn parse_status_d(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, "dpkg-status", control::listed(text)?))
+pub fn parse_status_d(path: &str, text: &str) -> Result<Parsed, String> {
+    Ok(database(path, control::listed(text)?))
+}
+
+fn database(path: &str, packages: Vec<control::Installed>) -> Parsed {
+    let relations = control::relations(&packages);
+    Parsed::with_relations(components(path, "dpkg-status", packages), relations)
 }
 
 /// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).
@@ -109,7 +114,7 @@ mod tests {
         let text = "Package: libssl3\nStatus: install ok installed\nArchitecture: armhf\n\
                     Source: openssl\nVersion: 3.0.17-1~deb12u2\n\n\
                     Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
-        let c = parse("status", text).unwrap();
+        let c = parse("status", text).unwrap().components;
         assert_eq!(c.len(), 1);
         assert_eq!(
             c[0].purl,
@@ -132,7 +137,8 @@ mod tests {
             "s",
             "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n",
         )
-        .unwrap();
+        .unwrap()
+        .components;
         assert_eq!(
             c[0].purl,
             "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all"

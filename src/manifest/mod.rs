@@ -73,6 +73,30 @@ pub struct Parsed {
     pub owned: Vec<(String, Vec<String>)>,
     /// Problems that did not stop the reader (become error notes).
     pub errors: Vec<String>,
+    /// Package-database relations by name, resolved to `depends_on` PURLs
+    /// once every database file of the same file system has been read
+    /// (opkg and distroless dpkg keep one package per file).
+    pub relations: Vec<Relations>,
+}
+
+/// What one package of a database depends on and provides, by name.
+#[derive(Debug, Default, Clone)]
+pub struct Relations {
+    /// Index of the package in [`Parsed::components`].
+    pub component: usize,
+    pub provides: Vec<String>,
+    /// Groups of alternatives; the first installed alternative is the edge.
+    pub depends: Vec<Vec<String>>,
+}
+
+impl Parsed {
+    fn with_relations(components: Vec<Component>, relations: Vec<Relations>) -> Parsed {
+        Parsed {
+            components,
+            relations,
+            ..Parsed::default()
+        }
+    }
 }
 
 impl From<Vec<Component>> for Parsed {
@@ -107,12 +131,12 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/var/lib/dpkg/status",
-        parse: |i| dpkg::parse(i.path, i.text()?).map(Parsed::from),
+        parse: |i| dpkg::parse(i.path, i.text()?),
     },
     Reader {
         kind: "package database",
         matches: dpkg::is_status_d,
-        parse: |i| dpkg::parse_status_d(i.path, i.text()?).map(Parsed::from),
+        parse: |i| dpkg::parse_status_d(i.path, i.text()?),
     },
     Reader {
         kind: "package files list",
@@ -122,12 +146,12 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/usr/lib/opkg/status",
-        parse: |i| opkg::parse(i.path, i.text()?).map(Parsed::from),
+        parse: |i| opkg::parse(i.path, i.text()?),
     },
     Reader {
         kind: "package database",
         matches: opkg::is_info_control,
-        parse: |i| opkg::parse_control(i.path, i.text()?).map(Parsed::from),
+        parse: |i| opkg::parse_control(i.path, i.text()?),
     },
     Reader {
         kind: "package files list",
@@ -142,7 +166,7 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/lib/apk/db/installed",
-        parse: |i| apk::parse(i.path, i.text()?).map(Parsed::from),
+        parse: |i| apk::parse(i.path, i.text()?),
     },
     Reader {
         kind: "package database",
@@ -230,6 +254,7 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
     let mut found: Vec<(Option<usize>, Component)> = Vec::new();
     let mut owned: HashMap<(Option<usize>, String), Vec<String>> = HashMap::new();
     let mut notes = Vec::new();
+    let mut relations: Vec<(usize, Relations)> = Vec::new();
     for file in unpacked.files.iter().filter(|f| f.is_regular()) {
         let Some(fs) = &file.fs else { continue };
         let Some(reader) = READERS.iter().find(|r| (r.matches)(&fs.path)) else {
@@ -269,6 +294,13 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
         match result {
             Ok(parsed) => {
                 notes.extend(parsed.errors.into_iter().map(&error));
+                let offset = found.len();
+                relations.extend(parsed.relations.into_iter().filter_map(|mut r| {
+                    (r.component < parsed.components.len()).then(|| {
+                        r.component += offset;
+                        (fs.fs, r)
+                    })
+                }));
                 found.extend(parsed.components.into_iter().map(|c| (Some(fs.fs), c)));
                 for (package, files) in parsed.owned {
                     owned
@@ -288,6 +320,7 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
             component.files = files.clone();
         }
     }
+    resolve_relations(&mut found, &relations);
     // A file read both on its own and through another's `-r` include gives
     // the same component with the same evidence: keep one.
     let mut seen = std::collections::HashSet::new();
@@ -326,8 +359,50 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
     (components, notes)
 }
 
+/// Turns package-database relations into `depends_on` edges between the
+/// packages installed in the same file system: a group of alternatives is
+/// the first one installed (by name, else by what a package provides);
+/// dependencies on packages that are not installed are left out.
+fn resolve_relations(found: &mut [(Option<usize>, Component)], relations: &[(usize, Relations)]) {
+    let key = |fs: usize, c: &Component, name: &str| (fs, c.ecosystem.clone(), name.to_string());
+    let mut provider: HashMap<(usize, String, String), String> = HashMap::new();
+    for (fs, r) in relations {
+        let c = &found[r.component].1;
+        provider.insert(key(*fs, c, &c.name), c.purl.clone());
+    }
+    for (fs, r) in relations {
+        let c = &found[r.component].1;
+        for name in &r.provides {
+            provider
+                .entry(key(*fs, c, name))
+                .or_insert_with(|| c.purl.clone());
+        }
+    }
+    for (fs, r) in relations {
+        let c = &found[r.component].1;
+        let mut edges: Vec<String> = r
+            .depends
+            .iter()
+            .filter_map(|group| {
+                group
+                    .iter()
+                    .find_map(|name| provider.get(&key(*fs, c, name)))
+            })
+            .filter(|purl| **purl != c.purl)
+            .cloned()
+            .collect();
+        edges.sort();
+        edges.dedup();
+        found[r.component].1.depends_on = edges;
+    }
+}
+
 /// Marks each signature hit with the installed package whose files list
-/// holds the file it was found in.
+/// holds the file it was found in. When that package carries the same
+/// upstream product and version, its manifest entry also becomes a source
+/// of the component: the library file and the opkg/dpkg entry that
+/// installed it are one component with two sources (the package component
+/// itself stays, for matching in its distribution's ecosystem).
 pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
     let mut owner: HashMap<(usize, &str), &str> = HashMap::new();
     let by_path: HashMap<&str, usize> = unpacked
@@ -363,14 +438,42 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
             Some((f.path.as_str(), (fs.fs, fs.path.as_str())))
         })
         .collect();
+    // Package name → (upstream, its manifest evidence).
+    let manifests: HashMap<String, (Upstream, Evidence)> = components
+        .iter()
+        .filter(|c| !c.files.is_empty())
+        .filter_map(|c| {
+            Some((
+                c.name.clone(),
+                (c.upstream.clone()?, c.sources.first()?.clone()),
+            ))
+        })
+        .collect();
     for component in components.iter_mut().filter(|c| c.files.is_empty()) {
+        let mut installed: Vec<Evidence> = Vec::new();
         for source in &mut component.sources {
             if let Some(key) = fs_of.get(source.path.as_str())
                 && let Some(package) = owner.get(key)
             {
                 source.package = Some(package.to_string());
+                if let Some((upstream, entry)) = manifests.get(*package)
+                    && upstream.name == component.name
+                    && upstream.version == component.version
+                    && !installed
+                        .iter()
+                        .any(|e| e.package.as_deref() == Some(package))
+                {
+                    installed.push(Evidence {
+                        evidence: format!("{} (installed {})", entry.evidence, key.1),
+                        package: Some(package.to_string()),
+                        sha256: None,
+                        offset: None,
+                        ..entry.clone()
+                    });
+                }
             }
         }
+        component.sources.extend(installed);
     }
 }
 

@@ -30,6 +30,8 @@ struct Installed {
     name: Option<String>,
     #[serde(default)]
     link: bool,
+    /// A link's target, the key of another entry.
+    resolved: Option<String>,
     #[serde(default)]
     dependencies: BTreeMap<String, IgnoredAny>,
     #[serde(default)]
@@ -44,6 +46,10 @@ struct Installed {
 #[derive(Deserialize)]
 struct Nested {
     version: Option<String>,
+    /// Names this package depends on, resolved like `require()` does: in its
+    /// own `dependencies`, then in each enclosing level's.
+    #[serde(default)]
+    requires: BTreeMap<String, IgnoredAny>,
     #[serde(default)]
     dependencies: BTreeMap<String, Nested>,
 }
@@ -73,7 +79,7 @@ fn parse_with(path: &str, text: &str, manifest: Option<&Value>) -> Result<Vec<Co
             from_dependencies(
                 path,
                 &json_key_lines(text),
-                &deps,
+                &[&deps],
                 direct.as_ref(),
                 &mut out,
             );
@@ -98,7 +104,19 @@ fn parse_with(path: &str, text: &str, manifest: Option<&Value>) -> Result<Vec<Co
         }
     };
     out.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-    out.dedup_by(|a, b| a.purl == b.purl);
+    // One package installed at several paths is one component; its copies
+    // may resolve their dependencies to different installs.
+    out.dedup_by(|a, b| {
+        let same = a.purl == b.purl;
+        if same {
+            b.depends_on.append(&mut a.depends_on);
+        }
+        same
+    });
+    for c in &mut out {
+        c.depends_on.sort();
+        c.depends_on.dedup();
+    }
     Ok(out)
 }
 
@@ -149,51 +167,117 @@ fn from_packages(
             continue;
         };
         let top_level = key.matches("node_modules/").count() == 1;
-        out.push(component(
+        let mut c = component(
             path,
             name,
             version,
             lines.get(key.as_str()).copied().unwrap_or(1),
             Some(top_level && direct.contains(installed_as)),
-        ));
+        );
+        c.depends_on = [
+            &entry.dependencies,
+            &entry.optional_dependencies,
+            &entry.peer_dependencies,
+        ]
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|dep| {
+            let found = resolve_installed(packages, key, dep)?;
+            let name = found.name.as_deref().unwrap_or(dep);
+            Some(npm_purl(name, found.version.as_deref()?))
+        })
+        .collect();
+        out.push(c);
     }
     out
 }
 
+/// Where node finds `dep` when the package installed at `key` requires it:
+/// `key/node_modules/dep`, then the same in each enclosing package, then
+/// the top-level `node_modules/dep`. Links are followed to their target
+/// when it is an installed package.
+fn resolve_installed<'a>(
+    packages: &'a BTreeMap<String, Installed>,
+    key: &str,
+    dep: &str,
+) -> Option<&'a Installed> {
+    let mut dir = key;
+    loop {
+        let candidate = if dir.is_empty() {
+            format!("node_modules/{dep}")
+        } else {
+            format!("{dir}/node_modules/{dep}")
+        };
+        if let Some(entry) = packages.get(&candidate) {
+            if !entry.link {
+                return Some(entry);
+            }
+            // A link to a workspace package points into the project itself.
+            let target = entry.resolved.as_deref()?;
+            return packages
+                .get(target)
+                .filter(|e| !e.link && target.contains("node_modules/"));
+        }
+        if dir.is_empty() {
+            return None;
+        }
+        dir = dir.rfind("/node_modules/").map_or("", |at| &dir[..at]);
+    }
+}
+
+/// `scopes` are the `dependencies` maps from the top down to the one being read.
 fn from_dependencies(
     path: &str,
     lines: &HashMap<&str, usize>,
-    deps: &BTreeMap<String, Nested>,
+    scopes: &[&BTreeMap<String, Nested>],
     direct: Option<&BTreeSet<String>>,
     out: &mut Vec<Component>,
 ) {
-    for (name, entry) in deps {
-        if let Some(version) = entry.version.as_deref() {
-            // `file:` / git versions are not registry packages.
-            if !version.contains(':') || version.starts_with("npm:") {
-                let (name, version) = match version
-                    .strip_prefix("npm:")
-                    .and_then(|a| a.rsplit_once('@'))
-                {
-                    Some((alias, v)) => (alias, v),
-                    None => (name.as_str(), version),
-                };
-                // Nested entries (`direct` is None below the top) are never direct.
-                let is_direct = direct.map(|d| d.contains(name));
-                out.push(component(
-                    path,
-                    name,
-                    version,
-                    lines.get(name).copied().unwrap_or(1),
-                    is_direct,
-                ));
-            }
+    let Some(deps) = scopes.last() else { return };
+    for (name, entry) in deps.iter() {
+        let mut inner = scopes.to_vec();
+        inner.push(&entry.dependencies);
+        if let Some((name, version)) = registry_package(name, entry) {
+            // Nested entries (`direct` is None below the top) are never direct.
+            let is_direct = direct.map(|d| d.contains(name));
+            let mut c = component(
+                path,
+                name,
+                version,
+                lines.get(name).copied().unwrap_or(1),
+                is_direct,
+            );
+            c.depends_on = entry
+                .requires
+                .keys()
+                .filter_map(|dep| {
+                    let (name, found) = inner.iter().rev().find_map(|s| s.get_key_value(dep))?;
+                    let (name, version) = registry_package(name, found)?;
+                    Some(npm_purl(name, version))
+                })
+                .collect();
+            out.push(c);
         }
         if !entry.dependencies.is_empty() {
             let below = direct.map(|_| &*NONE);
-            from_dependencies(path, lines, &entry.dependencies, below, out);
+            from_dependencies(path, lines, &inner, below, out);
         }
     }
+}
+
+/// The registry name and version of a v1 entry (`npm:` aliases name the
+/// real package); `file:` and git versions are not registry packages.
+fn registry_package<'a>(name: &'a str, entry: &'a Nested) -> Option<(&'a str, &'a str)> {
+    let version = entry.version.as_deref()?;
+    if version.contains(':') && !version.starts_with("npm:") {
+        return None;
+    }
+    Some(
+        version
+            .strip_prefix("npm:")
+            .and_then(|a| a.rsplit_once('@'))
+            .unwrap_or((name, version)),
+    )
 }
 
 static NONE: std::sync::LazyLock<BTreeSet<String>> = std::sync::LazyLock::new(BTreeSet::new);
@@ -255,6 +339,74 @@ mod tests {
         let c = parse_with("p", text, Some(&manifest)).unwrap();
         assert_eq!(c[0].dependency.as_deref(), Some("direct"));
         assert_eq!(c[1].dependency.as_deref(), Some("transitive"));
+    }
+
+    #[test]
+    fn v3_edges_follow_node_resolution() {
+        let text = r#"{"lockfileVersion":3,"packages":{
+"":{"dependencies":{"a":"1","b":"1"}},
+"node_modules/a":{"version":"1.0.0","dependencies":{"ms":"^2.1"},"optionalDependencies":{"gone":"1"}},
+"node_modules/b":{"version":"1.0.0","dependencies":{"ms":"^2.0","w":"*"}},
+"node_modules/b/node_modules/ms":{"version":"2.0.0"},
+"node_modules/ms":{"version":"2.1.3"},
+"node_modules/w":{"link":true,"resolved":"packages/w"},
+"packages/w":{"name":"w","version":"0.1.0"},
+"node_modules/x":{"version":"1.0.0","dependencies":{"y":"1"}},
+"node_modules/y":{"link":true,"resolved":"node_modules/z/node_modules/y"},
+"node_modules/z/node_modules/y":{"version":"9.0.0"}}}"#;
+        let c = parse("package-lock.json", text).unwrap();
+        let edges: Vec<(&str, Vec<&str>)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                ("pkg:npm/a@1.0.0", vec!["pkg:npm/ms@2.1.3"]),
+                ("pkg:npm/b@1.0.0", vec!["pkg:npm/ms@2.0.0"]),
+                ("pkg:npm/ms@2.0.0", vec![]),
+                ("pkg:npm/ms@2.1.3", vec![]),
+                ("pkg:npm/x@1.0.0", vec!["pkg:npm/y@9.0.0"]),
+                ("pkg:npm/y@9.0.0", vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn v1_edges_search_enclosing_levels() {
+        let text = r#"{"lockfileVersion":1,"dependencies":{
+"a":{"version":"1.0.0","requires":{"b":"^2","c":"1"},"dependencies":{"b":{"version":"2.0.0","requires":{"c":"1"}}}},
+"b":{"version":"3.0.0"},
+"c":{"version":"1.0.0"},
+"d":{"version":"npm:real@4.0.0","requires":{"missing":"1"}}}}"#;
+        let c = parse("p", text).unwrap();
+        let edges: Vec<(&str, Vec<&str>)> = c
+            .iter()
+            .map(|c| {
+                (
+                    c.purl.as_str(),
+                    c.depends_on.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                (
+                    "pkg:npm/a@1.0.0",
+                    vec!["pkg:npm/b@2.0.0", "pkg:npm/c@1.0.0"]
+                ),
+                ("pkg:npm/b@2.0.0", vec!["pkg:npm/c@1.0.0"]),
+                ("pkg:npm/b@3.0.0", vec![]),
+                ("pkg:npm/c@1.0.0", vec![]),
+                ("pkg:npm/real@4.0.0", vec![]),
+            ]
+        );
     }
 
     #[test]

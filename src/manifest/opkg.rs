@@ -9,18 +9,23 @@
 //! so stored inventories stay comparable.
 
 use super::control;
-use super::package_component;
+use super::{Parsed, package_component};
 use crate::identify::{catalog, purl_escape};
 use crate::model::Component;
 
 /// Installed packages in an opkg status file at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, "opkg-status", control::installed(text)?))
+pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
+    Ok(database(path, control::installed(text)?))
 }
 
 /// `/usr/lib/opkg/info/NAME.control`: one package, no `Status` field.
-pub fn parse_control(path: &str, text: &str) -> Result<Vec<Component>, String> {
-    Ok(components(path, "opkg-status", control::listed(text)?))
+pub fn parse_control(path: &str, text: &str) -> Result<Parsed, String> {
+    Ok(database(path, control::listed(text)?))
+}
+
+fn database(path: &str, packages: Vec<control::Installed>) -> Parsed {
+    let relations = control::relations(&packages);
+    Parsed::with_relations(components(path, "opkg-status", packages), relations)
 }
 
 pub fn is_info_control(fs_path: &str) -> bool {
@@ -81,7 +86,7 @@ mod tests {
     fn reads_openwrt_packages() {
         let text = "Package: busybox\nVersion: 1.35.0-6\nStatus: install user installed\n\
                     Architecture: mipsel_24kc\nInstalled-Time: 1700000000\n";
-        let c = parse("status", text).unwrap();
+        let c = parse("status", text).unwrap().components;
         assert_eq!(
             c[0].purl,
             "pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"
@@ -95,7 +100,8 @@ mod tests {
             "c",
             "Package: dropbear\nVersion: 2022.82-6\nArchitecture: mipsel_24kc\n",
         )
-        .unwrap();
+        .unwrap()
+        .components;
         assert_eq!(c[0].name, "dropbear");
         assert!(is_info_control("/usr/lib/opkg/info/dropbear.control"));
         assert_eq!(

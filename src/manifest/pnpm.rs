@@ -75,7 +75,57 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         c.dependency = Some(relation.to_string());
         out.push(c);
     }
+    link_dependencies(&doc, &mut out);
     Ok(out)
+}
+
+/// `depends_on` from each package's `dependencies` and `optionalDependencies`
+/// (under `packages` up to v6, under `snapshots` in v9, where one package may
+/// appear once per peer set). A value is a version, or a whole key for an
+/// aliased package; `link:` values point into the project.
+fn link_dependencies(doc: &Value, out: &mut [Component]) {
+    let index: std::collections::HashMap<(String, String), usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c.name.clone(), c.version.clone()), i))
+        .collect();
+    for table in ["packages", "snapshots"] {
+        let Some(entries) = doc.get(table).and_then(Value::as_mapping) else {
+            continue;
+        };
+        for (key, entry) in entries {
+            let Some(&from) = key.as_str().and_then(split_key).and_then(|k| index.get(&k)) else {
+                continue;
+            };
+            for kind in ["dependencies", "optionalDependencies"] {
+                let deps = entry.get(kind).and_then(Value::as_mapping);
+                for (name, spec) in deps.into_iter().flatten() {
+                    let (Some(name), Some(spec)) = (name.as_str(), spec.as_str()) else {
+                        continue;
+                    };
+                    if spec.starts_with("link:") {
+                        continue;
+                    }
+                    let spec = spec.split('(').next().unwrap_or(spec);
+                    let after_first = spec.char_indices().nth(1).map_or("", |(i, _)| &spec[i..]);
+                    let target = match spec.starts_with('/') || after_first.contains('@') {
+                        true => split_key(spec),
+                        false => Some((name.to_string(), spec.to_string())),
+                    };
+                    if let Some(&to) = target.as_ref().and_then(|t| index.get(t))
+                        && to != from
+                    {
+                        let purl = out[to].purl.clone();
+                        out[from].depends_on.push(purl);
+                    }
+                }
+            }
+        }
+    }
+    for c in out.iter_mut() {
+        c.depends_on.sort();
+        c.depends_on.dedup();
+    }
 }
 
 fn split_key(key: &str) -> Option<(String, String)> {
@@ -115,6 +165,20 @@ mod tests {
             Some(("@babel/core".into(), "7.1.0".into()))
         );
         assert_eq!(split_key("ms@2.1.3"), Some(("ms".into(), "2.1.3".into())));
+    }
+
+    #[test]
+    fn edges_from_snapshots_and_packages() {
+        let v9 = "lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: {integrity: x}\n  \
+                  b@2.0.0:\n    resolution: {integrity: x}\n  real@3.0.0:\n    resolution: {integrity: x}\n\
+                  snapshots:\n  a@1.0.0(b@2.0.0):\n    dependencies:\n      b: 2.0.0\n      \
+                  alias: real@3.0.0\n      local: link:../local\n  b@2.0.0: {}\n  real@3.0.0: {}\n";
+        let c = parse("pnpm-lock.yaml", v9).unwrap();
+        assert_eq!(c[0].depends_on, ["pkg:npm/b@2.0.0", "pkg:npm/real@3.0.0"]);
+        let v6 = "lockfileVersion: '6.0'\npackages:\n  /a@1.0.0:\n    dependencies:\n      \
+                  b: 2.0.0(c@1.0.0)\n  /b@2.0.0:\n    resolution: {integrity: x}\n";
+        let c = parse("pnpm-lock.yaml", v6).unwrap();
+        assert_eq!(c[0].depends_on, ["pkg:npm/b@2.0.0"]);
     }
 
     #[test]

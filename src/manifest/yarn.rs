@@ -15,6 +15,8 @@ struct Entry {
     name: String,
     version: String,
     specs: Vec<String>,
+    /// `name@range` of each dependency, matched against other entries' specs.
+    requires: Vec<String>,
 }
 
 /// Components of the lockfile `input`.
@@ -49,16 +51,42 @@ fn parse_with(
     } else {
         classic(text)?
     };
+    let resolved: HashMap<&str, String> = found
+        .iter()
+        .flat_map(|e| {
+            e.specs
+                .iter()
+                .map(|s| (s.as_str(), npm_purl(&e.name, &e.version)))
+        })
+        .collect();
+    let edges: Vec<Vec<String>> = found
+        .iter()
+        .map(|e| {
+            let mut on: Vec<String> = e
+                .requires
+                .iter()
+                .filter_map(|spec| resolved.get(spec.as_str()).cloned())
+                .collect();
+            on.sort();
+            on.dedup();
+            on
+        })
+        .collect();
     Ok(found
         .into_iter()
-        .filter(|e| seen.insert((e.name.clone(), e.version.clone())))
+        .zip(edges)
+        .filter(|(e, _)| seen.insert((e.name.clone(), e.version.clone())))
         .map(
-            |Entry {
-                 line,
-                 name,
-                 version,
-                 specs,
-             }| {
+            |(
+                Entry {
+                    line,
+                    name,
+                    version,
+                    specs,
+                    ..
+                },
+                depends_on,
+            )| {
                 let direct = wanted.map(|w| specs.iter().any(|s| w.contains(s)));
                 let mut c = Package {
                     purl: npm_purl(&name, &version),
@@ -72,6 +100,7 @@ fn parse_with(
                 }
                 .component();
                 c.dependency = direct.map(|d| if d { "direct" } else { "transitive" }.to_string());
+                c.depends_on = depends_on;
                 c
             },
         )
@@ -96,11 +125,31 @@ fn specs(header: &str) -> Vec<String> {
 }
 
 fn classic(text: &str) -> Result<Vec<Entry>, String> {
-    let mut out = Vec::new();
+    let mut out: Vec<Entry> = Vec::new();
     let mut current: Option<(usize, String, Vec<String>)> = None;
+    // Inside an entry's `dependencies:` / `optionalDependencies:` block.
+    let mut in_deps = false;
     for (n, line) in text.lines().enumerate() {
         let line_no = n + 1;
         if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if in_deps && line.starts_with("    ") {
+            // `    name "range"` belongs to the entry whose `version` came last.
+            let mut parts = line.trim().splitn(2, ' ');
+            if let (Some(name), Some(range), Some(entry)) =
+                (parts.next(), parts.next(), out.last_mut())
+            {
+                let (name, range) = (name.trim_matches('"'), range.trim().trim_matches('"'));
+                entry
+                    .requires
+                    .push(format!("{name}@{range}").replacen("@npm:", "@", 1));
+            }
+            continue;
+        }
+        in_deps = matches!(line.trim(), "dependencies:" | "optionalDependencies:")
+            && line.starts_with("  ");
+        if in_deps {
             continue;
         }
         if !line.starts_with(' ') {
@@ -123,6 +172,7 @@ fn classic(text: &str) -> Result<Vec<Entry>, String> {
                 name,
                 version,
                 specs,
+                requires: Vec::new(),
             });
         }
     }
@@ -150,11 +200,19 @@ fn berry(text: &str) -> Result<Vec<Entry>, String> {
         let Some((name, version)) = resolution.rsplit_once("@npm:") else {
             continue;
         };
+        let requires = ["dependencies", "optionalDependencies"]
+            .iter()
+            .filter_map(|k| entry.get(*k)?.as_mapping())
+            .flatten()
+            .filter_map(|(n, r)| Some(format!("{}@{}", n.as_str()?, r.as_str()?)))
+            .map(|spec| spec.replacen("@npm:", "@", 1))
+            .collect();
         out.push(Entry {
             line: lines.get(key).copied().unwrap_or(1),
             name: name.to_string(),
             version: version.to_string(),
             specs: specs(key),
+            requires,
         });
     }
     Ok(out)
@@ -187,6 +245,18 @@ mod tests {
             parse("y", "lodash@^4\n").unwrap_err(),
             "line 1: expected `name@range:`"
         );
+    }
+
+    #[test]
+    fn dependency_edges_classic_and_berry() {
+        let classic = "a@^1.0.0:\n  version \"1.2.0\"\n  dependencies:\n    b \"^2.0.0\"\n    \"@s/c\" \"~3.1\"\n  \
+                       resolved \"https://x\"\n\nb@^2.0.0, b@^2.1.0:\n  version \"2.2.0\"\n\n\"@s/c@~3.1\":\n  version \"3.1.5\"\n";
+        let c = parse("yarn.lock", classic).unwrap();
+        assert_eq!(c[0].depends_on, ["pkg:npm/%40s/c@3.1.5", "pkg:npm/b@2.2.0"]);
+        let berry = "__metadata:\n  version: 6\n\n\"a@npm:^1.0.0\":\n  version: 1.2.0\n  resolution: \"a@npm:1.2.0\"\n  \
+                     dependencies:\n    b: \"npm:^2.0.0\"\n\n\"b@npm:^2.0.0\":\n  version: 2.2.0\n  resolution: \"b@npm:2.2.0\"\n";
+        let c = parse("yarn.lock", berry).unwrap();
+        assert_eq!(c[0].depends_on, ["pkg:npm/b@2.2.0"]);
     }
 
     #[test]

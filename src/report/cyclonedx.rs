@@ -1,7 +1,8 @@
 //! CycloneDX 1.6 JSON: the target as the BOM's subject, every component with
 //! PURL, CPE, hashes and where it was found, the dependency graph from the
-//! dynamic linker's view (DT_NEEDED), and vulnerabilities with a VEX analysis
-//! state taken from triage.
+//! dynamic linker's view (DT_NEEDED) and from the manifests (lockfile
+//! dependency lists, package `Depends`), and vulnerabilities with a VEX
+//! analysis state taken from triage.
 
 use crate::model::{Component, FindingKind, Severity};
 use crate::scan::ScanReport;
@@ -40,34 +41,10 @@ fn bom(r: &ScanReport) -> Value {
     }
     let components: Vec<Value> = r.components.iter().map(component).collect();
 
-    // file path -> components found in it, to turn library edges into component edges.
-    let mut in_file: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for c in &r.components {
-        for s in &c.sources {
-            in_file
-                .entry(s.path.as_str())
-                .or_default()
-                .insert(bom_ref(c));
-        }
-    }
-    let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for lib in &r.libraries {
-        let Some(provided) = in_file.get(lib.path.as_str()) else {
-            continue;
-        };
-        for user in &lib.needed_by {
-            for from in in_file.get(user.as_str()).into_iter().flatten() {
-                for to in provided {
-                    if from != to {
-                        depends.entry(from.clone()).or_default().insert(to.clone());
-                    }
-                }
-            }
-        }
-    }
+    let depends = super::graph::edges(r);
     let all_refs: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
     let mut dependencies =
-        vec![json!({"ref": "target", "dependsOn": all_refs.iter().collect::<Vec<_>>()})];
+        vec![json!({"ref": "target", "dependsOn": super::graph::roots(&all_refs, &depends)})];
     for reference in &all_refs {
         let on: Vec<&String> = depends
             .get(reference)
@@ -232,9 +209,14 @@ fn source_name(id: &str) -> &'static str {
     }
 }
 
-/// A stable `urn:uuid:` from the target's hash (UUID version 8 layout), so
-/// that the same image always gets the same serial number.
+/// A stable `urn:uuid:` from the target's hash, so that the same image
+/// always gets the same serial number.
 fn serial_number(seed: &str) -> String {
+    format!("urn:uuid:{}", stable_uuid(seed))
+}
+
+/// A UUID (version 8 layout) derived from `seed` by SHA-256.
+pub(crate) fn stable_uuid(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(seed.as_bytes());
     let mut b = [0u8; 16];
@@ -243,7 +225,7 @@ fn serial_number(seed: &str) -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(b);
     format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
+        "{}-{}-{}-{}-{}",
         &x[..8],
         &x[8..12],
         &x[12..16],

@@ -4,7 +4,7 @@
 //! Each returns how many input bytes the stream used, so that carving can step
 //! over it, and stops at `cap` output bytes so that a bomb cannot exhaust memory.
 
-use flate2::bufread::{GzDecoder, ZlibDecoder};
+use flate2::bufread::GzDecoder;
 use liblzma::stream::{Action, Status, Stream};
 use std::io::Read;
 
@@ -53,15 +53,37 @@ pub fn gzip(input: &[u8], cap: u64) -> Decoded {
     }
 }
 
-/// A zlib stream (RFC 1950).
+/// A zlib stream (RFC 1950). Unlike a reader over `flate2`, which takes
+/// input that ends early for a finished stream, this reports an error unless
+/// the stream reached its end and its Adler-32 matched.
 pub fn zlib(input: &[u8], cap: u64) -> Decoded {
-    let mut rest = input;
-    let (data, error, capped) = read_capped(ZlibDecoder::new(&mut rest), cap);
-    Decoded {
-        consumed: input.len() - rest.len(),
-        data,
-        error,
-        capped,
+    use flate2::{Decompress, FlushDecompress, Status};
+    let mut z = Decompress::new(true);
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let in_pos = z.total_in() as usize;
+        let before = z.total_out();
+        let status = z.decompress(&input[in_pos..], &mut chunk, FlushDecompress::None);
+        let produced = (z.total_out() - before) as usize;
+        let room = cap.saturating_sub(out.len() as u64) as usize;
+        out.extend_from_slice(&chunk[..produced.min(room)]);
+        let consumed = z.total_in() as usize;
+        let (error, capped) = match status {
+            _ if produced > room => (None, true),
+            Ok(Status::StreamEnd) => (None, false),
+            Ok(_) if produced == 0 && consumed == in_pos => {
+                (Some("unexpected end of compressed data".to_string()), false)
+            }
+            Ok(_) => continue,
+            Err(e) => (Some(e.to_string()), false),
+        };
+        return Decoded {
+            data: out,
+            consumed,
+            error,
+            capped,
+        };
     }
 }
 
@@ -108,6 +130,98 @@ pub fn lz4_frame(input: &[u8], cap: u64) -> Decoded {
         error,
         capped,
     }
+}
+
+/// Magic of the LZ4 legacy format (`lz4 -l`), little-endian 0x184C2102.
+pub const LZ4_LEGACY_MAGIC: [u8; 4] = [0x02, 0x21, 0x4c, 0x18];
+/// Every LZ4 legacy block but the last decodes to exactly this much.
+const LZ4_LEGACY_BLOCK: usize = 8 << 20;
+/// `LZ4_compressBound` of a legacy block: no longer chunk is a block.
+pub const LZ4_LEGACY_BOUND: usize = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
+
+/// An LZ4 legacy stream (`lz4 -l`, the Linux kernel's `.lz4`): the magic, then
+/// chunks of a little-endian compressed length and one LZ4 block, each block
+/// decoding to 8 MiB except the last. The format has no end marker, so the
+/// stream ends at the end of the input, after a short block, or where the next
+/// length cannot be a block (the kernel build appends the uncompressed size
+/// there); another magic continues the stream, as the kernel reads it.
+pub fn lz4_legacy(input: &[u8], cap: u64) -> Decoded {
+    if !input.starts_with(&LZ4_LEGACY_MAGIC) {
+        return failed("not an LZ4 legacy stream".into());
+    }
+    let mut out: Vec<u8> = Vec::new();
+    let mut block = Vec::new();
+    let mut pos = 4;
+    let mut end = 4;
+    let result = |data, consumed, error, capped| Decoded {
+        data,
+        consumed,
+        error,
+        capped,
+    };
+    while let Some(raw) = input.get(pos..pos + 4) {
+        let len = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        if raw == LZ4_LEGACY_MAGIC {
+            pos += 4;
+            end = pos;
+            continue;
+        }
+        if len == 0 || len > LZ4_LEGACY_BOUND {
+            break;
+        }
+        let Some(chunk) = input.get(pos + 4..pos + 4 + len) else {
+            let e = format!(
+                "block at {pos:#x} needs {len} bytes, {} present",
+                input.len() - pos - 4
+            );
+            return result(out, end, Some(e), false);
+        };
+        // LZ4 expands at most ~255:1, so a short chunk needs no 8 MiB buffer
+        // (a chance magic then costs little).
+        let most = len
+            .saturating_mul(256)
+            .saturating_add(64)
+            .min(LZ4_LEGACY_BLOCK);
+        if block.len() < most {
+            block = vec![0u8; most];
+        }
+        let n = match lz4_flex::block::decompress_into(chunk, &mut block[..most]) {
+            Ok(n) => n,
+            Err(e) => return result(out, end, Some(format!("block at {pos:#x}: {e}")), false),
+        };
+        pos += 4 + len;
+        end = pos;
+        let room = cap.saturating_sub(out.len() as u64) as usize;
+        out.extend_from_slice(&block[..n.min(room)]);
+        if n > room {
+            return result(out, end, None, true);
+        }
+        if n < LZ4_LEGACY_BLOCK {
+            break;
+        }
+    }
+    result(out, end, None, false)
+}
+
+/// Raw LZMA1 data with known properties and output size (no header), as JFFS2
+/// nodes and squashfs blocks carry it; decoded through a synthesized `.lzma`
+/// header. Match distances never exceed the output, so the dictionary is cut
+/// to the output size: a hostile dictionary size cannot make the decoder
+/// allocate more.
+pub fn lzma_known_size(props: u8, dict: u32, raw: &[u8], size: usize) -> Decoded {
+    if props >= 225 {
+        return failed(format!("invalid LZMA properties byte {props:#x}"));
+    }
+    let most = (size.max(4096) as u64).next_power_of_two().min(1 << 30) as u32;
+    let dict = dict.clamp(4096, most);
+    let mut input = Vec::with_capacity(13 + raw.len());
+    input.push(props);
+    input.extend_from_slice(&dict.to_le_bytes());
+    input.extend_from_slice(&(size as u64).to_le_bytes());
+    input.extend_from_slice(raw);
+    let mut d = lzma_alone(&input, size as u64);
+    d.consumed = d.consumed.saturating_sub(13);
+    d
 }
 
 /// A reader that counts the bytes taken from it.

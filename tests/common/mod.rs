@@ -23,6 +23,8 @@ pub fn fwaudit(args: &[&str]) -> Run {
         .current_dir(root())
         // End-of-life findings depend on the date; pin it.
         .env("FWAUDIT_TODAY", "2026-11-25")
+        // SBOM creation times (SPDX) likewise: 2026-11-25T00:00:00Z.
+        .env("SOURCE_DATE_EPOCH", "1795564800")
         // Only the bundled advisories: never a store the user imported.
         .env(
             "FWAUDIT_HOME",

@@ -8,10 +8,14 @@ use super::tree::EntryKind;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
+pub mod cramfs;
+pub mod ext;
 pub mod fit;
 pub mod gzip;
+pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
+pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
 pub mod tar;
@@ -21,6 +25,7 @@ pub mod ubifs;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
+pub mod zlib;
 pub mod zstd;
 
 /// Every format the carver looks for.
@@ -30,6 +35,10 @@ pub static FORMATS: &[&dyn Format] = &[
     &trx::Trx,
     &sparse::Sparse,
     &squashfs::Squashfs,
+    &ext::Ext,
+    &cramfs::Cramfs,
+    &romfs::Romfs,
+    &jffs2::Jffs2,
     &ubi::Ubi,
     &ubifs::Ubifs,
     &cpio::Cpio,
@@ -42,6 +51,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &bzip2::Bzip2,
     &zstd::Zstd,
     &lz4::Lz4,
+    &lz4::Lz4Legacy,
+    &zlib::Zlib,
 ];
 
 /// A container format.
@@ -187,6 +198,37 @@ pub fn decode_payload(
     decoded.data
 }
 
+/// The first 100 problems a file system reader meets, and a count of the
+/// rest: a hostile image full of broken entries must not become millions of notes.
+#[derive(Debug, Default)]
+pub struct Notes {
+    kept: Vec<Problem>,
+    dropped: usize,
+}
+
+impl Notes {
+    const MAX: usize = 100;
+
+    pub fn push(&mut self, problem: Problem) {
+        if self.kept.len() < Self::MAX {
+            self.kept.push(problem);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Moves the problems to `out`, with one line for those not kept.
+    pub fn finish(self, format: &str, out: &mut Vec<Problem>) {
+        out.extend(self.kept);
+        if self.dropped > 0 {
+            out.push(Problem::Error(format!(
+                "{format}: {} more problems not listed",
+                self.dropped
+            )));
+        }
+    }
+}
+
 /// Sorted `path size`, `dir/` and `link -> target` lines of an archive's
 /// entries: what the archive format tests compare against the real tools' output.
 #[cfg(test)]
@@ -200,6 +242,56 @@ pub(crate) fn listing(out: &Extracted) -> Vec<String> {
             _ => format!("{} {}", e.path, e.data.len()),
         })
         .collect();
+    v.sort();
+    v
+}
+
+/// What [`listing`] gives for the file system fixtures built from one tree by
+/// `tests/fixtures/make.sh` (cramfs, romfs; ext adds `lost+found` and two
+/// sparse files).
+#[cfg(test)]
+pub(crate) fn fs_fixture_listing(ext: bool) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "a/",
+        "a/b/",
+        "a/b/c/",
+        "a/b/c/d/",
+        "a/b/c/d/e/",
+        "a/b/c/d/e/f/",
+        "a/b/c/d/e/f/g/",
+        "a/b/c/d/e/f/g/h/",
+        "a/b/c/d/e/f/g/h/deep.txt 5",
+        "bin/",
+        "bin/ash 17",
+        "bin/busybox 17",
+        "bin/sh -> busybox",
+        "boot/",
+        "boot/initramfs.cpio.gz 187",
+        "dev/",
+        "dev/console 0",
+        "etc/",
+        "etc/hostname 7",
+        "etc/motd 3720",
+        "usr/",
+        "usr/lib/",
+        "usr/lib/libdemo.so.1 -> libdemo.so.1.0",
+        "usr/lib/libdemo.so.1.0 21",
+        "usr/share/",
+        "usr/share/big.txt 11160",
+        "usr/share/many/",
+    ]
+    .map(String::from)
+    .into();
+    v.push(format!(
+        "usr/share/long-link -> ../lib/{}/target",
+        "x".repeat(80)
+    ));
+    v.extend((1..=60).map(|i| format!("usr/share/many/entry-with-a-longish-name-{i:02} 3")));
+    if ext {
+        v.push("lost+found/".into());
+        v.push("usr/share/fragments.bin 12288".into());
+        v.push("usr/share/sparse.bin 309248".into());
+    }
     v.sort();
     v
 }

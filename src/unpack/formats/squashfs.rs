@@ -1,12 +1,15 @@
 //! squashfs 4.0, little or big endian. The superblock is checked field by field
 //! (a chance `hsqs` in a binary must not reach the reader), then `backhand`
-//! reads the tables and the files.
+//! reads the tables and the files. backhand decodes gzip, xz, lz4 and zstd
+//! blocks; [`Codecs`] adds LZMA (liblzma) and LZO (lzokay).
 
 use super::{Entry, Extracted, Format, Problem, Rejection};
+use crate::unpack::compress;
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
+use backhand::compression::{CompressionAction, Compressor, DefaultCompressor};
 use backhand::kind::{BE_V4_0, Kind, LE_V4_0};
-use backhand::{FilesystemReader, InnerNode};
+use backhand::{BackhandError, FilesystemCompressor, FilesystemReader, InnerNode, SuperBlock};
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -161,15 +164,8 @@ impl Format for Squashfs {
             _ => return Err(Rejection::NotThisFormat),
         }
         sb.check(data.len() as u64).map_err(Rejection::Corrupt)?;
-        if matches!(sb.compression, 2 | 3) {
-            return Err(Rejection::Corrupt(format!(
-                "squashfs compression {} is not supported yet",
-                sb.compression_name()
-            )));
-        }
         let image = &data[..sb.bytes_used as usize];
-        let kind = Kind::from_const(if sb.big_endian { BE_V4_0 } else { LE_V4_0 })
-            .map_err(Rejection::Corrupt)?;
+        let kind = Kind::new_v4_with_const(&CODECS, if sb.big_endian { BE_V4_0 } else { LE_V4_0 });
         // backhand is a third-party parser: a panic inside it on hostile input
         // must cost us this layer, not the scan.
         let read = catch_unwind(AssertUnwindSafe(|| read_all(image, kind, budget)));
@@ -202,13 +198,97 @@ impl Format for Squashfs {
     }
 }
 
+/// backhand's own codecs, plus the two it offers only through a GPL crate
+/// (`rust-lzo`) or a search over LZMA parameters (`v4_lzma`): squashfs-tools'
+/// LZMA blocks carry a complete `.lzma` header, and LZO blocks are raw LZO1X.
+pub struct Codecs;
+
+static CODECS: Codecs = Codecs;
+
+/// The most one block may decode to: backhand reserves the block size (data)
+/// or 8 KiB (metadata) in `out` before asking; never more than squashfs' 1 MiB.
+fn block_room(out: &Vec<u8>) -> usize {
+    (out.capacity() - out.len()).clamp(8 * 1024, 1 << 20)
+}
+
+impl CompressionAction for Codecs {
+    type Error = BackhandError;
+    type Compressor = Compressor;
+    type FilesystemCompressor = FilesystemCompressor;
+    type SuperBlock = SuperBlock;
+
+    fn decompress(
+        &self,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+        compressor: Compressor,
+    ) -> Result<(), BackhandError> {
+        let room = block_room(out);
+        let decoded = match compressor {
+            Compressor::Lzma => lzma_block(bytes, room),
+            Compressor::Lzo => {
+                let mut buf = vec![0u8; room];
+                lzokay::decompress::decompress(bytes, &mut buf)
+                    .map(|n| {
+                        buf.truncate(n);
+                        buf
+                    })
+                    .map_err(|_| BackhandError::CorruptedOrInvalidSquashfs)
+            }
+            other => return DefaultCompressor.decompress(bytes, out, other),
+        }?;
+        out.extend_from_slice(&decoded);
+        Ok(())
+    }
+
+    fn compress(
+        &self,
+        bytes: &[u8],
+        fc: FilesystemCompressor,
+        block_size: u32,
+    ) -> Result<Vec<u8>, BackhandError> {
+        DefaultCompressor.compress(bytes, fc, block_size)
+    }
+}
+
+/// One squashfs-tools LZMA block: a 13-byte `.lzma` header (properties,
+/// dictionary, uncompressed size) and the LZMA data.
+fn lzma_block(bytes: &[u8], room: usize) -> Result<Vec<u8>, BackhandError> {
+    let bad = || BackhandError::CorruptedOrInvalidSquashfs;
+    let header = bytes.get(..13).ok_or_else(bad)?;
+    let dict = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
+    let mut size = [0u8; 8];
+    size.copy_from_slice(&header[5..13]);
+    let d = match u64::from_le_bytes(size) {
+        // Size not recorded: the stream ends with an end marker.
+        u64::MAX => compress::lzma_alone(bytes, room as u64),
+        n if n <= room as u64 => {
+            compress::lzma_known_size(header[0], dict, &bytes[13..], n as usize)
+        }
+        _ => return Err(bad()),
+    };
+    if d.error.is_some() || d.capped {
+        return Err(bad());
+    }
+    Ok(d.data)
+}
+
 fn read_all(
     image: &[u8],
     kind: Kind,
     budget: &mut Budget,
 ) -> Result<(Vec<Entry>, Vec<Problem>), Rejection> {
     let fs = FilesystemReader::from_reader_with_offset_and_kind(Cursor::new(image), 0, kind)
-        .map_err(|e| Rejection::Corrupt(format!("squashfs tables unreadable: {e}")))?;
+        .map_err(|e| {
+            Rejection::Corrupt(match e {
+                // backhand refuses the whole table when a name is not a plain
+                // file name; its errors print nothing without `error-strings`.
+                backhand::BackhandError::InvalidFilePath => {
+                    "squashfs directory entry named `.`, `..` or with a `/`; image refused".into()
+                }
+                e => format!("squashfs tables unreadable: {e}"),
+            })
+        })?;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
     for node in fs.files() {
@@ -300,5 +380,70 @@ mod tests {
             .check(1000)
             .unwrap_err();
         assert!(err.contains("says 4096 bytes, only 1000 present"), "{err}");
+    }
+
+    /// mksquashfs writes only little-endian images; backhand's writer makes
+    /// the big-endian layout (old MIPS vendor SDKs) for the reader to read back.
+    #[test]
+    fn big_endian_images_read_back() {
+        use crate::unpack::limits::Limits;
+        use backhand::compression::Compressor;
+        use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
+        let mut w = FilesystemWriter::default();
+        w.set_kind(Kind::from_const(BE_V4_0).unwrap());
+        w.set_compressor(FilesystemCompressor::new(Compressor::Gzip, None).unwrap());
+        w.set_time(1_700_000_000);
+        let h = NodeHeader::new(0o755, 0, 0, 1_700_000_000);
+        w.push_dir("etc", h).unwrap();
+        let text = b"big-endian squashfs from backhand\n".repeat(40);
+        w.push_file(std::io::Cursor::new(text.clone()), "etc/motd", h)
+            .unwrap();
+        w.push_symlink("motd", "etc/issue", h).unwrap();
+        let mut image = std::io::Cursor::new(Vec::new());
+        w.write(&mut image).unwrap();
+        let mut image = image.into_inner();
+        assert_eq!(&image[..4], b"sqsh");
+        let used = Superblock::parse(&image).unwrap().bytes_used;
+        image.extend_from_slice(&[0xff; 100]);
+        let out = Squashfs
+            .extract(&image, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert_eq!(out.size, used);
+        assert!(out.detail.as_deref().unwrap().contains("big-endian, gzip"));
+        assert_eq!(
+            super::super::listing(&out),
+            ["etc/", "etc/issue -> motd", "etc/motd 1360"]
+        );
+        assert_eq!(
+            out.entries
+                .iter()
+                .find(|e| e.path == "etc/motd")
+                .unwrap()
+                .data,
+            text
+        );
+    }
+
+    /// The lzo and lzma fixtures, read through [`Codecs`] (and a block whose
+    /// LZMA header claims more than a block can hold is refused).
+    #[test]
+    fn lzo_and_lzma_blocks_decode() {
+        use crate::unpack::limits::Limits;
+        for image in [
+            &include_bytes!("../../../tests/fixtures/tree-lzo.sqfs")[..],
+            &include_bytes!("../../../tests/fixtures/tree-lzma.sqfs")[..],
+        ] {
+            let out = Squashfs
+                .extract(image, &mut Budget::new(Limits::default()))
+                .unwrap();
+            assert!(out.notes.is_empty(), "{:?}", out.notes);
+            let banner = out.entries.iter().find(|e| e.path == "etc/banner").unwrap();
+            assert_eq!(banner.data.len(), 4880);
+            assert!(banner.data.starts_with(b"banner line 001: the quick"));
+        }
+        let mut block = vec![0x5d, 0, 0, 0x80, 0];
+        block.extend_from_slice(&(2u64 << 20).to_le_bytes());
+        block.extend_from_slice(&[0; 16]);
+        assert!(lzma_block(&block, 1 << 20).is_err());
     }
 }
