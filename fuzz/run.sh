@@ -20,6 +20,8 @@ seed() {
         trx) cp $fx/*.trx "corpus/$1/" ;;
         fit) cp $fx/*.fit $fx/plain.dtb "corpus/$1/" ;;
         sparse) cp $fx/*.simg "corpus/$1/" ;;
+        ubi) cp $fx/*.ubi "corpus/$1/" ;;
+        ubifs) cp $fx/*.ubifs "corpus/$1/" ;;
         lzma) cp $fx/text.lzma "corpus/$1/" ;;
         bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
         zstd) cp $fx/text.zst "corpus/$1/" ;;

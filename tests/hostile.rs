@@ -394,6 +394,8 @@ fn every_new_container_truncated_and_flipped_ends_in_a_report() {
         "tree-lzma.sqfs",
         "trx-jffs2.trx",
         "uimage-jffs2.bin",
+        "rootfs.ubi",
+        "rootfs-zstd.ubifs",
     ];
     let mut errors = 0;
     let mut per_fixture = Vec::new();
@@ -626,4 +628,59 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
             .iter()
             .any(|f| f["path"] == hostname.as_str())
     );
+}
+
+/// A UBIFS whose index root has a branch back to itself: the walk stops, a
+/// linear scan of every node recovers the tree, and the report says so.
+#[test]
+fn a_ubifs_index_loop_ends_in_a_report_with_every_file() {
+    const LEB: usize = 15360;
+    let le32 = |d: &[u8], at: usize| u32::from_le_bytes(d[at..at + 4].try_into().unwrap());
+    let reseal = |d: &mut [u8], at: usize| {
+        let len = le32(d, at + 16) as usize;
+        let crc = !crc32fast::hash(&d[at + 8..at + len]);
+        d[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+    };
+    let mut data = std::fs::read(root().join("tests/fixtures/rootfs-zstd.ubifs")).unwrap();
+    // The newest master node (type 7) in LEB 1 holds the root's place.
+    let master = (LEB..2 * LEB)
+        .step_by(8)
+        .filter(|&at| data[at..at + 4] == [0x31, 0x18, 0x10, 0x06] && data[at + 20] == 7)
+        .max_by_key(|&at| u64::from_le_bytes(data[at + 8..at + 16].try_into().unwrap()))
+        .unwrap();
+    let (lnum, offs) = (le32(&data, master + 48), le32(&data, master + 52));
+    let root_at = lnum as usize * LEB + offs as usize;
+    assert_eq!(data[root_at + 20], 9, "the root is an index node");
+    let children = u16::from_le_bytes([data[root_at + 24], data[root_at + 25]]) as usize;
+    let last = root_at + 28 + (children - 1) * 20;
+    let root_len = le32(&data, root_at + 16);
+    data[last..last + 4].copy_from_slice(&lnum.to_le_bytes());
+    data[last + 4..last + 8].copy_from_slice(&offs.to_le_bytes());
+    data[last + 8..last + 12].copy_from_slice(&root_len.to_le_bytes());
+    reseal(&mut data, root_at);
+    let tmp = tempfile::tempdir().unwrap();
+    let image = write(tmp.path(), "loop.ubifs", &data);
+    let started = std::time::Instant::now();
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert!(started.elapsed().as_secs() < 60);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(
+        n.contains(&format!(
+            "error {image}@0x0:ubifs: index unreadable (index loop: LEB {lnum}:{offs:#x} is reached twice)"
+        )),
+        "{n}"
+    );
+    assert_eq!(
+        v["layers"][0]["detail"],
+        "UBIFS format 4, LEB size 15360, 12 LEBs, default compression zstd, read by a linear node scan"
+    );
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", s(&f["path"]), f["size"]))
+        .collect();
+    assert_eq!(files.len(), 15, "{files:?}");
+    assert!(files.contains(&format!("{image}@0x0:ubifs/usr/share/text.txt 14880")));
 }

@@ -20,6 +20,8 @@ pub mod sparse;
 pub mod squashfs;
 pub mod tar;
 pub mod trx;
+pub mod ubi;
+pub mod ubifs;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
@@ -37,6 +39,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
+    &ubi::Ubi,
+    &ubifs::Ubifs,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
