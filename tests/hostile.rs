@@ -288,8 +288,9 @@ fn a_decompression_bomb_per_codec_is_a_limit_note() {
 #[test]
 fn an_entry_flood_hits_the_entry_bound_not_memory() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cpio = Vec::with_capacity(250_000 * 128);
-    for i in 0..250_000u32 {
+    // A million tiny entries (about 120 MB), five times the default bound.
+    let mut cpio = Vec::with_capacity(1_000_000 * 120);
+    for i in 0..1_000_000u32 {
         cpio.extend(cpio_entry(&format!("f{i}"), 0o100644, b"x"));
     }
     cpio.extend(cpio_trailer());
