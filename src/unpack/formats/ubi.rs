@@ -13,7 +13,7 @@
 //! larger than the image it came from), every volume is drawn from the
 //! [`Budget`], and bookkeeping is one record per PEB.
 
-use super::{Entry, Extracted, Format, Problem, Rejection, be32, be64};
+use super::{Entry, Extracted, Format, Notes, Problem, Rejection, be32, be64};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 use std::collections::{BTreeMap, HashSet};
@@ -35,46 +35,11 @@ const STATIC: u8 = 2;
 const MAX_PEB_SIZE: usize = 16 << 20;
 /// Valid erase counter headers looked at to find the PEB size.
 const SPACING_SAMPLES: usize = 64;
-/// Error notes kept per image; the rest are counted in one summary note.
-const MAX_NOTES: usize = 16;
 
 /// The kernel's `crc32(UBI_CRC32_INIT, ...)`: seeded with all ones, no final
 /// inversion, which is the complement of the usual CRC32. UBIFS uses the same.
 pub(super) fn crc(bytes: &[u8]) -> u32 {
     !crc32fast::hash(bytes)
-}
-
-/// Error notes with a cap, so that a flood of damaged blocks costs a summary
-/// line, not a note per block.
-#[derive(Default)]
-pub(super) struct Notes {
-    pub list: Vec<Problem>,
-    dropped: usize,
-}
-
-impl Notes {
-    pub fn error(&mut self, message: String) {
-        if self.list.len() < MAX_NOTES {
-            self.list.push(Problem::Error(message));
-        } else {
-            self.dropped += 1;
-        }
-    }
-
-    /// Limits are always kept: there are few of them and each matters.
-    pub fn limit(&mut self, message: String) {
-        self.list.push(Problem::Limit(message));
-    }
-
-    pub fn finish(mut self, what: &str) -> Vec<Problem> {
-        if self.dropped > 0 {
-            self.list.push(Problem::Error(format!(
-                "{what}: {} more problems of the same kinds not listed",
-                self.dropped
-            )));
-        }
-        self.list
-    }
 }
 
 /// The erase counter header fields that must agree across one image.
@@ -292,15 +257,15 @@ impl Format for Ubi {
                 EcHeader::Valid(ec) if ec == first => {}
                 // Like the kernel, a damaged erase counter header only loses
                 // the erase count: the volume id header is still read.
-                EcHeader::BadCrc => notes.error(format!(
+                EcHeader::BadCrc => notes.push(Problem::Error(format!(
                     "PEB {index} at {at:#x}: erase counter header CRC mismatch (erase count unknown)"
-                )),
+                ))),
                 EcHeader::Other
                     if matches!(ec_header(data, at + peb), EcHeader::Valid(ec) if ec == first) =>
                 {
-                    notes.error(format!(
+                    notes.push(Problem::Error(format!(
                         "PEB {index} at {at:#x}: no erase counter header (erase count unknown)"
-                    ));
+                    )));
                 }
                 EcHeader::Valid(_) | EcHeader::Other => break,
                 EcHeader::Erased => {
@@ -310,22 +275,22 @@ impl Format for Ubi {
             }
             end = (at + peb).min(data.len());
             if at + peb > data.len() {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "PEB {index} at {at:#x} is truncated: {} of {peb} bytes present",
                     data.len() - at
-                ));
+                )));
             }
             match vid_header(data, at + first.vid_hdr_offset, index) {
                 VidHeader::Valid(vid) => vids.push(vid),
                 VidHeader::Erased => {} // a free block
-                VidHeader::BadCrc => notes.error(format!(
+                VidHeader::BadCrc => notes.push(Problem::Error(format!(
                     "PEB {index} at {at:#x}: volume id header CRC mismatch; block skipped"
-                )),
+                ))),
                 VidHeader::Other => {
                     if at + first.vid_hdr_offset + HDR_LEN <= data.len() {
-                        notes.error(format!(
+                        notes.push(Problem::Error(format!(
                             "PEB {index} at {at:#x}: no volume id header and not erased; block skipped"
-                        ));
+                        )));
                     }
                 }
             }
@@ -349,18 +314,18 @@ impl Format for Ubi {
             if vol_id != LAYOUT_VOLUME_ID && vol_id >= MAX_VOLUMES {
                 // Other internal volumes (fastmap) hold no user data.
                 if vol_id < LAYOUT_VOLUME_ID {
-                    notes.error(format!(
+                    notes.push(Problem::Error(format!(
                         "PEB {}: volume id {vol_id} is out of range; block skipped",
                         head.peb
-                    ));
+                    )));
                 }
                 continue;
             }
             if lnum as usize >= peb_count {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "PEB {}: volume {vol_id} LEB {lnum} is beyond the image's {peb_count} PEBs; block skipped",
                     head.peb
-                ));
+                )));
                 continue;
             }
             let checked = |v: &Vid| v.vol_type == STATIC || v.copy_flag != 0;
@@ -372,10 +337,10 @@ impl Format for Ubi {
                 .iter()
                 .find(|v| !checked(v) || intact(v))
                 .unwrap_or_else(|| {
-                    notes.error(format!(
+                    notes.push(Problem::Error(format!(
                         "volume {vol_id} LEB {lnum} (PEB {}): data CRC mismatch; kept as is",
                         head.peb
-                    ));
+                    )));
                     head
                 });
             lebs.entry(vol_id).or_default().insert(lnum, best.clone());
@@ -391,14 +356,14 @@ impl Format for Ubi {
                         table = Some(t);
                         break;
                     }
-                    Err(e) => notes.error(format!("layout volume LEB {lnum}: {e}")),
+                    Err(e) => notes.push(Problem::Error(format!("layout volume LEB {lnum}: {e}"))),
                 }
             }
         }
         if table.is_none() {
-            notes.error(
+            notes.push(Problem::Error(
                 "no readable volume table (layout volume); volumes are named by id".to_string(),
-            );
+            ));
         }
         let table = table.unwrap_or_default();
 
@@ -417,24 +382,24 @@ impl Format for Ubi {
                 .unwrap_or(DYNAMIC);
             let mut name = record.map(|r| r.name.clone()).unwrap_or_default();
             if record.is_some() && (name.is_empty() || name.contains(['/', '\0']) || name == "..") {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "volume {id}: name {name:?} is not usable as a file name; listed as volume-{id}"
-                ));
+                )));
                 name.clear();
             }
             if record.is_none() && !table.is_empty() {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "volume {id} has LEBs but no volume table record; listed as volume-{id}"
-                ));
+                )));
             }
             if name.is_empty() || !names.insert(name.clone()) {
                 name = format!("volume-{id}");
                 names.insert(name.clone());
             }
             if record.is_some_and(|r| r.upd_marker) {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "volume {name}: update marker set (an update was interrupted); contents may be incomplete"
-                ));
+                )));
             }
             let data_pad = record
                 .map(|r| r.data_pad)
@@ -472,7 +437,11 @@ impl Format for Ubi {
                     summary.join(", ")
                 }
             )),
-            notes: notes.finish("ubi"),
+            notes: {
+                let mut list = Vec::new();
+                notes.finish("ubi", &mut list);
+                list
+            },
         })
     }
 }
@@ -481,9 +450,9 @@ impl Format for Ubi {
 fn reserve(name: &str, len: usize, budget: &mut Budget, notes: &mut Notes) -> bool {
     let len = len as u64;
     if len > budget.limits.max_file_size || !budget.take(len) {
-        notes.limit(format!(
+        notes.push(Problem::Limit(format!(
             "volume {name}: {len} bytes exceeds the file size or total size bound; skipped"
-        ));
+        )));
         return false;
     }
     true
@@ -528,18 +497,18 @@ fn static_volume<'a>(
     let mut parts: Vec<&[u8]> = Vec::new();
     for lnum in 0..used {
         let Some(vid) = lebs.get(&lnum) else {
-            notes.error(format!(
+            notes.push(Problem::Error(format!(
                 "static volume {name}: LEB {lnum} of {used} is missing; volume cut there"
-            ));
+            )));
             break;
         };
         let src = leb_data(vid);
         if vid.data_size > usable || vid.data_size > src.len() {
-            notes.error(format!(
+            notes.push(Problem::Error(format!(
                 "static volume {name}: LEB {lnum} claims {} data bytes, only {} present; volume cut there",
                 vid.data_size,
                 src.len().min(usable)
-            ));
+            )));
             parts.push(&src[..src.len().min(usable)]);
             break;
         }

@@ -15,8 +15,8 @@
 //! for nodes instead and the newest copy of each (highest sequence number)
 //! wins; the layer says which way it was read.
 
-use super::ubi::{Notes, crc};
-use super::{Entry, Extracted, Format, Rejection, le16, le32, le64};
+use super::ubi::crc;
+use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le16, le32, le64};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 use std::collections::{HashMap, HashSet};
@@ -226,10 +226,10 @@ impl Format for Ubifs {
         let vol = &data[..size];
         let mut notes = Notes::default();
         if flags & FLG_ENCRYPTION != 0 {
-            notes.error(
+            notes.push(Problem::Error(
                 "UBIFS has fscrypt encryption enabled: encrypted files are listed without contents"
                     .into(),
-            );
+            ));
         }
 
         let walked = match master(vol, &geo) {
@@ -248,9 +248,9 @@ impl Format for Ubifs {
                 (leaves, how)
             }
             Err(e) => {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "index unreadable ({e}); files recovered by a linear scan of every node, newest copy wins (deleted files may reappear)"
-                ));
+                )));
                 (
                     scan_nodes(vol, &geo),
                     "read by a linear node scan".to_string(),
@@ -266,7 +266,11 @@ impl Format for Ubifs {
                 "UBIFS format {fmt_version}, LEB size {leb_size}, {leb_cnt} LEBs, default compression {}, {how}",
                 compression_name(default_compr)
             )),
-            notes: notes.finish("ubifs"),
+            notes: {
+                let mut list = Vec::new();
+                notes.finish("ubifs", &mut list);
+                list
+            },
         })
     }
 }
@@ -410,7 +414,7 @@ fn walk_index<'a>(
         }
     }
     if leaves.is_empty() {
-        notes.error("UBIFS index holds no nodes".into());
+        notes.push(Problem::Error("UBIFS index holds no nodes".into()));
     }
     Ok(leaves)
 }
@@ -470,9 +474,9 @@ fn journal<'a>(vol: &'a [u8], geo: &Geometry, mst: Node, notes: &mut Notes) -> V
             n
         }
         _ => {
-            notes.error(format!(
+            notes.push(Problem::Error(format!(
                 "journal not replayed: no commit-start node for commit {cmt_no} at log LEB {log_lnum}; changes since that commit are missing"
-            ));
+            )));
             return Vec::new();
         }
     };
@@ -495,10 +499,10 @@ fn journal<'a>(vol: &'a [u8], geo: &Geometry, mst: Node, notes: &mut Notes) -> V
                 le32(r.bytes, 28).unwrap_or(0) as usize,
             );
             if lnum < geo.main_first || lnum >= geo.leb_cnt || offs >= geo.leb_size {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "{}: journal reference to LEB {lnum}:{offs:#x} is outside the main area",
                     geo.place(r.at)
-                ));
+                )));
                 continue;
             }
             let slot = buds.entry(lnum).or_insert(offs);
@@ -545,10 +549,10 @@ fn build_tree(
             DENT_NODE if b.len() > DENT_NODE_LEN => {
                 let nlen = usize::from(le16(b, 50).unwrap_or(0));
                 let Some(name) = b.get(DENT_NODE_LEN..DENT_NODE_LEN + nlen) else {
-                    notes.error(format!(
+                    notes.push(Problem::Error(format!(
                         "{}: entry name runs past its node",
                         geo.place(node.at)
-                    ));
+                    )));
                     continue;
                 };
                 let dent = Dent {
@@ -590,11 +594,11 @@ fn build_tree(
             continue;
         }
         let Ok(inum) = u32::try_from(dent.inum) else {
-            notes.error(format!(
+            notes.push(Problem::Error(format!(
                 "entry {:?}: inode number {} is out of range",
                 String::from_utf8_lossy(name),
                 dent.inum
-            ));
+            )));
             continue;
         };
         children.entry(*parent).or_default().push((name, inum));
@@ -623,17 +627,21 @@ fn build_tree(
                 || raw == b"."
                 || raw == b".."
             {
-                notes.error(format!(
+                notes.push(Problem::Error(format!(
                     "{prefix}: entry name {name:?} is not a file name; skipped"
-                ));
+                )));
                 continue;
             }
             if path.len() > PATH_MAX {
-                notes.error(format!("{path}: longer than {PATH_MAX} bytes; skipped"));
+                notes.push(Problem::Error(format!(
+                    "{path}: longer than {PATH_MAX} bytes; skipped"
+                )));
                 continue;
             }
             let Some(ino) = inodes.get(&inum) else {
-                notes.error(format!("{path}: inode {inum} is missing; skipped"));
+                notes.push(Problem::Error(format!(
+                    "{path}: inode {inum} is missing; skipped"
+                )));
                 continue;
             };
             let b = ino.bytes;
@@ -641,10 +649,10 @@ fn build_tree(
                 continue; // deleted, not yet removed from the index
             }
             if entries.len() >= budget.limits.max_entries {
-                notes.limit(format!(
+                notes.push(Problem::Limit(format!(
                     "ubifs has more than {} entries; the rest were skipped",
                     budget.limits.max_entries
-                ));
+                )));
                 break 'walk;
             }
             let mode = le32(b, 104).unwrap_or(0);
@@ -656,7 +664,7 @@ fn build_tree(
                     if dirs_seen.insert(inum) {
                         subdirs.push((inum, path.clone()));
                     } else {
-                        notes.error(format!("{path}: directory inode {inum} is linked twice (a loop); not entered again"));
+                        notes.push(Problem::Error(format!("{path}: directory inode {inum} is linked twice (a loop); not entered again")));
                     }
                     (EntryKind::Dir, Vec::new())
                 }
@@ -665,7 +673,9 @@ fn build_tree(
                     Vec::new(),
                 ),
                 S_IFREG if encrypted => {
-                    notes.error(format!("{path}: encrypted (fscrypt); contents not read"));
+                    notes.push(Problem::Error(format!(
+                        "{path}: encrypted (fscrypt); contents not read"
+                    )));
                     (EntryKind::File, Vec::new())
                 }
                 S_IFREG => {
@@ -675,9 +685,9 @@ fn build_tree(
                         Some(&at) => {
                             let first: &Vec<u8> = &entries[at].data;
                             if !budget.take(first.len() as u64) {
-                                notes.limit(format!(
+                                notes.push(Problem::Limit(format!(
                                     "{path}: hard link copy exceeds the total size bound; skipped"
-                                ));
+                                )));
                                 continue;
                             }
                             first.clone()
@@ -729,9 +739,9 @@ fn file_data(
 ) -> Option<Vec<u8>> {
     let stored: u64 = blocks.map_or(0, |b| b.values().map(|n| n.bytes.len() as u64).sum());
     if size > budget.output_cap(stored) || !budget.take(size) {
-        notes.limit(format!(
+        notes.push(Problem::Limit(format!(
             "{path}: {size} bytes exceeds the file size, ratio or total size bound; skipped"
-        ));
+        )));
         return None;
     }
     let mut out = vec![0u8; size as usize];
@@ -754,18 +764,18 @@ fn file_data(
         let end = (start + want.min(BLOCK_SIZE)).min(out.len());
         let place = geo.place(node.at);
         if want > BLOCK_SIZE {
-            notes.error(format!(
+            notes.push(Problem::Error(format!(
                 "{path}: block {block} ({place}) claims {want} bytes; skipped"
-            ));
+            )));
             continue;
         }
         let mut buf = [0u8; BLOCK_SIZE];
         match decompress(compr, &b[DATA_NODE_LEN..], &mut buf[..want]) {
             Ok(()) => out[start..end].copy_from_slice(&buf[..end - start]),
-            Err(e) => notes.error(format!(
+            Err(e) => notes.push(Problem::Error(format!(
                 "{path}: block {block} ({place}, {}) is corrupt: {e}",
                 compression_name(compr)
-            )),
+            ))),
         }
     }
     Some(out)
@@ -799,7 +809,6 @@ fn decompress(compr: u16, src: &[u8], out: &mut [u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpack::formats::Problem;
     use crate::unpack::formats::listing;
     use crate::unpack::limits::Limits;
 
