@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Compares `fwaudit unpack IMG --extract DIR` with `binwalk -M -e -C DIR IMG`
+# (binwalk 3) on every image benches/images.sh built, in one run, and prints a
+# markdown table: files extracted by each, binwalk files whose content fwaudit
+# did not produce, wall time, CPU time, peak RSS, and the machine's load.
+#
+#   benches/binwalk-setup.sh     # once: binwalk 3 and its extractors
+#   benches/images.sh            # once: the image set (cached)
+#   benches/vs_binwalk.sh [IMAGE...]
+#
+# Environment:
+#   FWAUDIT_BIN          fwaudit binary (default: build the release binary)
+#   FWAUDIT_BENCH_CACHE  image cache (default /var/cache/fwaudit-bench)
+#   FWAUDIT_BENCH_TOOLS  binwalk's extra tools (default /opt/fwaudit-bench-tools)
+#   REPEAT               runs of each tool per image (default 1); the fastest
+#                        run is reported (the machine is shared: the minimum is
+#                        the run least disturbed by others)
+#   KEEP=1               keep the extraction directories under $CACHE/run
+#
+# What is compared: every regular file under each output directory, by SHA-256
+# of its content (names differ by design: fwaudit writes provenance paths,
+# binwalk hex offsets). A binwalk file whose content fwaudit wrote nowhere is
+# put in one of four classes, listed per image in $CACHE/run/IMAGE.missing.txt:
+#   - slice: a verbatim byte range of its binwalk parent (binwalk writes what
+#     it finds at offset HEX of file P under P.extracted/HEX/), where fwaudit
+#     has that parent too or the parent is the image: nothing was decoded, so
+#     fwaudit holds those bytes (a uImage's still-compressed payload, a TRX
+#     partition, a PEM certificate carved out of a library, a PNG in a binary).
+#   - blob: not a slice, but binwalk recursed into it and extracted something
+#     (a non-empty P.extracted beside it): a decoded layer binwalk writes out
+#     as bytes and fwaudit keeps only as a layer path. What it holds is
+#     compared file by file like everything else.
+#   - converted: not in the image in any form, made by a converter binwalk runs
+#     (system.dtb, dtc's DTS text of a device tree).
+#   - missing: everything else. These are the misses the target is about.
+# Timing: wall and CPU time and peak RSS from GNU time (`%M` is the largest
+# single process of the tree, not a sum). The image is read once before the
+# runs so both tools start from the page cache. The load average printed is
+# /proc/loadavg just before each tool's run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${FWAUDIT_BENCH_CACHE:-/var/cache/fwaudit-bench}
+TOOLS=${FWAUDIT_BENCH_TOOLS:-/opt/fwaudit-bench-tools}
+REPEAT=${REPEAT:-1}
+export PATH="$TOOLS/bin:$TOOLS/venv/bin:$PATH"
+
+command -v binwalk >/dev/null || { echo "binwalk not found: run benches/binwalk-setup.sh" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time not found: apt-get install time" >&2; exit 1; }
+if [ -z "${FWAUDIT_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${FWAUDIT_BIN:-${CARGO_TARGET_DIR:-target}/release/fwaudit}
+bin=$(realpath "$bin")
+
+if [ $# -gt 0 ]; then
+    images=("$@")
+else
+    mapfile -t images < <(find "$CACHE/images" -maxdepth 1 -type f ! -name 'MANIFEST*' | sort)
+fi
+[ ${#images[@]} -gt 0 ] || { echo "no images: run benches/images.sh" >&2; exit 1; }
+
+RUN=$CACHE/run
+rm -rf "$RUN/fwaudit" "$RUN/binwalk"
+mkdir -p "$RUN"
+results=$RUN/results.jsonl
+: >"$results"
+
+# timed LABEL OUTDIR TIMEFILE -- COMMAND...: runs COMMAND REPEAT times, each
+# into a fresh directory OUTDIR.N (never a just-deleted one: on an ext4 without
+# a journal, as here, creating inodes right after deleting thousands scans past
+# every recently deleted inode and costs both tools seconds), and keeps the
+# fastest run's "wall user sys maxrss_kb exit load" in TIMEFILE and its output
+# in OUTDIR (a symlink).
+#
+# binwalk 3.1.0's main loop can end before its first worker thread has
+# started (it waits while `active_count() > 0`, which a queued but not yet
+# running job does not count): on a loaded machine it then prints "Analyzed 0
+# files" and extracts nothing. Such a run is repeated (up to 5 times) and
+# counted in the "retries" column; it is not a result.
+timed() {
+    local label=$1 out=$2 tf=$3; shift 4
+    local best="" best_dir="" i line try load dir
+    for ((i = 0; i < REPEAT; i++)); do
+        for ((try = 0; try < 5; try++)); do
+            dir=$out.$i.$try
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            /usr/bin/time -f '%e %U %S %M %x' -o "$tf.raw" "${@//@OUT@/$dir}" >"$dir.stdout" 2>"$dir.stderr" || true
+            if [ "$label" = binwalk ] && grep -q '^Analyzed 0 files' "$dir.stdout"; then
+                echo "  binwalk analyzed 0 files (its start-up race); again" >&2
+                echo "$label" >>"$RUN/retries"
+                continue
+            fi
+            break
+        done
+        line="$(tail -1 "$tf.raw") $load"
+        if [ -z "$best" ] || awk -v a="$line" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
+            best=$line
+            best_dir=$dir
+        fi
+    done
+    echo "$best" >"$tf"
+    ln -sfn "$best_dir" "$out"
+    echo "  $label: $(cut -d' ' -f1 "$tf") s wall, $(awk '{print $2 + $3}' "$tf") s CPU (load $(cut -d' ' -f6 "$tf"))" >&2
+}
+
+for img in "${images[@]}"; do
+    name=$(basename "$img")
+    echo "== $name" >&2
+    fw=$RUN/fwaudit/$name
+    bw=$RUN/binwalk/$name
+    mkdir -p "$RUN/fwaudit" "$RUN/binwalk"
+    : >"$RUN/retries"
+    cat "$img" >/dev/null
+    timed fwaudit "$fw" "$RUN/$name.fw.time" -- "$bin" unpack "$img" --extract @OUT@
+    timed binwalk "$bw" "$RUN/$name.bw.time" -- binwalk -M -e -C @OUT@ "$img"
+    retries=$(wc -l <"$RUN/retries")
+    python3 - "$img" "$(readlink -f "$fw")" "$(readlink -f "$bw")" "$RUN/$name.fw.time" "$RUN/$name.bw.time" "$RUN/$name.missing.txt" "$retries" >>"$results" <<'PY'
+import hashlib, json, os, sys
+img, fw, bw, fwt, bwt, missing_out, retries = sys.argv[1:]
+
+def files(root):
+    """(path, sha256) of every regular file under root, symlinks not followed."""
+    out = []
+    for d, dirs, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                out.append((p, h.hexdigest()))
+    return out
+
+def timing(path):
+    wall, user, sys_, rss, code, load = open(path).read().split()
+    return {"wall": float(wall), "cpu": float(user) + float(sys_), "rss_mib": int(rss) / 1024,
+            "exit": int(code), "load": float(load)}
+
+fw_files, bw_files = files(fw), files(bw)
+fw_hashes = {h for _, h in fw_files}
+bw_hashes = {h for _, h in bw_files}
+bw_hash_of = dict(bw_files)
+
+def parent_of(p):
+    """binwalk writes what it finds at offset HEX of file P under P.extracted/HEX/."""
+    rel = os.path.relpath(p, bw)
+    parts = rel.split(os.sep)
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i - 1].endswith(".extracted") and all(c in "0123456789ABCDEF" for c in parts[i]):
+            parent = os.path.join(bw, *parts[:i - 1], parts[i - 1][: -len(".extracted")])
+            return parent, int(parts[i], 16)
+    return None, None
+
+def is_slice(p):
+    """A verbatim byte range of its parent, at or after binwalk's offset, where
+    fwaudit has the parent (or the parent is the image): nothing was decoded."""
+    parent, offset = parent_of(p)
+    if parent is None:
+        return False
+    if os.path.islink(parent):
+        parent = os.path.realpath(parent)
+    if not os.path.isfile(parent):
+        return False
+    if os.path.realpath(parent) != os.path.realpath(img) and bw_hash_of.get(parent) not in fw_hashes:
+        return False
+    data = open(p, "rb").read()
+    with open(parent, "rb") as f:
+        f.seek(offset)
+        window = f.read(len(data) + (1 << 20))
+    return bool(data) and window.find(data) >= 0
+
+CONVERTED = {"system.dtb": "dtc's DTS text of a device tree blob"}
+cats = {"missing": [], "slice": [], "blob": [], "converted": []}
+for p, h in bw_files:
+    if h in fw_hashes:
+        continue
+    extracted = p + ".extracted"
+    if os.path.basename(p) in CONVERTED:
+        cats["converted"].append(p)
+    elif is_slice(p):
+        cats["slice"].append(p)
+    elif os.path.isdir(extracted) and any(os.scandir(extracted)):
+        cats["blob"].append(p)
+    else:
+        cats["missing"].append(p)
+with open(missing_out, "w") as f:
+    for cat in ("missing", "blob", "slice", "converted"):
+        for p in sorted(cats[cat]):
+            f.write(f"{cat} {os.path.relpath(p, bw)} {os.path.getsize(p)}\n")
+print(json.dumps({
+    "image": os.path.basename(img), "size": os.path.getsize(img),
+    "fw_files": len(fw_files), "bw_files": len(bw_files),
+    **{k: len(v) for k, v in cats.items()},
+    "fw_only": sum(1 for _, h in fw_files if h not in bw_hashes),
+    "fw": timing(fwt), "bw": timing(bwt), "retries": int(retries),
+}))
+PY
+done
+# Deleted only now, after every run (see timed).
+[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/binwalk"
+
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| image | size (MB) | files fwaudit / binwalk | missing from fwaudit | binwalk blobs / slices / converted | fwaudit-only files | wall fwaudit / binwalk (s) | ratio | CPU fwaudit / binwalk (s) | peak RSS fwaudit / binwalk (MiB) | load (1 min) fwaudit / binwalk | binwalk retries |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    fw, bw = r["fw"], r["bw"]
+    ratio = fw["wall"] / bw["wall"] if bw["wall"] else float("inf")
+    print(f"| {r['image']} | {r['size'] / 1e6:.1f} | {r['fw_files']} / {r['bw_files']} | "
+          f"{r['missing']} | {r['blob']} / {r['slice']} / {r['converted']} | {r['fw_only']} | {fw['wall']:.2f} / {bw['wall']:.2f} | "
+          f"{ratio:.2f} | {fw['cpu']:.2f} / {bw['cpu']:.2f} | {fw['rss_mib']:.0f} / {bw['rss_mib']:.0f} | "
+          f"{fw['load']:.2f} / {bw['load']:.2f} | {r['retries']} |")
+PY
+echo "per-image lists of missing files and blobs: $RUN/*.missing.txt" >&2
