@@ -41,6 +41,42 @@ if ! binwalk --version 2>/dev/null | grep -qx "binwalk $BINWALK_VERSION"; then
     CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo install binwalk --locked --version "$BINWALK_VERSION"
 fi
 
+# binwalk 3.1.0 with its main loop's exit condition fixed, built beside the
+# stock one as $TOOLS/binwalk-fixed/bin/binwalk. The stock loop runs
+# `while queue not empty || pool.active_count() > 0` and takes at most one
+# result per turn: it ends while results of finished workers are still in the
+# channel (their extractions are then never scanned: -M stops short) and
+# before a queued job has started (then "Analyzed 0 files"); a worker whose
+# result can no longer be sent then panics and binwalk exits 255. The fix
+# counts jobs spawned but not yet reported and loops until that is 0; nothing
+# else changes. vs_binwalk.sh runs both and says which file set it compares.
+src=$(find "${CARGO_HOME:-$HOME/.cargo}/registry/src" -maxdepth 2 -type d -name "binwalk-$BINWALK_VERSION" | head -1)
+if [ ! -x "$TOOLS/binwalk-fixed/bin/binwalk" ] && [ -n "$src" ]; then
+    rm -rf "$TOOLS/binwalk-fixed/src"
+    mkdir -p "$TOOLS/binwalk-fixed"
+    cp -r "$src" "$TOOLS/binwalk-fixed/src"
+    python3 - "$TOOLS/binwalk-fixed/src/src/main.rs" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+edits = [
+    ("    while !target_files.is_empty() || workers.active_count() > 0 {",
+     "    let mut outstanding: usize = 0;\n    while !target_files.is_empty() || outstanding > 0 {"),
+    ("                worker_tx.clone(),\n            );\n",
+     "                worker_tx.clone(),\n            );\n            outstanding += 1;\n"),
+    ("        if let Ok(results) = worker_rx.try_recv() {\n",
+     "        if let Ok(results) = worker_rx.try_recv() {\n            outstanding -= 1;\n"),
+]
+for old, new in edits:
+    assert s.count(old) == 1, old
+    s = s.replace(old, new)
+open(p, "w").write(s)
+PY
+    CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo install --locked --path "$TOOLS/binwalk-fixed/src" \
+        --root "$TOOLS/binwalk-fixed" --target-dir "$TOOLS/binwalk-fixed/target"
+    rm -rf "$TOOLS/binwalk-fixed/target"
+fi
+
 mkdir -p "$TOOLS/bin"
 if [ ! -x "$TOOLS/venv/bin/ubireader_extract_files" ]; then
     python3 -m venv "$TOOLS/venv"

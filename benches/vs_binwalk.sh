@@ -12,6 +12,12 @@
 #   FWAUDIT_BIN          fwaudit binary (default: build the release binary)
 #   FWAUDIT_BENCH_CACHE  image cache (default /var/cache/fwaudit-bench)
 #   FWAUDIT_BENCH_TOOLS  binwalk's extra tools (default /opt/fwaudit-bench-tools)
+#   BINWALK_FIXED        binwalk 3.1.0 with its main loop fixed (see
+#                        binwalk-setup.sh; default $FWAUDIT_BENCH_TOOLS/binwalk-fixed/bin/binwalk).
+#                        When present, its output is the file set fwaudit is
+#                        held to and its time the one the ratio divides by;
+#                        stock binwalk still runs, and its time and how much
+#                        of its recursion it completed are shown beside.
 #   REPEAT               runs of each tool per image (default 1); the fastest
 #                        run is reported (the machine is shared: the minimum is
 #                        the run least disturbed by others)
@@ -20,16 +26,21 @@
 # What is compared: every regular file under each output directory, by SHA-256
 # of its content (names differ by design: fwaudit writes provenance paths,
 # binwalk hex offsets). A binwalk file whose content fwaudit wrote nowhere is
-# put in one of four classes, listed per image in $CACHE/run/IMAGE.missing.txt:
+# put in one of five classes, listed per image in $CACHE/run/IMAGE.missing.txt:
+#   - empty: zero bytes, so no content to miss (binwalk's 7z writes symlinks
+#     and device nodes of a cpio as empty regular files; fwaudit writes the
+#     symlink and, by policy, never creates device nodes).
 #   - slice: a verbatim byte range of its binwalk parent (binwalk writes what
 #     it finds at offset HEX of file P under P.extracted/HEX/), where fwaudit
 #     has that parent too or the parent is the image: nothing was decoded, so
-#     fwaudit holds those bytes (a uImage's still-compressed payload, a TRX
-#     partition, a PEM certificate carved out of a library, a PNG in a binary).
-#   - blob: not a slice, but binwalk recursed into it and extracted something
-#     (a non-empty P.extracted beside it): a decoded layer binwalk writes out
-#     as bytes and fwaudit keeps only as a layer path. What it holds is
-#     compared file by file like everything else.
+#     fwaudit holds those bytes (a uImage's still-compressed payload, an MBR
+#     partition, a PEM certificate or SVG carved out of a binary).
+#   - blob: an output binwalk names itself (decompressed.bin, partition_N.bin,
+#     a UBI volume image, ...) that it went on to extract from: a decoded layer
+#     binwalk writes as bytes and fwaudit keeps as a layer path (fwaudit's TRX
+#     kernel partition is decoded in one step, binwalk's in two). What it holds
+#     is compared file by file like everything else. A file a file system or
+#     archive names is never a blob.
 #   - converted: not in the image in any form, made by a converter binwalk runs
 #     (system.dtb, dtc's DTS text of a device tree).
 #   - missing: everything else. These are the misses the target is about.
@@ -58,9 +69,13 @@ fi
 [ ${#images[@]} -gt 0 ] || { echo "no images: run benches/images.sh" >&2; exit 1; }
 
 RUN=$CACHE/run
-rm -rf "$RUN/fwaudit" "$RUN/binwalk"
+# A previous run's trees are deleted only after this run's timings (see timed).
+old=$CACHE/run.old.$$
+[ -d "$RUN" ] && mv "$RUN" "$old"
 mkdir -p "$RUN"
 results=$RUN/results.jsonl
+fixed=${BINWALK_FIXED:-$TOOLS/binwalk-fixed/bin/binwalk}
+[ -x "$fixed" ] || fixed=""
 : >"$results"
 
 # timed LABEL OUTDIR TIMEFILE -- COMMAND...: runs COMMAND REPEAT times, each
@@ -70,11 +85,11 @@ results=$RUN/results.jsonl
 # fastest run's "wall user sys maxrss_kb exit load" in TIMEFILE and its output
 # in OUTDIR (a symlink).
 #
-# binwalk 3.1.0's main loop can end before its first worker thread has
-# started (it waits while `active_count() > 0`, which a queued but not yet
-# running job does not count): on a loaded machine it then prints "Analyzed 0
-# files" and extracts nothing. Such a run is repeated (up to 5 times) and
-# counted in the "retries" column; it is not a result.
+# Stock binwalk 3.1.0's main loop can end before its first worker has started
+# (it waits while `active_count() > 0`, which a queued job not yet running
+# does not count): on a loaded machine it then prints "Analyzed 0 files" and
+# extracts nothing. Such a run is repeated (up to 5 times) and counted in the
+# "retries" column; it is not a result.
 timed() {
     local label=$1 out=$2 tf=$3; shift 4
     local best="" best_dir="" i line try load dir
@@ -83,8 +98,8 @@ timed() {
             dir=$out.$i.$try
             load=$(cut -d' ' -f1 /proc/loadavg)
             /usr/bin/time -f '%e %U %S %M %x' -o "$tf.raw" "${@//@OUT@/$dir}" >"$dir.stdout" 2>"$dir.stderr" || true
-            if [ "$label" = binwalk ] && grep -q '^Analyzed 0 files' "$dir.stdout"; then
-                echo "  binwalk analyzed 0 files (its start-up race); again" >&2
+            if [ "$label" != fwaudit ] && grep -q '^Analyzed 0 files' "$dir.stdout"; then
+                echo "  $label analyzed 0 files (its start-up race); again" >&2
                 echo "$label" >>"$RUN/retries"
                 continue
             fi
@@ -96,9 +111,19 @@ timed() {
             best_dir=$dir
         fi
     done
-    echo "$best" >"$tf"
+    # binwalk -M queues every non-empty regular file it extracts: a complete
+    # run analyzed that many plus the image.
+    local analyzed="-" expected="-"
+    if [ "$label" != fwaudit ]; then
+        analyzed=$(grep -o '^Analyzed [0-9]* file' "$best_dir.stdout" | awk '{print $2}')
+        # (less what binwalk carves and deliberately does not recurse into)
+        expected=$(($(find "$best_dir" -type f -size +0 ! -name 'pem.crt' ! -name 'pem.key' \
+            ! -name 'image.jpg' ! -name 'image.gif' ! -name 'image.svg' ! -name 'image.riff' \
+            ! -name 'video.wav' ! -name 'capture.pcapng' ! -name 'symtab.json' | wc -l) + 1))
+    fi
+    echo "$best ${analyzed:-?} $expected" >"$tf"
     ln -sfn "$best_dir" "$out"
-    echo "  $label: $(cut -d' ' -f1 "$tf") s wall, $(awk '{print $2 + $3}' "$tf") s CPU (load $(cut -d' ' -f6 "$tf"))" >&2
+    echo "  $label: $(cut -d' ' -f1 "$tf") s wall, $(awk '{print $2 + $3}' "$tf") s CPU (load $(cut -d' ' -f6 "$tf"))${analyzed:+, analyzed $analyzed of $expected files}" >&2
 }
 
 for img in "${images[@]}"; do
@@ -106,15 +131,21 @@ for img in "${images[@]}"; do
     echo "== $name" >&2
     fw=$RUN/fwaudit/$name
     bw=$RUN/binwalk/$name
-    mkdir -p "$RUN/fwaudit" "$RUN/binwalk"
+    mkdir -p "$RUN/fwaudit" "$RUN/binwalk" "$RUN/binwalk-fixed"
     : >"$RUN/retries"
     cat "$img" >/dev/null
     timed fwaudit "$fw" "$RUN/$name.fw.time" -- "$bin" unpack "$img" --extract @OUT@
     timed binwalk "$bw" "$RUN/$name.bw.time" -- binwalk -M -e -C @OUT@ "$img"
+    ref=$bw reft=$RUN/$name.bw.time
+    if [ -n "$fixed" ]; then
+        ref=$RUN/binwalk-fixed/$name reft=$RUN/$name.bwf.time
+        timed binwalk-fixed "$ref" "$reft" -- "$fixed" -M -e -C @OUT@ "$img"
+    fi
     retries=$(wc -l <"$RUN/retries")
-    python3 - "$img" "$(readlink -f "$fw")" "$(readlink -f "$bw")" "$RUN/$name.fw.time" "$RUN/$name.bw.time" "$RUN/$name.missing.txt" "$retries" >>"$results" <<'PY'
-import hashlib, json, os, sys
-img, fw, bw, fwt, bwt, missing_out, retries = sys.argv[1:]
+    python3 - "$img" "$(readlink -f "$fw")" "$(readlink -f "$ref")" "$RUN/$name.fw.time" "$reft" \
+        "$RUN/$name.missing.txt" "$retries" "$RUN/$name.bw.time" "${fixed:+fixed}" >>"$results" <<'PY'
+import hashlib, json, os, re, sys
+img, fw, bw, fwt, bwt, missing_out, retries, stockt, reference = sys.argv[1:]
 
 def files(root):
     """(path, sha256) of every regular file under root, symlinks not followed."""
@@ -131,9 +162,9 @@ def files(root):
     return out
 
 def timing(path):
-    wall, user, sys_, rss, code, load = open(path).read().split()
+    wall, user, sys_, rss, code, load, analyzed, expected = open(path).read().split()
     return {"wall": float(wall), "cpu": float(user) + float(sys_), "rss_mib": int(rss) / 1024,
-            "exit": int(code), "load": float(load)}
+            "exit": int(code), "load": float(load), "analyzed": analyzed, "expected": expected}
 
 fw_files, bw_files = files(fw), files(bw)
 fw_hashes = {h for _, h in fw_files}
@@ -150,6 +181,13 @@ def parent_of(p):
             return parent, int(parts[i], 16)
     return None, None
 
+_parent_cache = {}
+def parent_bytes(parent):
+    if parent not in _parent_cache:
+        _parent_cache.clear()
+        _parent_cache[parent] = open(parent, "rb").read()
+    return _parent_cache[parent]
+
 def is_slice(p):
     """A verbatim byte range of its parent, at or after binwalk's offset, where
     fwaudit has the parent (or the parent is the image): nothing was decoded."""
@@ -163,27 +201,31 @@ def is_slice(p):
     if os.path.realpath(parent) != os.path.realpath(img) and bw_hash_of.get(parent) not in fw_hashes:
         return False
     data = open(p, "rb").read()
-    with open(parent, "rb") as f:
-        f.seek(offset)
-        window = f.read(len(data) + (1 << 20))
-    return bool(data) and window.find(data) >= 0
+    return parent_bytes(parent).find(data, offset) >= 0
 
+# Names binwalk gives the output of a decoder or carver it runs itself (as
+# opposed to files a file system or archive names).
+SYNTHETIC = re.compile(r"^(decompressed\.bin|unsparsed\.img|kernel\.bin|autel\.decoded|s-record\.bin"
+                       r"|partition_\d+\.bin|.*_partition\.\d+|img-\d+_vol-.*\.ubifs)$")
 CONVERTED = {"system.dtb": "dtc's DTS text of a device tree blob"}
-cats = {"missing": [], "slice": [], "blob": [], "converted": []}
+cats = {"missing": [], "empty": [], "slice": [], "blob": [], "converted": []}
 for p, h in bw_files:
     if h in fw_hashes:
         continue
+    name = os.path.basename(p)
     extracted = p + ".extracted"
-    if os.path.basename(p) in CONVERTED:
+    if os.path.getsize(p) == 0:
+        cats["empty"].append(p)
+    elif name in CONVERTED:
         cats["converted"].append(p)
     elif is_slice(p):
         cats["slice"].append(p)
-    elif os.path.isdir(extracted) and any(os.scandir(extracted)):
+    elif SYNTHETIC.match(name) and os.path.isdir(extracted) and any(os.scandir(extracted)):
         cats["blob"].append(p)
     else:
         cats["missing"].append(p)
 with open(missing_out, "w") as f:
-    for cat in ("missing", "blob", "slice", "converted"):
+    for cat in ("missing", "empty", "blob", "slice", "converted"):
         for p in sorted(cats[cat]):
             f.write(f"{cat} {os.path.relpath(p, bw)} {os.path.getsize(p)}\n")
 print(json.dumps({
@@ -191,24 +233,31 @@ print(json.dumps({
     "fw_files": len(fw_files), "bw_files": len(bw_files),
     **{k: len(v) for k, v in cats.items()},
     "fw_only": sum(1 for _, h in fw_files if h not in bw_hashes),
-    "fw": timing(fwt), "bw": timing(bwt), "retries": int(retries),
+    "fw": timing(fwt), "bw": timing(bwt), "stock": timing(stockt), "retries": int(retries),
+    "reference": reference or "stock",
 }))
 PY
 done
 # Deleted only now, after every run (see timed).
-[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/binwalk"
+[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/binwalk" "$RUN/binwalk-fixed"
+rm -rf "$old"
 
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| image | size (MB) | files fwaudit / binwalk | missing from fwaudit | binwalk blobs / slices / converted | fwaudit-only files | wall fwaudit / binwalk (s) | ratio | CPU fwaudit / binwalk (s) | peak RSS fwaudit / binwalk (MiB) | load (1 min) fwaudit / binwalk | binwalk retries |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+ref = "binwalk (fixed loop)" if rows and rows[0]["reference"] == "fixed" else "binwalk"
+print(f"Reference: {ref}. Stock binwalk 3.1.0 shown for time and for how many of the files it extracted it went on to analyze (-M).\n")
+print(f"| image | size (MB) | files fwaudit / {ref} | missing from fwaudit | {ref} empty / blobs / slices / converted | fwaudit-only files "
+      f"| wall fwaudit / {ref} (s) | ratio | CPU fwaudit / {ref} (s) | peak RSS fwaudit / {ref} (MiB) "
+      "| stock binwalk: wall (s), files analyzed / due | load (1 min) at fwaudit / binwalk runs | stock retries |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    fw, bw = r["fw"], r["bw"]
+    fw, bw, st = r["fw"], r["bw"], r["stock"]
     ratio = fw["wall"] / bw["wall"] if bw["wall"] else float("inf")
     print(f"| {r['image']} | {r['size'] / 1e6:.1f} | {r['fw_files']} / {r['bw_files']} | "
-          f"{r['missing']} | {r['blob']} / {r['slice']} / {r['converted']} | {r['fw_only']} | {fw['wall']:.2f} / {bw['wall']:.2f} | "
-          f"{ratio:.2f} | {fw['cpu']:.2f} / {bw['cpu']:.2f} | {fw['rss_mib']:.0f} / {bw['rss_mib']:.0f} | "
-          f"{fw['load']:.2f} / {bw['load']:.2f} | {r['retries']} |")
+          f"{r['missing']} | {r['empty']} / {r['blob']} / {r['slice']} / {r['converted']} | {r['fw_only']} | "
+          f"{fw['wall']:.2f} / {bw['wall']:.2f} | {ratio:.2f} | {fw['cpu']:.2f} / {bw['cpu']:.2f} | "
+          f"{fw['rss_mib']:.0f} / {bw['rss_mib']:.0f} | {st['wall']:.2f}, {st['analyzed']} / {st['expected']} | "
+          f"{fw['load']:.1f} / {bw['load']:.1f} | {r['retries']} |")
 PY
 echo "per-image lists of missing files and blobs: $RUN/*.missing.txt" >&2
