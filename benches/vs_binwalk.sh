@@ -18,6 +18,8 @@
 #                        held to and its time the one the ratio divides by;
 #                        stock binwalk still runs, and its time and how much
 #                        of its recursion it completed are shown beside.
+#   FWAUDIT_BASE_BIN     a second fwaudit binary (say, main's) timed and
+#                        compared in the same run, shown as "base"
 #   REPEAT               runs of each tool per image (default 1); the fastest
 #                        run is reported (the machine is shared: the minimum is
 #                        the run least disturbed by others)
@@ -98,7 +100,7 @@ timed() {
             dir=$out.$i.$try
             load=$(cut -d' ' -f1 /proc/loadavg)
             /usr/bin/time -f '%e %U %S %M %x' -o "$tf.raw" "${@//@OUT@/$dir}" >"$dir.stdout" 2>"$dir.stderr" || true
-            if [ "$label" != fwaudit ] && grep -q '^Analyzed 0 files' "$dir.stdout"; then
+            if [[ $label == binwalk* ]] && grep -q '^Analyzed 0 files' "$dir.stdout"; then
                 echo "  $label analyzed 0 files (its start-up race); again" >&2
                 echo "$label" >>"$RUN/retries"
                 continue
@@ -114,7 +116,7 @@ timed() {
     # binwalk -M queues every non-empty regular file it extracts: a complete
     # run analyzed that many plus the image.
     local analyzed="-" expected="-"
-    if [ "$label" != fwaudit ]; then
+    if [[ $label == binwalk* ]]; then
         analyzed=$(grep -o '^Analyzed [0-9]* file' "$best_dir.stdout" | awk '{print $2}')
         # (less what binwalk carves and deliberately does not recurse into)
         expected=$(($(find "$best_dir" -type f -size +0 ! -name 'pem.crt' ! -name 'pem.key' \
@@ -135,6 +137,12 @@ for img in "${images[@]}"; do
     : >"$RUN/retries"
     cat "$img" >/dev/null
     timed fwaudit "$fw" "$RUN/$name.fw.time" -- "$bin" unpack "$img" --extract @OUT@
+    base=""
+    if [ -n "${FWAUDIT_BASE_BIN:-}" ]; then
+        mkdir -p "$RUN/fwaudit-base"
+        base=$RUN/fwaudit-base/$name
+        timed fwaudit-base "$base" "$RUN/$name.base.time" -- "$(realpath "$FWAUDIT_BASE_BIN")" unpack "$img" --extract @OUT@
+    fi
     timed binwalk "$bw" "$RUN/$name.bw.time" -- binwalk -M -e -C @OUT@ "$img"
     ref=$bw reft=$RUN/$name.bw.time
     if [ -n "$fixed" ]; then
@@ -143,9 +151,10 @@ for img in "${images[@]}"; do
     fi
     retries=$(wc -l <"$RUN/retries")
     python3 - "$img" "$(readlink -f "$fw")" "$(readlink -f "$ref")" "$RUN/$name.fw.time" "$reft" \
-        "$RUN/$name.missing.txt" "$retries" "$RUN/$name.bw.time" "${fixed:+fixed}" >>"$results" <<'PY'
+        "$RUN/$name.missing.txt" "$retries" "$RUN/$name.bw.time" "${fixed:+fixed}" \
+        "${base:+$(readlink -f "$base")}" "$RUN/$name.base.time" >>"$results" <<'PY'
 import hashlib, json, os, re, sys
-img, fw, bw, fwt, bwt, missing_out, retries, stockt, reference = sys.argv[1:]
+img, fw, bw, fwt, bwt, missing_out, retries, stockt, reference, base, baset = sys.argv[1:]
 
 def files(root):
     """(path, sha256) of every regular file under root, symlinks not followed."""
@@ -166,8 +175,7 @@ def timing(path):
     return {"wall": float(wall), "cpu": float(user) + float(sys_), "rss_mib": int(rss) / 1024,
             "exit": int(code), "load": float(load), "analyzed": analyzed, "expected": expected}
 
-fw_files, bw_files = files(fw), files(bw)
-fw_hashes = {h for _, h in fw_files}
+bw_files = files(bw)
 bw_hashes = {h for _, h in bw_files}
 bw_hash_of = dict(bw_files)
 
@@ -188,7 +196,7 @@ def parent_bytes(parent):
         _parent_cache[parent] = open(parent, "rb").read()
     return _parent_cache[parent]
 
-def is_slice(p):
+def is_slice(p, fw_hashes):
     """A verbatim byte range of its parent, at or after binwalk's offset, where
     fwaudit has the parent (or the parent is the image): nothing was decoded."""
     parent, offset = parent_of(p)
@@ -208,22 +216,34 @@ def is_slice(p):
 SYNTHETIC = re.compile(r"^(decompressed\.bin|unsparsed\.img|kernel\.bin|autel\.decoded|s-record\.bin"
                        r"|partition_\d+\.bin|.*_partition\.\d+|img-\d+_vol-.*\.ubifs)$")
 CONVERTED = {"system.dtb": "dtc's DTS text of a device tree blob"}
-cats = {"missing": [], "empty": [], "slice": [], "blob": [], "converted": []}
-for p, h in bw_files:
-    if h in fw_hashes:
-        continue
-    name = os.path.basename(p)
-    extracted = p + ".extracted"
-    if os.path.getsize(p) == 0:
-        cats["empty"].append(p)
-    elif name in CONVERTED:
-        cats["converted"].append(p)
-    elif is_slice(p):
-        cats["slice"].append(p)
-    elif SYNTHETIC.match(name) and os.path.isdir(extracted) and any(os.scandir(extracted)):
-        cats["blob"].append(p)
-    else:
-        cats["missing"].append(p)
+
+def classify(fw_hashes):
+    cats = {"missing": [], "empty": [], "slice": [], "blob": [], "converted": []}
+    for p, h in bw_files:
+        if h in fw_hashes:
+            continue
+        name = os.path.basename(p)
+        extracted = p + ".extracted"
+        if os.path.getsize(p) == 0:
+            cats["empty"].append(p)
+        elif name in CONVERTED:
+            cats["converted"].append(p)
+        elif is_slice(p, fw_hashes):
+            cats["slice"].append(p)
+        elif SYNTHETIC.match(name) and os.path.isdir(extracted) and any(os.scandir(extracted)):
+            cats["blob"].append(p)
+        else:
+            cats["missing"].append(p)
+    return cats
+
+base_summary = None
+if base:
+    base_files = files(base)
+    base_cats = classify({h for _, h in base_files})
+    base_summary = {"files": len(base_files), "missing": len(base_cats["missing"]), **timing(baset)}
+fw_files = files(fw)
+fw_hashes = {h for _, h in fw_files}
+cats = classify(fw_hashes)
 with open(missing_out, "w") as f:
     for cat in ("missing", "empty", "blob", "slice", "converted"):
         for p in sorted(cats[cat]):
@@ -234,12 +254,12 @@ print(json.dumps({
     **{k: len(v) for k, v in cats.items()},
     "fw_only": sum(1 for _, h in fw_files if h not in bw_hashes),
     "fw": timing(fwt), "bw": timing(bwt), "stock": timing(stockt), "retries": int(retries),
-    "reference": reference or "stock",
+    "reference": reference or "stock", "base": base_summary,
 }))
 PY
 done
 # Deleted only now, after every run (see timed).
-[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/binwalk" "$RUN/binwalk-fixed"
+[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/fwaudit-base" "$RUN/binwalk" "$RUN/binwalk-fixed"
 rm -rf "$old"
 
 python3 - "$results" <<'PY'
@@ -249,8 +269,9 @@ ref = "binwalk (fixed loop)" if rows and rows[0]["reference"] == "fixed" else "b
 print(f"Reference: {ref}. Stock binwalk 3.1.0 shown for time and for how many of the files it extracted it went on to analyze (-M).\n")
 print(f"| image | size (MB) | files fwaudit / {ref} | missing from fwaudit | {ref} empty / blobs / slices / converted | fwaudit-only files "
       f"| wall fwaudit / {ref} (s) | ratio | CPU fwaudit / {ref} (s) | peak RSS fwaudit / {ref} (MiB) "
-      "| stock binwalk: wall (s), files analyzed / due | load (1 min) at fwaudit / binwalk runs | stock retries |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| stock binwalk: wall (s), files analyzed / due | load (1 min) at fwaudit / binwalk runs | stock retries |"
+      + (" base fwaudit: files, missing, wall (s), CPU (s), ratio |" if rows and rows[0]["base"] else ""))
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if rows and rows[0]["base"] else ""))
 for r in rows:
     fw, bw, st = r["fw"], r["bw"], r["stock"]
     ratio = fw["wall"] / bw["wall"] if bw["wall"] else float("inf")
@@ -258,6 +279,8 @@ for r in rows:
           f"{r['missing']} | {r['empty']} / {r['blob']} / {r['slice']} / {r['converted']} | {r['fw_only']} | "
           f"{fw['wall']:.2f} / {bw['wall']:.2f} | {ratio:.2f} | {fw['cpu']:.2f} / {bw['cpu']:.2f} | "
           f"{fw['rss_mib']:.0f} / {bw['rss_mib']:.0f} | {st['wall']:.2f}, {st['analyzed']} / {st['expected']} | "
-          f"{fw['load']:.1f} / {bw['load']:.1f} | {r['retries']} |")
+          f"{fw['load']:.1f} / {bw['load']:.1f} | {r['retries']} |"
+          + (f" {r['base']['files']}, {r['base']['missing']}, {r['base']['wall']:.2f}, {r['base']['cpu']:.2f}, "
+             f"{r['base']['wall'] / bw['wall']:.2f} |" if r["base"] else ""))
 PY
 echo "per-image lists of missing files and blobs: $RUN/*.missing.txt" >&2
