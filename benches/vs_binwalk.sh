@@ -23,7 +23,13 @@
 #   REPEAT               runs of each tool per image (default 1); the fastest
 #                        run is reported (the machine is shared: the minimum is
 #                        the run least disturbed by others)
-#   KEEP=1               keep the extraction directories under $CACHE/run
+#   FWAUDIT_BENCH_TREES  where the extracted trees go (default /dev/shm/fwaudit-bench,
+#                        a tmpfs: both tools write the same trees, several GB
+#                        per image at REPEAT=2, and this machine's disk is shared
+#                        and near full; a tmpfs also keeps out ext4's slow inode
+#                        allocation right after mass deletions, see timed)
+#   KEEP=1               keep the extracted trees (otherwise each image's are
+#                        deleted once it is compared)
 #
 # What is compared: every regular file under each output directory, by SHA-256
 # of its content (names differ by design: fwaudit writes provenance paths,
@@ -37,15 +43,15 @@
 #     has that parent too or the parent is the image: nothing was decoded, so
 #     fwaudit holds those bytes (a uImage's still-compressed payload, an MBR
 #     partition, a PEM certificate or SVG carved out of a binary).
-#   - blob: an output binwalk names itself (decompressed.bin, partition_N.bin,
-#     a UBI volume image, ...) that it went on to extract from: a decoded layer
-#     binwalk writes as bytes and fwaudit keeps as a layer path (fwaudit's TRX
-#     kernel partition is decoded in one step, binwalk's in two). What it holds
-#     is compared file by file like everything else. A file a file system or
-#     archive names is never a blob.
+#   - layer: an output binwalk names itself (decompressed.bin, partition_N.bin,
+#     a UBI volume image, ...) that it went on to extract from: a decoded layer.
+#     fwaudit writes every layer it decodes as a file too, so a layer fwaudit
+#     lacks is a miss: it is counted in "missing" and shown apart only to tell
+#     a missed decoder from a missed file.
 #   - converted: not in the image in any form, made by a converter binwalk runs
 #     (system.dtb, dtc's DTS text of a device tree).
-#   - missing: everything else. These are the misses the target is about.
+#   - missing: everything else, plus the layers. These are the misses the
+#     target is about.
 # Timing: wall and CPU time and peak RSS from GNU time (`%M` is the largest
 # single process of the tree, not a sum). The image is read once before the
 # runs so both tools start from the page cache. The load average printed is
@@ -71,10 +77,12 @@ fi
 [ ${#images[@]} -gt 0 ] || { echo "no images: run benches/images.sh" >&2; exit 1; }
 
 RUN=$CACHE/run
+TREES=${FWAUDIT_BENCH_TREES:-/dev/shm/fwaudit-bench}
 # A previous run's trees are deleted only after this run's timings (see timed).
-old=$CACHE/run.old.$$
-[ -d "$RUN" ] && mv "$RUN" "$old"
-mkdir -p "$RUN"
+old=$TREES.old.$$
+[ -d "$TREES" ] && mv "$TREES" "$old"
+rm -rf "$RUN"
+mkdir -p "$RUN" "$TREES"
 results=$RUN/results.jsonl
 fixed=${BINWALK_FIXED:-$TOOLS/binwalk-fixed/bin/binwalk}
 [ -x "$fixed" ] || fixed=""
@@ -107,7 +115,9 @@ timed() {
             fi
             break
         done
-        line="$(tail -1 "$tf.raw") $load"
+        line="$(tail -1 "$tf.raw" 2>/dev/null || true)"
+        [ -n "$line" ] || line="999999 0 0 0 255"  # killed (or the disk filled up)
+        line="$line $load"
         if [ -z "$best" ] || awk -v a="$line" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]<y[1])}'; then
             best=$line
             best_dir=$dir
@@ -119,9 +129,9 @@ timed() {
     if [[ $label == binwalk* ]]; then
         analyzed=$(grep -o '^Analyzed [0-9]* file' "$best_dir.stdout" | awk '{print $2}')
         # (less what binwalk carves and deliberately does not recurse into)
-        expected=$(($(find "$best_dir" -type f -size +0 ! -name 'pem.crt' ! -name 'pem.key' \
+        expected=$(($( (find "$best_dir" -type f -size +0 ! -name 'pem.crt' ! -name 'pem.key' \
             ! -name 'image.jpg' ! -name 'image.gif' ! -name 'image.svg' ! -name 'image.riff' \
-            ! -name 'video.wav' ! -name 'capture.pcapng' ! -name 'symtab.json' | wc -l) + 1))
+            ! -name 'video.wav' ! -name 'capture.pcapng' ! -name 'symtab.json' 2>/dev/null || true) | wc -l) + 1))
     fi
     echo "$best ${analyzed:-?} $expected" >"$tf"
     ln -sfn "$best_dir" "$out"
@@ -131,22 +141,22 @@ timed() {
 for img in "${images[@]}"; do
     name=$(basename "$img")
     echo "== $name" >&2
-    fw=$RUN/fwaudit/$name
-    bw=$RUN/binwalk/$name
-    mkdir -p "$RUN/fwaudit" "$RUN/binwalk" "$RUN/binwalk-fixed"
+    fw=$TREES/fwaudit/$name
+    bw=$TREES/binwalk/$name
+    mkdir -p "$TREES/fwaudit" "$TREES/binwalk" "$TREES/binwalk-fixed"
     : >"$RUN/retries"
     cat "$img" >/dev/null
     timed fwaudit "$fw" "$RUN/$name.fw.time" -- "$bin" unpack "$img" --extract @OUT@
     base=""
     if [ -n "${FWAUDIT_BASE_BIN:-}" ]; then
-        mkdir -p "$RUN/fwaudit-base"
-        base=$RUN/fwaudit-base/$name
+        mkdir -p "$TREES/fwaudit-base"
+        base=$TREES/fwaudit-base/$name
         timed fwaudit-base "$base" "$RUN/$name.base.time" -- "$(realpath "$FWAUDIT_BASE_BIN")" unpack "$img" --extract @OUT@
     fi
     timed binwalk "$bw" "$RUN/$name.bw.time" -- binwalk -M -e -C @OUT@ "$img"
     ref=$bw reft=$RUN/$name.bw.time
     if [ -n "$fixed" ]; then
-        ref=$RUN/binwalk-fixed/$name reft=$RUN/$name.bwf.time
+        ref=$TREES/binwalk-fixed/$name reft=$RUN/$name.bwf.time
         timed binwalk-fixed "$ref" "$reft" -- "$fixed" -M -e -C @OUT@ "$img"
     fi
     retries=$(wc -l <"$RUN/retries")
@@ -218,7 +228,7 @@ SYNTHETIC = re.compile(r"^(decompressed\.bin|unsparsed\.img|kernel\.bin|autel\.d
 CONVERTED = {"system.dtb": "dtc's DTS text of a device tree blob"}
 
 def classify(fw_hashes):
-    cats = {"missing": [], "empty": [], "slice": [], "blob": [], "converted": []}
+    cats = {"missing": [], "empty": [], "slice": [], "layer": [], "converted": []}
     for p, h in bw_files:
         if h in fw_hashes:
             continue
@@ -231,7 +241,7 @@ def classify(fw_hashes):
         elif is_slice(p, fw_hashes):
             cats["slice"].append(p)
         elif SYNTHETIC.match(name) and os.path.isdir(extracted) and any(os.scandir(extracted)):
-            cats["blob"].append(p)
+            cats["layer"].append(p)
         else:
             cats["missing"].append(p)
     return cats
@@ -240,12 +250,13 @@ base_summary = None
 if base:
     base_files = files(base)
     base_cats = classify({h for _, h in base_files})
-    base_summary = {"files": len(base_files), "missing": len(base_cats["missing"]), **timing(baset)}
+    base_summary = {"files": len(base_files), "missing": len(base_cats["missing"]) + len(base_cats["layer"]),
+                    **timing(baset)}
 fw_files = files(fw)
 fw_hashes = {h for _, h in fw_files}
 cats = classify(fw_hashes)
 with open(missing_out, "w") as f:
-    for cat in ("missing", "empty", "blob", "slice", "converted"):
+    for cat in ("missing", "layer", "empty", "slice", "converted"):
         for p in sorted(cats[cat]):
             f.write(f"{cat} {os.path.relpath(p, bw)} {os.path.getsize(p)}\n")
 print(json.dumps({
@@ -257,9 +268,11 @@ print(json.dumps({
     "reference": reference or "stock", "base": base_summary,
 }))
 PY
+    # This image's trees, once compared (they are several GB for the big ones).
+    if [ "${KEEP:-0}" != 1 ]; then
+        rm -rf "$TREES"/*/"$name" "$TREES"/*/"$name".*
+    fi
 done
-# Deleted only now, after every run (see timed).
-[ "${KEEP:-0}" = 1 ] || rm -rf "$RUN/fwaudit" "$RUN/fwaudit-base" "$RUN/binwalk" "$RUN/binwalk-fixed"
 rm -rf "$old"
 
 python3 - "$results" <<'PY'
@@ -267,7 +280,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 ref = "binwalk (fixed loop)" if rows and rows[0]["reference"] == "fixed" else "binwalk"
 print(f"Reference: {ref}. Stock binwalk 3.1.0 shown for time and for how many of the files it extracted it went on to analyze (-M).\n")
-print(f"| image | size (MB) | files fwaudit / {ref} | missing from fwaudit | {ref} empty / blobs / slices / converted | fwaudit-only files "
+print(f"| image | size (MB) | files fwaudit / {ref} | missing from fwaudit (of which decoded layers) | {ref} files not counted: empty / slices / converted | fwaudit-only files "
       f"| wall fwaudit / {ref} (s) | ratio | CPU fwaudit / {ref} (s) | peak RSS fwaudit / {ref} (MiB) "
       "| stock binwalk: wall (s), files analyzed / due | load (1 min) at fwaudit / binwalk runs | stock retries |"
       + (" base fwaudit: files, missing, wall (s), CPU (s), ratio |" if rows and rows[0]["base"] else ""))
@@ -276,7 +289,7 @@ for r in rows:
     fw, bw, st = r["fw"], r["bw"], r["stock"]
     ratio = fw["wall"] / bw["wall"] if bw["wall"] else float("inf")
     print(f"| {r['image']} | {r['size'] / 1e6:.1f} | {r['fw_files']} / {r['bw_files']} | "
-          f"{r['missing']} | {r['empty']} / {r['blob']} / {r['slice']} / {r['converted']} | {r['fw_only']} | "
+          f"{r['missing'] + r['layer']} ({r['layer']}) | {r['empty']} / {r['slice']} / {r['converted']} | {r['fw_only']} | "
           f"{fw['wall']:.2f} / {bw['wall']:.2f} | {ratio:.2f} | {fw['cpu']:.2f} / {bw['cpu']:.2f} | "
           f"{fw['rss_mib']:.0f} / {bw['rss_mib']:.0f} | {st['wall']:.2f}, {st['analyzed']} / {st['expected']} | "
           f"{fw['load']:.1f} / {bw['load']:.1f} | {r['retries']} |"
