@@ -11,7 +11,7 @@
 # Built from Debian 12 (bookworm) binary packages, fetched with apt-get through
 # a private apt state under the cache (the machine's apt setup is not touched),
 # unpacked with `dpkg-deb -x` (no maintainer scripts run):
-#   debian-armhf-rootfs.sqfs      squashfs 4.0 xz, an armhf rootfs (~75 MB)
+#   debian-armhf-rootfs.sqfs      squashfs 4.0 xz, an armhf rootfs (~85 MB)
 #   router-mipsel-sysupgrade.bin  OpenWrt-style: uImage (LZMA kernel) + squashfs xz
 #                                 rootfs at a 64 KiB boundary + metadata trailer
 #   router-mipsel.trx             Broadcom TRX v1: LZMA kernel + squashfs xz rootfs

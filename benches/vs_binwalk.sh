@@ -296,4 +296,4 @@ for r in rows:
           + (f" {r['base']['files']}, {r['base']['missing']}, {r['base']['wall']:.2f}, {r['base']['cpu']:.2f}, "
              f"{r['base']['wall'] / bw['wall']:.2f} |" if r["base"] else ""))
 PY
-echo "per-image lists of missing files and blobs: $RUN/*.missing.txt" >&2
+echo "per-image lists of binwalk files fwaudit lacks, by class: $RUN/*.missing.txt" >&2

@@ -215,6 +215,9 @@ enum Plan {
 /// deduplicates identical files) are read once.
 type Extent = (u64, usize, u32, usize);
 
+/// One extent's bytes, or why they could not be read.
+type ExtentData = Result<Vec<u8>, String>;
+
 fn extent(file: &SquashfsFileReader) -> Extent {
     (
         file.blocks_start(),
@@ -296,7 +299,7 @@ fn read_all(
             tasks[task].push(at);
         }
     }
-    let read: Vec<Vec<(usize, Result<Vec<u8>, String>)>> = tasks
+    let read: Vec<Vec<(usize, ExtentData)>> = tasks
         .par_iter()
         .map(|task| {
             task.iter()
@@ -312,7 +315,7 @@ fn read_all(
                 .collect()
         })
         .collect();
-    let mut data: Vec<Option<Result<Vec<u8>, String>>> = vec![None; extents.len()];
+    let mut data: Vec<Option<ExtentData>> = vec![None; extents.len()];
     for (at, result) in read.into_iter().flatten() {
         data[at] = Some(result);
     }
