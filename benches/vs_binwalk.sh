@@ -48,8 +48,10 @@
 #     fwaudit writes every layer it decodes as a file too, so a layer fwaudit
 #     lacks is a miss: it is counted in "missing" and shown apart only to tell
 #     a missed decoder from a missed file.
-#   - converted: not in the image in any form, made by a converter binwalk runs
-#     (system.dtb, dtc's DTS text of a device tree).
+#   - converted: not in the image in any form, made by a converter binwalk runs:
+#     system.dtb (dtc's DTS text of a device tree), or a symlink that
+#     tsk_recover writes as a file of NUL bytes as long as the link's target,
+#     where fwaudit wrote a symlink with a target of that length.
 #   - missing: everything else, plus the layers. These are the misses the
 #     target is about.
 # Timing: wall and CPU time and peak RSS from GNU time (`%M` is the largest
@@ -227,16 +229,32 @@ SYNTHETIC = re.compile(r"^(decompressed\.bin|unsparsed\.img|kernel\.bin|autel\.d
                        r"|partition_\d+\.bin|.*_partition\.\d+|img-\d+_vol-.*\.ubifs)$")
 CONVERTED = {"system.dtb": "dtc's DTS text of a device tree blob"}
 
-def classify(fw_hashes):
+def link_targets(root):
+    """Targets of every symlink fwaudit wrote under root, as bytes."""
+    out = set()
+    for d, dirs, names in os.walk(root):
+        for n in dirs + names:
+            p = os.path.join(d, n)
+            if os.path.islink(p):
+                out.add(os.fsencode(os.readlink(p)))
+    return out
+
+def classify(fw_hashes, fw_links):
+    fw_link_lengths = {len(t) for t in fw_links}
     cats = {"missing": [], "empty": [], "slice": [], "layer": [], "converted": []}
     for p, h in bw_files:
         if h in fw_hashes:
             continue
         name = os.path.basename(p)
         extracted = p + ".extracted"
-        if os.path.getsize(p) == 0:
+        size = os.path.getsize(p)
+        if size == 0:
             cats["empty"].append(p)
         elif name in CONVERTED:
+            cats["converted"].append(p)
+        elif size in fw_link_lengths and open(p, "rb").read() == bytes(size):
+            # tsk_recover writes a symlink as a file of as many NUL bytes as
+            # the link's target is long
             cats["converted"].append(p)
         elif is_slice(p, fw_hashes):
             cats["slice"].append(p)
@@ -249,12 +267,12 @@ def classify(fw_hashes):
 base_summary = None
 if base:
     base_files = files(base)
-    base_cats = classify({h for _, h in base_files})
+    base_cats = classify({h for _, h in base_files}, link_targets(base))
     base_summary = {"files": len(base_files), "missing": len(base_cats["missing"]) + len(base_cats["layer"]),
                     **timing(baset)}
 fw_files = files(fw)
 fw_hashes = {h for _, h in fw_files}
-cats = classify(fw_hashes)
+cats = classify(fw_hashes, link_targets(fw))
 with open(missing_out, "w") as f:
     for cat in ("missing", "layer", "empty", "slice", "converted"):
         for p in sorted(cats[cat]):
