@@ -237,10 +237,40 @@ struct FileEntry<'a> {
 
 fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
     use fwaudit::unpack::tree::EntryKind;
+    use rayon::prelude::*;
     use sha2::{Digest, Sha256};
-    let (target, mut unpacked) = scan::load(&args.image, limits)?;
-    if let Some(dir) = &args.extract {
-        let summary = fwaudit::unpack::extract::extract(&unpacked, &target.path, dir)?;
+    let (target, unpacked) = scan::load(&args.image, limits)?;
+    // files[0] is the image itself; list what it contains. The listing (a
+    // SHA-256 of every file) is made on the other core while the files are
+    // written: both only read the tree.
+    let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
+    let list = || -> Vec<FileEntry> {
+        unpacked.files[skip..]
+            .par_iter()
+            .map(|f| FileEntry {
+                path: &f.path,
+                size: f.data.len(),
+                kind: f.class(),
+                sha256: f.is_regular().then(|| hex::encode(Sha256::digest(&f.data))),
+                target: match &f.kind {
+                    EntryKind::Symlink(t) => Some(t.as_str()),
+                    _ => None,
+                },
+            })
+            .collect()
+    };
+    let (extracted, files) = match &args.extract {
+        Some(dir) => {
+            let (summary, files) = rayon::join(
+                || fwaudit::unpack::extract::extract(&unpacked, &target.path, dir),
+                list,
+            );
+            (Some((dir, summary?)), files)
+        }
+        None => (None, list()),
+    };
+    let mut notes = unpacked.notes.clone();
+    if let Some((dir, summary)) = extracted {
         if !args.json {
             eprintln!(
                 "fwaudit: extracted {} files, {} directories, {} symlinks to {} ({} refused, {} device nodes/fifos skipped)",
@@ -252,28 +282,13 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
                 summary.special
             );
         }
-        unpacked.notes.extend(summary.refused);
+        notes.extend(summary.refused);
     }
-    // files[0] is the image itself; list what it contains.
-    let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
-    let files: Vec<FileEntry> = unpacked.files[skip..]
-        .iter()
-        .map(|f| FileEntry {
-            path: &f.path,
-            size: f.data.len(),
-            kind: f.class(),
-            sha256: f.is_regular().then(|| hex::encode(Sha256::digest(&f.data))),
-            target: match &f.kind {
-                EntryKind::Symlink(t) => Some(t.as_str()),
-                _ => None,
-            },
-        })
-        .collect();
     let text = if args.json {
         let listing = UnpackListing {
             layers: &unpacked.layers,
             files,
-            notes: &unpacked.notes,
+            notes: &notes,
         };
         serde_json::to_string_pretty(&listing).map_err(|e| e.to_string())? + "\n"
     } else {
@@ -295,14 +310,10 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
         out
     };
     emit(&text, None)?;
-    for n in &unpacked.notes {
+    for n in &notes {
         eprintln!("fwaudit: {}: {}: {}", n.level.as_str(), n.path, n.message);
     }
-    Ok(if unpacked.notes.is_empty() {
-        0
-    } else {
-        EXIT_ERROR
-    })
+    Ok(if notes.is_empty() { 0 } else { EXIT_ERROR })
 }
 
 pub(crate) fn severity_of(f: FailOn) -> Severity {

@@ -9,7 +9,12 @@ use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 use backhand::compression::{CompressionAction, Compressor, DefaultCompressor};
 use backhand::kind::{BE_V4_0, Kind, LE_V4_0};
-use backhand::{BackhandError, FilesystemCompressor, FilesystemReader, InnerNode, SuperBlock};
+use backhand::{
+    BackhandError, FilesystemCompressor, FilesystemReader, InnerNode, SquashfsFileReader,
+    SuperBlock,
+};
+use rayon::prelude::*;
+use std::collections::HashMap;
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -273,6 +278,29 @@ fn lzma_block(bytes: &[u8], room: usize) -> Result<Vec<u8>, BackhandError> {
     Ok(d.data)
 }
 
+/// What one node becomes: file data still to read, or an entry needing no data.
+enum Plan {
+    /// Index into the distinct file extents to read.
+    Read(usize),
+    Ready(EntryKind),
+}
+
+/// Where a file's bytes live: files with equal extents (mksquashfs
+/// deduplicates identical files) are read once.
+type Extent = (u64, usize, u32, usize);
+
+/// One extent's bytes, or why they could not be read.
+type ExtentData = Result<Vec<u8>, String>;
+
+fn extent(file: &SquashfsFileReader) -> Extent {
+    (
+        file.blocks_start(),
+        file.frag_index(),
+        file.block_offset(),
+        file.file_len(),
+    )
+}
+
 fn read_all(
     image: &[u8],
     kind: Kind,
@@ -289,10 +317,15 @@ fn read_all(
                 e => format!("squashfs tables unreadable: {e}"),
             })
         })?;
-    let mut entries = Vec::new();
     let mut notes = Vec::new();
+    // Pass 1, in order: every bound is checked and charged here, exactly as
+    // the entries will be listed.
+    let mut planned: Vec<(String, Plan)> = Vec::new();
+    let mut extents: Vec<&SquashfsFileReader> = Vec::new();
+    let mut extent_index: HashMap<Extent, usize> = HashMap::new();
+    let mut uses: Vec<usize> = Vec::new();
     for node in fs.files() {
-        if entries.len() >= budget.limits.max_entries {
+        if planned.len() >= budget.limits.max_entries {
             notes.push(Problem::Limit(format!(
                 "squashfs has more than {} entries; the rest were skipped",
                 budget.limits.max_entries
@@ -304,7 +337,10 @@ fn read_all(
             .to_string_lossy()
             .trim_start_matches('/')
             .to_string();
-        let (kind, data) = match &node.inner {
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        let plan = match &node.inner {
             InnerNode::File(file) => {
                 let len = file.file_len() as u64;
                 if len > budget.limits.max_file_size || !budget.take(len) {
@@ -313,26 +349,85 @@ fn read_all(
                     )));
                     continue;
                 }
-                let mut data = Vec::with_capacity(len as usize);
-                let reader = fs.file(file).reader_checked();
-                let read = reader.and_then(|mut r| r.read_to_end(&mut data).map_err(Into::into));
-                if let Err(e) = read {
-                    notes.push(Problem::Error(format!("/{path}: data unreadable: {e}")));
-                    continue;
-                }
-                (EntryKind::File, data)
+                let at = *extent_index.entry(extent(file)).or_insert_with(|| {
+                    extents.push(file);
+                    uses.push(0);
+                    extents.len() - 1
+                });
+                uses[at] += 1;
+                Plan::Read(at)
             }
-            InnerNode::Symlink(link) => (
-                EntryKind::Symlink(link.link.to_string_lossy().into_owned()),
-                Vec::new(),
-            ),
-            InnerNode::Dir(_) => (EntryKind::Dir, Vec::new()),
-            _ => (EntryKind::Special, Vec::new()),
+            InnerNode::Symlink(link) => {
+                Plan::Ready(EntryKind::Symlink(link.link.to_string_lossy().into_owned()))
+            }
+            InnerNode::Dir(_) => Plan::Ready(EntryKind::Dir),
+            _ => Plan::Ready(EntryKind::Special),
         };
-        if path.is_empty() {
-            continue; // the root directory itself
+        planned.push((path, plan));
+    }
+    // Pass 2, on every core: each task reads the files of one fragment block
+    // (or one fragment-less file), so a block is decompressed once: backhand
+    // caches a fragment block after its first reader, and no two tasks share one.
+    let mut tasks: Vec<Vec<usize>> = Vec::new();
+    let mut task_of_fragment: HashMap<usize, usize> = HashMap::new();
+    for (at, file) in extents.iter().enumerate() {
+        let fragment = file.frag_index();
+        if fragment == u32::MAX as usize {
+            tasks.push(vec![at]);
+        } else {
+            let task = *task_of_fragment.entry(fragment).or_insert_with(|| {
+                tasks.push(Vec::new());
+                tasks.len() - 1
+            });
+            tasks[task].push(at);
         }
-        entries.push(Entry { path, kind, data });
+    }
+    let read: Vec<Vec<(usize, ExtentData)>> = tasks
+        .par_iter()
+        .map(|task| {
+            task.iter()
+                .map(|&at| {
+                    let file = extents[at];
+                    let mut data = Vec::with_capacity(file.file_len());
+                    let read = fs
+                        .file(file)
+                        .reader_checked()
+                        .and_then(|mut r| r.read_to_end(&mut data).map_err(Into::into));
+                    (at, read.map(|_| data).map_err(|e| e.to_string()))
+                })
+                .collect()
+        })
+        .collect();
+    let mut data: Vec<Option<ExtentData>> = vec![None; extents.len()];
+    for (at, result) in read.into_iter().flatten() {
+        data[at] = Some(result);
+    }
+    // Pass 3, in order: the entries, each file with its own copy of the bytes.
+    let mut entries = Vec::with_capacity(planned.len());
+    for (path, plan) in planned {
+        let (kind, bytes) = match plan {
+            Plan::Read(at) => {
+                uses[at] -= 1;
+                let result = if uses[at] == 0 {
+                    data[at].take()
+                } else {
+                    data[at].clone()
+                };
+                match result.unwrap_or_else(|| Err("extent was not read".to_string())) {
+                    Ok(bytes) => (EntryKind::File, bytes),
+                    Err(e) => {
+                        notes.push(Problem::Error(format!("/{path}: data unreadable: {e}")));
+                        continue;
+                    }
+                }
+            }
+            Plan::Ready(kind) => (kind, Vec::new()),
+        };
+        entries.push(Entry {
+            path,
+            kind,
+            data: bytes,
+        });
     }
     Ok((entries, notes))
 }
