@@ -46,7 +46,7 @@ seed() {
         zlib) cp $fx/text.zlib "corpus/$1/" ;;
         jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
-        unpack) cp $fx/* "corpus/$1/" ;;
+        unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         *) ;;
     esac
 }
