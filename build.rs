@@ -7,18 +7,20 @@ use std::fs;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("advisories");
+    // Read at run time: a build script compiled for one checkout may be run
+    // for another that shares the target directory.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("advisories");
     println!("cargo:rerun-if-changed={}", root.display());
     let osv = root.join("osv");
     println!("cargo:rerun-if-changed={}", osv.display());
+    // No bundled set would mean a binary that silently finds nothing offline.
     let mut files: Vec<_> = fs::read_dir(&osv)
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{}: {e}", osv.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     files.sort();
     let mut code = String::from(
         "/// Bundled OSV advisories: (file name, JSON text).\npub static BUNDLED_OSV: &[(&str, &str)] = &[\n",
