@@ -163,6 +163,11 @@ pub fn now_utc() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    utc_stamp(secs)
+}
+
+/// Seconds since 1970 as RFC 3339 UTC (`2026-11-25T06:30:00Z`).
+pub fn utc_stamp(secs: u64) -> String {
     let date = crate::analyze::outdated::civil_date((secs / 86_400) as i64);
     let rem = secs % 86_400;
     format!(

@@ -6,7 +6,7 @@
 //! `creationInfo.created` is the current time, or `SOURCE_DATE_EPOCH` when
 //! set, so that a reproducible build can produce the same document twice.
 
-use crate::analyze::outdated::civil_date;
+use crate::advisory::store::{now_utc, utc_stamp};
 use crate::model::{Component, FindingKind};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
@@ -24,23 +24,13 @@ pub fn render(reports: &[ScanReport]) -> String {
 }
 
 fn created() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
+    match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        civil_date(days as i64),
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    {
+        Some(secs) => utc_stamp(secs),
+        None => now_utc(),
+    }
 }
 
 fn document(r: &ScanReport, created: &str) -> Value {
