@@ -36,7 +36,9 @@ fn main() {
             .filter_map(|(i, f)| ElfInfo::parse(&f.path, &f.data).ok().map(|e| (i, e)))
             .collect();
         components = identify::components(&unpacked, &elfs).len();
-        best = best.min(start.elapsed().as_secs_f64());
+        let took = start.elapsed().as_secs_f64();
+        eprintln!("identify run: {took:.3} s");
+        best = best.min(took);
     }
     // The same pass without ELF facts, to show where the time goes.
     let mut signatures_only = f64::MAX;
