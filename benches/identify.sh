@@ -35,6 +35,9 @@ PY=${CVE_BIN_TOOL_PYTHON:-/tmp/cbt/bin/python}
 if [ -x "$PY" ] && "$PY" -c "import cve_bin_tool" 2> /dev/null; then
     mkdir -p "$HOME/.cache/cve-bin-tool"
     "$PY" benches/cve_bin_tool_scan.py "$ROOT" 2> /dev/null | grep '^cve-bin-tool'
+    # Recall of both tools on the accuracy rows whose product cve-bin-tool
+    # also has a checker for.
+    "$PY" benches/recall_vs_cve_bin_tool.py "$bin" "$CACHE" 2> /dev/null
 else
     echo "cve-bin-tool not installed: no comparison"
 fi

@@ -248,13 +248,11 @@ impl Signatures {
                 .map_err(|e| format!("{name}: {e}"))?;
                 let groups: Vec<&str> = confirm.capture_names().flatten().collect();
                 let captures = groups.contains(&"version")
-                    || ["major", "minor", "patch"]
-                        .iter()
-                        .all(|g| groups.contains(g));
+                    || (groups.contains(&"major") && groups.contains(&"minor"));
                 if captures == raw.version.is_some() {
                     return Err(format!(
-                        "{name}: a pattern needs a `version` group (or `major`, `minor` and \
-                         `patch`) or a fixed `version`, not both"
+                        "{name}: a pattern needs a `version` group (or `major` and `minor`, \
+                         optionally `patch`) or a fixed `version`, not both"
                     ));
                 }
                 let pick_max = match raw.pick.as_deref() {
@@ -408,7 +406,8 @@ impl Signatures {
 
     /// The version a match reports: the fixed one, the `version` group or
     /// `major`.`minor`.`patch` (numbers, leading zeros dropped: libxml2's
-    /// "20914" is 2.9.14), looked up in `map` when the signature has one.
+    /// "20914" is 2.9.14; no patch group is .0), looked up in `map` when the
+    /// signature has one.
     fn version_of(&self, sig: &Signature, caps: &regex::bytes::Captures) -> Option<String> {
         if let Some(fixed) = &sig.version {
             return Some(fixed.clone());
@@ -422,12 +421,12 @@ impl Signatures {
                         .parse()
                         .ok()
                 };
-                format!(
-                    "{}.{}.{}",
-                    number("major")?,
-                    number("minor")?,
-                    number("patch")?
-                )
+                // A release named by major.minor alone is its .0 release.
+                let patch = match caps.name("patch") {
+                    Some(_) => number("patch")?,
+                    None => 0,
+                };
+                format!("{}.{}.{patch}", number("major")?, number("minor")?)
             }
         };
         match &sig.map {
@@ -835,6 +834,22 @@ mod tests {
         let pcre2 = b"\x00NO_DOTSTAR_ANCHOR)\x00LIMIT_RECURSION=\x00BSR_UNICODE)\x00\x00\x00\x00\
             10.42 2022-12-11\x00\x00non_atomic_positive_lookahead\x00";
         assert_eq!(versions(pcre2), one("pcre2", "10.42"));
+        // Debian 13 arm64 optee-os 4.5.0-2, k3-am62x/tee-raw.bin (built
+        // outside git, so TEE_IMPL_VERSION is "Unknown_4.5").
+        let optee = b"\x00OP-TEE version: %s\x00gpd.tee.apiversion\x00\
+            gpd.tee.trustedos.manufacturer\x00LINARO\x00Unknown_4.5\x00\x01OPTEE\x00\
+            \xfc5Unknown_4.5 (gcc version 14.2.0 (Debian 14.2.0-19)) #1 Fri Jul 11 09:44:01 \
+            UTC 2025 aarch64\x00crypto_a";
+        assert_eq!(versions(optee), one("op-tee", "4.5.0"));
+        // A git build's `git describe` (the shape of optee_os's link.mk).
+        let git = b"\x00OP-TEE version: %s\x00gpd.tee.apiversion\x00FW_IMPL_UNDEF\x00\
+            3.19.0-dev (gcc version 10.2.1 20201103) #8 Thu Dec 23 15:55:20 UTC 2021 arm\x00";
+        assert_eq!(versions(git), one("op-tee", "3.19.0"));
+        // A kernel banner has the same compiler part but not OP-TEE's code.
+        assert!(
+            versions(b"\x003.19.0 (gcc version 10.2.1) #8 Thu Dec 23 15:55:20 UTC 2021 arm\x00")
+                .is_empty()
+        );
     }
 
     #[test]
