@@ -329,6 +329,8 @@ fn openwrt_image() {
             "json-c 0.16 generic",
             "linux 5.10.176 generic",
             "mbedtls 2.28.3 generic",
+            // musl's loader (lib/libc.so) carries its bare version.
+            "musl 1.2.3 generic",
             "zlib 1.2.13 generic",
             "busybox 1.35.0-4 opkg",
             "dnsmasq 2.90-4 opkg",

@@ -821,6 +821,20 @@ mod tests {
     }
 
     #[test]
+    fn libressl_two_and_three_part_versions() {
+        // LibreSSL 2.0.0 built from its release source (amd64 libcrypto.so.29,
+        // libssl.so.26), and the later three-part form.
+        let libressl =
+            b"\x00ec_pre_comp\x00fips2\x00LibreSSL 2.0\x00built on: date not available\x00";
+        assert_eq!(versions(libressl), one("libressl", "2.0.0"));
+        assert_eq!(
+            versions(b"TLSv1.1\x00LibreSSL 3.8.2\x00\x00"),
+            one("libressl", "3.8.2")
+        );
+        assert!(versions(b"built with LibreSSL 3.8 or later.").is_empty());
+    }
+
+    #[test]
     fn marker_gated_versions_need_the_products_code() {
         // Debian 12 amd64 libpcre.so.3.13.3: error texts and "8.39 2016-06-14".
         let mut pcre = b"\x00unrecognized character after (? or (?-\x00POSIX named classes are \
@@ -834,6 +848,12 @@ mod tests {
         let pcre2 = b"\x00NO_DOTSTAR_ANCHOR)\x00LIMIT_RECURSION=\x00BSR_UNICODE)\x00\x00\x00\x00\
             10.42 2022-12-11\x00\x00non_atomic_positive_lookahead\x00";
         assert_eq!(versions(pcre2), one("pcre2", "10.42"));
+        // Debian 12 amd64 musl 1.2.3-1, lib/x86_64-linux-musl/libc.so
+        let musl = b"\x00musl libc (x86_64)\nVersion %s\nDynamic Program Loader\nUsage: \
+            %s [options]\x00Error loading shared library %s: %m (needed by %s)\x00\
+            /proc/self/fd/\x001.2.3\x00Unsupported request %d\x00";
+        assert_eq!(versions(musl), one("musl", "1.2.3"));
+        assert!(versions(b"\x00/proc/self/fd/\x001.2.3\x00Unsupported").is_empty());
         // Debian 13 arm64 optee-os 4.5.0-2, k3-am62x/tee-raw.bin (built
         // outside git, so TEE_IMPL_VERSION is "Unknown_4.5").
         let optee = b"\x00OP-TEE version: %s\x00gpd.tee.apiversion\x00\
