@@ -68,11 +68,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// CPU time of the calling thread (Linux), in nanoseconds.
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+/// CPU time of the whole process (Linux: every thread's schedstat), in
+/// nanoseconds: queries read device tables on rayon's threads.
+fn process_cpu_ns() -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -146,6 +152,9 @@ fn main() {
     let load_start = loadavg();
     let dir = tempfile::tempdir().unwrap();
     let fleet = Fleet::open(dir.path()).unwrap();
+    // FLEET_KEEP=DIR: the store is moved there at the end (DIR/fleet), to
+    // time commands against it by hand with `--data-dir DIR`.
+    let keep = std::env::var_os("FLEET_KEEP");
     let db = Database::bundled().unwrap();
     let options = Options {
         today: "2026-11-25".into(),
@@ -199,7 +208,8 @@ fn main() {
 
     // Each query: the first call (nothing of it in sled's cache yet beyond
     // what the writes left), then the median of RUNS calls, wall and CPU
-    // time of this thread (the CPU time says more on a loaded machine).
+    // time of the process, every thread (the CPU time says more on a
+    // loaded machine; a thread that exited during the call is not counted).
     let time = |label: &str, unit: &str, f: &mut dyn FnMut() -> usize| {
         let t = Instant::now();
         f();
@@ -208,11 +218,11 @@ fn main() {
         let mut cpus = Vec::new();
         let mut n = 0;
         for _ in 0..RUNS {
-            let c = thread_cpu_ns();
+            let c = process_cpu_ns();
             let t = Instant::now();
             n = f();
             walls.push(ms(t.elapsed()));
-            cpus.push((thread_cpu_ns() - c) as f64 / 1e6);
+            cpus.push(process_cpu_ns().saturating_sub(c) as f64 / 1e6);
         }
         (
             label.to_string(),
@@ -282,15 +292,24 @@ fn main() {
         "peak memory (VmHWM)".into(),
         format!("{:.1} MiB", peak_rss_mib()),
     ));
-    drop(fleet);
+    // A writing command closes the store with `close`: sled replays the
+    // log written since its last snapshot and writes a new one while the
+    // writer still runs, so the next command does not.
+    let t = Instant::now();
+    fleet.close().unwrap();
+    rows.push((
+        "close after the writes (flush, open once more: sled replays its log, writes a snapshot)"
+            .into(),
+        format!("{:.1} ms", ms(t.elapsed())),
+    ));
 
     // The same queries on the store opened again, as a command finds it: in
     // the process that has just written hundreds of MB they cost 2-3 times
     // more CPU (likely sled's in-memory page state; not verified).
     let t = Instant::now();
-    let fleet = Fleet::open(dir.path()).unwrap();
+    let fleet = Fleet::open_to_read(dir.path()).unwrap();
     rows.push((
-        "first open after the writes (sled replays its log, writes a snapshot)".into(),
+        "first open after the writes".into(),
         format!("{:.1} ms", ms(t.elapsed())),
     ));
     rows.push(time(
@@ -317,18 +336,53 @@ fn main() {
 
     // What a person waits for: opening the store (sled recovery) and, in a
     // fresh process, the whole command with its output.
-    let mut opens = Vec::new();
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let fleet = Fleet::open(dir.path()).unwrap();
-        opens.push(ms(t.elapsed()));
-        drop(fleet);
-    }
+    let opens = |label: &str, rows: &mut Vec<(String, String)>| {
+        let mut opens = Vec::new();
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let fleet = Fleet::open_to_read(dir.path()).unwrap();
+            opens.push(ms(t.elapsed()));
+            drop(fleet);
+        }
+        rows.push((label.to_string(), format!("{:.1} ms", median(opens))));
+    };
+    opens("open the store (median of later opens)", &mut rows);
+    commands(dir.path(), "", &mut rows);
+
+    // `fleet compact`: the store rewritten into a fresh directory.
+    let t = Instant::now();
+    let summary = Fleet::open(dir.path()).unwrap().compact().unwrap();
     rows.push((
-        "open the store (median of later opens)".into(),
-        format!("{:.1} ms", median(opens)),
+        "`fleet compact` (copy every tree, swap directories)".into(),
+        format!(
+            "{:.2} s; {:.1} MiB -> {:.1} MiB (sled's count), {:.1} MiB on disk after",
+            t.elapsed().as_secs_f64(),
+            summary.bytes_before as f64 / 1048576.0,
+            summary.bytes_after as f64 / 1048576.0,
+            dir_size(dir.path()) as f64 / 1048576.0
+        ),
     ));
-    let home = dir.path().to_str().unwrap();
+    opens("compacted: open the store (median)", &mut rows);
+    commands(dir.path(), "compacted: ", &mut rows);
+
+    println!(
+        "load average (1/5/15 min) at start: {load_start}, at end: {}",
+        loadavg()
+    );
+    println!("| fleet benchmark ({images} images, {devices} devices) | result |\n|---|---:|");
+    for (k, v) in rows {
+        println!("| {k} | {v} |");
+    }
+    if let Some(keep) = keep {
+        let keep = std::path::Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        std::fs::rename(dir.path().join("fleet"), keep.join("fleet")).unwrap();
+    }
+}
+
+/// Whole `fwaudit fleet ...` commands in a fresh process, median wall time.
+fn commands(home: &std::path::Path, prefix: &str, rows: &mut Vec<(String, String)>) {
+    let home = home.to_str().unwrap();
     // FLEET_FWAUDIT runs another build's binary (to compare two versions).
     let exe = std::env::var("FLEET_FWAUDIT")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_fwaudit").to_string());
@@ -359,17 +413,8 @@ fn main() {
             assert!(status.success(), "{args:?}");
         }
         rows.push((
-            format!("`fwaudit fleet {}` (process)", args.join(" ")),
+            format!("{prefix}`fwaudit fleet {}` (process)", args.join(" ")),
             format!("{:.1} ms", median(walls)),
         ));
-    }
-
-    println!(
-        "load average (1/5/15 min) at start: {load_start}, at end: {}",
-        loadavg()
-    );
-    println!("| fleet benchmark ({images} images, {devices} devices) | result |\n|---|---:|");
-    for (k, v) in rows {
-        println!("| {k} | {v} |");
     }
 }

@@ -87,6 +87,12 @@ pub enum FleetCommand {
     },
     /// Check that the store's indexes agree with its data.
     Verify,
+    /// Rewrite the store into a fresh directory (swapped in atomically) so
+    /// that it takes only the space its data needs.
+    Compact {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

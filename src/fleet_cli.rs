@@ -6,6 +6,7 @@ use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::store::now_utc;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::timing;
 use fwaudit::fleet::{Fleet, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
@@ -26,8 +27,38 @@ fn options() -> Options {
 }
 
 pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
-    let fleet = Fleet::open(data_dir)?;
+    timing::mark("fleet command start");
+    // Queries open the store without sled's background flusher and leave
+    // it without sled's teardown; commands that write close it so that the
+    // next command opens it fast (see `Fleet::close`).
+    let reads_only = matches!(
+        command,
+        FleetCommand::NeedsPatch { .. } | FleetCommand::Where { .. } | FleetCommand::Verify
+    );
+    let fleet = if reads_only {
+        Fleet::open_to_read(data_dir)?
+    } else {
+        Fleet::open(data_dir)?
+    };
     crate::note_migration(&fleet);
+    if let FleetCommand::Compact { json: as_json } = command {
+        let summary = fleet.compact()?;
+        let mib = |b: u64| b as f64 / 1048576.0;
+        emit(
+            &if as_json {
+                json(&summary)?
+            } else {
+                format!(
+                    "fleet store compacted: {:.1} MiB -> {:.1} MiB ({} entries copied)\n",
+                    mib(summary.bytes_before),
+                    mib(summary.bytes_after),
+                    summary.entries
+                )
+            },
+            None,
+        )?;
+        return Ok(0);
+    }
     let now = now_utc();
     let code = match command {
         FleetCommand::Import {
@@ -81,6 +112,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 tag,
             };
             let groups = fleet.needs_patch(&filter)?;
+            timing::mark("query");
             let text = if as_json {
                 json(&groups)?
             } else {
@@ -96,7 +128,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                         "firmware {}{versions}: {} devices: {}",
                         &g.image[..12],
                         g.devices.len(),
-                        g.devices.join(", ")
+                        id_list(&g.devices)
                     );
                     for u in &g.upgrades {
                         let to = u.to.as_deref().map_or("no fixed version".to_string(), |v| {
@@ -116,6 +148,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 }
                 t
             };
+            timing::mark("rendered");
             emit(&text, None)?;
             0
         }
@@ -128,6 +161,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 None => (spec.clone(), None),
             };
             let hits = fleet.where_component(&name, req.as_ref())?;
+            timing::mark("query");
             let text = if as_json {
                 json(&hits)?
             } else {
@@ -139,11 +173,12 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                         h.version,
                         &h.image[..12],
                         h.devices.len(),
-                        h.devices.join(", ")
+                        id_list(&h.devices)
                     );
                 }
                 t
             };
+            timing::mark("rendered");
             emit(&text, None)?;
             0
         }
@@ -216,6 +251,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 0
             }
         }
+        FleetCommand::Compact { .. } => unreachable!("handled above"),
         FleetCommand::Verify => {
             let problems = fleet.verify()?;
             for p in &problems {
@@ -225,8 +261,29 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             if problems.is_empty() { 0 } else { EXIT_ERROR }
         }
     };
-    fleet.flush()?;
+    timing::mark("output written");
+    if reads_only && fleet.migrated_from.is_none() {
+        fleet.leave()?;
+    } else {
+        fleet.close()?;
+    }
+    timing::mark("store closed");
     Ok(code)
+}
+
+/// Device ids a human-readable line lists before "… and N more".
+const LISTED_IDS: usize = 10;
+
+/// `a, b, c`, or the first [`LISTED_IDS`] and how many more there are.
+fn id_list(ids: &[String]) -> String {
+    if ids.len() <= LISTED_IDS {
+        return ids.join(", ");
+    }
+    format!(
+        "{} … and {} more (use --json for the full list)",
+        ids[..LISTED_IDS].join(", "),
+        ids.len() - LISTED_IDS
+    )
 }
 
 /// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).

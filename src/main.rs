@@ -28,6 +28,7 @@ const DEFAULT_TRIAGE: &str = ".fwaudit.toml";
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    fwaudit::fleet::timing::start();
     let cli = Cli::parse();
     let data_dir = fwaudit::datadir::resolve(cli.data_dir);
     let limits = limits(&cli.limits);
@@ -178,8 +179,9 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
             }
         }
     }
-    if let Some(fleet) = &fleet {
-        fleet.flush()?;
+    if let Some(fleet) = fleet {
+        // Flushed, and left so that the next command opens it fast.
+        fleet.close()?;
     }
     bar.finish_and_clear();
     let text = match args.format {

@@ -586,3 +586,92 @@ fn sigkill_at_random_points_never_corrupts_the_store() {
     assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
     assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
 }
+
+#[test]
+fn human_lists_are_capped_and_compaction_keeps_every_answer() {
+    let home = populated();
+    let h = home.path().to_str().unwrap();
+    let csv = home.path().join("bulk.csv");
+    let mut rows = String::from("id,model,firmware,tags\n");
+    for i in 0..15 {
+        rows.push_str(&format!("bulk-{i:02},RT-AX,{ROUTER_SHA},eu\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    assert_eq!(with(h, &["fleet", "import", csv.to_str().unwrap()]).code, 0);
+
+    // A person reads ten ids per firmware and how many more there are.
+    let human = with(h, &["fleet", "needs-patch", "--advisory", "CVE-2022-48174"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    let first_ten: Vec<String> = (0..10).map(|i| format!("bulk-{i:02}")).collect();
+    let lines: Vec<&str> = human
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("firmware"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "firmware 868e0e80a421 (4.2.0): 18 devices: {} … and 8 more (use --json for the full list)",
+                first_ten.join(", ")
+            ),
+            "firmware c57420073061 (23.05.0): 2 devices: ow-1, ow-2".to_string(),
+        ]
+    );
+    let hits = with(h, &["fleet", "where", "busybox@1.35.0"]);
+    assert!(
+        hits.stdout.contains(&format!(
+            "in 868e0e80a421: 18 devices {} … and 8 more (use --json for the full list)\n",
+            first_ten.join(", ")
+        )),
+        "{}",
+        hits.stdout
+    );
+    // JSON stays complete.
+    let all = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--advisory",
+            "CVE-2022-48174",
+            "--json",
+        ],
+    );
+    assert_eq!(all[0]["devices"].as_array().unwrap().len(), 18);
+
+    let queries: [&[&str]; 5] = [
+        &["fleet", "needs-patch", "--json"],
+        &[
+            "fleet",
+            "needs-patch",
+            "--min-severity",
+            "critical",
+            "--tag",
+            "eu",
+        ],
+        &["fleet", "where", "busybox", "--json"],
+        &["fleet", "where", "openssl@>=3.0,<3.0.21"],
+        &["fleet", "diff", ROUTER_SHA, OPENWRT_SHA, "--json"],
+    ];
+    let before: Vec<String> = queries.iter().map(|q| with(h, q).stdout).collect();
+    let run = with(h, &["fleet", "compact"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("fleet store compacted: "),
+        "{}",
+        run.stdout
+    );
+    assert!(!home.path().join("fleet.compact").exists());
+    let after: Vec<String> = queries.iter().map(|q| with(h, q).stdout).collect();
+    assert_eq!(before, after);
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+    // What an interrupted compaction leaves is removed by the next command.
+    std::fs::create_dir(home.path().join("fleet.compact")).unwrap();
+    std::fs::write(home.path().join("fleet.compact/db"), "partial").unwrap();
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+    assert!(!home.path().join("fleet.compact").exists());
+    // The compacted store takes new work.
+    assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
+    assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+}

@@ -6,6 +6,7 @@ mod codec;
 pub mod devices;
 pub mod queries;
 pub mod store;
+pub mod timing;
 
 pub use store::{Change, Device, Fleet};
 

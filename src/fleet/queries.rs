@@ -6,6 +6,7 @@ use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
 use crate::advisory::schemes::Scheme;
 use crate::advisory::version;
 use crate::model::{FindingKind, Severity};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,29 +128,38 @@ impl Fleet {
                 entry.2 = hit.first_fixed.map(str::to_string);
             }
         }
-        let mut out = Vec::new();
-        for (sha, components) in by_image {
-            let devices =
-                self.device_ids_on(&sha, |model, tags| device_matches(model, tags, filter))?;
-            if devices.is_empty() {
-                continue;
-            }
-            let firmware_versions = self.firmware_versions(&sha)?;
-            let upgrades = components
-                .into_iter()
-                .map(|(component, (advisories, max_severity, to))| Upgrade {
-                    component,
-                    to,
-                    advisories: advisories.into_iter().collect(),
-                    max_severity,
-                })
-                .collect();
-            out.push(PatchGroup {
-                image: sha,
-                firmware_versions,
-                devices,
-                upgrades,
-            });
+        // Each image's device table is read on its own: in parallel (a
+        // fleet-wide answer reads thousands), kept in image order.
+        let by_image: Vec<_> = by_image.into_iter().collect();
+        let groups: Vec<Result<Option<PatchGroup>, String>> = by_image
+            .into_par_iter()
+            .map(|(sha, components)| {
+                let devices =
+                    self.device_ids_on(&sha, |model, tags| device_matches(model, tags, filter))?;
+                if devices.is_empty() {
+                    return Ok(None);
+                }
+                let firmware_versions = self.firmware_versions(&sha)?;
+                let upgrades = components
+                    .into_iter()
+                    .map(|(component, (advisories, max_severity, to))| Upgrade {
+                        component,
+                        to,
+                        advisories: advisories.into_iter().collect(),
+                        max_severity,
+                    })
+                    .collect();
+                Ok(Some(PatchGroup {
+                    image: sha,
+                    firmware_versions,
+                    devices,
+                    upgrades,
+                }))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            out.extend(g?);
         }
         Ok(out)
     }
@@ -178,27 +188,33 @@ impl Fleet {
                 by_image.insert((sha.clone(), version.clone()), ecosystem);
             }
         }
-        // One image often carries a name twice (a package and its upstream).
-        let mut listed: Option<(String, Vec<String>)> = None;
-        by_image
-            .into_iter()
-            .map(|((image, version), ecosystem)| {
-                let devices = match &listed {
-                    Some((sha, ids)) if *sha == image => ids.clone(),
-                    _ => {
-                        let ids = self.device_ids_on(&image, |_, _| true)?;
-                        listed = Some((image.clone(), ids.clone()));
-                        ids
-                    }
-                };
-                Ok(WhereHit {
-                    image,
-                    version,
-                    ecosystem,
-                    devices,
-                })
-            })
-            .collect()
+        // Each image's devices are listed once (one image often carries a
+        // name twice: a package and its upstream), in parallel.
+        let mut images: Vec<String> = by_image.keys().map(|(sha, _)| sha.clone()).collect();
+        images.dedup();
+        let listed: Vec<Result<Vec<String>, String>> = images
+            .par_iter()
+            .map(|sha| self.device_ids_on(sha, |_, _| true))
+            .collect();
+        let mut devices_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (sha, ids) in images.into_iter().zip(listed) {
+            devices_of.insert(sha, ids?);
+        }
+        let mut hits: Vec<WhereHit> = Vec::with_capacity(by_image.len());
+        for ((image, version), ecosystem) in by_image {
+            // The image's last hit takes its list; an earlier one copies it.
+            let devices = match hits.last() {
+                Some(prev) if prev.image == image => prev.devices.clone(),
+                _ => devices_of.remove(&image).unwrap_or_default(),
+            };
+            hits.push(WhereHit {
+                image,
+                version,
+                ecosystem,
+                devices,
+            });
+        }
+        Ok(hits)
     }
 
     /// Components and findings that differ between two stored images.
