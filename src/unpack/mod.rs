@@ -15,6 +15,7 @@ pub mod tree;
 
 use formats::Rejection;
 use limits::{Budget, Limits};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use tree::{EntryKind, FileClass, FsPath, Namespace, VirtualFile};
@@ -82,39 +83,49 @@ pub struct Unpacked {
 }
 
 /// Unpacks an image held in memory; `name` is how paths inside it are prefixed.
+///
+/// The files a layer holds are examined in parallel; each yields a [`Part`]
+/// that is appended in the files' order, so the result (layers, files, file
+/// systems, notes, and their order) is the same as a depth-first walk.
 pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
-    let mut unpacker = Unpacker::new(limits);
-    unpacker.out.files.push(VirtualFile {
+    let mut target = VirtualFile {
         path: name.to_string(),
         fs: None,
         kind: EntryKind::File,
         data,
         scan: Vec::new(),
         escape: None,
-    });
-    unpacker.examine(0, 0);
-    unpacker.finish()
+    };
+    let budget = Budget::new(limits.clone());
+    let part = examine(&mut target, 0, &budget);
+    let mut root = Part {
+        files: vec![target],
+        ..Part::default()
+    };
+    root.append(part);
+    root.finish()
 }
 
-struct Unpacker {
-    out: Unpacked,
-    budget: Budget,
+/// What examining one file adds: its layers, and the files, file systems and
+/// notes below it. File indices (in `fs` paths and `filesystems`) are
+/// relative to this part until it is appended to its parent.
+#[derive(Default)]
+pub(crate) struct Part {
+    layers: Vec<Layer>,
+    files: Vec<VirtualFile>,
+    filesystems: Vec<PartFs>,
+    notes: Vec<Note>,
 }
 
-impl Unpacker {
-    fn new(limits: &Limits) -> Unpacker {
-        Unpacker {
-            out: Unpacked::default(),
-            budget: Budget::new(limits.clone()),
-        }
-    }
+/// A file system's root and its entries (path, file index) in insertion order.
+pub(crate) struct PartFs {
+    root: String,
+    entries: Vec<(String, usize)>,
+}
 
-    fn finish(self) -> Unpacked {
-        self.out
-    }
-
+impl Part {
     fn note(&mut self, level: Level, path: &str, offset: Option<u64>, message: String) {
-        self.out.notes.push(Note {
+        self.notes.push(Note {
             level,
             path: path.to_string(),
             offset,
@@ -122,51 +133,48 @@ impl Unpacker {
         });
     }
 
-    /// Carves containers out of file `index`, adds what they hold, and recurses.
-    fn examine(&mut self, index: usize, depth: usize) {
-        let data = std::mem::take(&mut self.out.files[index].data);
-        let path = self.out.files[index].path.clone();
-        let mut covered: Vec<Range<usize>> = Vec::new();
-        // Executables are scanned as they are: carving inside them finds only
-        // chance magics.
-        if tree::classify(&data) != FileClass::Elf {
-            let mut pos = 0;
-            for (offset, format) in carve::candidates(&data) {
-                if offset < pos {
-                    continue;
-                }
-                let extracted = match format.extract(&data[offset..], &mut self.budget) {
-                    Ok(extracted) => extracted,
-                    Err(Rejection::NotThisFormat) => continue,
-                    Err(Rejection::Corrupt(message)) => {
-                        let message = format!("{} at {offset:#x}: {message}", format.name());
-                        self.note(Level::Error, &path, Some(offset as u64), message);
-                        continue;
-                    }
-                    Err(Rejection::Limit(message)) => {
-                        let message = format!("{} at {offset:#x}: {message}", format.name());
-                        self.note(Level::Limit, &path, Some(offset as u64), message);
-                        continue;
-                    }
-                };
-                let size = (extracted.size as usize).clamp(1, data.len() - offset);
-                covered.push(offset..offset + size);
-                pos = offset + size;
-                let layer_path = format!("{path}@{offset:#x}:{}", format.name());
-                if depth + 1 > self.budget.limits.max_depth {
-                    let message = format!(
-                        "nesting deeper than {} layers; contents not examined",
-                        self.budget.limits.max_depth
-                    );
-                    self.note(Level::Limit, &layer_path, None, message);
-                    continue;
-                }
-                self.add_layer(layer_path, format.name(), offset, extracted, depth);
+    /// Appends `child` after everything already here, shifting its indices.
+    fn append(&mut self, child: Part) {
+        let file_base = self.files.len();
+        let fs_base = self.filesystems.len();
+        self.layers.extend(child.layers);
+        self.notes.extend(child.notes);
+        self.files.extend(child.files.into_iter().map(|mut f| {
+            if let Some(p) = &mut f.fs {
+                p.fs += fs_base;
             }
+            f
+        }));
+        self.filesystems
+            .extend(child.filesystems.into_iter().map(|mut fs| {
+                for (_, index) in &mut fs.entries {
+                    *index += file_base;
+                }
+                fs
+            }));
+    }
+
+    fn finish(self) -> Unpacked {
+        let filesystems = self
+            .filesystems
+            .into_iter()
+            .map(|fs| {
+                let mut namespace = Namespace::default();
+                for (path, index) in &fs.entries {
+                    namespace.insert(path, *index);
+                }
+                Filesystem {
+                    root: fs.root,
+                    namespace,
+                }
+            })
+            .collect();
+        Unpacked {
+            layers: self.layers,
+            files: self.files,
+            filesystems,
+            notes: self.notes,
         }
-        let file = &mut self.out.files[index];
-        file.scan = uncovered(data.len(), &covered);
-        file.data = data;
     }
 
     fn add_layer(
@@ -176,8 +184,9 @@ impl Unpacker {
         offset: usize,
         extracted: formats::Extracted,
         depth: usize,
+        budget: &Budget,
     ) {
-        self.out.layers.push(Layer {
+        self.layers.push(Layer {
             path: layer_path.clone(),
             format: format.to_string(),
             offset: offset as u64,
@@ -192,15 +201,15 @@ impl Unpacker {
             self.note(level, &layer_path, None, message);
         }
         let fs = extracted.filesystem.then(|| {
-            self.out.filesystems.push(Filesystem {
+            self.filesystems.push(PartFs {
                 root: layer_path.clone(),
-                namespace: Namespace::default(),
+                entries: Vec::new(),
             });
-            self.out.filesystems.len() - 1
+            self.filesystems.len() - 1
         });
-        let mut added = Vec::new();
+        let first = self.files.len();
         for entry in extracted.entries {
-            let index = self.out.files.len();
+            let index = self.files.len();
             let fs_path = fs.map(|fs| FsPath {
                 fs,
                 path: tree::normalize(&entry.path),
@@ -211,10 +220,7 @@ impl Unpacker {
                 None => format!("{layer_path}{}", tree::normalize(&entry.path)),
             };
             if let Some(p) = &fs_path {
-                self.out.filesystems[p.fs].namespace.insert(&p.path, index);
-            }
-            if entry.kind == EntryKind::File {
-                added.push(index);
+                self.filesystems[p.fs].entries.push((p.path.clone(), index));
             }
             // Checked here for every format, so no reader can forget it.
             let escape = tree::climbs_out(&entry.path).then(|| entry.path.clone());
@@ -224,7 +230,7 @@ impl Unpacker {
                 );
                 self.note(Level::Error, &layer_path, None, message);
             }
-            self.out.files.push(VirtualFile {
+            self.files.push(VirtualFile {
                 path,
                 fs: fs_path,
                 kind: entry.kind,
@@ -233,10 +239,69 @@ impl Unpacker {
                 escape,
             });
         }
-        for index in added {
-            self.examine(index, depth + 1);
+        self.examine_from(first, depth + 1, budget);
+    }
+
+    /// Examines the regular files from index `first` on. They are
+    /// independent, so they are examined on every core; what each yields is
+    /// appended in the files' order, as a depth-first walk would.
+    fn examine_from(&mut self, first: usize, depth: usize, budget: &Budget) {
+        let parts: Vec<Part> = self.files[first..]
+            .par_iter_mut()
+            .filter(|f| f.kind == EntryKind::File)
+            .map(|f| examine(f, depth, budget))
+            .collect();
+        for part in parts {
+            self.append(part);
         }
     }
+}
+
+/// Carves containers out of `file`, sets its scan ranges, and returns what
+/// the containers hold, recursively.
+fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
+    let mut budget = budget.fork();
+    let mut part = Part::default();
+    let data = &file.data;
+    let path = &file.path;
+    let mut covered: Vec<Range<usize>> = Vec::new();
+    // Executables are scanned as they are: carving inside them finds only
+    // chance magics.
+    if tree::classify(data) != FileClass::Elf {
+        let mut pos = 0;
+        let mut candidates = carve::Candidates::new(data);
+        while let Some((offset, format)) = candidates.next_from(pos) {
+            let extracted = match format.extract(&data[offset..], &mut budget) {
+                Ok(extracted) => extracted,
+                Err(Rejection::NotThisFormat) => continue,
+                Err(Rejection::Corrupt(message)) => {
+                    let message = format!("{} at {offset:#x}: {message}", format.name());
+                    part.note(Level::Error, path, Some(offset as u64), message);
+                    continue;
+                }
+                Err(Rejection::Limit(message)) => {
+                    let message = format!("{} at {offset:#x}: {message}", format.name());
+                    part.note(Level::Limit, path, Some(offset as u64), message);
+                    continue;
+                }
+            };
+            let size = (extracted.size as usize).clamp(1, data.len() - offset);
+            covered.push(offset..offset + size);
+            pos = offset + size;
+            let layer_path = format!("{path}@{offset:#x}:{}", format.name());
+            if depth + 1 > budget.limits.max_depth {
+                let message = format!(
+                    "nesting deeper than {} layers; contents not examined",
+                    budget.limits.max_depth
+                );
+                part.note(Level::Limit, &layer_path, None, message);
+                continue;
+            }
+            part.add_layer(layer_path, format.name(), offset, extracted, depth, &budget);
+        }
+    }
+    file.scan = uncovered(data.len(), &covered);
+    part
 }
 
 /// The parts of `0..len` no range in `covered` (sorted, disjoint) claims.
