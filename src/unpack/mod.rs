@@ -13,7 +13,7 @@ pub mod formats;
 pub mod limits;
 pub mod tree;
 
-use formats::Rejection;
+use formats::{Format, Rejection};
 use limits::{Budget, Limits};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -265,40 +265,60 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     let data = &file.data;
     let path = &file.path;
     let mut covered: Vec<Range<usize>> = Vec::new();
-    // Executables are scanned as they are: carving inside them finds only
-    // chance magics.
-    if tree::classify(data) != FileClass::Elf {
-        let mut pos = 0;
-        let mut candidates = carve::Candidates::new(data);
-        while let Some((offset, format)) = candidates.next_from(pos) {
-            let extracted = match format.extract(&data[offset..], &mut budget) {
-                Ok(extracted) => extracted,
-                Err(Rejection::NotThisFormat) => continue,
-                Err(Rejection::Corrupt(message)) => {
-                    let message = format!("{} at {offset:#x}: {message}", format.name());
-                    part.note(Level::Error, path, Some(offset as u64), message);
-                    continue;
-                }
-                Err(Rejection::Limit(message)) => {
-                    let message = format!("{} at {offset:#x}: {message}", format.name());
-                    part.note(Level::Limit, path, Some(offset as u64), message);
-                    continue;
-                }
-            };
-            let size = (extracted.size as usize).clamp(1, data.len() - offset);
-            covered.push(offset..offset + size);
-            pos = offset + size;
-            let layer_path = format!("{path}@{offset:#x}:{}", format.name());
-            if depth + 1 > budget.limits.max_depth {
-                let message = format!(
-                    "nesting deeper than {} layers; contents not examined",
-                    budget.limits.max_depth
-                );
-                part.note(Level::Limit, &layer_path, None, message);
+    // Carving inside executables finds mostly chance magics: only gzip
+    // members whose trailer checks out are taken from them (curl's manual),
+    // and the executable's bytes are all still scanned, so that identifying
+    // it does not depend on what was carved.
+    let elf = tree::classify(data) == FileClass::Elf;
+    let gzip = &formats::gzip::Gzip;
+    // In an executable only gzip is looked for: memchr's search for its magic
+    // is much cheaper than the automaton over every format's.
+    let mut elf_members = memchr::memmem::find_iter(data, gzip.magics()[0]);
+    let mut candidates = carve::Candidates::new(data);
+    let mut pos = 0;
+    loop {
+        let next = if elf {
+            elf_members
+                .find(|&at| at >= pos)
+                .map(|at| (at, gzip as &dyn Format))
+        } else {
+            candidates.next_from(pos)
+        };
+        let Some((offset, format)) = next else { break };
+        let extracted = if elf {
+            formats::gzip::extract_verified(&data[offset..], &mut budget)
+        } else {
+            format.extract(&data[offset..], &mut budget)
+        };
+        let extracted = match extracted {
+            Ok(extracted) => extracted,
+            Err(Rejection::NotThisFormat) => continue,
+            Err(Rejection::Corrupt(message)) => {
+                let message = format!("{} at {offset:#x}: {message}", format.name());
+                part.note(Level::Error, path, Some(offset as u64), message);
                 continue;
             }
-            part.add_layer(layer_path, format.name(), offset, extracted, depth, &budget);
+            Err(Rejection::Limit(message)) => {
+                let message = format!("{} at {offset:#x}: {message}", format.name());
+                part.note(Level::Limit, path, Some(offset as u64), message);
+                continue;
+            }
+        };
+        let size = (extracted.size as usize).clamp(1, data.len() - offset);
+        if !elf {
+            covered.push(offset..offset + size);
         }
+        pos = offset + size;
+        let layer_path = format!("{path}@{offset:#x}:{}", format.name());
+        if depth + 1 > budget.limits.max_depth {
+            let message = format!(
+                "nesting deeper than {} layers; contents not examined",
+                budget.limits.max_depth
+            );
+            part.note(Level::Limit, &layer_path, None, message);
+            continue;
+        }
+        part.add_layer(layer_path, format.name(), offset, extracted, depth, &budget);
     }
     file.scan = uncovered(data.len(), &covered);
     part
@@ -348,6 +368,32 @@ mod tests {
             vec![0..0x100, 0x100 + gz.len()..image.len()]
         );
         assert!(out.notes.is_empty());
+    }
+
+    #[test]
+    fn an_executable_yields_verified_gzip_and_stays_whole_for_scanning() {
+        use std::io::Write;
+        let member = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        let good = member(&b"manual text ".repeat(30));
+        let mut bad_size = member(&b"other text ".repeat(30));
+        let n = bad_size.len();
+        bad_size[n - 1] ^= 1; // ISIZE
+        let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+        elf.resize(0x40, 0);
+        elf.extend_from_slice(&good);
+        elf.extend_from_slice(&bad_size);
+        elf.extend_from_slice(b"hsqs and more bytes after the magic");
+        let len = elf.len();
+        let out = unpack_bytes("exe", elf, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(layers, ["exe@0x40:gzip"]);
+        assert_eq!(out.files[1].path, "exe@0x40:gzip/data");
+        assert_eq!(out.files[0].scan, vec![0..len]);
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
     }
 
     #[test]
