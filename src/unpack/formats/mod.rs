@@ -162,6 +162,14 @@ pub fn decode_payload(
 ) -> Vec<u8> {
     use super::compress;
     let cap = budget.output_cap(part.len() as u64);
+    if codec == "zstd"
+        && let Some(why) = compress::zstd_window_refusal(part, cap)
+    {
+        notes.push(Problem::Limit(format!(
+            "{what} (zstd): {why}; payload dropped"
+        )));
+        return Vec::new();
+    }
     let decoded = match codec {
         "none" => return part.to_vec(),
         "gzip" => compress::gzip(part, cap),
