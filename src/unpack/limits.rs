@@ -41,6 +41,8 @@ impl Default for Limits {
 pub struct Budget {
     pub limits: Limits,
     remaining: Arc<AtomicU64>,
+    /// Bytes this fork has taken, for [`Budget::refund`].
+    taken: u64,
     /// Per-target memo for the zip reader (see [`EocdMemo`]).
     pub eocd_memo: EocdMemo,
 }
@@ -65,6 +67,7 @@ impl Budget {
     pub fn new(limits: Limits) -> Budget {
         Budget {
             remaining: Arc::new(AtomicU64::new(limits.max_total_bytes)),
+            taken: 0,
             limits,
             eocd_memo: EocdMemo::default(),
         }
@@ -76,6 +79,7 @@ impl Budget {
         Budget {
             limits: self.limits.clone(),
             remaining: Arc::clone(&self.remaining),
+            taken: 0,
             eocd_memo: EocdMemo::default(),
         }
     }
@@ -95,11 +99,22 @@ impl Budget {
 
     /// Takes `n` bytes from the budget; false (and nothing taken) when it would overdraw.
     pub fn take(&mut self, n: u64) -> bool {
-        self.remaining
+        let took = self
+            .remaining
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
                 left.checked_sub(n)
             })
-            .is_ok()
+            .is_ok();
+        if took {
+            self.taken += n;
+        }
+        took
+    }
+
+    /// Returns to the shared total everything this fork took: for work done
+    /// ahead of need and then thrown away, which must not count.
+    pub fn refund(self) {
+        self.remaining.fetch_add(self.taken, Ordering::Relaxed);
     }
 }
 
@@ -119,5 +134,7 @@ mod tests {
         assert!(b.take(40));
         assert_eq!(a.remaining(), 0);
         assert!(!a.take(1));
+        b.refund();
+        assert_eq!(a.remaining(), 40);
     }
 }

@@ -276,6 +276,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     let mut elf_members = memchr::memmem::find_iter(data, gzip.magics()[0]);
     let mut candidates = carve::Candidates::new(data);
     let mut pos = 0;
+    let mut ahead: Option<Ahead> = None;
     loop {
         let next = if elf {
             elf_members
@@ -284,9 +285,34 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
         } else {
             candidates.next_from(pos)
         };
+        // A container started ahead that the walk has passed without
+        // reaching is thrown away, and what it drew from the budget returned.
+        if let Some(a) = ahead.take_if(|a| next.is_none_or(|(offset, _)| offset > a.offset)) {
+            a.budget.refund();
+        }
         let Some((offset, format)) = next else { break };
         let extracted = if elf {
             formats::gzip::extract_verified(&data[offset..], &mut budget)
+        } else if let Some(a) =
+            ahead.take_if(|a| a.offset == offset && a.format.name() == format.name())
+        {
+            a.result
+        } else if let Some((next_offset, next_format)) = container_after(data, offset, format) {
+            // Extract the container after this one at the same time: as if
+            // the walk went on to it, which it does unless this container
+            // turns out to cover it (then it is thrown away above).
+            let mut next_budget = budget.fork();
+            let (here, there) = rayon::join(
+                || format.extract(&data[offset..], &mut budget),
+                || next_format.extract(&data[next_offset..], &mut next_budget),
+            );
+            ahead = Some(Ahead {
+                offset: next_offset,
+                format: next_format,
+                result: there,
+                budget: next_budget,
+            });
+            here
         } else {
             format.extract(&data[offset..], &mut budget)
         };
@@ -309,6 +335,10 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             covered.push(offset..offset + size);
         }
         pos = offset + size;
+        // Covered by this container: the walk will not reach it.
+        if let Some(a) = ahead.take_if(|a| a.offset < pos) {
+            a.budget.refund();
+        }
         let layer_path = format!("{path}@{offset:#x}:{}", format.name());
         if depth + 1 > budget.limits.max_depth {
             let message = format!(
@@ -322,6 +352,43 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     }
     file.scan = uncovered(data.len(), &covered);
     part
+}
+
+/// A container extracted ahead of the walk (see [`container_after`]).
+struct Ahead {
+    offset: usize,
+    format: &'static dyn Format,
+    result: Result<formats::Extracted, Rejection>,
+    /// The fork it drew from, to refund if it is thrown away.
+    budget: Budget,
+}
+
+/// Containers that declare at least this many bytes are worth starting the
+/// next container beside (a kernel before its root file system).
+const AHEAD_MIN_LEN: u64 = 1 << 20;
+/// How far past a container's declared end the next one is looked for (flash
+/// layouts align partitions to erase blocks of 64 to 256 KiB).
+const AHEAD_WINDOW: usize = 256 << 10;
+
+/// The container to extract while `format` at `offset` is: the first one
+/// that also declares its length, within [`AHEAD_WINDOW`] after the end
+/// `format`'s header declares. Only a hint: the walk uses the result only if
+/// it reaches that candidate, so the output is the same either way.
+fn container_after(
+    data: &[u8],
+    offset: usize,
+    format: &dyn Format,
+) -> Option<(usize, &'static dyn Format)> {
+    let len = format.declared_len(&data[offset..])?;
+    if len < AHEAD_MIN_LEN {
+        return None;
+    }
+    let end = offset.checked_add(usize::try_from(len).ok()?)?;
+    let window = data.get(end..data.len().min(end.saturating_add(AHEAD_WINDOW)))?;
+    carve::candidates(window)
+        .into_iter()
+        .map(|(at, f)| (end + at, f))
+        .find(|(at, f)| f.declared_len(&data[*at..]).is_some())
 }
 
 /// The parts of `0..len` no range in `covered` (sorted, disjoint) claims.
@@ -394,6 +461,70 @@ mod tests {
         assert_eq!(out.files[1].path, "exe@0x40:gzip/data");
         assert_eq!(out.files[0].scan, vec![0..len]);
         assert!(out.notes.is_empty(), "{:?}", out.notes);
+    }
+
+    /// A legacy uImage of `payload` (uncompressed), the way mkimage lays it out.
+    fn uimage(payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[0..4].copy_from_slice(&[0x27, 0x05, 0x19, 0x56]);
+        h[12..16].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+        h[24..28].copy_from_slice(&crc32fast::hash(payload).to_be_bytes());
+        h[28..32].copy_from_slice(&[5, 2, 2, 0]);
+        let crc = crc32fast::hash(&h);
+        h[4..8].copy_from_slice(&crc.to_be_bytes());
+        h.extend_from_slice(payload);
+        h
+    }
+
+    #[test]
+    fn the_container_after_a_large_one_is_extracted_beside_it() {
+        // A 1 MiB kernel, then a root image at the next 64 KiB boundary: the
+        // second is found by `container_after` and used as the walk reaches it.
+        let mut image = uimage(&vec![0x11; 1 << 20]);
+        let second_at = image.len().next_multiple_of(0x10000);
+        image.resize(second_at, 0xff);
+        image.extend_from_slice(&uimage(b"root image bytes"));
+        let (at, format) = container_after(&image, 0, &formats::uimage::UImage).unwrap();
+        assert_eq!((at, format.name()), (second_at, "uimage"));
+        let out = unpack_bytes("fw", image, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(layers, ["fw@0x0:uimage", "fw@0x110000:uimage"]);
+        assert_eq!(out.files[2].path, "fw@0x110000:uimage/kernel");
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+    }
+
+    #[test]
+    fn a_container_extracted_ahead_and_then_covered_is_thrown_away() {
+        // At 0 a header declaring 1 MiB but failing its CRC; inside its range
+        // at 0x100 a real image that covers where the first one declared its
+        // end; there, a third image, which the walk must find only nested.
+        let inner = uimage(b"nested root");
+        let mut bad = uimage(&vec![0x22; 1 << 20]);
+        bad.truncate(64);
+        bad[40] ^= 0xff;
+        let declared_end = 64 + (1 << 20);
+        let mut cover = vec![0x33u8; declared_end + 0x1000 - 0x100 - 64];
+        let inner_at = declared_end - 0x100 - 64;
+        cover[inner_at..inner_at + inner.len()].copy_from_slice(&inner);
+        let mut image = bad;
+        image.resize(0x100, 0);
+        image.extend_from_slice(&uimage(&cover));
+        assert_eq!(
+            container_after(&image, 0, &formats::uimage::UImage).map(|(at, _)| at),
+            Some(declared_end)
+        );
+        let out = unpack_bytes("fw", image, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            layers,
+            [
+                "fw@0x100:uimage".to_string(),
+                format!("fw@0x100:uimage/kernel@{inner_at:#x}:uimage")
+            ]
+        );
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+        assert_eq!(out.notes[0].offset, Some(0));
+        assert!(out.notes[0].message.contains("header CRC mismatch"));
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub trait Format: Sync {
     /// Parses the container starting at `data[0]` (everything after it is
     /// also passed, since the container's size is only known from its header).
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection>;
+    /// Where the container says it ends, read from its header alone and not
+    /// validated: a hint that lets the carver start on the container after
+    /// it meanwhile (see `examine` in `unpack/mod.rs`). `None` for formats
+    /// whose size is only known once decoded.
+    fn declared_len(&self, _data: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 /// What a container held.
