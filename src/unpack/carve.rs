@@ -35,6 +35,11 @@ static MAGICS: LazyLock<Magics> = LazyLock::new(|| {
 
 /// Buffers longer than this are scanned in slices of this size on every core.
 const SLICE: usize = 4 << 20;
+/// The first scan of a buffer covers this much; each next one twice as much
+/// (up to a slice per core): when a container at the start claims the whole
+/// buffer, as a file system image or a compressed file does, little more
+/// than its header is ever scanned.
+const FIRST_BATCH: usize = 64 << 10;
 
 /// Every offset where some format's container may start, in offset order
 /// (a magic found too close to the start for its offset is dropped).
@@ -46,7 +51,7 @@ pub fn candidates(data: &[u8]) -> Vec<(usize, &'static dyn Format)> {
 /// The candidates of one buffer, found as they are asked for: a container
 /// that claims a range lets the carver skip it, and the bytes skipped are
 /// never scanned (a file system image that fills its file is scanned for
-/// one batch of slices, not for its whole size). Yields what [`candidates`]
+/// its first [`FIRST_BATCH`] bytes, not for its whole size). Yields what [`candidates`]
 /// lists, in the same order, less those before the position asked from.
 pub struct Candidates<'a> {
     data: &'a [u8],
@@ -56,6 +61,8 @@ pub struct Candidates<'a> {
     scanned: usize,
     /// Found and not yet yielded, in offset order.
     pending: VecDeque<(usize, &'static dyn Format)>,
+    /// Bytes the next scan may cover (see [`FIRST_BATCH`]).
+    batch: usize,
 }
 
 impl<'a> Candidates<'a> {
@@ -69,6 +76,7 @@ impl<'a> Candidates<'a> {
             slice: slice.max(1),
             scanned: 0,
             pending: VecDeque::new(),
+            batch: FIRST_BATCH,
         }
     }
 
@@ -108,9 +116,11 @@ impl<'a> Candidates<'a> {
     fn scan_batch(&mut self) {
         use rayon::prelude::*;
         let from = self.scanned;
-        let batch = self
+        let most = self
             .slice
             .saturating_mul(rayon::current_num_threads().max(1));
+        let batch = self.batch.min(most);
+        self.batch = batch.saturating_mul(2);
         let to = from.saturating_add(batch).min(self.data.len());
         let starts: Vec<usize> = (from..to).step_by(self.slice).collect();
         let found: Vec<Vec<(usize, &'static dyn Format)>> = if starts.len() <= 1 {
