@@ -239,7 +239,7 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
     use fwaudit::unpack::tree::EntryKind;
     use rayon::prelude::*;
     use sha2::{Digest, Sha256};
-    let (target, unpacked) = scan::load(&args.image, limits)?;
+    let (target, unpacked) = scan::load_unhashed(&args.image, limits)?;
     // files[0] is the image itself; list what it contains. The listing (with
     // --json, a SHA-256 of every file; the text listing shows none, so none
     // is computed) is made while the files are written: both only read the tree.
