@@ -241,10 +241,10 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
     use fwaudit::unpack::tree::EntryKind;
     use rayon::prelude::*;
     use sha2::{Digest, Sha256};
-    let (target, unpacked) = scan::load(&args.image, limits)?;
-    // files[0] is the image itself; list what it contains. The listing (a
-    // SHA-256 of every file) is made on the other core while the files are
-    // written: both only read the tree.
+    let (target, unpacked) = scan::load_unhashed(&args.image, limits)?;
+    // files[0] is the image itself; list what it contains. The listing (with
+    // --json, a SHA-256 of every file; the text listing shows none, so none
+    // is computed) is made while the files are written: both only read the tree.
     let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
     let list = || -> Vec<FileEntry> {
         unpacked.files[skip..]
@@ -253,7 +253,7 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
                 path: &f.path,
                 size: f.data.len(),
                 kind: f.class(),
-                sha256: f.is_regular().then(|| hex::encode(Sha256::digest(&f.data))),
+                sha256: (args.json && f.is_regular()).then(|| hex::encode(Sha256::digest(&f.data))),
                 target: match &f.kind {
                     EntryKind::Symlink(t) => Some(t.as_str()),
                     _ => None,

@@ -74,6 +74,16 @@ impl ScanReport {
 
 /// Reads and unpacks `path`; `Err` only when the target itself cannot be read.
 pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), String> {
+    load_with(path, limits, true)
+}
+
+/// [`load`] without the target's SHA-256 (`sha256: None`), for `unpack`,
+/// which never shows it: hashing the image runs before unpacking, on one core.
+pub fn load_unhashed(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), String> {
+    load_with(path, limits, false)
+}
+
+fn load_with(path: &Path, limits: &Limits, hash: bool) -> Result<(TargetInfo, Unpacked), String> {
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| format!("{display}: {e}"))?;
     if meta.is_dir() {
@@ -101,7 +111,7 @@ pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), Stri
         } else {
             TargetKind::Image
         },
-        sha256: Some(hex::encode(Sha256::digest(&data))),
+        sha256: hash.then(|| hex::encode(Sha256::digest(&data))),
         size: data.len() as u64,
         path: display.clone(),
     };

@@ -24,6 +24,8 @@ fn router_layers_and_target() {
         [
             "samples/router-armhf.bin@0x80000:uimage uimage 524288 32975",
             "samples/router-armhf.bin@0x90000:squashfs squashfs 589824 3733604",
+            // curl's manual, gzip-compressed inside the executable.
+            "samples/router-armhf.bin@0x90000:squashfs/usr/bin/curl@0x1809c:gzip gzip 98460 64968",
         ]
     );
     assert!(r["notes"].as_array().unwrap().is_empty(), "{}", r["notes"]);
@@ -412,7 +414,7 @@ fn table_output_reads_well() {
         "== samples/router-armhf.bin (image, 4325376 bytes, sha256 868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b)\n"
     ));
     assert!(out.contains(
-        "\nLayers (2)\n  0x80000         32975  uimage    samples/router-armhf.bin@0x80000:uimage"
+        "\nLayers (3)\n  0x80000         32975  uimage    samples/router-armhf.bin@0x80000:uimage"
     ));
     assert!(out.contains("\nShared libraries (11, 1 unused)\n"));
     assert!(out.contains(&format!(

@@ -7,7 +7,12 @@ use common::*;
 fn json_lists_layers_and_files_with_kinds_and_hashes() {
     let (code, v) = json(&["unpack", "samples/router-armhf.bin", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(layers(&v).len(), 2);
+    // The third layer is the manual curl holds gzip-compressed.
+    assert_eq!(layers(&v).len(), 3);
+    assert_eq!(
+        layers(&v)[2],
+        "samples/router-armhf.bin@0x90000:squashfs/usr/bin/curl@0x1809c:gzip gzip 98460 64968"
+    );
     let files = v["files"].as_array().unwrap();
     let find = |p: &str| {
         files
@@ -588,4 +593,31 @@ fn a_ubi_image_is_carved_from_inside_a_flash_dump() {
     );
     let fs = format!("{path}@0x20000:ubi/rootfs@0x0:ubifs");
     assert_eq!(listing(&v, &fs), UBIFS_TREE);
+}
+
+#[test]
+fn an_executable_yields_only_gzip_members_whose_trailer_checks_out() {
+    // make.sh: a member the way curl holds its manual, then a chance magic, a
+    // member with a wrong CRC-32, squashfs and cpio magics and a truncated
+    // member, none of which may be taken from an executable.
+    let (code, v) = json(&["unpack", "tests/fixtures/elf-gzip.elf", "--json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "layers": [{
+                "path": "tests/fixtures/elf-gzip.elf@0x80:gzip",
+                "format": "gzip",
+                "offset": 128,
+                "size": 251
+            }],
+            "files": [{
+                "path": "tests/fixtures/elf-gzip.elf@0x80:gzip/data",
+                "size": 3360,
+                "kind": "text",
+                "sha256": "510e3dbb63d71bedf05ed324419d76826247f1b5bfe20354f1d5313cd2645381"
+            }],
+            "notes": []
+        })
+    );
 }

@@ -99,14 +99,71 @@ pub fn bzip2(input: &[u8], cap: u64) -> Decoded {
     }
 }
 
-/// One zstd frame. The decoder's window is bounded by zstd's default limit
-/// (128 MiB), so a frame cannot demand more memory than that.
+/// zstd's own default bound on a frame's window (`ZSTD_WINDOWLOG_LIMIT_DEFAULT`, 128 MiB).
+const ZSTD_WINDOW_LOG_LIMIT: u32 = 27;
+/// Windows up to this are always allowed (8 MiB): what `zstd -19` declares
+/// for input of unknown size, so a short stream compressed from a pipe is
+/// not refused because its small output cap is below its window.
+const ZSTD_WINDOW_LOG_FLOOR: u32 = 23;
+
+/// The largest window log a zstd frame may declare when it may decode to
+/// `cap` bytes: the decoder allocates the window before any output reaches
+/// the budget, so a window larger than the output allowed is memory spent on
+/// nothing (and what made fuzzing crawl).
+pub fn zstd_window_log_max(cap: u64) -> u32 {
+    let log = u64::BITS - cap.saturating_sub(1).leading_zeros();
+    log.clamp(ZSTD_WINDOW_LOG_FLOOR, ZSTD_WINDOW_LOG_LIMIT)
+}
+
+/// The window a zstd frame header declares (RFC 8878 3.1.1.1): the window
+/// descriptor, or the content size for a single-segment frame. `None` when
+/// the header is incomplete (the decoder then reports it).
+pub fn zstd_window(input: &[u8]) -> Option<u64> {
+    let descriptor = *input.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let wd = *input.get(5)?;
+        let base = 1u64 << (10 + u32::from(wd >> 3));
+        return Some(base + base / 8 * u64::from(wd & 7));
+    }
+    let dict_len = [0, 1, 2, 4][usize::from(descriptor & 3)];
+    let at = 5 + dict_len;
+    let field = |n: usize| -> Option<u64> {
+        let bytes = input.get(at..at + n)?;
+        Some(bytes.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b)))
+    };
+    match descriptor >> 6 {
+        0 => field(1),
+        1 => field(2).map(|v| v + 256),
+        2 => field(4),
+        _ => field(8),
+    }
+}
+
+/// Why a zstd frame that may decode to `cap` bytes is refused, if it is:
+/// its window is larger than [`zstd_window_log_max`] allows.
+pub fn zstd_window_refusal(input: &[u8], cap: u64) -> Option<String> {
+    let window = zstd_window(input)?;
+    let allowed = 1u64 << zstd_window_log_max(cap);
+    (window > allowed).then(|| {
+        format!(
+            "frame declares a {window}-byte window, more than the {allowed} bytes allowed for a stream that may decode to {cap} bytes"
+        )
+    })
+}
+
+/// One zstd frame, with the decoder's window bounded by
+/// [`zstd_window_log_max`] (callers report [`zstd_window_refusal`] first;
+/// this bound is the backstop).
 pub fn zstd(input: &[u8], cap: u64) -> Decoded {
     let mut rest = input;
-    let decoder = match zstd::stream::read::Decoder::with_buffer(&mut rest) {
+    let mut decoder = match zstd::stream::read::Decoder::with_buffer(&mut rest) {
         Ok(d) => d.single_frame(),
         Err(e) => return failed(e.to_string()),
     };
+    if let Err(e) = decoder.window_log_max(zstd_window_log_max(cap)) {
+        return failed(e.to_string());
+    }
     let (data, error, capped) = read_capped(decoder, cap);
     Decoded {
         consumed: input.len() - rest.len(),
@@ -263,23 +320,35 @@ fn failed(error: String) -> Decoded {
     }
 }
 
+/// Decodes into the output vector itself (`process_vec`), not through a
+/// chunk that is then copied: the copy was 2 % of unpacking a router image.
+/// The vector grows by doubling but never past one byte more than `cap`, so
+/// a bomb costs no more memory than before.
 fn run_lzma(mut stream: Stream, input: &[u8], cap: u64) -> Decoded {
+    const FIRST: usize = 256 * 1024;
+    // One byte past the cap tells a stream that goes on from one that ends.
+    let limit = usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(1);
     let mut out: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 256 * 1024];
     loop {
         let in_pos = stream.total_in() as usize;
-        let before_out = stream.total_out();
         let action = if in_pos >= input.len() {
             Action::Finish
         } else {
             Action::Run
         };
-        let status = stream.process(&input[in_pos..], &mut chunk, action);
-        let produced = (stream.total_out() - before_out) as usize;
-        let room = cap.saturating_sub(out.len() as u64) as usize;
-        out.extend_from_slice(&chunk[..produced.min(room)]);
+        if out.len() == out.capacity() {
+            let want = out
+                .capacity()
+                .saturating_mul(2)
+                .clamp(FIRST.min(limit), limit);
+            out.reserve_exact(want - out.len());
+        }
+        let before_out = out.len();
+        let status = stream.process_vec(&input[in_pos..], &mut out, action);
+        let produced = out.len() - before_out;
         let consumed = stream.total_in() as usize;
-        if produced > room {
+        if out.len() as u64 > cap {
+            out.truncate(cap as usize);
             return Decoded {
                 data: out,
                 consumed,
@@ -384,6 +453,36 @@ mod tests {
             let cut = decode(&stream[..stream.len() - 5], 1 << 20);
             assert!(cut.error.is_some(), "{cut:?}");
         }
+    }
+
+    #[test]
+    fn zstd_window_is_bounded_by_the_output_cap() {
+        assert_eq!(zstd_window_log_max(0), 23);
+        assert_eq!(zstd_window_log_max(1 << 20), 23);
+        assert_eq!(zstd_window_log_max((16 << 20) + 1), 25);
+        assert_eq!(zstd_window_log_max(u64::MAX), 27);
+        // A frame header declaring a 64 MiB window (exponent 16), then junk.
+        let mut big = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3];
+        big.extend_from_slice(&[0u8; 32]);
+        assert_eq!(zstd_window(&big), Some(64 << 20));
+        let why = zstd_window_refusal(&big, 1 << 20).unwrap();
+        assert!(why.contains("67108864-byte window"), "{why}");
+        assert_eq!(zstd_window_refusal(&big, 64 << 20), None);
+        // The decoder itself refuses it too, before allocating the window.
+        assert!(zstd(&big, 1 << 20).error.is_some());
+        // Single segment: the content size is the window.
+        let small = zstd::bulk::compress(b"tiny", 3).unwrap();
+        assert_eq!(zstd_window(&small), Some(4));
+        assert_eq!(zstd_window_refusal(&small, 1), None);
+        let text = b"window test ".repeat(100);
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+        e.include_contentsize(false).unwrap();
+        e.write_all(&text).unwrap();
+        let streamed = e.finish().unwrap();
+        // No content size: the window of level 19 (at most 8 MiB), allowed
+        // even for the smallest cap.
+        assert!(zstd_window(&streamed).unwrap() <= 8 << 20);
+        assert_eq!(zstd(&streamed, 1 << 20).data, text);
     }
 
     #[test]

@@ -1,27 +1,26 @@
 //! An already unpacked root file system on disk, read into the same virtual
 //! tree as an image so that every later stage treats both alike.
 
-use super::limits::Limits;
-use super::tree::{EntryKind, FsPath, Namespace, VirtualFile};
-use super::{Filesystem, Level, Note, Unpacked, Unpacker};
+use super::limits::{Budget, Limits};
+use super::tree::{EntryKind, FsPath, VirtualFile};
+use super::{Level, Note, Part, PartFs, Unpacked};
 use std::fs;
 use std::path::Path;
 
 /// Loads every entry under `root` without following symlinks, then unpacks
 /// any container found inside the regular files.
 pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
-    let mut unpacker = Unpacker::new(limits);
-    unpacker.out.filesystems.push(Filesystem {
+    let mut unpacker = Part::default();
+    unpacker.filesystems.push(PartFs {
         root: display.to_string(),
-        namespace: Namespace::default(),
+        entries: Vec::new(),
     });
     let mut pending = vec![(root.to_path_buf(), String::new())];
-    let mut regular = Vec::new();
     while let Some((dir, rel)) = pending.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
-                unpacker.out.notes.push(Note {
+                unpacker.notes.push(Note {
                     level: Level::Error,
                     path: format!("{display}{rel}"),
                     offset: None,
@@ -33,8 +32,8 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
         let mut names: Vec<_> = entries.filter_map(Result::ok).collect();
         names.sort_by_key(|e| e.file_name());
         for entry in names {
-            if unpacker.out.files.len() >= limits.max_entries {
-                unpacker.out.notes.push(Note {
+            if unpacker.files.len() >= limits.max_entries {
+                unpacker.notes.push(Note {
                     level: Level::Limit,
                     path: display.to_string(),
                     offset: None,
@@ -51,7 +50,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
             let (kind, data) = match read_entry(&path, limits) {
                 Ok(read) => read,
                 Err(message) => {
-                    unpacker.out.notes.push(Note {
+                    unpacker.notes.push(Note {
                         level: Level::Error,
                         path: format!("{display}{inner}"),
                         offset: None,
@@ -60,14 +59,12 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
                     continue;
                 }
             };
-            let index = unpacker.out.files.len();
-            unpacker.out.filesystems[0].namespace.insert(&inner, index);
-            match kind {
-                EntryKind::Dir => pending.push((path, inner.clone())),
-                EntryKind::File => regular.push(index),
-                _ => {}
+            let index = unpacker.files.len();
+            unpacker.filesystems[0].entries.push((inner.clone(), index));
+            if kind == EntryKind::Dir {
+                pending.push((path, inner.clone()));
             }
-            unpacker.out.files.push(VirtualFile {
+            unpacker.files.push(VirtualFile {
                 path: format!("{display}{inner}"),
                 fs: Some(FsPath { fs: 0, path: inner }),
                 kind,
@@ -77,9 +74,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
             });
         }
     }
-    for index in regular {
-        unpacker.examine(index, 1);
-    }
+    unpacker.examine_from(0, 1, &Budget::new(limits.clone()));
     unpacker.finish()
 }
 

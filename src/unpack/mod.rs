@@ -13,8 +13,9 @@ pub mod formats;
 pub mod limits;
 pub mod tree;
 
-use formats::Rejection;
+use formats::{Format, Rejection};
 use limits::{Budget, Limits};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use tree::{EntryKind, FileClass, FsPath, Namespace, VirtualFile};
@@ -82,39 +83,49 @@ pub struct Unpacked {
 }
 
 /// Unpacks an image held in memory; `name` is how paths inside it are prefixed.
+///
+/// The files a layer holds are examined in parallel; each yields a [`Part`]
+/// that is appended in the files' order, so the result (layers, files, file
+/// systems, notes, and their order) is the same as a depth-first walk.
 pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
-    let mut unpacker = Unpacker::new(limits);
-    unpacker.out.files.push(VirtualFile {
+    let mut target = VirtualFile {
         path: name.to_string(),
         fs: None,
         kind: EntryKind::File,
         data,
         scan: Vec::new(),
         escape: None,
-    });
-    unpacker.examine(0, 0);
-    unpacker.finish()
+    };
+    let budget = Budget::new(limits.clone());
+    let part = examine(&mut target, 0, &budget);
+    let mut root = Part {
+        files: vec![target],
+        ..Part::default()
+    };
+    root.append(part);
+    root.finish()
 }
 
-struct Unpacker {
-    out: Unpacked,
-    budget: Budget,
+/// What examining one file adds: its layers, and the files, file systems and
+/// notes below it. File indices (in `fs` paths and `filesystems`) are
+/// relative to this part until it is appended to its parent.
+#[derive(Default)]
+pub(crate) struct Part {
+    layers: Vec<Layer>,
+    files: Vec<VirtualFile>,
+    filesystems: Vec<PartFs>,
+    notes: Vec<Note>,
 }
 
-impl Unpacker {
-    fn new(limits: &Limits) -> Unpacker {
-        Unpacker {
-            out: Unpacked::default(),
-            budget: Budget::new(limits.clone()),
-        }
-    }
+/// A file system's root and its entries (path, file index) in insertion order.
+pub(crate) struct PartFs {
+    root: String,
+    entries: Vec<(String, usize)>,
+}
 
-    fn finish(self) -> Unpacked {
-        self.out
-    }
-
+impl Part {
     fn note(&mut self, level: Level, path: &str, offset: Option<u64>, message: String) {
-        self.out.notes.push(Note {
+        self.notes.push(Note {
             level,
             path: path.to_string(),
             offset,
@@ -122,51 +133,48 @@ impl Unpacker {
         });
     }
 
-    /// Carves containers out of file `index`, adds what they hold, and recurses.
-    fn examine(&mut self, index: usize, depth: usize) {
-        let data = std::mem::take(&mut self.out.files[index].data);
-        let path = self.out.files[index].path.clone();
-        let mut covered: Vec<Range<usize>> = Vec::new();
-        // Executables are scanned as they are: carving inside them finds only
-        // chance magics.
-        if tree::classify(&data) != FileClass::Elf {
-            let mut pos = 0;
-            for (offset, format) in carve::candidates(&data) {
-                if offset < pos {
-                    continue;
-                }
-                let extracted = match format.extract(&data[offset..], &mut self.budget) {
-                    Ok(extracted) => extracted,
-                    Err(Rejection::NotThisFormat) => continue,
-                    Err(Rejection::Corrupt(message)) => {
-                        let message = format!("{} at {offset:#x}: {message}", format.name());
-                        self.note(Level::Error, &path, Some(offset as u64), message);
-                        continue;
-                    }
-                    Err(Rejection::Limit(message)) => {
-                        let message = format!("{} at {offset:#x}: {message}", format.name());
-                        self.note(Level::Limit, &path, Some(offset as u64), message);
-                        continue;
-                    }
-                };
-                let size = (extracted.size as usize).clamp(1, data.len() - offset);
-                covered.push(offset..offset + size);
-                pos = offset + size;
-                let layer_path = format!("{path}@{offset:#x}:{}", format.name());
-                if depth + 1 > self.budget.limits.max_depth {
-                    let message = format!(
-                        "nesting deeper than {} layers; contents not examined",
-                        self.budget.limits.max_depth
-                    );
-                    self.note(Level::Limit, &layer_path, None, message);
-                    continue;
-                }
-                self.add_layer(layer_path, format.name(), offset, extracted, depth);
+    /// Appends `child` after everything already here, shifting its indices.
+    fn append(&mut self, child: Part) {
+        let file_base = self.files.len();
+        let fs_base = self.filesystems.len();
+        self.layers.extend(child.layers);
+        self.notes.extend(child.notes);
+        self.files.extend(child.files.into_iter().map(|mut f| {
+            if let Some(p) = &mut f.fs {
+                p.fs += fs_base;
             }
+            f
+        }));
+        self.filesystems
+            .extend(child.filesystems.into_iter().map(|mut fs| {
+                for (_, index) in &mut fs.entries {
+                    *index += file_base;
+                }
+                fs
+            }));
+    }
+
+    fn finish(self) -> Unpacked {
+        let filesystems = self
+            .filesystems
+            .into_iter()
+            .map(|fs| {
+                let mut namespace = Namespace::default();
+                for (path, index) in &fs.entries {
+                    namespace.insert(path, *index);
+                }
+                Filesystem {
+                    root: fs.root,
+                    namespace,
+                }
+            })
+            .collect();
+        Unpacked {
+            layers: self.layers,
+            files: self.files,
+            filesystems,
+            notes: self.notes,
         }
-        let file = &mut self.out.files[index];
-        file.scan = uncovered(data.len(), &covered);
-        file.data = data;
     }
 
     fn add_layer(
@@ -176,8 +184,9 @@ impl Unpacker {
         offset: usize,
         extracted: formats::Extracted,
         depth: usize,
+        budget: &Budget,
     ) {
-        self.out.layers.push(Layer {
+        self.layers.push(Layer {
             path: layer_path.clone(),
             format: format.to_string(),
             offset: offset as u64,
@@ -192,15 +201,15 @@ impl Unpacker {
             self.note(level, &layer_path, None, message);
         }
         let fs = extracted.filesystem.then(|| {
-            self.out.filesystems.push(Filesystem {
+            self.filesystems.push(PartFs {
                 root: layer_path.clone(),
-                namespace: Namespace::default(),
+                entries: Vec::new(),
             });
-            self.out.filesystems.len() - 1
+            self.filesystems.len() - 1
         });
-        let mut added = Vec::new();
+        let first = self.files.len();
         for entry in extracted.entries {
-            let index = self.out.files.len();
+            let index = self.files.len();
             let fs_path = fs.map(|fs| FsPath {
                 fs,
                 path: tree::normalize(&entry.path),
@@ -211,10 +220,7 @@ impl Unpacker {
                 None => format!("{layer_path}{}", tree::normalize(&entry.path)),
             };
             if let Some(p) = &fs_path {
-                self.out.filesystems[p.fs].namespace.insert(&p.path, index);
-            }
-            if entry.kind == EntryKind::File {
-                added.push(index);
+                self.filesystems[p.fs].entries.push((p.path.clone(), index));
             }
             // Checked here for every format, so no reader can forget it.
             let escape = tree::climbs_out(&entry.path).then(|| entry.path.clone());
@@ -224,7 +230,7 @@ impl Unpacker {
                 );
                 self.note(Level::Error, &layer_path, None, message);
             }
-            self.out.files.push(VirtualFile {
+            self.files.push(VirtualFile {
                 path,
                 fs: fs_path,
                 kind: entry.kind,
@@ -233,10 +239,156 @@ impl Unpacker {
                 escape,
             });
         }
-        for index in added {
-            self.examine(index, depth + 1);
+        self.examine_from(first, depth + 1, budget);
+    }
+
+    /// Examines the regular files from index `first` on. They are
+    /// independent, so they are examined on every core; what each yields is
+    /// appended in the files' order, as a depth-first walk would.
+    fn examine_from(&mut self, first: usize, depth: usize, budget: &Budget) {
+        let parts: Vec<Part> = self.files[first..]
+            .par_iter_mut()
+            .filter(|f| f.kind == EntryKind::File)
+            .map(|f| examine(f, depth, budget))
+            .collect();
+        for part in parts {
+            self.append(part);
         }
     }
+}
+
+/// Carves containers out of `file`, sets its scan ranges, and returns what
+/// the containers hold, recursively.
+fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
+    let mut budget = budget.fork();
+    let mut part = Part::default();
+    let data = &file.data;
+    let path = &file.path;
+    let mut covered: Vec<Range<usize>> = Vec::new();
+    // Carving inside executables finds mostly chance magics: only gzip
+    // members whose trailer checks out are taken from them (curl's manual),
+    // and the executable's bytes are all still scanned, so that identifying
+    // it does not depend on what was carved.
+    let elf = tree::classify(data) == FileClass::Elf;
+    let gzip = &formats::gzip::Gzip;
+    // In an executable only gzip is looked for: memchr's search for its magic
+    // is much cheaper than the automaton over every format's.
+    let mut elf_members = memchr::memmem::find_iter(data, gzip.magics()[0]);
+    let mut candidates = carve::Candidates::new(data);
+    let mut pos = 0;
+    let mut ahead: Option<Ahead> = None;
+    loop {
+        let next = if elf {
+            elf_members
+                .find(|&at| at >= pos)
+                .map(|at| (at, gzip as &dyn Format))
+        } else {
+            candidates.next_from(pos)
+        };
+        // A container started ahead that the walk has passed without
+        // reaching is thrown away, and what it drew from the budget returned.
+        if let Some(a) = ahead.take_if(|a| next.is_none_or(|(offset, _)| offset > a.offset)) {
+            a.budget.refund();
+        }
+        let Some((offset, format)) = next else { break };
+        let extracted = if elf {
+            formats::gzip::extract_verified(&data[offset..], &mut budget)
+        } else if let Some(a) =
+            ahead.take_if(|a| a.offset == offset && a.format.name() == format.name())
+        {
+            a.result
+        } else if let Some((next_offset, next_format)) = container_after(data, offset, format) {
+            // Extract the container after this one at the same time: as if
+            // the walk went on to it, which it does unless this container
+            // turns out to cover it (then it is thrown away above).
+            let mut next_budget = budget.fork();
+            let (here, there) = rayon::join(
+                || format.extract(&data[offset..], &mut budget),
+                || next_format.extract(&data[next_offset..], &mut next_budget),
+            );
+            ahead = Some(Ahead {
+                offset: next_offset,
+                format: next_format,
+                result: there,
+                budget: next_budget,
+            });
+            here
+        } else {
+            format.extract(&data[offset..], &mut budget)
+        };
+        let extracted = match extracted {
+            Ok(extracted) => extracted,
+            Err(Rejection::NotThisFormat) => continue,
+            Err(Rejection::Corrupt(message)) => {
+                let message = format!("{} at {offset:#x}: {message}", format.name());
+                part.note(Level::Error, path, Some(offset as u64), message);
+                continue;
+            }
+            Err(Rejection::Limit(message)) => {
+                let message = format!("{} at {offset:#x}: {message}", format.name());
+                part.note(Level::Limit, path, Some(offset as u64), message);
+                continue;
+            }
+        };
+        let size = (extracted.size as usize).clamp(1, data.len() - offset);
+        if !elf {
+            covered.push(offset..offset + size);
+        }
+        pos = offset + size;
+        // Covered by this container: the walk will not reach it.
+        if let Some(a) = ahead.take_if(|a| a.offset < pos) {
+            a.budget.refund();
+        }
+        let layer_path = format!("{path}@{offset:#x}:{}", format.name());
+        if depth + 1 > budget.limits.max_depth {
+            let message = format!(
+                "nesting deeper than {} layers; contents not examined",
+                budget.limits.max_depth
+            );
+            part.note(Level::Limit, &layer_path, None, message);
+            continue;
+        }
+        part.add_layer(layer_path, format.name(), offset, extracted, depth, &budget);
+    }
+    file.scan = uncovered(data.len(), &covered);
+    part
+}
+
+/// A container extracted ahead of the walk (see [`container_after`]).
+struct Ahead {
+    offset: usize,
+    format: &'static dyn Format,
+    result: Result<formats::Extracted, Rejection>,
+    /// The fork it drew from, to refund if it is thrown away.
+    budget: Budget,
+}
+
+/// Containers that declare at least this many bytes are worth starting the
+/// next container beside (a kernel before its root file system).
+const AHEAD_MIN_LEN: u64 = 1 << 20;
+/// How far past a container's declared end the next one is looked for (flash
+/// layouts align partitions to erase blocks of 64 to 256 KiB).
+const AHEAD_WINDOW: usize = 256 << 10;
+
+/// The container to extract while `format` at `offset` is: the first one
+/// that also declares its length, within [`AHEAD_WINDOW`] after the end
+/// `format`'s header declares. Only a hint: the walk uses the result only if
+/// it reaches that candidate, so the output is the same either way.
+fn container_after(
+    data: &[u8],
+    offset: usize,
+    format: &dyn Format,
+) -> Option<(usize, &'static dyn Format)> {
+    let len = format.declared_len(&data[offset..])?;
+    if len < AHEAD_MIN_LEN {
+        return None;
+    }
+    let end = offset.checked_add(usize::try_from(len).ok()?)?;
+    let window = data.get(end..data.len().min(end.saturating_add(AHEAD_WINDOW)))?;
+    carve::candidates(window)
+        .into_iter()
+        .map(|(at, f)| (end + at, f))
+        .find(|(at, f)| f.declared_len(&data[*at..]).is_some())
 }
 
 /// The parts of `0..len` no range in `covered` (sorted, disjoint) claims.
@@ -283,6 +435,96 @@ mod tests {
             vec![0..0x100, 0x100 + gz.len()..image.len()]
         );
         assert!(out.notes.is_empty());
+    }
+
+    #[test]
+    fn an_executable_yields_verified_gzip_and_stays_whole_for_scanning() {
+        use std::io::Write;
+        let member = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        let good = member(&b"manual text ".repeat(30));
+        let mut bad_size = member(&b"other text ".repeat(30));
+        let n = bad_size.len();
+        bad_size[n - 1] ^= 1; // ISIZE
+        let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+        elf.resize(0x40, 0);
+        elf.extend_from_slice(&good);
+        elf.extend_from_slice(&bad_size);
+        elf.extend_from_slice(b"hsqs and more bytes after the magic");
+        let len = elf.len();
+        let out = unpack_bytes("exe", elf, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(layers, ["exe@0x40:gzip"]);
+        assert_eq!(out.files[1].path, "exe@0x40:gzip/data");
+        assert_eq!(out.files[0].scan, vec![0..len]);
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+    }
+
+    /// A legacy uImage of `payload` (uncompressed), the way mkimage lays it out.
+    fn uimage(payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[0..4].copy_from_slice(&[0x27, 0x05, 0x19, 0x56]);
+        h[12..16].copy_from_slice(&(payload.len() as u32).to_be_bytes());
+        h[24..28].copy_from_slice(&crc32fast::hash(payload).to_be_bytes());
+        h[28..32].copy_from_slice(&[5, 2, 2, 0]);
+        let crc = crc32fast::hash(&h);
+        h[4..8].copy_from_slice(&crc.to_be_bytes());
+        h.extend_from_slice(payload);
+        h
+    }
+
+    #[test]
+    fn the_container_after_a_large_one_is_extracted_beside_it() {
+        // A 1 MiB kernel, then a root image at the next 64 KiB boundary: the
+        // second is found by `container_after` and used as the walk reaches it.
+        let mut image = uimage(&vec![0x11; 1 << 20]);
+        let second_at = image.len().next_multiple_of(0x10000);
+        image.resize(second_at, 0xff);
+        image.extend_from_slice(&uimage(b"root image bytes"));
+        let (at, format) = container_after(&image, 0, &formats::uimage::UImage).unwrap();
+        assert_eq!((at, format.name()), (second_at, "uimage"));
+        let out = unpack_bytes("fw", image, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(layers, ["fw@0x0:uimage", "fw@0x110000:uimage"]);
+        assert_eq!(out.files[2].path, "fw@0x110000:uimage/kernel");
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+    }
+
+    #[test]
+    fn a_container_extracted_ahead_and_then_covered_is_thrown_away() {
+        // At 0 a header declaring 1 MiB but failing its CRC; inside its range
+        // at 0x100 a real image that covers where the first one declared its
+        // end; there, a third image, which the walk must find only nested.
+        let inner = uimage(b"nested root");
+        let mut bad = uimage(&vec![0x22; 1 << 20]);
+        bad.truncate(64);
+        bad[40] ^= 0xff;
+        let declared_end = 64 + (1 << 20);
+        let mut cover = vec![0x33u8; declared_end + 0x1000 - 0x100 - 64];
+        let inner_at = declared_end - 0x100 - 64;
+        cover[inner_at..inner_at + inner.len()].copy_from_slice(&inner);
+        let mut image = bad;
+        image.resize(0x100, 0);
+        image.extend_from_slice(&uimage(&cover));
+        assert_eq!(
+            container_after(&image, 0, &formats::uimage::UImage).map(|(at, _)| at),
+            Some(declared_end)
+        );
+        let out = unpack_bytes("fw", image, &Limits::default());
+        let layers: Vec<_> = out.layers.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            layers,
+            [
+                "fw@0x100:uimage".to_string(),
+                format!("fw@0x100:uimage/kernel@{inner_at:#x}:uimage")
+            ]
+        );
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+        assert_eq!(out.notes[0].offset, Some(0));
+        assert!(out.notes[0].message.contains("header CRC mismatch"));
     }
 
     #[test]

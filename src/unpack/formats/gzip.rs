@@ -31,6 +31,41 @@ impl Format for Gzip {
     }
 }
 
+/// A gzip member inside an executable (curl embeds its manual so). Carving
+/// inside executables otherwise finds only chance magics, so the member is
+/// accepted only when it decodes completely and its trailer's CRC-32 and
+/// ISIZE match the output; anything else is taken for chance, silently.
+pub fn extract_verified(data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+    let flags = *data.get(3).ok_or(Rejection::NotThisFormat)?;
+    let xfl = *data.get(8).ok_or(Rejection::NotThisFormat)?;
+    if flags & 0xe0 != 0 || !matches!(xfl, 0 | 2 | 4) {
+        return Err(Rejection::NotThisFormat);
+    }
+    let decoded = compress::gzip(data, budget.output_cap(data.len() as u64));
+    if decoded.capped {
+        // Only a real stream decodes that far; it is too large to verify.
+        return Err(Rejection::Limit(format!(
+            "gzip stream stopped at {} output bytes (size/ratio bound); not verified, not extracted",
+            decoded.data.len()
+        )));
+    }
+    let trailer = decoded
+        .consumed
+        .checked_sub(8)
+        .and_then(|at| data.get(at..decoded.consumed));
+    let verified = decoded.error.is_none()
+        && trailer.is_some_and(|t| {
+            let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+            let isize = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+            crc == crc32fast::hash(&decoded.data) && isize == decoded.data.len() as u32
+        });
+    if !verified {
+        return Err(Rejection::NotThisFormat);
+    }
+    let name = original_name(data, flags).unwrap_or_else(|| "data".to_string());
+    stream_entry("gzip", name, decoded, budget)
+}
+
 /// FNAME from the header, reduced to a safe single path component.
 fn original_name(data: &[u8], flags: u8) -> Option<String> {
     const FEXTRA: u8 = 0x04;

@@ -68,6 +68,13 @@ pub trait Format: Sync {
     /// Parses the container starting at `data[0]` (everything after it is
     /// also passed, since the container's size is only known from its header).
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection>;
+    /// Where the container says it ends, read from its header alone and not
+    /// validated: a hint that lets the carver start on the container after
+    /// it meanwhile (see `examine` in `unpack/mod.rs`). `None` for formats
+    /// whose size is only known once decoded.
+    fn declared_len(&self, _data: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 /// What a container held.
@@ -162,6 +169,14 @@ pub fn decode_payload(
 ) -> Vec<u8> {
     use super::compress;
     let cap = budget.output_cap(part.len() as u64);
+    if codec == "zstd"
+        && let Some(why) = compress::zstd_window_refusal(part, cap)
+    {
+        notes.push(Problem::Limit(format!(
+            "{what} (zstd): {why}; payload dropped"
+        )));
+        return Vec::new();
+    }
     let decoded = match codec {
         "none" => return part.to_vec(),
         "gzip" => compress::gzip(part, cap),

@@ -155,6 +155,10 @@ impl Format for Squashfs {
         &[b"hsqs", b"sqsh"]
     }
 
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        Superblock::parse(data).map(|sb| sb.bytes_used)
+    }
+
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let sb = Superblock::parse(data).ok_or(Rejection::NotThisFormat)?;
         // Versions 1-3 exist in old firmware; anything else is a chance match.

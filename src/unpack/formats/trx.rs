@@ -67,6 +67,10 @@ impl Format for Trx {
         &[b"HDR0"]
     }
 
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        header(data).map(|h| h.len as u64)
+    }
+
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let h = header(data).ok_or(Rejection::NotThisFormat)?;
         if h.len > data.len() {

@@ -35,6 +35,10 @@ impl Format for UImage {
         &[&[0x27, 0x05, 0x19, 0x56]]
     }
 
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        Some(HEADER_LEN as u64 + u64::from(be32(data, 12)?))
+    }
+
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let header = data.get(..HEADER_LEN).ok_or(Rejection::NotThisFormat)?;
         let (stored_hcrc, size, stored_dcrc) = (

@@ -22,7 +22,11 @@ impl Format for Zstd {
         if descriptor & 0x08 != 0 {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::zstd(data, budget.output_cap(data.len() as u64));
+        let cap = budget.output_cap(data.len() as u64);
+        if let Some(why) = compress::zstd_window_refusal(data, cap) {
+            return Err(Rejection::Limit(why));
+        }
+        let decoded = compress::zstd(data, cap);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }
@@ -45,6 +49,17 @@ mod tests {
             .unwrap();
         assert_eq!(out.size, FIXTURE.len() as u64);
         assert_eq!(out.entries[0].data, TEXT);
+    }
+
+    #[test]
+    fn a_window_larger_than_the_output_allowed_is_refused_as_a_limit() {
+        // 1 GiB window (exponent 20), from 40 bytes of input: cap 1 MiB.
+        let mut data = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3];
+        data.extend_from_slice(&[0u8; 34]);
+        match Zstd.extract(&data, &mut Budget::new(Limits::default())) {
+            Err(Rejection::Limit(why)) => assert!(why.contains("1073741824-byte window"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
