@@ -177,8 +177,21 @@ pub fn decode_payload(
         )));
         return Vec::new();
     }
+    // A payload kept as it is is a copy all the same: it counts against the
+    // total like a stored tar or TRX member, so that a container repeating
+    // one large uncompressed payload cannot grow the tree without bound.
+    let keep = |budget: &mut Budget, notes: &mut Vec<Problem>| {
+        if budget.take(part.len() as u64) {
+            part.to_vec()
+        } else {
+            notes.push(Problem::Limit(format!(
+                "{what}: total decompressed size bound reached; payload dropped"
+            )));
+            Vec::new()
+        }
+    };
     let decoded = match codec {
-        "none" => return part.to_vec(),
+        "none" => return keep(budget, notes),
         "gzip" => compress::gzip(part, cap),
         "bzip2" => compress::bzip2(part, cap),
         "lzma" => compress::lzma_alone(part, cap),
@@ -189,7 +202,7 @@ pub fn decode_payload(
             notes.push(Problem::Error(format!(
                 "{what}: compression {codec} is not supported yet; payload kept as is"
             )));
-            return part.to_vec();
+            return keep(budget, notes);
         }
     };
     if let Some(e) = decoded.error {
@@ -309,4 +322,29 @@ pub(crate) fn fs_fixture_listing(ext: bool) -> Vec<String> {
     }
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unpack::limits::Limits;
+
+    #[test]
+    fn a_payload_kept_as_it_is_counts_against_the_total() {
+        let mut budget = Budget::new(Limits {
+            max_total_bytes: 10,
+            ..Limits::default()
+        });
+        let mut notes = Vec::new();
+        let part = [7u8; 6];
+        assert_eq!(
+            decode_payload("none", "image 0", &part, &mut budget, &mut notes),
+            part
+        );
+        assert!(notes.is_empty());
+        // 4 bytes are left: the second copy is dropped with a limit note.
+        assert!(decode_payload("none", "image 1", &part, &mut budget, &mut notes).is_empty());
+        assert_eq!(budget.remaining(), 4);
+        assert!(matches!(&notes[..], [Problem::Limit(m)] if m.starts_with("image 1:")));
+    }
 }
