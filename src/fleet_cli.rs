@@ -41,24 +41,6 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         Fleet::open(data_dir)?
     };
     crate::note_migration(&fleet);
-    if let FleetCommand::Compact { json: as_json } = command {
-        let summary = fleet.compact()?;
-        let mib = |b: u64| b as f64 / 1048576.0;
-        emit(
-            &if as_json {
-                json(&summary)?
-            } else {
-                format!(
-                    "fleet store compacted: {:.1} MiB -> {:.1} MiB ({} entries copied)\n",
-                    mib(summary.bytes_before),
-                    mib(summary.bytes_after),
-                    summary.entries
-                )
-            },
-            None,
-        )?;
-        return Ok(0);
-    }
     let now = now_utc();
     let code = match command {
         FleetCommand::Import {
@@ -251,7 +233,25 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 0
             }
         }
-        FleetCommand::Compact { .. } => unreachable!("handled above"),
+        FleetCommand::Compact { json: as_json } => {
+            // Compaction consumes the store and swaps it out: nothing to close.
+            let summary = fleet.compact()?;
+            let mib = |b: u64| b as f64 / 1048576.0;
+            emit(
+                &if as_json {
+                    json(&summary)?
+                } else {
+                    format!(
+                        "fleet store compacted: {:.1} MiB -> {:.1} MiB ({} entries copied)\n",
+                        mib(summary.bytes_before),
+                        mib(summary.bytes_after),
+                        summary.entries
+                    )
+                },
+                None,
+            )?;
+            return Ok(0);
+        }
         FleetCommand::Verify => {
             let problems = fleet.verify()?;
             for p in &problems {

@@ -85,14 +85,7 @@ impl Store {
         self.advisories.retain(|a| a.source != source);
         let count = advisories.len();
         self.advisories.extend(advisories);
-        self.sources.insert(
-            source.to_string(),
-            SourceInfo {
-                updated: now,
-                origins,
-                count,
-            },
-        );
+        self.record_source(source, origins, now, count);
     }
 
     /// Merges an incremental download into `source`: records with the same
@@ -126,6 +119,12 @@ impl Store {
             .iter()
             .filter(|a| a.source == source)
             .count();
+        self.record_source(source, origins, now, count);
+        dropped
+    }
+
+    /// Notes when and from where `source` was updated, and its record count.
+    fn record_source(&mut self, source: &str, origins: Vec<String>, now: String, count: usize) {
         self.sources.insert(
             source.to_string(),
             SourceInfo {
@@ -134,7 +133,6 @@ impl Store {
                 count,
             },
         );
-        dropped
     }
 
     /// Writes the store beside the old one and renames it into place.

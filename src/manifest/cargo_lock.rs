@@ -114,15 +114,7 @@ mod tests {
                     [[package]]\nname = \"b\"\nversion = \"3.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n\
                     [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
         let c = parse("Cargo.lock", text).unwrap();
-        let edges: Vec<(&str, Vec<&str>)> = c
-            .iter()
-            .map(|c| {
-                (
-                    c.purl.as_str(),
-                    c.depends_on.iter().map(String::as_str).collect(),
-                )
-            })
-            .collect();
+        let edges = crate::manifest::edges(&c);
         assert_eq!(
             edges,
             [

@@ -3,7 +3,6 @@
 //! header syntax), with the `RECORD` beside it as the files list.
 
 use super::{Input, Package, pypi_name};
-use crate::identify::purl_escape;
 use crate::model::Component;
 
 pub fn is_metadata(fs_path: &str) -> bool {
@@ -47,7 +46,7 @@ pub fn metadata(path: &str, text: &str, method: &str) -> Result<Component, Strin
     };
     let name = pypi_name(&raw);
     Ok(Package {
-        purl: format!("pkg:pypi/{name}@{}", purl_escape(&version)),
+        purl: super::pypi_purl(&name, &version),
         name,
         version,
         ecosystem: "pypi",

@@ -613,6 +613,11 @@ pub fn pypi_name(name: &str) -> String {
     out
 }
 
+/// `pkg:pypi/name@version`, `name` already normalised (PEP 503).
+pub fn pypi_purl(name: &str, version: &str) -> String {
+    format!("pkg:pypi/{name}@{}", purl_escape(version))
+}
+
 /// `pkg:npm/%40scope/name@version` or `pkg:npm/name@version`: the purl spec
 /// puts an npm scope in the namespace with `@` percent-encoded.
 pub fn npm_purl(name: &str, version: &str) -> String {
@@ -700,6 +705,20 @@ fn package_component(
         }],
         ..Component::default()
     }
+}
+
+/// Each component's PURL with the PURLs it depends on, for readers' tests.
+#[cfg(test)]
+pub(crate) fn edges(components: &[Component]) -> Vec<(&str, Vec<&str>)> {
+    components
+        .iter()
+        .map(|c| {
+            (
+                c.purl.as_str(),
+                c.depends_on.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

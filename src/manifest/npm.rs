@@ -355,15 +355,7 @@ mod tests {
 "node_modules/y":{"link":true,"resolved":"node_modules/z/node_modules/y"},
 "node_modules/z/node_modules/y":{"version":"9.0.0"}}}"#;
         let c = parse("package-lock.json", text).unwrap();
-        let edges: Vec<(&str, Vec<&str>)> = c
-            .iter()
-            .map(|c| {
-                (
-                    c.purl.as_str(),
-                    c.depends_on.iter().map(String::as_str).collect(),
-                )
-            })
-            .collect();
+        let edges = crate::manifest::edges(&c);
         assert_eq!(
             edges,
             [
@@ -385,15 +377,7 @@ mod tests {
 "c":{"version":"1.0.0"},
 "d":{"version":"npm:real@4.0.0","requires":{"missing":"1"}}}}"#;
         let c = parse("p", text).unwrap();
-        let edges: Vec<(&str, Vec<&str>)> = c
-            .iter()
-            .map(|c| {
-                (
-                    c.purl.as_str(),
-                    c.depends_on.iter().map(String::as_str).collect(),
-                )
-            })
-            .collect();
+        let edges = crate::manifest::edges(&c);
         assert_eq!(
             edges,
             [

@@ -2,7 +2,6 @@
 //! project name to `{"version": "==X"}`.
 
 use super::{Package, from_json, json_key_lines, pypi_name};
-use crate::identify::purl_escape;
 use crate::model::Component;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -35,7 +34,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         let name = pypi_name(raw);
         out.push(
             Package {
-                purl: format!("pkg:pypi/{name}@{}", purl_escape(version)),
+                purl: super::pypi_purl(&name, version),
                 line: lines.get(raw.as_str()).copied().unwrap_or(1),
                 name,
                 version: version.to_string(),

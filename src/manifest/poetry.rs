@@ -2,7 +2,6 @@
 //! distribution (`name`, `version`, optional `source` for non-PyPI ones).
 
 use super::{Package, from_toml, pypi_name, toml_package_lines};
-use crate::identify::purl_escape;
 use crate::model::Component;
 use serde::Deserialize;
 
@@ -50,7 +49,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
 /// Shared with `uv.lock`, whose `[[package]]` tables have the same keys.
 pub(super) fn components(path: &str, text: &str, lock: Lock, method: &str) -> Vec<Component> {
     let lines = toml_package_lines(text);
-    let purl = |name: &str, version: &str| format!("pkg:pypi/{name}@{}", purl_escape(version));
+    let purl = super::pypi_purl;
     // name -> locked versions, to turn dependency names into edges.
     let mut versions: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
     for p in &lock.package {

@@ -4,7 +4,6 @@
 //! pin is reported as `unpinned`, its specifier kept as the version.
 
 use super::{Input, Package, pypi_name};
-use crate::identify::purl_escape;
 use crate::model::Component;
 
 /// How deep `-r` includes may nest (include cycles stop here too).
@@ -130,7 +129,7 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
     let purl = if unpinned {
         format!("pkg:pypi/{name}")
     } else {
-        format!("pkg:pypi/{name}@{}", purl_escape(&version))
+        super::pypi_purl(&name, &version)
     };
     let mut c = Package {
         name,

@@ -24,13 +24,7 @@ fn bom_ref(c: &Component) -> String {
 }
 
 fn bom(r: &ScanReport) -> Value {
-    let subject = r
-        .target
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&r.target.path)
-        .to_string();
+    let subject = super::subject_name(r);
     let mut metadata_component = json!({
         "type": "firmware",
         "bom-ref": "target",

@@ -6,3 +6,11 @@ pub mod json;
 pub mod sarif;
 pub mod spdx;
 pub mod table;
+
+use crate::scan::ScanReport;
+
+/// The scanned target's file name: what SBOMs call their subject.
+pub(crate) fn subject_name(r: &ScanReport) -> String {
+    let path = &r.target.path;
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}

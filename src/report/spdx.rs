@@ -34,13 +34,7 @@ fn created() -> String {
 }
 
 fn document(r: &ScanReport, created: &str) -> Value {
-    let subject = r
-        .target
-        .path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&r.target.path)
-        .to_string();
+    let subject = super::subject_name(r);
     let mut target = json!({
         "SPDXID": "SPDXRef-target",
         "name": subject,

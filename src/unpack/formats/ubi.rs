@@ -50,29 +50,42 @@ struct Ec {
     image_seq: u32,
 }
 
-/// What the first 64 bytes of a PEB are.
-enum EcHeader {
-    Valid(Ec),
-    /// `UBI#` but the header CRC does not match.
+/// What a 64-byte header slot (EC at a PEB's start, VID after it) holds.
+enum Header<T> {
+    Valid(T),
+    /// The magic, but the header CRC does not match.
     BadCrc,
     /// All 0xFF: an erased block.
     Erased,
     Other,
 }
 
-fn ec_header(data: &[u8], at: usize) -> EcHeader {
+type EcHeader = Header<Ec>;
+type VidHeader = Header<Vid>;
+
+/// The header at `at` when it carries `magic` and its CRC matches; else
+/// what the slot is instead.
+fn checked_slot<'a, T>(data: &'a [u8], at: usize, magic: &[u8]) -> Result<&'a [u8], Header<T>> {
     let Some(h) = data.get(at..).and_then(|d| d.get(..HDR_LEN)) else {
-        return EcHeader::Other;
+        return Err(Header::Other);
     };
     if h.iter().all(|&b| b == 0xff) {
-        return EcHeader::Erased;
+        return Err(Header::Erased);
     }
-    if &h[..4] != EC_MAGIC {
-        return EcHeader::Other;
+    if &h[..4] != magic {
+        return Err(Header::Other);
     }
     if be32(h, 60) != Some(crc(&h[..60])) {
-        return EcHeader::BadCrc;
+        return Err(Header::BadCrc);
     }
+    Ok(h)
+}
+
+fn ec_header(data: &[u8], at: usize) -> EcHeader {
+    let h = match checked_slot(data, at, EC_MAGIC) {
+        Ok(h) => h,
+        Err(not) => return not,
+    };
     let field = |at: usize| be32(h, at).unwrap_or(0) as usize;
     let ec = Ec {
         vid_hdr_offset: field(16),
@@ -106,26 +119,11 @@ struct Vid {
     sqnum: u64,
 }
 
-enum VidHeader {
-    Valid(Vid),
-    BadCrc,
-    Erased,
-    Other,
-}
-
 fn vid_header(data: &[u8], at: usize, peb: usize) -> VidHeader {
-    let Some(h) = data.get(at..).and_then(|d| d.get(..HDR_LEN)) else {
-        return VidHeader::Other;
+    let h = match checked_slot(data, at, VID_MAGIC) {
+        Ok(h) => h,
+        Err(not) => return not,
     };
-    if h.iter().all(|&b| b == 0xff) {
-        return VidHeader::Erased;
-    }
-    if &h[..4] != VID_MAGIC {
-        return VidHeader::Other;
-    }
-    if be32(h, 60) != Some(crc(&h[..60])) {
-        return VidHeader::BadCrc;
-    }
     let field = |at: usize| be32(h, at).unwrap_or(0);
     VidHeader::Valid(Vid {
         peb,
