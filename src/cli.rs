@@ -138,6 +138,8 @@ pub enum UpdateSource {
     Nvd,
     Rustsec,
     Eol,
+    /// The Debian Security Tracker's JSON (distribution fix data).
+    Debian,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +158,10 @@ pub struct ScanArgs {
     /// Triage file of accepted findings (default: ./.fwaudit.toml when present).
     #[arg(long, value_name = "FILE")]
     pub ignore: Option<PathBuf>,
+    /// VEX document (OpenVEX 0.2 or CycloneDX 1.5/1.6) whose `not_affected` and `fixed` statements
+    /// set the state of matching findings; repeatable, added to the `vex` list of `.fwaudit.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     /// Record the result in the fleet store; an image already stored (same SHA-256) is not unpacked again.
     #[arg(long)]
     pub store: bool,

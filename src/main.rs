@@ -65,6 +65,7 @@ fn main() -> ExitCode {
                         UpdateSource::Nvd => update::Source::Nvd,
                         UpdateSource::Rustsec => update::Source::Rustsec,
                         UpdateSource::Eol => update::Source::Eol,
+                        UpdateSource::Debian => update::Source::Debian,
                     })
                     .collect();
             }
@@ -132,10 +133,14 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         None if Path::new(DEFAULT_TRIAGE).exists() => TriageFile::load(Path::new(DEFAULT_TRIAGE))?,
         None => TriageFile::default(),
     };
+    let mut vex_files = triage.vex_paths();
+    vex_files.extend(args.vex.iter().cloned());
+    let vex = fwaudit::vex::VexSet::load(&vex_files)?;
     let options = scan::Options {
         limits: limits.clone(),
         triage,
         today: fwaudit::analyze::outdated::today(),
+        vex,
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;

@@ -354,6 +354,11 @@ pub struct Finding {
     /// The file concerned (for `unused` and `hardening`), or the first file the component was seen in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// PURLs of the components the finding is about: the packages of one
+    /// source package at one revision (`curl` and `libcurl4`), or the one
+    /// copy of a product found outside any package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advisory: Option<String>,
     /// Stable id of the check that raised a finding without an advisory
@@ -395,6 +400,7 @@ impl Finding {
             state: FindingState::Active,
             component: None,
             path: None,
+            purls: Vec::new(),
             advisory: None,
             rule: None,
             aliases: Vec::new(),

@@ -204,6 +204,8 @@ pub struct Options {
     pub triage: TriageFile,
     /// `YYYY-MM-DD`.
     pub today: String,
+    /// Vendor statements about what its builds are (not) affected by.
+    pub vex: crate::vex::VexSet,
 }
 
 /// Scans one target end to end.
@@ -225,7 +227,7 @@ pub fn findings(
     db: &Database,
     options: &Options,
 ) -> Vec<Finding> {
-    let mut findings = vulnerable::findings(components, db);
+    let mut findings = vulnerable::findings(components, db, &options.vex);
     findings.extend(outdated::findings(components, &db.eol, &options.today));
     findings.extend(unused::findings(libraries, components));
     findings.sort_by(|a, b| {
@@ -315,7 +317,15 @@ fn analyze_with(
             message: "not a firmware image: no known container, file system, executable or version string found".into(),
         });
     }
-    let libraries = unused::libraries(&unpacked, &elfs);
+    let mut libraries = unused::libraries(&unpacked, &elfs);
+    let owners = manifest::owners(&components, &unpacked);
+    for lib in &mut libraries {
+        lib.owner = components
+            .iter()
+            .find(|c| c.sources.iter().any(|s| s.path == lib.path))
+            .or_else(|| owners.get(&lib.path).map(|&i| &components[i]))
+            .map(|c| c.purl.clone());
+    }
     let findings = findings(&components, &libraries, db, options);
     let mut binaries: Vec<ElfInfo> = elfs.into_iter().map(|(_, e)| e).collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));

@@ -19,6 +19,13 @@ use std::path::Path;
 pub struct TriageFile {
     #[serde(default)]
     pub ignore: Vec<Entry>,
+    /// VEX documents to read with every scan (`vex = ["vendor.vex.json"]`),
+    /// relative to the file's own directory.
+    #[serde(default)]
+    pub vex: Vec<std::path::PathBuf>,
+    /// Where the file was read from, for relative paths in it.
+    #[serde(skip)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,8 +42,9 @@ pub struct Entry {
 impl TriageFile {
     pub fn load(path: &Path) -> Result<TriageFile, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: TriageFile =
+        let mut file: TriageFile =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        file.dir = path.parent().map(Path::to_path_buf);
         for (i, entry) in file.ignore.iter().enumerate() {
             if let Some(date) = &entry.expires
                 && !is_iso_date(date)
@@ -50,6 +58,17 @@ impl TriageFile {
             }
         }
         Ok(file)
+    }
+
+    /// The `vex` list, relative paths taken from the file's directory.
+    pub fn vex_paths(&self) -> Vec<std::path::PathBuf> {
+        self.vex
+            .iter()
+            .map(|p| match &self.dir {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p.clone(),
+            })
+            .collect()
     }
 
     /// Marks the findings an unexpired entry covers.

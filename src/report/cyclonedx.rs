@@ -4,7 +4,7 @@
 //! dependency lists, package `Depends`), and vulnerabilities with a VEX
 //! analysis state taken from triage.
 
-use crate::model::{Component, FindingKind, Severity};
+use crate::model::{Component, Finding, FindingKind, FindingState, Severity};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,8 +105,15 @@ fn component(c: &Component) -> Value {
     v
 }
 
+/// One CycloneDX vulnerability per (advisory, analysis): the same
+/// vulnerability can be fixed in one package and open in another copy, and
+/// a CycloneDX analysis holds for all of an entry's `affects`. The analysis
+/// says what fwaudit decided, so that the BOM read back in as VEX gives the
+/// same states (fixed: `resolved`; not affected and accepted:
+/// `not_affected`; active: `in_triage`).
 fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
-    // component "name@version" (upstream) -> bom-refs carrying it
+    // component "name@version" (upstream) -> bom-refs carrying it, for
+    // findings that name no PURLs (inventories stored by older versions).
     let mut carriers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &r.components {
         let up = c.upstream();
@@ -115,7 +122,8 @@ fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
             .or_default()
             .insert(bom_ref(c));
     }
-    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    let known: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
+    let mut entries: Vec<(String, Value)> = Vec::new();
     for f in r
         .findings
         .iter()
@@ -124,48 +132,92 @@ fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
         let (Some(id), Some(component)) = (&f.advisory, &f.component) else {
             continue;
         };
-        let affects: Vec<Value> = carriers
-            .get(component)
-            .into_iter()
-            .flatten()
-            .map(|reference| json!({"ref": reference}))
-            .collect();
-        let entry = by_id.entry(id.clone()).or_insert_with(|| {
-            let mut rating = json!({"severity": severity_name(f.severity)});
-            if let Some(vector) = &f.cvss {
-                rating["vector"] = json!(vector);
-                rating["method"] = json!(cvss_method(vector));
+        let refs: Vec<String> = if f.purls.is_empty() {
+            carriers.get(component).into_iter().flatten().cloned().collect()
+        } else {
+            f.purls.iter().filter(|p| known.contains(*p)).cloned().collect()
+        };
+        let analysis = analysis(f);
+        let at = match entries
+            .iter()
+            .position(|(eid, v)| eid == id && v["analysis"] == analysis)
+        {
+            Some(at) => at,
+            None => {
+                let same_id = entries.iter().filter(|(eid, _)| eid == id).count();
+                let mut rating = json!({"severity": severity_name(f.severity)});
+                if let Some(vector) = &f.cvss {
+                    rating["vector"] = json!(vector);
+                    rating["method"] = json!(cvss_method(vector));
+                }
+                let bom_ref = match same_id {
+                    0 => format!("vuln-{id}"),
+                    n => format!("vuln-{id}-{}", n + 1),
+                };
+                let mut v = json!({
+                    "bom-ref": bom_ref,
+                    "id": id,
+                    "source": {"name": source_name(id)},
+                    "ratings": [rating],
+                    "description": f.summary,
+                    "affects": [],
+                    "analysis": analysis,
+                });
+                if !f.aliases.is_empty() {
+                    v["references"] = json!(f.aliases.iter().map(|a| json!({"id": a, "source": {"name": source_name(a)}})).collect::<Vec<_>>());
+                }
+                if f.is_active()
+                    && let Some(fix) = f.fixed_versions.first()
+                {
+                    v["recommendation"] = json!(format!("Upgrade {component} to {fix} or later"));
+                }
+                entries.push((id.clone(), v));
+                entries.len() - 1
             }
-            let analysis = match &f.suppressed {
-                Some(s) => json!({"state": "not_affected", "justification": "protected_by_mitigating_control", "detail": s.reason}),
-                None => json!({"state": "in_triage"}),
-            };
-            let mut v = json!({
-                "bom-ref": format!("vuln-{id}"),
-                "id": id,
-                "source": {"name": source_name(id)},
-                "ratings": [rating],
-                "description": f.summary,
-                "affects": [],
-                "analysis": analysis,
-            });
-            if !f.aliases.is_empty() {
-                v["references"] = json!(f.aliases.iter().map(|a| json!({"id": a, "source": {"name": source_name(a)}})).collect::<Vec<_>>());
-            }
-            if let Some(fix) = f.fixed_versions.first() {
-                v["recommendation"] = json!(format!("Upgrade {component} to {fix} or later"));
-            }
-            v
-        });
-        if let Some(list) = entry["affects"].as_array_mut() {
-            for a in affects {
+        };
+        if let Some(list) = entries[at].1["affects"].as_array_mut() {
+            for reference in refs {
+                let a = json!({"ref": reference});
                 if !list.contains(&a) {
                     list.push(a);
                 }
             }
         }
     }
-    by_id.into_values().collect()
+    entries.into_iter().map(|(_, v)| v).collect()
+}
+
+/// The CycloneDX impact analysis of a finding's state.
+fn analysis(f: &Finding) -> Value {
+    let detail = f.analysis.as_ref().map(|a| a.detail.clone());
+    let mut v = match f.state {
+        FindingState::Active => json!({"state": "in_triage"}),
+        FindingState::Fixed => json!({"state": "resolved"}),
+        FindingState::NotAffected => {
+            let mut v = json!({"state": "not_affected"});
+            if let Some(j) = f
+                .analysis
+                .as_ref()
+                .and_then(|a| a.justification.as_deref())
+                .and_then(crate::vex::cyclonedx::cyclonedx_justification)
+            {
+                v["justification"] = json!(j);
+            }
+            v
+        }
+        FindingState::Suppressed => json!({
+            "state": "not_affected",
+            "justification": "protected_by_mitigating_control",
+        }),
+    };
+    let detail = match (&f.suppressed, f.state) {
+        (Some(s), FindingState::Suppressed) => Some(s.reason.clone()),
+        _ => detail,
+    };
+    if let Some(d) = detail {
+        v["detail"] = json!(d);
+    }
+    v
 }
 
 fn severity_name(s: Severity) -> &'static str {

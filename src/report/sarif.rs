@@ -2,7 +2,7 @@
 //! (or per finding kind), one result per finding, located in the target file
 //! with the path inside the image as a logical location.
 
-use crate::model::{Finding, FindingKind, Severity};
+use crate::model::{Finding, FindingKind, FindingState, Severity};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -124,13 +124,25 @@ fn result(rule_id: &str, f: &Finding, target: &str) -> Value {
         },
         "properties": {
             "kind": f.kind.as_str(),
+            "state": f.state.as_str(),
             "severity": f.severity.as_str(),
             "aliases": f.aliases,
             "fixedVersions": f.fixed_versions,
         },
     });
-    if let Some(s) = &f.suppressed {
-        result["suppressions"] = json!([{"kind": "external", "justification": s.reason}]);
+    // A finding that is not active is reported, suppressed, with why: code
+    // scanning shows it as closed rather than losing it.
+    let justification = match (&f.suppressed, &f.analysis) {
+        (Some(s), _) if f.state == FindingState::Suppressed => Some(s.reason.clone()),
+        (_, Some(a)) if !f.is_active() => Some(format!("{}: {}", f.state.as_str(), a.detail)),
+        _ => None,
+    };
+    if let Some(j) = justification {
+        result["suppressions"] =
+            json!([{"kind": "external", "status": "accepted", "justification": j}]);
+    }
+    if let Some(a) = &f.analysis {
+        result["properties"]["analysis"] = json!(a);
     }
     result
 }
