@@ -22,6 +22,7 @@ pub mod tar;
 pub mod trx;
 pub mod ubi;
 pub mod ubifs;
+pub mod uefi;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
@@ -33,6 +34,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &uimage::UImage,
     &fit::Fit,
     &trx::Trx,
+    &uefi::UefiFv,
     &sparse::Sparse,
     &squashfs::Squashfs,
     &ext::Ext,
