@@ -332,7 +332,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             }
         };
         let size = (extracted.size as usize).clamp(1, data.len() - offset);
-        if !elf {
+        if !elf && !extracted.scanned_in_place {
             covered.push(offset..offset + size);
         }
         pos = offset + size;

@@ -445,3 +445,72 @@ pub fn decompress(input: &[u8], variant: Variant, cap: u64) -> Decoded {
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// EDK II's `EfiCompress` of text.txt and `TianoCompress` of 53,872
+    /// bytes with repeats 12 KiB and more back (make.sh, PyPI uefi_firmware).
+    const TEXT_EFI: &[u8] = include_bytes!("../../tests/fixtures/text.efi");
+    const MIXED_TIANO: &[u8] = include_bytes!("../../tests/fixtures/mixed.tiano");
+    const TEXT: &[u8] = include_bytes!("../../tests/fixtures/text.txt");
+
+    #[test]
+    fn decodes_edk2_efi_and_tiano_streams() {
+        let d = decompress(TEXT_EFI, Variant::Efi, 1 << 20);
+        assert_eq!(d.error, None);
+        assert_eq!(d.data, TEXT);
+        assert_eq!(d.consumed, TEXT_EFI.len());
+        let d = decompress(MIXED_TIANO, Variant::Tiano, 1 << 20);
+        assert_eq!(d.error, None);
+        assert_eq!(d.data.len(), 53_872);
+        // The SHA-256 of EDK II's own `TianoDecompress` output.
+        assert_eq!(
+            hex::encode(Sha256::digest(&d.data)),
+            "117657687c3ff9e3840c69e9c1fa43dfa212e0c1e3e5fcaa1b996c5bec31812d"
+        );
+        // The other variant's position codes do not fit: an error, as in EDK II.
+        assert!(
+            decompress(MIXED_TIANO, Variant::Efi, 1 << 20)
+                .error
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn output_stops_at_the_cap() {
+        let d = decompress(MIXED_TIANO, Variant::Tiano, 1000);
+        assert!(d.capped && d.error.is_none());
+        assert_eq!(d.data.len(), 1000);
+    }
+
+    #[test]
+    fn truncation_and_bit_flips_are_errors_or_bounded_output_never_a_panic() {
+        for stream in [TEXT_EFI, MIXED_TIANO] {
+            for cut in (0..stream.len()).step_by(7) {
+                let d = decompress(&stream[..cut], Variant::Tiano, 1 << 20);
+                assert!(d.error.is_some(), "cut {cut}");
+            }
+            let mut flipped = stream.to_vec();
+            // Every byte of the short stream, every 97th of the long one
+            // (each decode of it is 53 KB in a debug build).
+            let step = if stream.len() > 1000 { 97 } else { 1 };
+            for at in (8..stream.len()).step_by(step) {
+                for bit in [0x01, 0x80] {
+                    flipped[at] ^= bit;
+                    for variant in [Variant::Efi, Variant::Tiano] {
+                        let d = decompress(&flipped, variant, 1 << 20);
+                        assert!(d.data.len() <= 53_872);
+                    }
+                    flipped[at] ^= bit;
+                }
+            }
+        }
+        // A header that declares more compressed bytes than present.
+        let mut lying = TEXT_EFI.to_vec();
+        lying[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decompress(&lying, Variant::Efi, 1 << 20).error.is_some());
+    }
+}

@@ -15,6 +15,7 @@ pub mod gzip;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
+pub mod option_rom;
 pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
@@ -35,6 +36,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &fit::Fit,
     &trx::Trx,
     &uefi::UefiFv,
+    &option_rom::OptionRom,
     &sparse::Sparse,
     &squashfs::Squashfs,
     &ext::Ext,
@@ -88,6 +90,10 @@ pub struct Extracted {
     /// True for file systems: their entries get absolute paths and form a
     /// namespace for symlink and library resolution.
     pub filesystem: bool,
+    /// True when the container's own bytes are code to identify rather than
+    /// a wrapper (a legacy x86 option ROM): they stay in the parent's scan
+    /// ranges instead of becoming an entry that would hold the same bytes.
+    pub scanned_in_place: bool,
     /// Extra facts for the layer (`compression: xz`).
     pub detail: Option<String>,
     /// Problems met after the header was accepted: partial data was kept.

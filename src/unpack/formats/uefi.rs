@@ -138,29 +138,31 @@ fn volume(data: &[u8]) -> Result<Option<Volume>, String> {
     // is not filled in: a damaged header is taken only when the first file
     // after it checks out.
     let damaged = (sum != 0).then(|| format!("volume header checksum is off by {sum:#06x}"));
+    if damaged.is_some() && !first_file_checks_out(data, header_len.next_multiple_of(8)) {
+        return Ok(None);
+    }
     let mut files_at = header_len;
     let mut name = None;
     if ext_at != 0 {
         let ext_at = usize::from(ext_at);
-        let ext = data
-            .get(ext_at..ext_at + 20)
-            .filter(|_| ext_at >= header_len && (ext_at as u64 + 20) <= len);
-        match ext.and_then(|e| Some((e, le32(e, 16)? as usize))) {
-            Some((e, ext_len)) if ext_len >= 20 && (ext_at + ext_len) as u64 <= len => {
-                name = Some(guid(&e[..16]));
-                files_at = ext_at + ext_len;
-            }
-            _ => {
+        if ext_at < header_len || ext_at as u64 + 20 > len {
+            return Err(format!(
+                "extended header at {ext_at:#x} lies outside the volume"
+            ));
+        }
+        // Past the end of a truncated volume: no name, and the truncation is noted.
+        if let Some(e) = data.get(ext_at..ext_at + 20) {
+            let ext_len = le32(e, 16).map_or(0, |l| l as usize);
+            if ext_len < 20 || (ext_at + ext_len) as u64 > len {
                 return Err(format!(
-                    "extended header at {ext_at:#x} lies outside the volume"
+                    "extended header at {ext_at:#x} declares {ext_len} bytes, outside the volume"
                 ));
             }
+            name = Some(guid(&e[..16]));
+            files_at = ext_at + ext_len;
         }
     }
     let files_at = files_at.next_multiple_of(8);
-    if damaged.is_some() && !first_file_checks_out(data, files_at) {
-        return Ok(None);
-    }
     Ok(Some(Volume {
         fs,
         len,
@@ -253,7 +255,8 @@ impl Walk<'_> {
             }
             other => {
                 self.error(format!(
-                    "{prefix}: file system {other} is not an FFS; volume kept whole"
+                    "{}file system {other} is not an FFS; volume kept whole",
+                    inside(prefix)
                 ));
                 let rest = &body[v.files_at.min(end)..];
                 self.push(format!("{prefix}volume.bin"), rest, charged);
@@ -286,7 +289,8 @@ impl Walk<'_> {
             };
             if size < header_len as u64 || size > (end - at) as u64 {
                 self.error(format!(
-                    "{prefix}: FFS file {name} at volume offset {at:#x} declares {size} bytes, {} left in the volume",
+                    "{}FFS file {name} at volume offset {at:#x} declares {size} bytes, {} left in the volume",
+                    inside(prefix),
                     end - at
                 ));
                 break;
@@ -296,7 +300,8 @@ impl Walk<'_> {
             let sum = header_sum(header);
             if sum != 0 {
                 self.error(format!(
-                    "{prefix}: FFS file {name} at volume offset {at:#x}: header checksum is off by {sum:#04x}"
+                    "{}FFS file {name} at volume offset {at:#x}: header checksum is off by {sum:#04x}",
+                    inside(prefix)
                 ));
             }
             let state = if erased == 0xff { !h[23] } else { h[23] };
@@ -623,6 +628,15 @@ impl Walk<'_> {
     }
 }
 
+/// `in <prefix>: ` for a message about a nested volume, nothing for the outer one.
+fn inside(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("in {}: ", prefix.trim_end_matches('/'))
+    }
+}
+
 /// A NUL-terminated UCS-2 string (UI and version sections), made safe as a
 /// path component.
 fn ucs2(data: &[u8]) -> String {
@@ -710,8 +724,114 @@ impl Format for UefiFv {
             size: v.len.min(data.len() as u64),
             entries: walk.entries,
             filesystem: false,
+            scanned_in_place: false,
             detail: Some(detail),
             notes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unpack::formats::listing;
+    use crate::unpack::limits::Limits;
+
+    /// A volume laid out per the PI specification by `tests/fixtures/fw-fixtures.py`
+    /// and read back by uefi-firmware-parser (make.sh).
+    const FV: &[u8] = include_bytes!("../../../tests/fixtures/uefi.fv");
+
+    fn read(data: &[u8]) -> Result<Extracted, Rejection> {
+        UefiFv.extract(data, &mut Budget::new(Limits::default()))
+    }
+
+    #[test]
+    fn every_kind_of_section_of_the_fixture_volume() {
+        let out = read(FV).unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(out.size, 1024);
+        assert_eq!(
+            listing(&out),
+            [
+                "44444444-2222-4333-8444-555555555555/a5a5a5a5-0000-4000-8000-000000000001/InnerDxe/InnerDxe.efi 129",
+                "55555555-2222-4333-8444-555555555555/raw.bin 15",
+                "HelloDxe/HelloDxe.efi 129",
+                "Logo/77777777-2222-4333-8444-555555555555.bin 17",
+                "PackedDxe/PackedDxe.efi 130",
+                "TianoPei/TianoPei.te 60",
+            ]
+        );
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "UEFI firmware volume 5a5a5a5a-0000-4000-8000-000000000002, FFS v2, 7 files, \
+                 1 nested volumes, EFI and LZMA and Tiano compressed sections"
+            )
+        );
+        let packed = out
+            .entries
+            .iter()
+            .find(|e| e.path.starts_with("PackedDxe/"));
+        assert!(packed.unwrap().data.starts_with(b"MZ"));
+        let te = out
+            .entries
+            .iter()
+            .find(|e| e.path.ends_with(".te"))
+            .unwrap();
+        assert!(te.data.ends_with(b"TianoPei terse image"));
+    }
+
+    #[test]
+    fn truncation_is_a_note_or_a_refusal_never_a_panic() {
+        for cut in 0..FV.len() {
+            match read(&FV[..cut]) {
+                Ok(out) => assert!(!out.notes.is_empty(), "cut {cut}"),
+                Err(Rejection::NotThisFormat) => assert!(cut < MIN_HEADER, "cut {cut}"),
+                Err(e) => panic!("cut {cut}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bit_flips_never_panic_and_stay_within_the_volume() {
+        let mut data = FV.to_vec();
+        for at in 0..data.len() {
+            for bit in [0x01, 0x10, 0x80] {
+                data[at] ^= bit;
+                if let Ok(out) = read(&data) {
+                    assert!(out.size <= 1024);
+                }
+                data[at] ^= bit;
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_header_checksum_is_noted_when_the_files_check_out() {
+        let mut data = FV.to_vec();
+        data[0x32] ^= 0xff;
+        let out = read(&data).unwrap();
+        assert_eq!(out.entries.len(), 6);
+        assert!(
+            matches!(&out.notes[..], [Problem::Error(m)] if m.contains("checksum is off")),
+            "{:?}",
+            out.notes
+        );
+        // A header template (a driver that builds volumes) is not a volume.
+        let mut template = FV[..0x48].to_vec();
+        template[0x32] ^= 0xff;
+        template.extend_from_slice(&[0x90; 64]);
+        assert_eq!(read(&template).unwrap_err(), Rejection::NotThisFormat);
+    }
+
+    #[test]
+    fn entries_are_bounded() {
+        let limits = Limits {
+            max_entries: 2,
+            ..Limits::default()
+        };
+        let out = UefiFv.extract(FV, &mut Budget::new(limits)).unwrap();
+        assert_eq!(out.entries.len(), 2);
+        assert!(matches!(&out.notes[..], [Problem::Limit(_)]));
     }
 }
