@@ -9,6 +9,7 @@ pub mod ar;
 pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
+pub mod dtb;
 pub mod ext;
 pub mod fit;
 pub mod gzip;
@@ -34,6 +35,7 @@ pub mod zstd;
 pub static FORMATS: &[&dyn Format] = &[
     &uimage::UImage,
     &fit::Fit,
+    &dtb::Dtb,
     &trx::Trx,
     &uefi::UefiFv,
     &option_rom::OptionRom,
