@@ -13,6 +13,7 @@ pub mod dtb;
 pub mod ext;
 pub mod fit;
 pub mod gzip;
+pub mod ihex;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
@@ -20,6 +21,7 @@ pub mod option_rom;
 pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
+pub mod srec;
 pub mod tar;
 pub mod trx;
 pub mod ubi;
@@ -51,6 +53,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &tar::Tar,
     &zip::Zip,
     &ar::Ar,
+    &ihex::IntelHex,
+    &srec::Srec,
     &gzip::Gzip,
     &xz::Xz,
     &lzma::Lzma,
