@@ -12,11 +12,13 @@ pub mod cramfs;
 pub mod dtb;
 pub mod ext;
 pub mod fit;
+pub mod gpt;
 pub mod gzip;
 pub mod ihex;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
+pub mod mbr;
 pub mod option_rom;
 pub mod romfs;
 pub mod sparse;
@@ -42,6 +44,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &uefi::UefiFv,
     &option_rom::OptionRom,
     &sparse::Sparse,
+    &gpt::Gpt,
+    &mbr::Mbr,
     &squashfs::Squashfs,
     &ext::Ext,
     &cramfs::Cramfs,
