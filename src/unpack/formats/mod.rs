@@ -5,6 +5,7 @@
 use super::limits::Budget;
 use super::tree::EntryKind;
 
+pub mod android_boot;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
@@ -44,6 +45,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &uefi::UefiFv,
     &option_rom::OptionRom,
     &sparse::Sparse,
+    &android_boot::AndroidBoot,
+    &android_boot::AndroidVendorBoot,
     &gpt::Gpt,
     &mbr::Mbr,
     &squashfs::Squashfs,
