@@ -48,8 +48,7 @@ pub fn findings(components: &[Component], db: &Database) -> Vec<Finding> {
                 cvss: m.advisory.cvss.clone(),
                 fixed_versions: m.fixed_versions.clone(),
                 summary,
-                suppressed: None,
-                upgrade: None,
+                ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
             });
         }
     }

@@ -129,6 +129,7 @@ fn component(path: &str, e: Entry) -> Result<Component, String> {
             method: "apk-installed".to_string(),
             path: path.to_string(),
             offset: None,
+            line: None,
             evidence: format!("line {}: P:{name} V:{version}", e.line),
             package: None,
         }],

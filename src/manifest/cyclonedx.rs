@@ -134,6 +134,7 @@ pub(super) fn sbom_component(
             method: method.to_string(),
             path: path.to_string(),
             offset: None,
+            line: None,
             evidence: format!("line {line}: {name} {version}"),
             package: None,
         }],

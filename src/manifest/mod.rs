@@ -468,6 +468,7 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
                         package: Some(package.to_string()),
                         sha256: None,
                         offset: None,
+                        line: None,
                         ..entry.clone()
                     });
                 }
@@ -655,6 +656,7 @@ impl Package<'_> {
                 method: self.method.to_string(),
                 path: self.path.to_string(),
                 offset: None,
+                line: Some(self.line as u64),
                 evidence: format!("line {}: {} {}", self.line, self.name, self.version),
                 package: None,
             }],
@@ -696,6 +698,7 @@ fn package_component(
             method: method.to_string(),
             path: path.to_string(),
             offset: None,
+            line: Some(package.line as u64),
             sha256: None,
             evidence: format!(
                 "line {}: Package: {}, Version: {}",

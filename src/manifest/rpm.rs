@@ -178,6 +178,7 @@ impl Header {
                 method: "rpmdb".to_string(),
                 path: path.to_string(),
                 offset: None,
+                line: None,
                 evidence: format!("package {hnum}: {name}-{evr}"),
                 package: None,
             }],
