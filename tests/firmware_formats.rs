@@ -193,3 +193,98 @@ fn fixture_volume_and_compressed_option_rom() {
         ["tests/fixtures/optionrom-efi.rom@0x400:option-rom/efi-x64.efi 2175",]
     );
 }
+
+#[test]
+fn every_new_fixture_names_its_format_as_a_layer() {
+    // Layers of each fixture made by tests/fixtures/make.sh, as a user runs
+    // `fwaudit unpack` on it: the format named, and what is inside reached.
+    let cases: [(&str, &[&str]); 13] = [
+        ("mcu.hex", &["mcu.hex@0x0:ihex ihex 0 1900"]),
+        ("mcu.srec", &["mcu.srec@0x0:srec srec 0 2002"]),
+        (
+            "disk-mbr.img.gz",
+            &[
+                "disk-mbr.img.gz@0x0:gzip gzip 0 327",
+                "disk-mbr.img.gz@0x0:gzip/data@0x0:mbr mbr 0 131072",
+            ],
+        ),
+        (
+            "disk-gpt.img.gz",
+            &[
+                "disk-gpt.img.gz@0x0:gzip gzip 0 2827",
+                "disk-gpt.img.gz@0x0:gzip/data@0x0:gpt gpt 0 131072",
+                "disk-gpt.img.gz@0x0:gzip/data@0x0:gpt/p2-rootfs@0x0:romfs romfs 0 21184",
+                "disk-gpt.img.gz@0x0:gzip/data@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "disk-gpt.img.gz@0x0:gzip/data@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        ("plain.dtb", &["plain.dtb@0x0:dtb dtb 0 202"]),
+        ("control.dtb", &["control.dtb@0x0:dtb dtb 0 2146"]),
+        ("image-signed.fit", &["image-signed.fit@0x0:fit fit 0 2054"]),
+        (
+            "android-boot-v0.img",
+            &[
+                "android-boot-v0.img@0x0:android-boot android-boot 0 6144",
+                "android-boot-v0.img@0x0:android-boot/kernel@0x0:gzip gzip 0 231",
+                "android-boot-v0.img@0x0:android-boot/ramdisk@0x0:gzip gzip 0 187",
+                "android-boot-v0.img@0x0:android-boot/ramdisk@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "android-boot-v2.img",
+            &[
+                "android-boot-v2.img@0x0:android-boot android-boot 0 8192",
+                "android-boot-v2.img@0x0:android-boot/kernel@0x0:gzip gzip 0 231",
+                "android-boot-v2.img@0x0:android-boot/ramdisk@0x0:gzip gzip 0 187",
+                "android-boot-v2.img@0x0:android-boot/ramdisk@0x0:gzip/data@0x0:cpio cpio 0 760",
+                "android-boot-v2.img@0x0:android-boot/dtb@0x0:dtb dtb 0 202",
+            ],
+        ),
+        (
+            "android-boot-v3.img",
+            &[
+                "android-boot-v3.img@0x0:android-boot android-boot 0 12288",
+                "android-boot-v3.img@0x0:android-boot/kernel@0x0:gzip gzip 0 231",
+                "android-boot-v3.img@0x0:android-boot/ramdisk@0x0:gzip gzip 0 187",
+                "android-boot-v3.img@0x0:android-boot/ramdisk@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "android-boot-v4.img",
+            &[
+                "android-boot-v4.img@0x0:android-boot android-boot 0 16384",
+                "android-boot-v4.img@0x0:android-boot/kernel@0x0:gzip gzip 0 231",
+                "android-boot-v4.img@0x0:android-boot/ramdisk@0x0:gzip gzip 0 187",
+                "android-boot-v4.img@0x0:android-boot/ramdisk@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "android-vendor-boot-v3.img",
+            &[
+                "android-vendor-boot-v3.img@0x0:android-vendor-boot android-vendor-boot 0 8192",
+                "android-vendor-boot-v3.img@0x0:android-vendor-boot/vendor_ramdisk@0x0:gzip gzip 0 187",
+                "android-vendor-boot-v3.img@0x0:android-vendor-boot/vendor_ramdisk@0x0:gzip/data@0x0:cpio cpio 0 760",
+                "android-vendor-boot-v3.img@0x0:android-vendor-boot/dtb@0x0:dtb dtb 0 202",
+            ],
+        ),
+        (
+            "android-vendor-boot-v4.img",
+            &[
+                "android-vendor-boot-v4.img@0x0:android-vendor-boot android-vendor-boot 0 12288",
+                "android-vendor-boot-v4.img@0x0:android-vendor-boot/dtb@0x0:dtb dtb 0 202",
+                "android-vendor-boot-v4.img@0x0:android-vendor-boot/vendor_ramdisk/platform@0x0:gzip gzip 0 187",
+                "android-vendor-boot-v4.img@0x0:android-vendor-boot/vendor_ramdisk/platform@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+    ];
+    for (fixture, expected) in cases {
+        let path = format!("tests/fixtures/{fixture}");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "{fixture}: {}", v["notes"]);
+        let got: Vec<String> = layers(&v)
+            .iter()
+            .map(|l| l.trim_start_matches("tests/fixtures/").to_string())
+            .collect();
+        assert_eq!(got, expected, "{fixture}");
+    }
+}
