@@ -796,6 +796,8 @@ fn firmware_formats_truncated_and_flipped_end_in_a_report() {
         "tests/fixtures/image-signed.fit",
         "tests/fixtures/mcu.hex",
         "tests/fixtures/mcu.srec",
+        "tests/fixtures/text.txt.lzo",
+        "tests/fixtures/blocks.bin.lzo",
         "tests/fixtures/disk-mbr.img.gz",
         "tests/fixtures/disk-gpt.img.gz",
         "tests/fixtures/android-boot-v2.img",

@@ -19,6 +19,7 @@ pub mod ihex;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
+pub mod lzop;
 pub mod mbr;
 pub mod option_rom;
 pub mod romfs;
@@ -66,6 +67,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &xz::Xz,
     &lzma::Lzma,
     &bzip2::Bzip2,
+    &lzop::Lzop,
     &zstd::Zstd,
     &lz4::Lz4,
     &lz4::Lz4Legacy,
@@ -140,6 +142,12 @@ pub enum Rejection {
     Corrupt(String),
     /// A bound was reached before anything could be extracted.
     Limit(String),
+}
+
+/// Reads a big-endian u16 at `at`, if in bounds.
+pub fn be16(data: &[u8], at: usize) -> Option<u16> {
+    data.get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
 }
 
 /// Reads a big-endian u32 at `at`, if in bounds.
