@@ -22,6 +22,7 @@ pub mod lzma;
 pub mod lzop;
 pub mod mbr;
 pub mod option_rom;
+pub mod qcow2;
 pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
@@ -48,6 +49,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &sparse::Sparse,
     &android_boot::AndroidBoot,
     &android_boot::AndroidVendorBoot,
+    &qcow2::Qcow2,
     &gpt::Gpt,
     &mbr::Mbr,
     &squashfs::Squashfs,
