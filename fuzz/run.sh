@@ -53,6 +53,7 @@ seed() {
         ihex) cp $fx/mcu.hex "corpus/$1/" ;;
         lzop) cp $fx/*.lzo "corpus/$1/" ;;
         qcow2) cp $fx/*.qcow2 "corpus/$1/" ;;
+        erofs) cp $fx/erofs*.img "corpus/$1/" ;;
         srec) cp $fx/mcu.srec "corpus/$1/" ;;
         mbr) gzip -dc $fx/disk-mbr.img.gz > "corpus/$1/disk-mbr.img" ;;
         gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" ;;

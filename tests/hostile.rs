@@ -800,6 +800,8 @@ fn firmware_formats_truncated_and_flipped_end_in_a_report() {
         "tests/fixtures/blocks.bin.lzo",
         "tests/fixtures/disk.qcow2",
         "tests/fixtures/disk-compressed.qcow2",
+        "tests/fixtures/erofs.img",
+        "tests/fixtures/erofs-chunked.img",
         "tests/fixtures/disk-mbr.img.gz",
         "tests/fixtures/disk-gpt.img.gz",
         "tests/fixtures/android-boot-v2.img",

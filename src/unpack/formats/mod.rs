@@ -11,6 +11,7 @@ pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
 pub mod dtb;
+pub mod erofs;
 pub mod ext;
 pub mod fit;
 pub mod gpt;
@@ -54,6 +55,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &mbr::Mbr,
     &squashfs::Squashfs,
     &ext::Ext,
+    &erofs::Erofs,
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
