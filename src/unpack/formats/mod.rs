@@ -17,6 +17,7 @@ pub mod fit;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod iso9660;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
@@ -56,6 +57,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &squashfs::Squashfs,
     &ext::Ext,
     &erofs::Erofs,
+    &iso9660::Iso9660,
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
