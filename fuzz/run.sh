@@ -54,6 +54,7 @@ seed() {
         lzop) cp $fx/*.lzo "corpus/$1/" ;;
         qcow2) cp $fx/*.qcow2 "corpus/$1/" ;;
         erofs) cp $fx/erofs*.img "corpus/$1/" ;;
+        fat) gzip -dc $fx/fat12.img.gz > "corpus/$1/fat12.img" ;;
         iso9660) for f in $fx/*.iso.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
         srec) cp $fx/mcu.srec "corpus/$1/" ;;
         mbr) gzip -dc $fx/disk-mbr.img.gz > "corpus/$1/disk-mbr.img" ;;

@@ -13,6 +13,7 @@ pub mod cramfs;
 pub mod dtb;
 pub mod erofs;
 pub mod ext;
+pub mod fat;
 pub mod fit;
 pub mod gpt;
 pub mod gzip;
@@ -54,6 +55,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &qcow2::Qcow2,
     &gpt::Gpt,
     &mbr::Mbr,
+    &fat::Fat,
     &squashfs::Squashfs,
     &ext::Ext,
     &erofs::Erofs,
