@@ -61,6 +61,7 @@ seed() {
         gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" ;;
         android_boot) cp $fx/android-boot-v*.img "corpus/$1/" ;;
         android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
+        android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         *) ;;
     esac

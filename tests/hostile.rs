@@ -805,6 +805,7 @@ fn firmware_formats_truncated_and_flipped_end_in_a_report() {
         "tests/fixtures/tree-rr.iso.gz",
         "tests/fixtures/tree-joliet.iso.gz",
         "tests/fixtures/fat12.img.gz",
+        "tests/fixtures/android-super.img",
         "tests/fixtures/disk-mbr.img.gz",
         "tests/fixtures/disk-gpt.img.gz",
         "tests/fixtures/android-boot-v2.img",

@@ -6,6 +6,7 @@ use super::limits::Budget;
 use super::tree::EntryKind;
 
 pub mod android_boot;
+pub mod android_super;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
@@ -52,6 +53,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &sparse::Sparse,
     &android_boot::AndroidBoot,
     &android_boot::AndroidVendorBoot,
+    &android_super::AndroidSuper,
     &qcow2::Qcow2,
     &gpt::Gpt,
     &mbr::Mbr,
