@@ -288,3 +288,90 @@ fn every_new_fixture_names_its_format_as_a_layer() {
         assert_eq!(got, expected, "{fixture}");
     }
 }
+
+#[test]
+fn disk_file_system_and_android_fixtures_name_their_formats() {
+    // lzop, qcow2, EROFS, ISO 9660, FAT and a sparse Android super image
+    // (tests/fixtures/make.sh), through the binary: every layer down to the
+    // initramfs each file system tree carries.
+    let cases: [(&str, &[&str]); 9] = [
+        ("text.txt.lzo", &["text.txt.lzo@0x0:lzop lzop 0 424"]),
+        (
+            "disk-compressed.qcow2",
+            &[
+                "disk-compressed.qcow2@0x0:qcow2 qcow2 0 24064",
+                "disk-compressed.qcow2@0x0:qcow2/disk.raw@0x0:gpt gpt 0 131072",
+                "disk-compressed.qcow2@0x0:qcow2/disk.raw@0x0:gpt/p2-rootfs@0x0:romfs romfs 0 21184",
+                "disk-compressed.qcow2@0x0:qcow2/disk.raw@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "disk-compressed.qcow2@0x0:qcow2/disk.raw@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "erofs.img",
+            &[
+                "erofs.img@0x0:erofs erofs 0 28672",
+                "erofs.img@0x0:erofs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "erofs.img@0x0:erofs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "erofs-chunked.img",
+            &["erofs-chunked.img@0x0:erofs erofs 0 28672"],
+        ),
+        (
+            "tree-rr.iso.gz",
+            &[
+                "tree-rr.iso.gz@0x0:gzip gzip 0 5720",
+                "tree-rr.iso.gz@0x0:gzip/data@0x0:iso9660 iso9660 0 589824",
+                "tree-rr.iso.gz@0x0:gzip/data@0x0:iso9660/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "tree-rr.iso.gz@0x0:gzip/data@0x0:iso9660/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "tree-joliet.iso.gz",
+            &[
+                "tree-joliet.iso.gz@0x0:gzip gzip 0 4664",
+                "tree-joliet.iso.gz@0x0:gzip/data@0x0:iso9660 iso9660 0 581632",
+                "tree-joliet.iso.gz@0x0:gzip/data@0x0:iso9660/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "tree-joliet.iso.gz@0x0:gzip/data@0x0:iso9660/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+        (
+            "fat12.img.gz",
+            &[
+                "fat12.img.gz@0x0:gzip gzip 0 3617",
+                "fat12.img.gz@0x0:gzip/data@0x0:fat fat 0 1048576",
+            ],
+        ),
+        (
+            "fat32.img.gz",
+            &[
+                "fat32.img.gz@0x0:gzip gzip 0 37395",
+                "fat32.img.gz@0x0:gzip/data@0x0:fat fat 0 35651584",
+            ],
+        ),
+        (
+            "android-super.simg",
+            &[
+                "android-super.simg@0x0:sparse sparse 0 77880",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super android-super 0 78848",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/system_a@0x0:erofs erofs 0 28672",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/system_a@0x0:erofs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/system_a@0x0:erofs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/vendor_a@0x0:romfs romfs 0 21184",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/vendor_a@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187",
+                "android-super.simg@0x0:sparse/image.raw@0x0:android-super/vendor_a@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760",
+            ],
+        ),
+    ];
+    for (fixture, expected) in cases {
+        let path = format!("tests/fixtures/{fixture}");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "{fixture}: {}", v["notes"]);
+        let got: Vec<String> = layers(&v)
+            .iter()
+            .map(|l| l.trim_start_matches("tests/fixtures/").to_string())
+            .collect();
+        assert_eq!(got, expected, "{fixture}");
+    }
+}
