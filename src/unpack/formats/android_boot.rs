@@ -193,8 +193,7 @@ impl Format for AndroidVendorBoot {
         if !(3..=4).contains(&version)
             || !(2048..=65536).contains(&page)
             || !page.is_power_of_two()
-            || header_size < 2108
-            || header_size > 16384
+            || !(2108..=16384).contains(&header_size)
         {
             return Err(Rejection::NotThisFormat);
         }

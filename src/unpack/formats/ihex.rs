@@ -81,7 +81,7 @@ pub fn hex_byte(pair: &[u8]) -> Option<u8> {
 
 /// The bytes of one record's hex digits.
 pub fn hex_bytes(digits: &[u8]) -> Option<Vec<u8>> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits.chunks(2).map(hex_byte).collect()

@@ -123,8 +123,7 @@ impl Format for Lzop {
         let mut file: Vec<u8> = Vec::new();
         let mut at = h.len;
         let mut ended = false;
-        loop {
-            let Some(dst_len) = be32(data, at) else { break };
+        while let Some(dst_len) = be32(data, at) {
             if dst_len == 0 {
                 at += 4;
                 ended = true;

@@ -192,7 +192,7 @@ fn efi_image(
     match compressed {
         0 => {
             if !budget.take(body.len() as u64) {
-                notes.push(Problem::Limit(format!("total size bound reached; skipped")));
+                notes.push(Problem::Limit("total size bound reached; skipped".into()));
                 return Some((name, Vec::new(), format!("EFI {arch} {kind}")));
             }
             Some((name, body.to_vec(), format!("EFI {arch} {kind}")))
@@ -215,9 +215,9 @@ fn efi_image(
             let data = if budget.take(decoded.data.len() as u64) {
                 decoded.data
             } else {
-                notes.push(Problem::Limit(format!(
-                    "total decompressed size bound reached; driver dropped"
-                )));
+                notes.push(Problem::Limit(
+                    "total decompressed size bound reached; driver dropped".into(),
+                ));
                 Vec::new()
             };
             Some((name, data, format!("EFI {arch} {kind}, EFI-compressed")))

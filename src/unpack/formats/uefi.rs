@@ -703,7 +703,7 @@ impl Format for UefiFv {
             NVRAM => "NV variable store",
             _ => "unknown file system",
         };
-        let mut detail = format!("UEFI firmware volume");
+        let mut detail = String::from("UEFI firmware volume");
         if let Some(name) = &v.name {
             detail += &format!(" {name}");
         }
