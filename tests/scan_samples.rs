@@ -22,6 +22,8 @@ fn router_layers_and_target() {
     assert_eq!(
         layers(&r),
         [
+            // U-Boot's own control DTB, appended to u-boot.bin (rpi_2).
+            "samples/router-armhf.bin@0x69e90:dtb dtb 433808 19576",
             "samples/router-armhf.bin@0x80000:uimage uimage 524288 32975",
             "samples/router-armhf.bin@0x90000:squashfs squashfs 589824 3733604",
             // curl's manual, gzip-compressed inside the executable.
@@ -414,7 +416,7 @@ fn table_output_reads_well() {
         "== samples/router-armhf.bin (image, 4325376 bytes, sha256 868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b)\n"
     ));
     assert!(out.contains(
-        "\nLayers (3)\n  0x80000         32975  uimage    samples/router-armhf.bin@0x80000:uimage"
+        "\nLayers (4)\n  0x69e90         19576  dtb       samples/router-armhf.bin@0x69e90:dtb"
     ));
     assert!(out.contains("\nShared libraries (11, 1 unused)\n"));
     assert!(out.contains(&format!(

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod extract;
 pub mod formats;
 pub mod limits;
+pub mod tiano;
 pub mod tree;
 
 use formats::{Format, Rejection};
@@ -269,7 +270,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     // members whose trailer checks out are taken from them (curl's manual),
     // and the executable's bytes are all still scanned, so that identifying
     // it does not depend on what was carved.
-    let elf = tree::classify(data) == FileClass::Elf;
+    let elf = tree::classify(data) == FileClass::Elf || is_pe(data);
     let gzip = &formats::gzip::Gzip;
     // In an executable only gzip is looked for: memchr's search for its magic
     // is much cheaper than the automaton over every format's.
@@ -331,7 +332,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             }
         };
         let size = (extracted.size as usize).clamp(1, data.len() - offset);
-        if !elf {
+        if !elf && !extracted.scanned_in_place {
             covered.push(offset..offset + size);
         }
         pos = offset + size;
@@ -352,6 +353,19 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     }
     file.scan = uncovered(data.len(), &covered);
     part
+}
+
+/// A PE/COFF executable (`MZ` with a `PE` header where `e_lfanew` points) or
+/// a UEFI terse executable (`VZ`): carved like ELF files, for gzip only (UEFI
+/// drivers are full of chance LZMA and volume magics).
+fn is_pe(data: &[u8]) -> bool {
+    if data.starts_with(b"VZ") && data.len() >= 40 {
+        return true;
+    }
+    data.starts_with(b"MZ")
+        && formats::le32(data, 0x3c)
+            .and_then(|at| data.get(at as usize..(at as usize).checked_add(4)?))
+            .is_some_and(|sig| sig == b"PE\0\0")
 }
 
 /// A container extracted ahead of the walk (see [`container_after`]).

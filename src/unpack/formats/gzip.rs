@@ -123,6 +123,7 @@ pub fn stream_entry(
             data: decoded.data,
         }],
         filesystem: false,
+        scanned_in_place: false,
         detail: None,
         notes,
     })

@@ -230,6 +230,7 @@ impl Format for Jffs2 {
             size: scan.end as u64,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "jffs2 {}, {} nodes, data nodes by compression: {}",
                 if e.big { "big-endian" } else { "little-endian" },

@@ -190,6 +190,7 @@ impl Format for Squashfs {
             size: sb.bytes_used,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "squashfs {}.{} {}, {} compression, block size {}",
                 sb.major,

@@ -426,6 +426,7 @@ impl Format for Ubi {
             size: end as u64,
             entries,
             filesystem: false,
+            scanned_in_place: false,
             detail: Some(format!(
                 "UBI, PEB size {peb}, LEB size {leb_size}, image sequence {:#x}, volumes: {}",
                 first.image_seq,

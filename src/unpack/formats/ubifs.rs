@@ -262,6 +262,7 @@ impl Format for Ubifs {
             size: size as u64,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "UBIFS format {fmt_version}, LEB size {leb_size}, {leb_cnt} LEBs, default compression {}, {how}",
                 compression_name(default_compr)
