@@ -8,8 +8,10 @@
 
 pub mod catalog;
 pub mod embedded;
+pub mod kernel;
 pub mod pe;
 pub mod signatures;
+pub mod tables;
 
 use crate::binary::ElfInfo;
 use crate::model::{Component, Conflict, Evidence};
