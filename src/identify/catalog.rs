@@ -59,9 +59,11 @@ pub(crate) struct RawSignature {
     pub post: Option<String>,
     /// Self-test: byte strings (`\xNN` escapes) and the version each must give.
     #[serde(default)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub matches: Vec<(String, String)>,
     /// Self-test: near-misses that must give no version of the product.
     #[serde(default)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub rejects: Vec<String>,
 }
 

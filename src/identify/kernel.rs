@@ -127,6 +127,24 @@ pub fn bzimage_banner(data: &[u8]) -> Option<(usize, String)> {
     Some((start, text.to_string()))
 }
 
+/// The kernel an x86 boot image names in its setup header, as a hit.
+pub fn bzimage_hit(data: &[u8]) -> Option<super::signatures::Hit> {
+    let (offset, text) = bzimage_banner(data)?;
+    let (release_text, distro) = banner_parts(&text)?;
+    Some(super::signatures::Hit {
+        product: "linux".to_string(),
+        version: version(Post::KernelBanner, release_text, distro)?,
+        offset: Some(offset as u64),
+        text,
+        weak: false,
+    })
+}
+
+/// True for a hit quoting a module's `vermagic=` rather than a banner.
+pub fn is_module_hit(text: &str) -> bool {
+    text.starts_with("vermagic=")
+}
+
 /// The release and the distribution's upstream version in a banner's text
 /// after "Linux version " (or a bzImage header string).
 pub fn banner_parts(text: &str) -> Option<(&str, Option<&str>)> {

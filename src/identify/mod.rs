@@ -51,11 +51,19 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
         .map(|(index, file)| (index, file_facts(file, elf_of.get(&index).copied())))
         .collect();
 
+    // A module's vermagic never overrides a kernel banner found anywhere.
+    let banner = facts
+        .iter()
+        .flat_map(|(_, f)| &f.ships)
+        .any(|h| h.product == "linux" && !kernel::is_module_hit(&h.text));
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
     let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
     for (index, facts) in &facts {
         let path = &unpacked.files[*index].path;
         for hit in &facts.ships {
+            if banner && hit.product == "linux" && kernel::is_module_hit(&hit.text) {
+                continue;
+            }
             let sources = grouped
                 .entry((hit.product.clone(), hit.version.clone()))
                 .or_default();
@@ -220,6 +228,9 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     };
     let base = named.and_then(|p| p.rsplit('/').next()).unwrap_or_default();
     let mut facts = FileFacts::default();
+    if let Some(hit) = kernel::bzimage_hit(&file.data) {
+        facts.ships.push(hit);
+    }
     for hit in scan.hits {
         match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
             Some(needed) => facts.build_time.push((hit, needed)),
