@@ -224,9 +224,7 @@ impl Signatures {
                         if anchor.is_empty() {
                             return Err(format!("{name}: empty anchor"));
                         }
-                        if !raw.pattern.starts_with(anchor.as_str())
-                            && !raw.pattern.starts_with(regex::escape(anchor).as_str())
-                        {
+                        if !literal_prefix(&raw.pattern).starts_with(anchor.as_bytes()) {
                             return Err(format!("{name}: pattern must begin with its anchor"));
                         }
                         Regex::new(&format!("(?-u)\\A(?:{})", raw.pattern))
@@ -567,6 +565,51 @@ impl Signatures {
     pub fn is_empty(&self) -> bool {
         self.signatures.is_empty()
     }
+}
+
+/// The literal text a regex pattern begins with, escapes resolved
+/// (`\\(`, `\\n`, `\\x00`), up to its first operator.
+fn literal_prefix(pattern: &str) -> Vec<u8> {
+    let bytes = pattern.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                let Some(&next) = bytes.get(i + 1) else { break };
+                match next {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'x' => {
+                        let Some(value) = pattern
+                            .get(i + 2..i + 4)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        else {
+                            break;
+                        };
+                        out.push(value);
+                        i += 4;
+                        continue;
+                    }
+                    c if c.is_ascii_punctuation() => out.push(c),
+                    _ => break,
+                }
+                i += 2;
+            }
+            b'(' | b'[' | b'.' | b'|' | b'^' | b'$' => break,
+            b'*' | b'+' | b'?' | b'{' => {
+                // The quantified atom is not part of the literal prefix.
+                out.pop();
+                break;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// A signature's inline `map` or named `table` (not both), as one lookup.
