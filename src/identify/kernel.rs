@@ -211,6 +211,13 @@ mod tests {
             ),
             Some("5.15.0-91-generic".into())
         );
+        // Debian 12's reproducible builds leave the build number out ("# SMP").
+        assert_eq!(
+            banner(
+                "6.1.0-57-amd64 (debian-kernel@lists.debian.org) # SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)"
+            ),
+            Some("6.1.192".into())
+        );
         // A Debian field naming another series is not trusted.
         assert_eq!(
             banner("6.1.0-28-amd64 (x@y) #1 SMP Debian 5.10.2-1 (2020)"),

@@ -17,6 +17,8 @@ u64 LE offset, u32 LE length, bytes.
 """
 import gzip, os, re, struct, sys, tomllib
 
+import ahocorasick  # pip install pyahocorasick (only this script needs it)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 WINDOW = 320
@@ -65,22 +67,16 @@ def elf_ranges(data):
             n = names[name:names.index(b"\0", name)].decode("latin-1")
             if typ == 8:  # NOBITS
                 continue
-            if n in (".dynamic", ".dynstr", ".interp", ".modinfo", ".gnu.version_d", ".comment") or n.startswith(".note"):
+            # What goblin reads to give the ELF facts (DT_NEEDED, SONAME,
+            # symbol versions): dynamic section, its strings and symbols,
+            # hash tables, version tables, notes.
+            if typ in (2, 3, 5, 6, 7, 11, 0x6FFFFFF6, 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF) and (
+                typ != 3 or n in (".dynstr", ".shstrtab")
+            ) or n in (".interp", ".modinfo", ".comment"):
                 out.append((off, min(size, 1 << 20)))
         return out
     except (struct.error, IndexError, ValueError):
         return [(0, 4096)]
-
-
-def occurrences(data, needle, limit):
-    out, at = [], 0
-    while len(out) < limit:
-        at = data.find(needle, at)
-        if at < 0:
-            break
-        out.append(at)
-        at += 1
-    return out
 
 
 def version_forms(product, version):
@@ -102,9 +98,20 @@ def trim(data, expected, needles, by_product):
         wanted |= version_forms(product, version)
         wanted |= by_product.get(product, set())
         wanted.add(product.encode())
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
     for needle in wanted | needles:
-        for at in occurrences(data, needle, PER_NEEDLE):
-            ranges.append((at - WINDOW, len(needle) + 2 * WINDOW))
+        automaton.add_word(needle.decode("latin-1"))
+    automaton.make_automaton()
+    counts = {}
+    for end, length in automaton.iter(data.decode("latin-1")):
+        at = end - length + 1
+        # At most PER_NEEDLE windows per needle.
+        word = data[at:end + 1]
+        n = counts.get(word, 0)
+        if n >= PER_NEEDLE:
+            continue
+        counts[word] = n + 1
+        ranges.append((at - WINDOW, length + 2 * WINDOW))
     merged = []
     for start, length in sorted((max(0, s), l) for s, l in ranges if l > 0):
         end = min(len(data), start + length)
@@ -132,6 +139,9 @@ def main():
         if only and sample not in only:
             continue
         src = os.path.join(cache, sample)
+        if not os.path.isfile(src):
+            print("missing:", src, file=sys.stderr)
+            continue
         with open(src, "rb") as f:
             data = f.read()
         dest = os.path.join(out_dir, sample + ".fws.gz")
