@@ -220,7 +220,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         reports
             .iter()
             .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= t && f.suppressed.is_none())
+            .any(|f| f.severity >= t && f.is_active())
     });
     Ok(if reached { EXIT_FINDINGS } else { 0 })
 }
