@@ -42,6 +42,12 @@ pub struct Component {
     /// resolved them (a lockfile's dependency list, a package's `Depends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// A package database's state for an entry whose files are on the device
+    /// but whose installation did not finish (dpkg `unpacked`,
+    /// `half-configured`, `triggers-pending`; opkg `unpacked`); absent when
+    /// fully installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// The source package a distribution package was built from (Debian
     /// `Source:`, apk origin, rpm source rpm): what distribution security
     /// data is keyed by. `libcurl4` and `curl` both come from `curl`.

@@ -70,9 +70,9 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// True when part of the target could not be read.
+    /// True when part of the target could not be read (a `note` is not a problem).
     pub fn incomplete(&self) -> bool {
-        !self.notes.is_empty()
+        self.notes.iter().any(|n| n.level != Level::Note)
     }
 }
 
@@ -311,10 +311,14 @@ fn analyze_with(
         && target.sha256.is_some()
     {
         notes.push(Note {
-            level: Level::Error,
+            level: Level::Note,
             path: target.path.clone(),
             offset: None,
-            message: "not a firmware image: no known container, file system, executable or version string found".into(),
+            message: format!(
+                "nothing recognised: tried every container and file-system format, ELF and PE \
+                 parsing, package databases and lockfiles, and {} version signatures",
+                identify::signatures::SIGNATURES.len()
+            ),
         });
     }
     let mut libraries = unused::libraries(&unpacked, &elfs);

@@ -719,6 +719,7 @@ fn package_component(
             ),
             package: None,
         }],
+        status: package.status.clone(),
         ..Component::default()
     }
 }

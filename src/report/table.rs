@@ -2,6 +2,7 @@
 
 use crate::model::{Finding, FindingKind, FindingState, Severity};
 use crate::scan::ScanReport;
+use crate::unpack::Level;
 use std::fmt::Write;
 
 pub fn render(reports: &[ScanReport]) -> String {
@@ -79,13 +80,17 @@ fn section(out: &mut String, r: &ScanReport) {
             let _ = writeln!(out, "  {}  ({})", c.message, c.manifest);
         }
     }
-    if !r.notes.is_empty() {
+    let (notes, problems): (Vec<_>, Vec<_>) = r.notes.iter().partition(|n| n.level == Level::Note);
+    for n in &notes {
+        let _ = writeln!(out, "\nNote: {}: {}", n.path, n.message);
+    }
+    if !problems.is_empty() {
         let _ = writeln!(
             out,
             "\nProblems ({}): the scan of these parts is incomplete",
-            r.notes.len()
+            problems.len()
         );
-        for n in &r.notes {
+        for n in problems {
             let _ = writeln!(
                 out,
                 "  {:<6} {}{}: {}",

@@ -43,6 +43,9 @@ pub enum Level {
     Error,
     /// A resource bound was reached: the scan is incomplete (exit code 2).
     Limit,
+    /// Nothing wrong with the input, only worth saying (a file in which
+    /// nothing was recognised); the exit code is unchanged.
+    Note,
 }
 
 impl Level {
@@ -50,6 +53,7 @@ impl Level {
         match self {
             Level::Error => "error",
             Level::Limit => "limit",
+            Level::Note => "note",
         }
     }
 }
