@@ -241,6 +241,13 @@ struct FileEntry<'a> {
     sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
+    /// Permission bits in octal (`"4755"`), when the container stores them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<u32>,
 }
 
 fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
@@ -264,6 +271,9 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
                     EntryKind::Symlink(t) => Some(t.as_str()),
                     _ => None,
                 },
+                mode: f.meta.map(|m| format!("{:04o}", m.mode)),
+                uid: f.meta.map(|m| m.uid),
+                gid: f.meta.map(|m| m.gid),
             })
             .collect()
     };

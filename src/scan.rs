@@ -140,6 +140,7 @@ fn single_file(display: &str, fs_path: &str, data: Vec<u8>) -> Unpacked {
             data,
             scan: Vec::new(),
             escape: None,
+            meta: None,
         }],
         filesystems: vec![Filesystem {
             root: display.to_string(),

@@ -3,7 +3,7 @@
 //! Adding a format is one new file plus one row in [`FORMATS`].
 
 use super::limits::Budget;
-use super::tree::EntryKind;
+use super::tree::{EntryKind, Meta};
 
 pub mod ar;
 pub mod bzip2;
@@ -99,6 +99,8 @@ pub struct Entry {
     pub path: String,
     pub kind: EntryKind,
     pub data: Vec<u8>,
+    /// Mode and owner, when the format stores them.
+    pub meta: Option<Meta>,
 }
 
 /// A problem met inside a container whose header was accepted.
