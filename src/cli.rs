@@ -168,6 +168,19 @@ pub struct ScanArgs {
     /// With --store: unpack and scan again even if the image is stored.
     #[arg(long, requires = "store")]
     pub rescan: bool,
+    /// Checks to run, comma-separated: components, hardening, secrets, accounts, services (default: all).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "components,hardening,secrets,accounts,services"
+    )]
+    pub checks: String,
+    /// Judge certificate validity at this date or instant (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ; default: now).
+    #[arg(long, value_name = "WHEN")]
+    pub now: Option<String>,
+    /// Print a password that matched a default credential (otherwise only which list entry matched).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, clap::Args)]

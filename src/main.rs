@@ -10,6 +10,8 @@ use cli::{
 };
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
+use fwaudit::analyze::posture;
+use fwaudit::analyze::rules::Checks;
 use fwaudit::analyze::triage::TriageFile;
 use fwaudit::fleet::Fleet;
 use fwaudit::model::Severity;
@@ -136,6 +138,14 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         limits: limits.clone(),
         triage,
         today: fwaudit::analyze::outdated::today(),
+        posture: posture::Options {
+            checks: Checks::parse(&args.checks)?,
+            now: match &args.now {
+                Some(when) => posture::parse_now(when)?,
+                None => posture::default_now(),
+            },
+            show_secrets: args.show_secrets,
+        },
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;

@@ -66,6 +66,7 @@ impl Fleet {
                     let findings = scan::findings(
                         &record.report.components,
                         &record.report.libraries,
+                        &record.report.posture_findings(),
                         db,
                         options,
                     );
@@ -145,8 +146,13 @@ impl Fleet {
                 }
                 let mut report = record.report.clone();
                 report.target.path = path.display().to_string();
-                report.findings =
-                    scan::findings(&report.components, &report.libraries, db, options);
+                report.findings = scan::findings(
+                    &report.components,
+                    &report.libraries,
+                    &report.posture_findings(),
+                    db,
+                    options,
+                );
                 // One read and one transaction: findings and any new version together.
                 let change = self.replace_findings(&sha, record, &report.findings, now)?;
                 return Ok(StoredScan {

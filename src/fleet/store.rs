@@ -660,7 +660,9 @@ impl Fleet {
             versions.push(v.to_string());
         }
         let mut stored_report = report.clone();
-        stored_report.findings.clear();
+        // Advisory findings are re-drawn from the inventory on every
+        // rematch; posture findings (a rule id) only come from the tree.
+        stored_report.findings.retain(|f| f.rule.is_some());
         let previous = old.as_ref().map(|o| o.findings.as_slice()).unwrap_or(&[]);
         let (findings, change) = evaluate(previous, &report.findings, now);
         let record = ImageRecord {

@@ -103,7 +103,19 @@ fn section(out: &mut String, r: &ScanReport) {
     for f in &r.findings {
         let what = match f.kind {
             FindingKind::Vulnerable => f.advisory.clone().unwrap_or_default(),
-            _ => f.path.clone().unwrap_or_default(),
+            // A posture finding points at the line or offset that shows it.
+            _ => {
+                let path = f.path.clone().unwrap_or_default();
+                match f.evidence.first() {
+                    Some(e) if e.path == path && e.line.is_some() => {
+                        format!("{path}:{}", e.line.unwrap_or_default())
+                    }
+                    Some(e) if e.path == path && e.offset.is_some_and(|o| o > 0) => {
+                        format!("{path}@{:#x}", e.offset.unwrap_or_default())
+                    }
+                    _ => path,
+                }
+            }
         };
         let suppressed = f
             .suppressed
@@ -115,7 +127,7 @@ fn section(out: &mut String, r: &ScanReport) {
             "  {:<8} {:<10} {:<18} {:<16} {}{suppressed}",
             f.severity.as_str().to_uppercase(),
             f.kind.as_str(),
-            f.component.as_deref().unwrap_or("-"),
+            f.component.as_deref().or(f.rule.as_deref()).unwrap_or("-"),
             what,
             f.summary
         );
