@@ -60,6 +60,9 @@ pub struct ScanReport {
     pub binaries: Vec<ElfInfo>,
     pub libraries: Vec<unused::Library>,
     pub findings: Vec<Finding>,
+    /// Keys and certificates found (CycloneDX's cryptographic assets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crypto: Vec<crate::analyze::keys::CryptoAsset>,
     /// Errors and bounds met; any of them makes the exit code 2.
     pub notes: Vec<Note>,
     /// Manifest and binaries disagreeing on a product's version (not errors).
@@ -349,6 +352,7 @@ fn analyze_with(
         binaries,
         libraries,
         findings,
+        crypto: posture.crypto,
         notes,
         conflicts,
     }

@@ -3,6 +3,7 @@
 //! that read the tree (`posture.rs` runs them).
 
 pub mod file_modes;
+pub mod keys;
 pub mod outdated;
 pub mod posture;
 pub mod rootfs;

@@ -3,9 +3,9 @@
 //! services, messaging, file modes). Each check is one file; this one runs
 //! the chosen ones and gathers what they found.
 
-use super::file_modes;
 use super::rootfs;
 use super::rules::{Check, Checks};
+use super::{file_modes, keys};
 use crate::model::Finding;
 use crate::unpack::Unpacked;
 use serde::{Deserialize, Serialize};
@@ -65,11 +65,19 @@ pub fn parse_now(text: &str) -> Result<String, String> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Posture {
     pub findings: Vec<Finding>,
+    /// Keys and certificates (the CBOM).
+    pub crypto: Vec<keys::CryptoAsset>,
 }
 
 /// Runs the chosen posture checks over the whole tree.
 pub fn run(unpacked: &Unpacked, options: &Options) -> Posture {
     let mut posture = Posture::default();
+    if options.checks.has(Check::Secrets) {
+        posture.crypto = keys::inventory(&unpacked.files);
+        posture
+            .findings
+            .extend(keys::findings(&posture.crypto, &options.now));
+    }
     let filesystems = rootfs::all(unpacked);
     for fs in &filesystems {
         if options.checks.has(Check::Services) {
