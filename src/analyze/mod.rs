@@ -2,6 +2,8 @@
 //! inventory checks (vulnerable, outdated, unused) and the posture checks
 //! that read the tree (`posture.rs` runs them).
 
+pub mod accounts;
+pub mod crypt;
 pub mod file_modes;
 pub mod keys;
 pub mod outdated;

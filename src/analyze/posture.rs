@@ -5,7 +5,7 @@
 
 use super::rootfs;
 use super::rules::{Check, Checks};
-use super::{file_modes, keys};
+use super::{accounts, file_modes, keys};
 use crate::model::Finding;
 use crate::unpack::Unpacked;
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,11 @@ pub fn run(unpacked: &Unpacked, options: &Options) -> Posture {
     }
     let filesystems = rootfs::all(unpacked);
     for fs in &filesystems {
+        if options.checks.has(Check::Accounts) {
+            posture
+                .findings
+                .extend(accounts::findings(fs, options.show_secrets));
+        }
         if options.checks.has(Check::Services) {
             posture.findings.extend(file_modes::findings(fs));
         }
