@@ -47,6 +47,16 @@ pub struct CryptoAsset {
     /// A private key protected by a passphrase.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// SHA-256 of an encrypted key's DER (its only identity: no public half).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub der_sha256: Option<String>,
+    /// Found inside an executable or library (compiled-in data).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_program: bool,
+    /// A key or certificate published as test data (`known_keys.toml`):
+    /// inventory inside a library, a finding where the device would use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certificate>,
     /// Permission bits of the file (`0600`), when the container stores them.
@@ -79,6 +89,34 @@ impl CryptoAsset {
 
 // ------------------------------------------------------------------ finding assets
 
+#[derive(Deserialize)]
+struct KnownFile {
+    known: Vec<Known>,
+}
+
+#[derive(Deserialize)]
+struct Known {
+    id: String,
+    name: String,
+}
+
+fn known(a: &CryptoAsset) -> Option<String> {
+    static LIST: std::sync::OnceLock<Vec<Known>> = std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        toml::from_str::<KnownFile>(include_str!("known_keys.toml"))
+            .map(|f| f.known)
+            .unwrap_or_default()
+    });
+    let ids = [
+        a.certificate.as_ref().map(|c| format!("cert:{}", c.sha256)),
+        a.der_sha256.as_ref().map(|d| format!("der:{d}")),
+        a.fingerprint.clone().filter(|_| a.certificate.is_none()),
+    ];
+    ids.into_iter()
+        .flatten()
+        .find_map(|id| list.iter().find(|k| k.id == id).map(|k| k.name.clone()))
+}
+
 /// Every key and certificate in the tree, in file order. Only the bytes
 /// no container claimed are read (`VirtualFile::scan`), so a key inside an
 /// uncompressed file system is found once, in its file.
@@ -103,10 +141,11 @@ pub fn inventory(files: &[VirtualFile]) -> Vec<CryptoAsset> {
                     })
                     .collect()
             };
-            if let Some(meta) = f.meta {
-                for a in &mut found {
-                    a.mode = Some(format!("{:04o}", meta.mode));
-                }
+            for a in &mut found {
+                a.mode = f.meta.map(|m| format!("{:04o}", m.mode));
+                a.known_as = known(a);
+                a.in_program =
+                    crate::unpack::tree::classify(&f.data) == crate::unpack::tree::FileClass::Elf;
             }
             found
         })
@@ -232,6 +271,16 @@ fn pem_block(path: &str, data: &[u8], at: usize) -> Option<(usize, Vec<CryptoAss
             .collect(),
         _ => return None,
     };
+    let digest = hex::encode(Sha256::digest(&der));
+    let found = found
+        .into_iter()
+        .map(|mut a| {
+            if a.encrypted {
+                a.der_sha256 = Some(digest.clone());
+            }
+            a
+        })
+        .collect();
     Some((end, found))
 }
 
@@ -877,6 +926,26 @@ fn key_role(asset: &CryptoAsset, same_file_has_cert: bool) -> Option<&'static st
 pub fn findings(assets: &[CryptoAsset], now: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     for a in assets {
+        if let Some(name) = &a.known_as {
+            if !a.in_program && a.is_private() {
+                out.push(rules::finding(
+                    "FW-KEY-001",
+                    &a.path,
+                    format!(
+                        "{}: the publicly known {name}, installed as a key file: anyone can impersonate the device",
+                        inner_path(&a.path)
+                    ),
+                    vec![Evidence {
+                        method: format!("{}-{}", a.format, a.asset),
+                        path: a.path.clone(),
+                        offset: Some(a.offset),
+                        evidence: describe(a),
+                        ..Evidence::default()
+                    }],
+                ));
+            }
+            continue;
+        }
         let evidence = vec![Evidence {
             method: format!("{}-{}", a.format, a.asset),
             path: a.path.clone(),

@@ -5,7 +5,7 @@
 
 use super::rootfs;
 use super::rules::{Check, Checks};
-use super::{accounts, file_modes, keys};
+use super::{accounts, file_modes, keys, messaging, services};
 use crate::model::Finding;
 use crate::unpack::Unpacked;
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,8 @@ pub fn run(unpacked: &Unpacked, options: &Options) -> Posture {
                 .extend(accounts::findings(fs, options.show_secrets));
         }
         if options.checks.has(Check::Services) {
+            posture.findings.extend(services::findings(fs));
+            posture.findings.extend(messaging::findings(fs));
             posture.findings.extend(file_modes::findings(fs));
         }
     }
