@@ -140,6 +140,8 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
         binaries: Vec::new(),
         libraries: Vec::new(),
         findings: Vec::new(),
+        hardening: None,
+        crypto: Vec::new(),
         notes: Vec::new(),
         conflicts: Vec::new(),
     }

@@ -60,6 +60,9 @@ pub struct ScanReport {
     pub binaries: Vec<ElfInfo>,
     pub libraries: Vec<unused::Library>,
     pub findings: Vec<Finding>,
+    /// How many of the programs lack each protection (`binaries[].hardening` per file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<crate::analyze::hardening::Summary>,
     /// Keys and certificates found (CycloneDX's cryptographic assets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crypto: Vec<crate::analyze::keys::CryptoAsset>,
@@ -341,7 +344,7 @@ fn analyze_with(
         });
     }
     let libraries = unused::libraries(&unpacked, &elfs);
-    let posture = posture::run(&unpacked, &options.posture);
+    let posture = posture::run(&unpacked, &mut elfs, &options.posture);
     let findings = findings(&components, &libraries, &posture.findings, db, options);
     let mut binaries: Vec<ElfInfo> = elfs.into_iter().map(|(_, e)| e).collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -352,6 +355,7 @@ fn analyze_with(
         binaries,
         libraries,
         findings,
+        hardening: posture.hardening,
         crypto: posture.crypto,
         notes,
         conflicts,

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod crypt;
 pub mod file_modes;
+pub mod hardening;
 pub mod keys;
 pub mod messaging;
 pub mod outdated;

@@ -5,7 +5,8 @@
 
 use super::rootfs;
 use super::rules::{Check, Checks};
-use super::{accounts, file_modes, keys, messaging, services};
+use super::{accounts, file_modes, hardening, keys, messaging, services};
+use crate::binary::ElfInfo;
 use crate::model::Finding;
 use crate::unpack::Unpacked;
 use serde::{Deserialize, Serialize};
@@ -67,10 +68,13 @@ pub struct Posture {
     pub findings: Vec<Finding>,
     /// Keys and certificates (the CBOM).
     pub crypto: Vec<keys::CryptoAsset>,
+    /// How many programs lack each protection.
+    pub hardening: Option<hardening::Summary>,
 }
 
-/// Runs the chosen posture checks over the whole tree.
-pub fn run(unpacked: &Unpacked, options: &Options) -> Posture {
+/// Runs the chosen posture checks over the whole tree; fills in the
+/// FORTIFY verdict of every ELF file.
+pub fn run(unpacked: &Unpacked, elfs: &mut [(usize, ElfInfo)], options: &Options) -> Posture {
     let mut posture = Posture::default();
     if options.checks.has(Check::Secrets) {
         posture.crypto = keys::inventory(&unpacked.files);
@@ -79,6 +83,11 @@ pub fn run(unpacked: &Unpacked, options: &Options) -> Posture {
             .extend(keys::findings(&posture.crypto, &options.now));
     }
     let filesystems = rootfs::all(unpacked);
+    if options.checks.has(Check::Hardening) && !elfs.is_empty() {
+        let (summary, findings) = hardening::judge(elfs, unpacked, &filesystems);
+        posture.hardening = Some(summary);
+        posture.findings.extend(findings);
+    }
     for fs in &filesystems {
         if options.checks.has(Check::Accounts) {
             posture

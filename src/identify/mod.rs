@@ -441,6 +441,8 @@ mod tests {
             rpath: Vec::new(),
             runpath: Vec::new(),
             build_id: None,
+            hardening: None,
+            symbols: Default::default(),
         }
     }
 
