@@ -167,3 +167,151 @@ fn certificates_are_judged_at_now() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--now \"soon\""), "{}", run.stderr);
 }
+
+/// checksec's verdicts (tests/fixtures/posture/checksec.csv, written by
+/// make-binaries.sh with Debian's checksec 2.5) against fwaudit's, on the
+/// compiled echo daemons and every ELF file of both samples. FORTIFY counts
+/// agree wherever checksec's host libc is the image's libc (glibc 2.36);
+/// the one disagreement is musl's libc.so, judged by checksec against the
+/// host's glibc.
+#[test]
+fn hardening_agrees_with_checksec() {
+    let mut reports = Vec::new();
+    for target in [
+        &fixture("bin"),
+        "samples/router-armhf.bin",
+        "samples/openwrt-mipsel.bin",
+    ] {
+        let (_, r) = json(&["scan", target, "--format", "json", "--checks", "hardening"]);
+        reports.push(r);
+    }
+    let rows = tsv(&fixture("checksec.csv"));
+    assert_eq!(rows.len(), 41);
+    let mut compared = 0;
+    for row in rows {
+        let row: Vec<&str> = row[0].split(',').collect();
+        let (
+            file,
+            relro,
+            canary,
+            nx,
+            pie,
+            _rpath,
+            runpath,
+            symbols,
+            fortify,
+            fortified,
+            fortifiable,
+        ) = (
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[10],
+        );
+        let (report, suffix) = match file.split_once(':') {
+            Some(("router-armhf", p)) => (&reports[1], format!(":squashfs/{p}")),
+            Some(("openwrt-mipsel", p)) => (&reports[2], format!(":squashfs/{p}")),
+            _ => (&reports[0], format!("/{file}")),
+        };
+        let b = report["binaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| s(&b["path"]).ends_with(&suffix))
+            .unwrap_or_else(|| panic!("{file} not among the binaries"));
+        let h = &b["hardening"];
+        let ours_relro = match relro {
+            "Full RELRO" => "full",
+            "Partial RELRO" => "partial",
+            _ => "none",
+        };
+        assert_eq!(s(&h["relro"]), ours_relro, "{file} RELRO");
+        assert_eq!(h["canary"], canary == "Canary found", "{file} canary");
+        assert_eq!(h["nx"], nx == "NX enabled", "{file} NX");
+        let ours_pie = match pie {
+            "PIE enabled" => "pie",
+            "DSO" => "dso",
+            _ => "no",
+        };
+        assert_eq!(s(&h["pie"]), ours_pie, "{file} PIE");
+        assert_eq!(
+            b["runpath"].is_array(),
+            runpath == "RUNPATH",
+            "{file} RUNPATH"
+        );
+        assert_eq!(h["stripped"], symbols == "No Symbols", "{file} symbols");
+        let n = |v: &Value| v.as_array().map_or(0, Vec::len);
+        if file.ends_with("/libc.so.6") {
+            // checksec counts the _chk functions glibc defines as its own
+            // fortified calls; to fwaudit they are the image's FORTIFY
+            // functions, against which every other file is judged.
+            assert_eq!(n(&h["fortified"]), 0, "{file}");
+            assert_eq!(
+                report["hardening"]["libc_chk_functions"].to_string(),
+                fortified
+            );
+            compared += 1;
+            continue;
+        }
+        assert_eq!(fortify == "Yes", n(&h["fortified"]) > 0, "{file} FORTIFY");
+        assert_eq!(
+            fortified,
+            n(&h["fortified"]).to_string(),
+            "{file} fortified"
+        );
+        // checksec counts every call with a _chk form in the host's glibc,
+        // fortified or not; fwaudit the unfortified ones in the image's libc.
+        if matches!(
+            file,
+            "openwrt-mipsel:lib/libc.so" | "openwrt-mipsel:usr/bin/sysinfo"
+        ) {
+            // musl and what links it: checksec judges them against the
+            // host's glibc; musl has no _chk functions to call.
+            let want = if file.ends_with("libc.so") {
+                "none"
+            } else {
+                "n/a"
+            };
+            assert_eq!(s(&h["fortify"]), want, "{file}");
+            assert_ne!(fortifiable, "0");
+        } else if !file.starts_with("echod-") {
+            assert_eq!(
+                fortifiable,
+                (n(&h["fortified"]) + n(&h["fortifiable"])).to_string(),
+                "{file} fortifiable"
+            );
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 41);
+    // Alone, the daemons have no libc to be judged against.
+    let plain = reports[0]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| s(&b["path"]).ends_with("echod-plain-x86_64"))
+        .unwrap();
+    assert_eq!(s(&plain["hardening"]["fortify"]), "unknown");
+    assert_eq!(
+        rule_findings(&reports[0]),
+        [
+            "FW-HARD-001 high echod-hardened-mipsel",
+            "FW-HARD-001 high echod-plain-armhf",
+            "FW-HARD-001 high echod-plain-mipsel",
+            "FW-HARD-001 high echod-plain-x86_64",
+            "FW-HARD-001 high echod-runpath-mipsel",
+            "FW-HARD-002 medium echod-plain-armhf",
+            "FW-HARD-002 medium echod-plain-mipsel",
+            "FW-HARD-002 medium echod-plain-x86_64",
+            "FW-HARD-003 medium echod-plain-armhf",
+            "FW-HARD-003 medium echod-plain-mipsel",
+            "FW-HARD-003 medium echod-plain-x86_64",
+            "FW-HARD-004 low echod-plain-armhf",
+            "FW-HARD-004 low echod-plain-mipsel",
+            "FW-HARD-004 low echod-plain-x86_64",
+            "FW-HARD-005 high echod-runpath-armhf",
+            "FW-HARD-005 high echod-runpath-armhf",
+            "FW-HARD-005 high echod-runpath-mipsel",
+            "FW-HARD-005 high echod-runpath-mipsel",
+            "FW-HARD-005 high echod-runpath-x86_64",
+            "FW-HARD-005 high echod-runpath-x86_64",
+        ]
+    );
+}

@@ -77,7 +77,7 @@ pub fn judge(
             .symbols
             .imports
             .iter()
-            .filter(|i| chk.contains(&format!("__{i}_chk")))
+            .filter(|i| chk.contains(&chk_name(i)))
             .cloned()
             .collect();
         h.fortify = if !h.fortified.is_empty() {
@@ -152,6 +152,18 @@ pub fn judge(
         rpath_findings(e, *index, unpacked, filesystems, &mut out);
     }
     (summary, out)
+}
+
+/// The `_chk` form glibc's headers redirect a call to (`memcpy` ->
+/// `__memcpy_chk`; `_longjmp` and `siglongjmp` -> `__longjmp_chk`).
+fn chk_name(import: &str) -> String {
+    let base = import.trim_start_matches('_');
+    let base = if base == "siglongjmp" {
+        "longjmp"
+    } else {
+        base
+    };
+    format!("__{base}_chk")
 }
 
 const WRITABLE: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];

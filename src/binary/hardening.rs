@@ -20,8 +20,8 @@ pub struct Hardening {
     pub relro: String,
     /// PT_GNU_STACK present and not executable.
     pub nx: bool,
-    /// `pie` (ET_DYN with an interpreter), `no` (ET_EXEC), `dso` (a shared
-    /// object), `rel` (an object file or kernel module).
+    /// `pie` (ET_DYN with an interpreter and no SONAME), `no` (ET_EXEC),
+    /// `dso` (a shared object), `rel` (an object file or kernel module).
     pub pie: String,
     /// References `__stack_chk_fail` / `__stack_chk_guard`.
     pub canary: bool,
@@ -85,7 +85,9 @@ pub fn facts(elf: &Elf, data: &[u8]) -> (Hardening, Symbols) {
     };
     let pie = match elf.header.e_type {
         header::ET_EXEC => "no",
-        header::ET_DYN if elf.interpreter.is_some() => "pie",
+        // A library with an interpreter (glibc's libc.so.6 runs as a
+        // program too) is still a library.
+        header::ET_DYN if elf.interpreter.is_some() && elf.soname.is_none() => "pie",
         header::ET_DYN => "dso",
         header::ET_REL => "rel",
         _ => "no",
