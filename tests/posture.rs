@@ -315,3 +315,242 @@ fn hardening_agrees_with_checksec() {
         ]
     );
 }
+
+/// `RULE severity /path[:line]` of every posture finding (path inside the file system).
+fn placed(report: &Value) -> Vec<String> {
+    let mut v: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].is_string())
+        .map(|f| {
+            let path = s(&f["path"]);
+            let inner = path
+                .rsplit_once(':')
+                .map_or(path.as_str(), |(_, p)| &p[p.find('/').unwrap_or(0)..])
+                .to_string();
+            let line = f["evidence"][0]["line"]
+                .as_u64()
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            format!("{} {} {inner}{line}", s(&f["rule"]), s(&f["severity"]))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn openwrt_style_root_every_planted_problem_and_nothing_else() {
+    let (code, report) = json(&[
+        "scan",
+        &fixture("openwrt.sqfs"),
+        "--format",
+        "json",
+        "--checks",
+        "hardening,secrets,accounts,services",
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(code, 1, "critical findings reach --fail-on");
+    assert_eq!(
+        placed(&report),
+        [
+            "FW-ACC-002 critical /etc/mosquitto/passwd:1",
+            "FW-ACC-002 critical /etc/shadow:1",
+            "FW-ACC-002 critical /etc/shadow:6",
+            "FW-ACC-002 critical /etc/shadow:7",
+            "FW-ACC-002 critical /www/.htpasswd:1",
+            "FW-ACC-002 critical /www/.htpasswd:2",
+            "FW-ACC-003 high /etc/passwd:6",
+            "FW-ACC-004 medium /etc/shadow:7",
+            "FW-ACC-004 medium /www/.htpasswd:1",
+            "FW-ACC-004 medium /www/.htpasswd:2",
+            "FW-ACC-005 low /etc/passwd:9",
+            "FW-HARD-001 high /usr/bin/gdbserver",
+            "FW-HARD-001 high /usr/sbin/diagd",
+            "FW-HARD-002 medium /usr/sbin/diagd",
+            "FW-HARD-003 medium /usr/sbin/diagd",
+            "FW-HARD-004 low /usr/sbin/diagd",
+            "FW-KEY-001 critical /etc/dropbear/dropbear_ed25519_host_key",
+            "FW-KEY-001 critical /etc/ssl/private/uhttpd.key",
+            "FW-MODE-001 high /usr/sbin/diagd",
+            "FW-MODE-002 medium /etc/config/network",
+            "FW-MODE-002 medium /var/log",
+            "FW-MODE-003 high /etc/ssl/private/uhttpd.key",
+            "FW-MSG-001 high /etc/mosquitto/mosquitto.conf:3",
+            "FW-MSG-002 medium /etc/mosquitto/mosquitto.conf:2",
+            "FW-MSG-003 high /etc/config/cloud:3",
+            "FW-MSG-003 high /usr/sbin/fw_update.sh:4",
+            "FW-MSG-003 high /usr/sbin/fw_update.sh:5",
+            "FW-MSG-004 high /usr/sbin/fw_update.sh:3",
+            "FW-SSH-001 medium /etc/config/dropbear:3",
+            "FW-SSH-002 low /etc/config/dropbear:2",
+            "FW-SVC-001 high /etc/init.d/telnet:6",
+            "FW-SVC-005 critical /etc/inittab:4",
+            "FW-SVC-006 medium /usr/bin/gdbserver",
+        ]
+    );
+    // The password that matched is named by its list entry, never printed.
+    let text = report.to_string();
+    assert!(
+        text.contains("matches default credential #16 root (mirai)"),
+        "{text}"
+    );
+    assert!(!text.contains("xc3511"));
+    let (_, shown) = json(&[
+        "scan",
+        &fixture("openwrt.sqfs"),
+        "--format",
+        "json",
+        "--checks",
+        "accounts",
+        "--show-secrets",
+    ]);
+    assert!(shown.to_string().contains("password \\\"xc3511\\\""));
+}
+
+#[test]
+fn busybox_style_root_every_planted_problem_and_nothing_else() {
+    let (_, report) = json(&[
+        "scan",
+        &fixture("busybox.cpio.gz"),
+        "--format",
+        "json",
+        "--checks",
+        "accounts,services",
+    ]);
+    assert_eq!(
+        placed(&report),
+        [
+            "FW-ACC-001 critical /etc/passwd:2",
+            "FW-ACC-002 critical /etc/passwd:1",
+            "FW-ACC-002 critical /etc/passwd:3",
+            "FW-ACC-003 high /etc/passwd:2",
+            "FW-ACC-004 medium /etc/passwd:1",
+            "FW-ACC-004 medium /etc/passwd:3",
+            "FW-ACC-006 medium /etc/passwd:1",
+            "FW-ACC-006 medium /etc/passwd:3",
+            "FW-ACC-007 high /etc/httpd.conf:2",
+            "FW-ACC-007 high /etc/lighttpd/users:1",
+            "FW-MODE-001 high /bin/busybox",
+            "FW-SSH-001 medium /etc/ssh/sshd_config:2",
+            "FW-SSH-002 low /etc/ssh/sshd_config.d/10-local.conf:1",
+            "FW-SSH-003 high /etc/ssh/sshd_config.d/10-local.conf:2",
+            "FW-SVC-001 high /etc/init.d/S50telnet:3",
+            "FW-SVC-003 high /etc/inetd.conf:1",
+            "FW-SVC-004 high /etc/xinetd.d/rlogin:6",
+            "FW-SVC-005 critical /etc/inittab:3",
+            "FW-SVC-006 medium /lib/systemd/system/gdbserver.service:2",
+            "FW-SVC-006 medium /usr/bin/strace",
+        ]
+    );
+    // --checks chooses: components only gives no posture finding at all.
+    let (_, none) = json(&[
+        "scan",
+        &fixture("busybox.cpio.gz"),
+        "--format",
+        "json",
+        "--checks",
+        "components",
+    ]);
+    assert!(placed(&none).is_empty());
+}
+
+#[test]
+fn modes_and_owners_survive_every_format_that_stores_them() {
+    for (file, owner_kept) in [
+        ("modes.sqfs", true),
+        ("modes.newc.cpio", true),
+        ("modes.odc.cpio", true),
+        ("modes.tar", true),
+        ("modes.ext2", true),
+        ("modes.cramfs", true),
+        ("modes.jffs2", true),
+        ("modes.zip", false),
+    ] {
+        let (code, listing) = json(&["unpack", &fixture(file), "--json"]);
+        assert_eq!(code, 0, "{file}");
+        let facts: BTreeSet<String> = listing["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| ["su-helper", "notes", "shared"].contains(&name(&s(&f["path"]))))
+            .map(|f| {
+                format!(
+                    "{} {} {}:{}",
+                    name(&s(&f["path"])),
+                    s(&f["mode"]),
+                    f["uid"],
+                    f["gid"]
+                )
+            })
+            .collect();
+        let notes_owner = if owner_kept { "1000:100" } else { "0:0" };
+        let want: BTreeSet<String> = [
+            "su-helper 4755 0:0".to_string(),
+            format!("notes 0600 {notes_owner}"),
+            "shared 0777 0:0".to_string(),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(facts, want, "{file}");
+    }
+    // And the check reads them: the setuid helper and the shared directory.
+    let (_, report) = json(&[
+        "scan",
+        &fixture("modes.tar"),
+        "--format",
+        "json",
+        "--checks",
+        "services",
+    ]);
+    assert_eq!(
+        placed(&report),
+        [
+            "FW-MODE-001 high /bin/su-helper",
+            "FW-MODE-002 medium /shared"
+        ]
+    );
+}
+
+#[test]
+fn triage_suppresses_posture_findings_by_rule_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let triage = dir.path().join("triage.toml");
+    std::fs::write(
+        &triage,
+        "[[ignore]]\nid = \"FW-MODE-001\"\npath = \"/bin/su-helper\"\nreason = \"vendor tool, reviewed\"\n",
+    )
+    .unwrap();
+    let triage = triage.to_str().unwrap();
+    let args = [
+        "scan",
+        &fixture("modes.tar"),
+        "--checks",
+        "services",
+        "--ignore",
+        triage,
+        "--fail-on",
+        "high",
+    ];
+    let run = fwaudit(&args);
+    assert_eq!(
+        run.code, 0,
+        "the only high finding is suppressed: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("[suppressed: vendor tool, reviewed]"),
+        "{}",
+        run.stdout
+    );
+    let (_, report) = json(&[&args[..], &["--format", "json"]].concat());
+    let states: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["state"]))
+        .collect();
+    assert_eq!(states, ["suppressed", "active"]);
+}

@@ -343,7 +343,7 @@ fn lighttpd_plain(fs: &RootFs, out: &mut Vec<Finding>) {
             out.push(rules::finding(
                 "FW-ACC-007",
                 &f.path,
-                format!("{userfile}: user {user} has a clear-text password (lighttpd auth.backend = \"plain\" in {})", conf.path.rsplit_once(':').map_or(conf.path.as_str(), |(_, p)| p)),
+                format!("{userfile}: user {user} has a clear-text password (lighttpd auth.backend = \"plain\" in {})", super::keys::inner_path(&conf.path)),
                 vec![rules::at_line("lighttpd-userfile", &f.path, line, user)],
             ));
         }
