@@ -275,7 +275,7 @@ fn pem_block(path: &str, data: &[u8], at: usize) -> Option<(usize, Vec<CryptoAss
     let found = found
         .into_iter()
         .map(|mut a| {
-            if a.encrypted {
+            if a.encrypted || (a.fingerprint.is_none() && a.certificate.is_none()) {
                 a.der_sha256 = Some(digest.clone());
             }
             a
@@ -317,6 +317,7 @@ fn fingerprint(spki_der: &[u8]) -> String {
 }
 
 const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 const EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
@@ -419,7 +420,7 @@ fn dsa_private(der: &[u8]) -> Option<KeyFacts> {
 fn pkcs8(der: &[u8]) -> Option<KeyFacts> {
     let info = pkcs8::PrivateKeyInfo::try_from(der).ok()?;
     let oid = info.algorithm.oid;
-    if oid == RSA {
+    if oid == RSA || oid == RSA_PSS {
         rsa_private(info.private_key)
     } else if oid == EC {
         let named = info.algorithm.parameters_oid().ok();

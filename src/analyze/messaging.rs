@@ -166,9 +166,18 @@ fn firmware_http(line: &str) -> Option<String> {
         .next()
         .unwrap_or(&url)
         .to_ascii_lowercase();
-    let before = line[..at].to_ascii_lowercase();
     let named = FIRMWARE_EXT.iter().any(|e| path.ends_with(e));
-    let about = UPDATE_WORDS.iter().any(|w| before.contains(w));
+    // The setting or variable the URL is the value of: the last word before
+    // it (`FW_URL=`, `option update_url '`), not prose around it.
+    let before = line[..at].trim_end_matches(['"', '\'', ' ', '\t']);
+    let key = before
+        .rsplit(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_setting =
+        key.ends_with('=') || key.ends_with(':') || before.trim_start().starts_with("option ");
+    let about = is_setting && UPDATE_WORDS.iter().any(|w| key.contains(w));
     (named || about).then_some(url)
 }
 
@@ -248,6 +257,11 @@ mod tests {
             firmware_http("src/gz core http://downloads.openwrt.org/releases/packages").is_none()
         );
         assert!(firmware_http("UPDATE_URL=http://192.168.1.1/fw.bin").is_none());
+        assert!(firmware_http("option update_url 'http://upd.example.com/check'").is_some());
+        assert!(
+            firmware_http("updated service file. See http://bugs.debian.org/717603 for details.")
+                .is_none()
+        );
     }
 
     #[test]
