@@ -1,6 +1,6 @@
 //! Components matched against the advisory database.
 
-use crate::advisory::version;
+use crate::version;
 use crate::advisory::{Affects, Database};
 use crate::model::{Component, Finding, FindingKind, Severity};
 use std::cmp::Ordering;
