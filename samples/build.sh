@@ -19,7 +19,7 @@ OUT="$HERE"
 # records what was really used.
 # ---------------------------------------------------------------------------
 HOST_PKGS=(u-boot-tools squashfs-tools xz-utils gzip binutils file openssl
-           gcc-mipsel-linux-gnu gcc-arm-linux-gnueabihf whois)
+           gcc-mipsel-linux-gnu)
 UBOOT_PKG="u-boot-rpi:armhf=2023.01+dfsg-2+deb12u3"   # rpi_2/u-boot.bin (521644 bytes)
 
 ARMHF_PKGS=(
@@ -271,16 +271,12 @@ www-data:x:33:
 nogroup:x:65534:
 EOF
 cat >"$R/etc/shadow" <<'EOF'
-root:ROOTHASH:18386:0:99999:7:::
+root:*:18386:0:99999:7:::
 daemon:*:18386:0:99999:7:::
 nobody:*:18386:0:99999:7:::
 dnsmasq:*:18386:0:99999:7:::
 www-data:*:18386:0:99999:7:::
 EOF
-# planted: root's password is "admin" (a default credential); the salt is
-# fixed so that the image stays reproducible
-ROOTHASH=$(mkpasswd -m sha-512 -S rt3200factory000 admin)
-sed -i "s#ROOTHASH#$ROOTHASH#" "$R/etc/shadow"
 chmod 600 "$R/etc/shadow"
 cat >"$R/etc/inittab" <<'EOF'
 ::sysinit:/etc/init.d/rcS
@@ -302,27 +298,9 @@ syslogd -C64
 /usr/sbin/dropbear -R -p 22
 /usr/sbin/dnsmasq -C /etc/dnsmasq.conf
 /usr/sbin/lighttpd -f /etc/lighttpd/lighttpd.conf
-telnetd -l /bin/login
-/usr/sbin/fw-check &
 cat /etc/banner
 EOF
 chmod 755 "$R/etc/init.d/rcS"
-# planted: the TLS key lighttpd.conf names, readable by everyone (samples/src/server.pem)
-install -m 644 "$HERE/src/server.pem" "$R/etc/lighttpd/server.pem"
-# planted: a firmware check over plain http, and TLS verification switched off
-cat >"$R/usr/sbin/fw-check" <<'EOF'
-#!/bin/sh
-# ExampleNet RT-3200 nightly firmware check
-FW_URL=http://fw.example.com/rt-3200/firmware.bin
-wget -q -O /tmp/firmware.bin "$FW_URL"
-curl -sk -d "model=rt-3200" https://cloud.example.com/api/v1/register
-EOF
-chmod 755 "$R/usr/sbin/fw-check"
-# planted: an unhardened factory diagnostics daemon, setuid root
-arm-linux-gnueabihf-gcc -O2 -fno-ident "-ffile-prefix-map=$HERE=/src" -fno-stack-protector -no-pie -fno-pie \
-  -Wl,-z,norelro -Wl,-z,execstack -o "$R/usr/sbin/diagd" "$HERE/src/diagd.c"
-arm-linux-gnueabihf-strip --strip-unneeded -R .comment "$R/usr/sbin/diagd"
-chmod 4755 "$R/usr/sbin/diagd"
 cat >"$R/etc/dnsmasq.conf" <<'EOF'
 interface=br-lan
 dhcp-range=192.168.1.100,192.168.1.249,12h
