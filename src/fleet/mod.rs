@@ -41,7 +41,11 @@ fn describe(f: &crate::model::Finding) -> String {
         "{} {} {}",
         f.kind.as_str(),
         f.component.as_deref().unwrap_or("-"),
-        f.advisory.as_deref().or(f.path.as_deref()).unwrap_or("-")
+        f.advisory
+            .as_deref()
+            .or(f.rule.as_deref())
+            .or(f.path.as_deref())
+            .unwrap_or("-")
     )
 }
 

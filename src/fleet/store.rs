@@ -315,10 +315,20 @@ pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
 
 /// Stable identity of a finding on an image, across evaluations.
 pub fn finding_key(f: &Finding) -> String {
+    // A posture finding is named by its rule and the line or offset that
+    // shows it (one rule can fire twice in one file).
+    let place = match f.evidence.first() {
+        Some(e) if f.rule.is_some() => match (e.line, e.offset) {
+            (Some(l), _) => format!(":{l}"),
+            (None, Some(o)) if o > 0 => format!("@{o}"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
     format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}{place}",
         f.kind.as_str(),
-        f.advisory.as_deref().unwrap_or("-"),
+        f.advisory.as_deref().or(f.rule.as_deref()).unwrap_or("-"),
         f.component.as_deref().unwrap_or("-"),
         if f.kind == FindingKind::Vulnerable {
             "-"
