@@ -66,7 +66,7 @@ fn keys_and_certificates_agree_with_openssl_and_ssh_keygen() {
             s(&a["asset"]) == *asset
                 && name(&s(&a["path"])) == file
                 && s(&a["algorithm"]) == *alg
-                && a["bits"].to_string() == *bits
+                && s(&a["bits"]) == *bits
                 && s(&a["fingerprint"]) == *fp
         });
         assert!(hit.is_some(), "missing {row:?}");

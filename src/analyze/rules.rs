@@ -190,7 +190,7 @@ mod tests {
     fn checks_parse_and_name_the_unknown() {
         let c = Checks::parse("components, hardening").unwrap();
         assert!(c.has(Check::Hardening) && !c.has(Check::Secrets));
-        assert!(Checks::parse("components").unwrap().any_posture() == false);
+        assert!(!Checks::parse("components").unwrap().any_posture());
         let e = Checks::parse("hardening,keys").unwrap_err();
         assert!(e.contains("unknown check \"keys\""), "{e}");
     }

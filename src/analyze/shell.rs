@@ -51,10 +51,7 @@ pub fn commands(line: &str, vars: &HashMap<String, String>) -> Vec<Command> {
     for part in split_operators(&line) {
         let mut w = words(&part);
         // Leading keywords, redirections, assignments and wrappers.
-        loop {
-            let Some(first) = w.first().map(String::as_str) else {
-                break;
-            };
+        while let Some(first) = w.first().map(String::as_str) {
             let is_assign =
                 first.contains('=') && !first.starts_with('-') && !first.starts_with('/');
             match first {
