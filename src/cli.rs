@@ -85,6 +85,14 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Private keys the stored images ship, by fingerprint; --shared: only
+    /// those found in more than one image or device model.
+    Keys {
+        #[arg(long)]
+        shared: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that the store's indexes agree with its data.
     Verify,
     /// Rewrite the store into a fresh directory (swapped in atomically) so

@@ -554,3 +554,64 @@ fn triage_suppresses_posture_findings_by_rule_and_path() {
         .collect();
     assert_eq!(states, ["suppressed", "active"]);
 }
+
+#[test]
+fn fleet_keys_lists_private_keys_two_images_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    // Two releases: the same root file system, padded differently (two SHA-256s).
+    let a = dir.path().join("rt-1.0.bin");
+    let b = dir.path().join("rt-1.1.bin");
+    let root_fs = std::fs::read(root().join(fixture("openwrt.sqfs"))).unwrap();
+    std::fs::write(&a, &root_fs).unwrap();
+    let mut padded = root_fs.clone();
+    padded.extend_from_slice(&[0xff; 4096]);
+    std::fs::write(&b, &padded).unwrap();
+    for image in [&a, &b] {
+        let run = fwaudit(&[
+            "--data-dir",
+            data,
+            "scan",
+            image.to_str().unwrap(),
+            "--store",
+            "--checks",
+            "secrets",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let (code, keys) = json(&["--data-dir", data, "fleet", "keys", "--shared", "--json"]);
+    assert_eq!(code, 0);
+    let keys = keys.as_array().unwrap();
+    // The dropbear host key and the TLS key, each in both images.
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut found: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {} {}",
+                s(&k["algorithm"]),
+                k["images"].as_array().unwrap().len(),
+                name(&s(&k["paths"][0]))
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        ["ed25519 2 dropbear_ed25519_host_key", "rsa 2 uhttpd.key"]
+    );
+    let host = keys
+        .iter()
+        .find(|k| s(&k["algorithm"]) == "ed25519")
+        .unwrap();
+    assert!(s(&host["fingerprint"]).starts_with("sha256:"));
+    let text = fwaudit(&["--data-dir", data, "fleet", "keys"]);
+    assert!(text.stdout.ends_with("2 private keys\n"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("in 2 images, 0 models (0 devices)  SHARED"),
+        "{}",
+        text.stdout
+    );
+}

@@ -4,6 +4,7 @@
 pub mod buckets;
 mod codec;
 pub mod devices;
+pub mod keys;
 pub mod queries;
 pub mod store;
 pub mod timing;
