@@ -9,6 +9,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// One private key found in one image: id, algorithm, bits, image, path.
+type Found = (String, String, Option<u32>, String, String);
+
 /// One private key and where the fleet ships it.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct KeyUse {
@@ -37,27 +40,27 @@ impl Fleet {
     /// out); with `shared_only`, those in more than one image or model.
     pub fn keys(&self, shared_only: bool) -> Result<Vec<KeyUse>, String> {
         let ids = self.image_ids()?;
-        let per_image: Vec<Result<Vec<(String, String, Option<u32>, String, String)>, String>> =
-            ids.par_iter()
-                .map(|sha| {
-                    let Some(record) = self.image(sha)? else {
-                        return Ok(Vec::new());
-                    };
-                    Ok(record
-                        .report
-                        .crypto
-                        .iter()
-                        .filter(|a| a.is_private() && a.known_as.is_none())
-                        .filter_map(|a| {
-                            let id = a
-                                .fingerprint
-                                .clone()
-                                .or_else(|| a.der_sha256.as_ref().map(|d| format!("der:{d}")))?;
-                            Some((id, a.algorithm.clone(), a.bits, sha.clone(), a.path.clone()))
-                        })
-                        .collect())
-                })
-                .collect();
+        let per_image: Vec<Result<Vec<Found>, String>> = ids
+            .par_iter()
+            .map(|sha| {
+                let Some(record) = self.image(sha)? else {
+                    return Ok(Vec::new());
+                };
+                Ok(record
+                    .report
+                    .crypto
+                    .iter()
+                    .filter(|a| a.is_private() && a.known_as.is_none())
+                    .filter_map(|a| {
+                        let id = a
+                            .fingerprint
+                            .clone()
+                            .or_else(|| a.der_sha256.as_ref().map(|d| format!("der:{d}")))?;
+                        Some((id, a.algorithm.clone(), a.bits, sha.clone(), a.path.clone()))
+                    })
+                    .collect())
+            })
+            .collect();
         let mut by_key: BTreeMap<String, KeyUse> = BTreeMap::new();
         let mut models: BTreeMap<String, (BTreeSet<String>, usize)> = BTreeMap::new();
         for found in per_image {
