@@ -85,6 +85,14 @@ pub enum FleetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Private keys the stored images ship, by fingerprint; --shared: only
+    /// those found in more than one image or device model.
+    Keys {
+        #[arg(long)]
+        shared: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that the store's indexes agree with its data.
     Verify,
     /// Rewrite the store into a fresh directory (swapped in atomically) so
@@ -174,6 +182,19 @@ pub struct ScanArgs {
     /// With --store: unpack and scan again even if the image is stored.
     #[arg(long, requires = "store")]
     pub rescan: bool,
+    /// Checks to run, comma-separated: components, hardening, secrets, accounts, services (default: all).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "components,hardening,secrets,accounts,services"
+    )]
+    pub checks: String,
+    /// Judge certificate validity at this date or instant (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ; default: now).
+    #[arg(long, value_name = "WHEN")]
+    pub now: Option<String>,
+    /// Print a password that matched a default credential (otherwise only which list entry matched).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -33,7 +33,10 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     // next command opens it fast (see `Fleet::close`).
     let reads_only = matches!(
         command,
-        FleetCommand::NeedsPatch { .. } | FleetCommand::Where { .. } | FleetCommand::Verify
+        FleetCommand::NeedsPatch { .. }
+            | FleetCommand::Where { .. }
+            | FleetCommand::Keys { .. }
+            | FleetCommand::Verify
     );
     let fleet = if reads_only {
         Fleet::open_to_read(data_dir)?
@@ -251,6 +254,35 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 None,
             )?;
             return Ok(0);
+        }
+        FleetCommand::Keys { shared, json } => {
+            let keys = fleet.keys(shared)?;
+            if json {
+                emit(
+                    &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
+                    None,
+                )?;
+            } else {
+                let mut out = String::new();
+                for k in &keys {
+                    out.push_str(&format!(
+                        "{} {}{} in {} images, {} models ({} devices){}\n",
+                        k.fingerprint,
+                        k.algorithm,
+                        k.bits.map(|b| format!("-{b}")).unwrap_or_default(),
+                        k.images.len(),
+                        k.models.len(),
+                        k.devices,
+                        if k.shared() { "  SHARED" } else { "" }
+                    ));
+                    for p in &k.paths {
+                        out.push_str(&format!("  {p}\n"));
+                    }
+                }
+                out.push_str(&format!("{} private keys\n", keys.len()));
+                emit(&out, None)?;
+            }
+            0
         }
         FleetCommand::Verify => {
             let problems = fleet.verify()?;

@@ -10,6 +10,8 @@ use cli::{
 };
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
+use fwaudit::analyze::posture;
+use fwaudit::analyze::rules::Checks;
 use fwaudit::analyze::triage::TriageFile;
 use fwaudit::fleet::Fleet;
 use fwaudit::model::Severity;
@@ -141,6 +143,14 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         triage,
         today: fwaudit::analyze::outdated::today(),
         vex,
+        posture: posture::Options {
+            checks: Checks::parse(&args.checks)?,
+            now: match &args.now {
+                Some(when) => posture::parse_now(when)?,
+                None => posture::default_now(),
+            },
+            show_secrets: args.show_secrets,
+        },
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;
@@ -246,6 +256,13 @@ struct FileEntry<'a> {
     sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
+    /// Permission bits in octal (`"4755"`), when the container stores them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<u32>,
 }
 
 fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
@@ -269,6 +286,9 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
                     EntryKind::Symlink(t) => Some(t.as_str()),
                     _ => None,
                 },
+                mode: f.meta.map(|m| format!("{:04o}", m.mode)),
+                uid: f.meta.map(|m| m.uid),
+                gid: f.meta.map(|m| m.gid),
             })
             .collect()
     };

@@ -292,8 +292,11 @@ fn router_findings() {
             "medium outdated linux@4.14.180 - 4.14.336",
             "medium outdated mbedtls@2.28.3 - -",
             "medium outdated openssl@3.0.20 - 3.0.21",
+            // posture: dropbear started without -w/-g/-s in /etc/init.d/rcS
+            "medium config - - -",
             "low vulnerable curl@7.88.1 CVE-2023-38546 8.4.0",
             "low vulnerable curl@7.88.1 CVE-2024-7264 8.9.1",
+            "low config - - -",
             "unknown vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
             "info unused expat@2.5.0 - -",
         ]
@@ -423,7 +426,7 @@ fn table_output_reads_well() {
         "  UNUSED  libexpat.so.1                {R_FS}/lib/arm-linux-gnueabihf/libexpat.so.1.8.10\n"
     )));
     assert!(
-        out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 1 unknown, 1 info)\n")
+        out.contains("\nFindings (31: 2 critical, 13 high, 11 medium, 3 low, 1 unknown, 1 info)\n")
     );
     assert!(out.contains("  CRITICAL vulnerable busybox@1.35.0     CVE-2022-48174   "));
 }

@@ -24,9 +24,7 @@
 
 use crate::advisory::distro::{Fix, Verdict, is_distro_ecosystem};
 use crate::advisory::{Advisory, Affects, Database, Match};
-use crate::model::{
-    Analysis, Component, Evidence, Finding, FindingKind, FindingState, Severity,
-};
+use crate::model::{Analysis, Component, Evidence, Finding, FindingKind, FindingState, Severity};
 use crate::version::Scheme;
 use crate::vex::{self, VexSet};
 use std::cmp::Ordering;
@@ -89,7 +87,10 @@ fn distro_of(unit: &Unit, db: &Database) -> Option<Distro> {
     if !DISTRIBUTION.contains(&rep.ecosystem.as_str()) {
         return None;
     }
-    let eco = rep.ecosystem_osv.as_deref().filter(|e| is_distro_ecosystem(e))?;
+    let eco = rep
+        .ecosystem_osv
+        .as_deref()
+        .filter(|e| is_distro_ecosystem(e))?;
     let package = rep.source_package.as_deref().unwrap_or(&rep.name);
     Some(Distro {
         label: eco.replace(':', " "),
@@ -131,7 +132,8 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
                 let Verdict::Open { fixed } = fix.verdict(&d.installed, d.scheme) else {
                     continue;
                 };
-                let mut f = distro_only(fix, description.as_deref(), db, &up.name, &up.version, rep);
+                let mut f =
+                    distro_only(fix, description.as_deref(), db, &up.name, &up.version, rep);
                 let names: Vec<&str> = std::iter::once(fix.cve.as_str())
                     .chain(f.aliases.iter().map(String::as_str))
                     .collect();
@@ -179,7 +181,11 @@ fn from_match(m: &Match, name: &str, version: &str, rep: &Component) -> Finding 
         aliases: m.aliases.clone(),
         cvss: m.advisory.cvss.clone(),
         fixed_versions: m.fixed_versions.clone(),
-        ..Finding::new(kind, m.advisory.severity.unwrap_or(Severity::Unknown), summary)
+        ..Finding::new(
+            kind,
+            m.advisory.severity.unwrap_or(Severity::Unknown),
+            summary,
+        )
     }
 }
 
@@ -304,11 +310,15 @@ fn decide(
                     None => format!("{}: not fixed yet", d.label),
                 };
                 if let Some(why) = &fix.nodsa {
-                    detail.push_str(&format!(" (no DSA: {})", if why.is_empty() { "minor issue" } else { why }));
+                    detail.push_str(&format!(
+                        " (no DSA: {})",
+                        if why.is_empty() { "minor issue" } else { why }
+                    ));
                 }
                 if let Some(r) = &fixed {
                     f.fixed_versions = vec![r.clone()];
-                    f.summary = replace_fix_note(&f.summary, &format!("{} fixes it in {r}", d.label));
+                    f.summary =
+                        replace_fix_note(&f.summary, &format!("{} fixes it in {r}", d.label));
                 }
                 open = Some(Analysis {
                     source: source.clone(),
@@ -480,7 +490,10 @@ mod tests {
     #[test]
     fn fix_notes_are_replaced_not_appended() {
         assert_eq!(
-            replace_fix_note("SOCKS5 overflow (fixed in 8.4.0)", "Debian 12 fixes it in 1-2"),
+            replace_fix_note(
+                "SOCKS5 overflow (fixed in 8.4.0)",
+                "Debian 12 fixes it in 1-2"
+            ),
             "SOCKS5 overflow (Debian 12 fixes it in 1-2)"
         );
     }

@@ -486,6 +486,8 @@ mod tests {
             rpath: Vec::new(),
             runpath: Vec::new(),
             build_id: None,
+            hardening: None,
+            symbols: Default::default(),
         }
     }
 

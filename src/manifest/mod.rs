@@ -450,7 +450,11 @@ pub fn owners(components: &[Component], unpacked: &Unpacked) -> HashMap<String, 
         .filter_map(|f| Some((f.path.as_str(), f.fs.as_ref()?.fs)))
         .collect();
     let mut out: HashMap<String, usize> = HashMap::new();
-    for (i, c) in components.iter().enumerate().filter(|(_, c)| !c.files.is_empty()) {
+    for (i, c) in components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.files.is_empty())
+    {
         let Some(fs) = c
             .sources
             .first()

@@ -73,6 +73,40 @@ fn section(out: &mut String, r: &ScanReport) {
             l.path
         );
     }
+    if let Some(h) = &r.hardening {
+        let _ = writeln!(
+            out,
+            "\nHardening ({} programs, {} network-facing; {} libraries)\n  without NX {}, without canary {}, without RELRO {} (partial {}), without PIE {}; FORTIFY: {} fortified, {} fortifiable, {} without fortifiable calls ({} _chk functions in the image's libc); stripped {}, RPATH/RUNPATH {}, CET/BTI {}",
+            h.programs,
+            h.network_programs,
+            h.libraries,
+            h.without_nx,
+            h.without_canary,
+            h.without_relro,
+            h.partial_relro,
+            h.without_pie,
+            h.fortified,
+            h.fortifiable,
+            h.not_fortifiable,
+            h.libc_chk_functions,
+            h.stripped,
+            h.with_runpath,
+            h.with_cfp
+        );
+    }
+    if !r.crypto.is_empty() {
+        let count = |kind: &str| r.crypto.iter().filter(|a| a.asset == kind).count();
+        let known = r.crypto.iter().filter(|a| a.known_as.is_some()).count();
+        let _ = writeln!(
+            out,
+            "\nKeys and certificates ({}: {} private keys, {} public keys, {} certificates; {} published test data)",
+            r.crypto.len(),
+            count("private-key"),
+            count("public-key"),
+            count("certificate"),
+            known
+        );
+    }
     findings(out, r);
     if !r.conflicts.is_empty() {
         let _ = writeln!(out, "\nConflicts ({})", r.conflicts.len());
@@ -189,7 +223,16 @@ fn findings(out: &mut String, r: &ScanReport) {
             };
             // Findings about a file (unused, hardening, secrets) say which.
             let path = match (&f.path, f.kind) {
-                (Some(p), kind) if !matches!(kind, FindingKind::Vulnerable | FindingKind::Outdated | FindingKind::Informational) => format!("{p} "),
+                (Some(p), kind)
+                    if !matches!(
+                        kind,
+                        FindingKind::Vulnerable
+                            | FindingKind::Outdated
+                            | FindingKind::Informational
+                    ) =>
+                {
+                    format!("{p} ")
+                }
                 _ => String::new(),
             };
             let _ = writeln!(

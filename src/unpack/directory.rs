@@ -2,7 +2,7 @@
 //! tree as an image so that every later stage treats both alike.
 
 use super::limits::{Budget, Limits};
-use super::tree::{EntryKind, FsPath, VirtualFile};
+use super::tree::{EntryKind, FsPath, Meta, VirtualFile};
 use super::{Level, Note, Part, PartFs, Unpacked};
 use std::fs;
 use std::path::Path;
@@ -47,7 +47,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
             }
             let inner = format!("{rel}/{}", entry.file_name().to_string_lossy());
             let path = entry.path();
-            let (kind, data) = match read_entry(&path, limits) {
+            let (kind, data, meta) = match read_entry(&path, limits) {
                 Ok(read) => read,
                 Err(message) => {
                     unpacker.notes.push(Note {
@@ -71,6 +71,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
                 data,
                 scan: Vec::new(),
                 escape: None,
+                meta: Some(meta),
             });
         }
     }
@@ -78,21 +79,23 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
     unpacker.finish()
 }
 
-fn read_entry(path: &Path, limits: &Limits) -> Result<(EntryKind, Vec<u8>), String> {
+fn read_entry(path: &Path, limits: &Limits) -> Result<(EntryKind, Vec<u8>, Meta), String> {
     let meta = fs::symlink_metadata(path).map_err(|e| format!("cannot stat: {e}"))?;
+    let owner = owner(&meta);
     let kind = meta.file_type();
     if kind.is_symlink() {
         let target = fs::read_link(path).map_err(|e| format!("cannot read link: {e}"))?;
         return Ok((
             EntryKind::Symlink(target.to_string_lossy().into_owned()),
             Vec::new(),
+            owner,
         ));
     }
     if kind.is_dir() {
-        return Ok((EntryKind::Dir, Vec::new()));
+        return Ok((EntryKind::Dir, Vec::new(), owner));
     }
     if !kind.is_file() {
-        return Ok((EntryKind::Special, Vec::new()));
+        return Ok((EntryKind::Special, Vec::new(), owner));
     }
     if meta.len() > limits.max_file_size {
         return Err(format!(
@@ -102,5 +105,25 @@ fn read_entry(path: &Path, limits: &Limits) -> Result<(EntryKind, Vec<u8>), Stri
         ));
     }
     let data = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    Ok((EntryKind::File, data))
+    Ok((EntryKind::File, data, owner))
+}
+
+/// Mode and owner as the host file system keeps them.
+#[cfg(unix)]
+fn owner(meta: &fs::Metadata) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    Meta::new(meta.mode(), meta.uid(), meta.gid())
+}
+
+#[cfg(not(unix))]
+fn owner(meta: &fs::Metadata) -> Meta {
+    Meta::new(
+        if meta.permissions().readonly() {
+            0o444
+        } else {
+            0o644
+        },
+        0,
+        0,
+    )
 }

@@ -100,6 +100,7 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
         data,
         scan: Vec::new(),
         escape: None,
+        meta: None,
     };
     let budget = Budget::new(limits.clone());
     let part = examine(&mut target, 0, &budget);
@@ -242,6 +243,7 @@ impl Part {
                 data: entry.data,
                 scan: Vec::new(),
                 escape,
+                meta: entry.meta,
             });
         }
         self.examine_from(first, depth + 1, budget);

@@ -94,6 +94,7 @@ impl Parts<'_> {
             path: name.to_string(),
             kind: EntryKind::File,
             data: bytes.to_vec(),
+            meta: None,
         });
     }
 }

@@ -208,6 +208,7 @@ impl Format for AndroidSuper {
                 path: label,
                 kind: EntryKind::File,
                 data: bytes,
+                meta: None,
             });
         }
         out.size = out

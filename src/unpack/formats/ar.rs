@@ -118,6 +118,7 @@ impl Format for Ar {
                 },
                 kind: EntryKind::File,
                 data: body.to_vec(),
+                meta: None,
             });
         }
         Ok(out)

@@ -197,7 +197,12 @@ impl Reader<'_, '_> {
             self.full = true;
             return;
         }
-        self.entries.push(Entry { path, kind, data });
+        self.entries.push(Entry {
+            path,
+            kind,
+            data,
+            meta: None,
+        });
     }
 
     fn dir(&mut self, nid: u64, path: &str, depth: usize) {

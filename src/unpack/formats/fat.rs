@@ -167,7 +167,12 @@ impl Reader<'_, '_> {
             self.full = true;
             return;
         }
-        self.entries.push(Entry { path, kind, data });
+        self.entries.push(Entry {
+            path,
+            kind,
+            data,
+            meta: None,
+        });
     }
 
     fn dir(&mut self, listing: &[u8], path: &str, depth: usize) {

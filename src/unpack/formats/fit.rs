@@ -236,6 +236,7 @@ impl Format for Fit {
                 path: entry_name,
                 kind: EntryKind::File,
                 data: contents,
+                meta: None,
             });
         }
         let mut detail = format!("FIT: {}", described.join(", "));

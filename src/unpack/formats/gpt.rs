@@ -197,6 +197,7 @@ impl Format for Gpt {
                 path: format!("p{number}-{tag}"),
                 kind: EntryKind::File,
                 data: bytes.to_vec(),
+                meta: None,
             });
         }
         out.detail = Some(facts.join(", "));

@@ -121,6 +121,7 @@ pub fn stream_entry(
             path: name,
             kind: EntryKind::File,
             data: decoded.data,
+            meta: None,
         }],
         filesystem: false,
         scanned_in_place: false,

@@ -67,6 +67,7 @@ impl Memory {
                 path: format!("{start:#010x}.bin"),
                 kind: EntryKind::File,
                 data: image,
+                meta: None,
             });
         }
         out

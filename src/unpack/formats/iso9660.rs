@@ -164,7 +164,12 @@ impl<'a> Reader<'a, '_> {
             self.full = true;
             return;
         }
-        self.entries.push(Entry { path, kind, data });
+        self.entries.push(Entry {
+            path,
+            kind,
+            data,
+            meta: None,
+        });
     }
 
     fn dir(&mut self, extent: u64, len: u64, path: &str, depth: usize) {

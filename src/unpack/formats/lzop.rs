@@ -222,6 +222,7 @@ impl Format for Lzop {
             },
             kind: EntryKind::File,
             data: file,
+            meta: None,
         });
         Ok(out)
     }

@@ -134,6 +134,7 @@ impl Format for Mbr {
                 path: format!("p{number}-{name}"),
                 kind: EntryKind::File,
                 data: bytes.to_vec(),
+                meta: None,
             });
         }
         out.detail = Some(format!("MBR: {}", facts.join(", ")));

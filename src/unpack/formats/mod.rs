@@ -3,7 +3,7 @@
 //! Adding a format is one new file plus one row in [`FORMATS`].
 
 use super::limits::Budget;
-use super::tree::EntryKind;
+use super::tree::{EntryKind, Meta};
 
 pub mod android_boot;
 pub mod android_super;
@@ -132,6 +132,8 @@ pub struct Entry {
     pub path: String,
     pub kind: EntryKind,
     pub data: Vec<u8>,
+    /// Mode and owner, when the format stores them.
+    pub meta: Option<Meta>,
 }
 
 /// A problem met inside a container whose header was accepted.

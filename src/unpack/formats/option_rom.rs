@@ -133,6 +133,7 @@ impl Format for OptionRom {
                         path: name,
                         kind: EntryKind::File,
                         data: contents,
+                        meta: None,
                     });
                     fact
                 }

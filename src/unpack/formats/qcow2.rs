@@ -207,6 +207,7 @@ impl Format for Qcow2 {
             path: "disk.raw".into(),
             kind: EntryKind::File,
             data: disk,
+            meta: None,
         });
         Ok(out)
     }

@@ -420,6 +420,7 @@ impl Format for Ubi {
                 path: name,
                 kind: EntryKind::File,
                 data: bytes,
+                meta: None,
             });
         }
         Ok(Extracted {

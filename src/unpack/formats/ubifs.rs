@@ -18,7 +18,7 @@
 use super::ubi::crc;
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le16, le32, le64};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::{HashMap, HashSet};
 
 pub struct Ubifs;
@@ -715,10 +715,12 @@ fn build_tree(
                 }
                 _ => (EntryKind::Special, Vec::new()),
             };
+            let (uid, gid) = (le32(b, 96).unwrap_or(0), le32(b, 100).unwrap_or(0));
             entries.push(Entry {
                 path: path.trim_start_matches('/').to_string(),
                 kind,
                 data,
+                meta: Some(Meta::new(mode, uid, gid)),
             });
         }
         stack.extend(subdirs.into_iter().rev());

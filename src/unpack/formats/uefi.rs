@@ -237,6 +237,7 @@ impl Walk<'_> {
             path,
             kind: EntryKind::File,
             data: data.to_vec(),
+            meta: None,
         });
     }
 
