@@ -6,8 +6,9 @@
 //! Sizes can be scaled down with FLEET_IMAGES / FLEET_DEVICES.
 
 use fwaudit::advisory::Database;
+use fwaudit::fleet::queries::Scope;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
-use fwaudit::fleet::{Device, Fleet};
+use fwaudit::fleet::{Device, Fleet, FleetOps, FleetStore};
 use fwaudit::model::{Component, Evidence, Severity};
 use fwaudit::scan::{Options, ScanReport, TargetInfo};
 use std::time::Instant;
@@ -190,6 +191,7 @@ fn main() {
                 firmware: format!("fw-{}", d % images),
                 image: Some(shas[d % images].clone()),
                 last_seen: now.into(),
+                facts: Default::default(),
             })
             .unwrap();
     }
@@ -261,18 +263,23 @@ fn main() {
     let req = VersionReq::parse("<1.1.1x").unwrap();
     rows.push(time("where openssl@<1.1.1x", "devices", &mut || {
         fleet
-            .where_component("openssl", Some(&req))
+            .where_component("openssl", Some(&req), &Scope::All, false)
             .unwrap()
             .iter()
             .map(|h| h.devices.len())
             .sum()
     }));
     rows.push(time("where busybox", "images", &mut || {
-        fleet.where_component("busybox", None).unwrap().len()
+        fleet
+            .where_component("busybox", None, &Scope::All, false)
+            .unwrap()
+            .len()
     }));
     // What `--json` adds: serialising the answers (the CLI pretty-prints).
     let groups = fleet.needs_patch(&critical_eu).unwrap();
-    let hits = fleet.where_component("busybox", None).unwrap();
+    let hits = fleet
+        .where_component("busybox", None, &Scope::All, false)
+        .unwrap();
     rows.push(time(
         "JSON of the needs-patch --min-severity critical --tag eu answer",
         "bytes",
@@ -322,7 +329,7 @@ fn main() {
         "devices",
         &mut || {
             fleet
-                .where_component("openssl", Some(&req))
+                .where_component("openssl", Some(&req), &Scope::All, false)
                 .unwrap()
                 .iter()
                 .map(|h| h.devices.len())
@@ -330,7 +337,10 @@ fn main() {
         },
     ));
     rows.push(time("reopened: where busybox", "images", &mut || {
-        fleet.where_component("busybox", None).unwrap().len()
+        fleet
+            .where_component("busybox", None, &Scope::All, false)
+            .unwrap()
+            .len()
     }));
     drop(fleet);
 

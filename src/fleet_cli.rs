@@ -5,9 +5,9 @@ use crate::cli::FleetCommand;
 use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::store::now_utc;
-use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
-use fwaudit::fleet::{Fleet, RematchSummary};
+use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
 use std::fmt::Write;
@@ -92,6 +92,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 min_severity: min_severity.map(severity_of),
                 model,
                 tag,
+                ..PatchFilter::default()
             };
             let groups = fleet.needs_patch(&filter)?;
             timing::mark("query");
@@ -142,7 +143,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
                 None => (spec.clone(), None),
             };
-            let hits = fleet.where_component(&name, req.as_ref())?;
+            let hits = fleet.where_component(&name, req.as_ref(), &Scope::All, false)?;
             timing::mark("query");
             let text = if as_json {
                 json(&hits)?

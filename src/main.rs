@@ -11,7 +11,7 @@ use cli::{
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
 use fwaudit::analyze::triage::TriageFile;
-use fwaudit::fleet::Fleet;
+use fwaudit::fleet::{Fleet, FleetOps};
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -120,7 +120,7 @@ fn note_migration(fleet: &Fleet) {
     if let Some(from) = fleet.migrated_from {
         eprintln!(
             "fwaudit: fleet store migrated from schema {from} to {}",
-            fwaudit::fleet::store::SCHEMA
+            fwaudit::fleet::sled_store::SCHEMA
         );
     }
 }
