@@ -14,4 +14,5 @@ pub mod manifest;
 pub mod model;
 pub mod report;
 pub mod scan;
+pub mod serve;
 pub mod unpack;

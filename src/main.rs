@@ -3,6 +3,7 @@
 
 mod cli;
 mod fleet_cli;
+mod service_cli;
 
 use clap::Parser;
 use cli::{
@@ -42,6 +43,10 @@ fn main() -> ExitCode {
         Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, &limits)),
         Command::Unpack(args) => run_unpack(args, &limits),
         Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
+        Command::Serve(args) => data_dir.and_then(|d| service_cli::run_serve(args, &d)),
+        Command::Keys(command) => data_dir.and_then(|d| service_cli::run_keys(command, &d)),
+        Command::Users(command) => data_dir.and_then(|d| service_cli::run_users(command, &d)),
+        Command::Webhooks(command) => data_dir.and_then(|d| service_cli::run_webhooks(command, &d)),
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }

@@ -31,7 +31,8 @@ pub struct ImageChange {
     pub devices: usize,
 }
 
-fn describe(f: &crate::model::Finding) -> String {
+/// `kind component advisory-or-path`: how a change names its finding.
+pub fn describe(f: &crate::model::Finding) -> String {
     format!(
         "{} {} {}",
         f.kind.as_str(),
