@@ -1249,7 +1249,7 @@ impl From<ApiKey> for KeyItem {
 }
 
 async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<KeyItem>>> {
-    caller.require(Role::Admin)?;
+    admin_everywhere(&caller)?;
     blocking(move || {
         Ok(Json(
             state.store.keys()?.into_iter().map(KeyItem::from).collect(),
@@ -1312,10 +1312,7 @@ async fn revoke_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<KeyItem>> {
-    caller.require(Role::Admin)?;
-    if !caller.scope.is_all() {
-        return Err(ApiError::forbidden("a tag-bound key cannot revoke keys"));
-    }
+    admin_everywhere(&caller)?;
     blocking(move || {
         let store = state.store.as_ref();
         let mut key = store
@@ -1358,7 +1355,7 @@ fn admin_everywhere(caller: &Caller) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "webhooks see the whole fleet: a tag-bound key cannot manage them",
+            "this concerns the whole fleet: a tag-bound key cannot do it",
         ))
     }
 }

@@ -42,8 +42,14 @@ pub(super) fn upsert_devices(
         .iter()
         .map(|d| to_json(d).map(|bytes| (d, bytes)))
         .collect::<Result<Vec<_>, String>>()?;
+    // Keyed by time, then a sequence number: two check-ins in one second
+    // are two entries, in order.
     let history = match (seen, list.first()) {
-        (Some(s), Some(d)) => Some((key(&[&d.id, &s.at]), to_json(s)?)),
+        (Some(s), Some(d)) => {
+            let mut k = key(&[&d.id, &s.at, ""]);
+            k.extend_from_slice(&store.db.generate_id().map_err(storage)?.to_be_bytes());
+            Some((k, to_json(s)?))
+        }
         _ => None,
     };
     (
