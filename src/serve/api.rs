@@ -120,7 +120,8 @@ async fn openapi() -> ApiResult<Json<serde_json::Value>> {
 
 async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Read)?;
-    let today = crate::analyze::outdated::today();
+    // The trend is written with the clock of the store's writes.
+    let today = crate::advisory::store::now_utc()[..10].to_string();
     let o = blocking(move || Ok(state.overview(&caller.scope, &today)?)).await?;
     Ok(Json(o.as_ref().clone()).into_response())
 }

@@ -294,7 +294,8 @@ async fn overview(State(state): State<AppState>, headers: HeaderMap) -> PageResu
     let s = session(&state, &headers)?;
     let scope = s.caller.scope.clone();
     let st = state.clone();
-    let today = crate::analyze::outdated::today();
+    // The trend is written with the clock of the store's writes.
+    let today = crate::advisory::store::now_utc()[..10].to_string();
     let o = blocking(move || Ok(st.overview(&scope, &today)?))
         .await
         .map_err(|e| error_page(Some(&s), e))?;
