@@ -53,6 +53,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Builds request `i` of client `c`.
+type MakeRequest =
+    Arc<dyn Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Send + Sync>;
+
 /// Seconds each load step runs.
 const STEP: Duration = Duration::from_secs(6);
 
@@ -66,11 +70,7 @@ struct Load {
 
 /// `clients` tasks, each sending the requests `make` builds one after
 /// another for [`STEP`]; latencies of every request.
-async fn load(
-    client: &reqwest::Client,
-    clients: usize,
-    make: Arc<dyn Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Send + Sync>,
-) -> Load {
+async fn load(client: &reqwest::Client, clients: usize, make: MakeRequest) -> Load {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -223,7 +223,7 @@ fn main() {
             .build()
             .unwrap();
         let bearer = format!("Bearer {admin_token}");
-        let get = |path: String| -> Arc<dyn Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Send + Sync> {
+        let get = |path: String| -> MakeRequest {
             let url = format!("{url}{path}");
             let bearer = bearer.clone();
             Arc::new(move |c: &reqwest::Client, _, _| c.get(&url).header("authorization", &bearer))
@@ -261,7 +261,7 @@ fn main() {
             let url = url.clone();
             let tokens = tokens.clone();
             let shas = Arc::new(shas.clone());
-            let make: Arc<dyn Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Send + Sync> =
+            let make: MakeRequest =
                 Arc::new(move |c: &reqwest::Client, who: usize, i: usize| {
                     let (id, token, d) = &tokens[who];
                     let firmware = if moving {

@@ -70,6 +70,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::Rematch { json: as_json } => {
             let db = Database::load(data_dir)?;
             let summary = fleet.rematch(&db, &options(), &now)?;
+            notify(&fleet, &summary);
             emit(
                 &if as_json {
                     json(&summary)?
@@ -208,6 +209,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             });
             bar.finish_and_clear();
             let summary = summary?;
+            notify(&fleet, &summary.rematch);
             let text = if as_json {
                 json(&summary)?
             } else {
@@ -270,6 +272,30 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     }
     timing::mark("store closed");
     Ok(code)
+}
+
+/// Tells the webhooks (if any) what a rematch or nightly run found; a
+/// delivery that failed every attempt is a warning, not a failed command.
+fn notify(fleet: &Fleet, summary: &RematchSummary) {
+    let events = fwaudit::serve::webhooks::rematch_events(summary);
+    match fwaudit::serve::webhooks::deliver_blocking(fleet, &events) {
+        Ok(log) => {
+            let mut failed: Vec<&str> = log
+                .iter()
+                .filter(|d| !d.delivered)
+                .map(|d| d.hook.as_str())
+                .collect();
+            failed.dedup();
+            for hook in failed {
+                if !log.iter().any(|d| d.hook == hook && d.delivered) {
+                    eprintln!(
+                        "fwaudit: warning: webhook {hook}: not delivered (see `fwaudit webhooks deliveries {hook}`)"
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!("fwaudit: warning: webhooks: {e}"),
+    }
 }
 
 /// Device ids a human-readable line lists before "… and N more".

@@ -132,7 +132,12 @@ mod tests {
         let (first, change) = evaluate(&[], &[a.clone(), b.clone()], &[], now);
         assert_eq!(change.new.len(), 2);
         let d = decision(&finding_key(&a), TriageAction::Suppress, Some("2026-12-01"));
-        let (second, change) = evaluate(&first, &[a.clone(), b.clone()], &[d.clone()], now);
+        let (second, change) = evaluate(
+            &first,
+            &[a.clone(), b.clone()],
+            std::slice::from_ref(&d),
+            now,
+        );
         assert!(change.new.is_empty() && change.resolved.is_empty());
         assert_eq!(second[0].state, FindingState::Suppressed);
         assert_eq!(

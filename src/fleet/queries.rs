@@ -73,7 +73,7 @@ impl PatchFilter {
 }
 
 /// Devices on one firmware image that need patching, and what to upgrade.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PatchGroup {
     pub image: String,
     pub firmware_versions: Vec<String>,
@@ -85,7 +85,7 @@ pub struct PatchGroup {
     pub device_count: usize,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Upgrade {
     /// `name@version` as found.
     pub component: String,

@@ -848,16 +848,16 @@ async fn needs_patch(
     let limit = p.limit(100)?;
     let after = p.cursor()?.and_then(|c| c.into_iter().next());
     blocking(move || {
-        let groups = state.store.needs_patch(&filter)?;
+        let groups = state.needs_patch(&filter)?;
         let items = groups
-            .into_iter()
+            .iter()
             .filter(|g| after.as_ref().is_none_or(|a| &g.image > a))
             .take(limit + 1)
             .map(|g| PatchItem {
-                image: g.image,
-                firmware_versions: g.firmware_versions,
+                image: g.image.clone(),
+                firmware_versions: g.firmware_versions.clone(),
                 devices: g.device_count,
-                upgrades: g.upgrades,
+                upgrades: g.upgrades.clone(),
             })
             .collect();
         Ok(Json(page(items, limit, |i: &PatchItem| {

@@ -116,6 +116,7 @@ pub fn start(store: Arc<dyn FleetStore>, config: Config) -> Result<AppState, Str
         events: event_tx,
         generation: Arc::new(AtomicU64::new(0)),
         overview_cache: Arc::new(Mutex::new(Default::default())),
+        patch_cache: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
     };
     let worker_state = state.clone();

@@ -5,6 +5,10 @@
 //! Secure under TLS); every form carries the session's CSRF token. Every
 //! number is computed within the session's scope, like the API's.
 
+// A page that fails answers with the error page itself: the `Err` of a
+// page result is a whole response, by design.
+#![allow(clippy::result_large_err)]
+
 use super::api::{self, FindingFilter, TriageRequest, blocking};
 use super::auth::{self, Caller, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use super::error::{ApiError, ApiResult};

@@ -29,6 +29,15 @@ pub struct Config {
     pub overview_ttl: Duration,
 }
 
+/// The dashboard's numbers per scope: the write generation and time they
+/// were computed at.
+pub type OverviewCache = Mutex<HashMap<String, (u64, Instant, Arc<Overview>)>>;
+
+/// needs-patch answers by filter, with the write generation they were
+/// computed at: the API pages through one answer instead of computing it
+/// again for every page and every caller.
+pub type PatchCache = Mutex<HashMap<String, (u64, Arc<Vec<crate::fleet::queries::PatchGroup>>)>>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn FleetStore>,
@@ -44,7 +53,8 @@ pub struct AppState {
     pub events: tokio::sync::mpsc::UnboundedSender<Vec<Event>>,
     /// Bumped by every write that changes findings or device placement.
     pub generation: Arc<AtomicU64>,
-    pub overview_cache: Arc<Mutex<HashMap<String, (u64, Instant, Arc<Overview>)>>>,
+    pub overview_cache: Arc<OverviewCache>,
+    pub patch_cache: Arc<PatchCache>,
 }
 
 impl AppState {
@@ -58,6 +68,31 @@ impl AppState {
         if !events.is_empty() {
             let _ = self.events.send(events);
         }
+    }
+
+    /// needs-patch for `filter` (counts only), reused while nothing changed.
+    pub fn needs_patch(
+        &self,
+        filter: &crate::fleet::queries::PatchFilter,
+    ) -> Result<Arc<Vec<crate::fleet::queries::PatchGroup>>, String> {
+        let key = format!("{filter:?}");
+        let generation = self.generation.load(Ordering::Relaxed);
+        if let Ok(cache) = self.patch_cache.lock()
+            && let Some((g, groups)) = cache.get(&key)
+            && *g == generation
+        {
+            return Ok(groups.clone());
+        }
+        let fresh = Arc::new(self.store.needs_patch(filter)?);
+        if let Ok(mut cache) = self.patch_cache.lock() {
+            // A bounded cache: old generations and rare filters go.
+            cache.retain(|_, (g, _)| *g == generation);
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(key, (generation, fresh.clone()));
+        }
+        Ok(fresh)
     }
 
     /// The dashboard's numbers for `scope`, reused while nothing changed

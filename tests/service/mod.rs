@@ -235,8 +235,7 @@ pub fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let sink = got.clone();
     std::thread::spawn(move || {
-        let mut n = 0;
-        for stream in listener.incoming().map_while(Result::ok) {
+        for (n, stream) in listener.incoming().map_while(Result::ok).enumerate() {
             let mut reader = BufReader::new(stream);
             let mut headers = Vec::new();
             let mut line = String::new();
@@ -259,7 +258,6 @@ pub fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
             let _ = reader.read_exact(&mut body);
             sink.lock().unwrap().push(Received { headers, body });
             let status = statuses[n.min(statuses.len() - 1)];
-            n += 1;
             let mut stream = reader.into_inner();
             let _ = write!(
                 stream,
