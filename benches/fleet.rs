@@ -13,7 +13,7 @@ use fwaudit::model::Severity;
 use fwaudit::scan::Options;
 use std::time::Instant;
 
-#[path = "fleet_data.rs"]
+#[path = "common/fleet_data.rs"]
 mod fleet_data;
 use fleet_data::image;
 

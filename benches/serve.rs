@@ -10,7 +10,7 @@
 //! server, so the numbers are for both together. Load average is
 //! printed with them.
 
-#[path = "fleet_data.rs"]
+#[path = "common/fleet_data.rs"]
 mod fleet_data;
 
 use fleet_data::image;

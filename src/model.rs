@@ -42,6 +42,31 @@ pub struct Component {
     /// resolved them (a lockfile's dependency list, a package's `Depends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The source package a distribution package was built from (Debian
+    /// `Source:`, apk origin, rpm source rpm): what distribution security
+    /// data is keyed by. `libcurl4` and `curl` both come from `curl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_package: Option<String>,
+    /// Vulnerabilities the package's own changelog says a revision fixed
+    /// (`changelog.Debian.gz`), with the file and line that say so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patched: Vec<Patched>,
+}
+
+/// One vulnerability a package changelog names as fixed, and in which
+/// revision.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Patched {
+    /// `CVE-2023-38545`.
+    pub id: String,
+    /// The revision whose entry names it (`7.88.1-10+deb12u4`).
+    pub version: String,
+    /// The changelog, and the line of the entry's mention.
+    pub path: String,
+    pub line: u64,
+    /// The changelog line, as written.
+    #[serde(default)]
+    pub text: String,
 }
 
 /// Upstream identity of a packaged component.
@@ -57,6 +82,88 @@ impl Component {
         self.upstream.clone().unwrap_or_else(|| Upstream {
             name: self.name.clone(),
             version: self.version.clone(),
+        })
+    }
+}
+
+/// Debian's release numbers and code names: the security tracker names
+/// releases by code name (`bookworm`), os-release and OSV by number.
+const DEBIAN_RELEASES: &[(&str, &str)] = &[
+    ("7", "wheezy"),
+    ("8", "jessie"),
+    ("9", "stretch"),
+    ("10", "buster"),
+    ("11", "bullseye"),
+    ("12", "bookworm"),
+    ("13", "trixie"),
+    ("14", "forky"),
+];
+
+/// The Debian code name of a release number (`12`, `12.7`).
+pub fn debian_codename(version_id: &str) -> Option<&'static str> {
+    let major = version_id.split('.').next()?;
+    DEBIAN_RELEASES
+        .iter()
+        .find(|(v, _)| *v == major)
+        .map(|(_, c)| *c)
+}
+
+/// The Debian release number of a code name.
+pub fn debian_version_id(codename: &str) -> Option<&'static str> {
+    DEBIAN_RELEASES
+        .iter()
+        .find(|(_, c)| c.eq_ignore_ascii_case(codename))
+        .map(|(v, _)| *v)
+}
+
+/// The distribution and release a root file system is (`/etc/os-release`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Distro {
+    /// os-release `ID`: `debian`, `ubuntu`, `alpine`, `openwrt`, `rhel`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    /// `PRETTY_NAME`, or the release file's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// os-release `ID_LIKE`: the distributions a derivative is built from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
+    /// The file it was read from, inside the file system.
+    #[serde(default)]
+    pub path: String,
+}
+
+impl Distro {
+    /// The PURL `distro` qualifier (`debian-12`, `alpine-3.20.3`).
+    pub fn purl_distro(&self) -> Option<String> {
+        Some(format!("{}-{}", self.id, self.version_id.as_deref()?))
+    }
+
+    /// The OSV ecosystem of this release's packages (`Debian:12`,
+    /// `Ubuntu:22.04:LTS`, `Alpine:v3.20`), as OSV names them.
+    pub fn osv_ecosystem(&self) -> Option<String> {
+        let version = self.version_id.as_deref()?;
+        let major = version.split('.').next()?;
+        Some(match self.id.as_str() {
+            "debian" => format!("Debian:{major}"),
+            "ubuntu" => {
+                // LTS releases are the April releases of even years.
+                let lts =
+                    version.ends_with(".04") && major.parse::<u32>().is_ok_and(|y| y % 2 == 0);
+                if lts {
+                    format!("Ubuntu:{version}:LTS")
+                } else {
+                    format!("Ubuntu:{version}")
+                }
+            }
+            "alpine" => {
+                let minor = version.split('.').nth(1)?;
+                format!("Alpine:v{major}.{minor}")
+            }
+            _ => return None,
         })
     }
 }

@@ -4,9 +4,8 @@
 //! from their own indexes (`sled_store::queries`).
 
 use super::record::{FindingState, ImageRecord};
-use crate::advisory::schemes::Scheme;
-use crate::advisory::version;
 use crate::model::{FindingKind, Severity};
+use crate::version::{self, Scheme};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};

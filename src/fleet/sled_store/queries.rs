@@ -4,11 +4,11 @@
 
 use super::codec::{HitRef, severity_rank};
 use super::{SledStore, from_json, key, split_key, storage};
-use crate::advisory::schemes::Scheme;
 use crate::fleet::queries::{PatchFilter, PatchGroup, Scope, Upgrade, VersionReq, WhereHit};
 use crate::fleet::record::FindingRow;
 use crate::fleet::{AdvisoryImage, FleetOps, FleetStore, Page};
 use crate::model::Severity;
+use crate::version::Scheme;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
