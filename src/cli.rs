@@ -32,6 +32,116 @@ pub enum Command {
     /// Query and maintain the fleet inventory.
     #[command(subcommand)]
     Fleet(FleetCommand),
+    /// Serve the fleet store: HTTP API, dashboard, device check-in, webhooks.
+    Serve(ServeArgs),
+    /// Manage API keys and device check-in tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage dashboard users (argon2-hashed passwords).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage webhooks.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Requests a second per API key, device or user (0: no limit).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub rate_limit: u32,
+    /// Largest image upload, in bytes.
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    pub max_upload: u64,
+    /// Hours a dashboard session lasts.
+    #[arg(long, default_value_t = 12, value_name = "HOURS")]
+    pub session_hours: u64,
+    /// Seconds before the first webhook retry (doubling after each).
+    #[arg(long, default_value_t = 2, value_name = "SECS", hide = true)]
+    pub webhook_backoff: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    Read,
+    Triage,
+    Write,
+    Admin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; its token is printed once (only a hash is kept).
+    Create {
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Bind the key to devices carrying this tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id.
+    Revoke { id: String },
+    /// Issue (or replace) a device's check-in token, printed once.
+    DeviceToken { device: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add or replace a user; the password is read from standard input.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a webhook; its signing secret is printed once.
+    Add {
+        url: String,
+        /// Comma-separated: new-finding, resolved, new-device-firmware.
+        #[arg(long, value_delimiter = ',', required = true, value_name = "EVENTS")]
+        events: Vec<String>,
+        /// Leave out finding events below this severity.
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        min_severity: Option<FailOn>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List webhooks (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a webhook by its id.
+    Remove { id: String },
+    /// A webhook's delivery log, newest first.
+    Deliveries {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,9 +5,9 @@ use crate::cli::FleetCommand;
 use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::store::now_utc;
-use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
-use fwaudit::fleet::{Fleet, RematchSummary};
+use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
 use std::fmt::Write;
@@ -73,6 +73,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::Rematch { json: as_json } => {
             let db = Database::load(data_dir)?;
             let summary = fleet.rematch(&db, &options(), &now)?;
+            notify(&fleet, &summary);
             emit(
                 &if as_json {
                     json(&summary)?
@@ -95,6 +96,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 min_severity: min_severity.map(severity_of),
                 model,
                 tag,
+                ..PatchFilter::default()
             };
             let groups = fleet.needs_patch(&filter)?;
             timing::mark("query");
@@ -145,7 +147,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
                 None => (spec.clone(), None),
             };
-            let hits = fleet.where_component(&name, req.as_ref())?;
+            let hits = fleet.where_component(&name, req.as_ref(), &Scope::All, false)?;
             timing::mark("query");
             let text = if as_json {
                 json(&hits)?
@@ -210,6 +212,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             });
             bar.finish_and_clear();
             let summary = summary?;
+            notify(&fleet, &summary.rematch);
             let text = if as_json {
                 json(&summary)?
             } else {
@@ -256,7 +259,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             return Ok(0);
         }
         FleetCommand::Keys { shared, json } => {
-            let keys = fleet.keys(shared)?;
+            let keys = fwaudit::fleet::keys::keys(&fleet, shared)?;
             if json {
                 emit(
                     &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
@@ -301,6 +304,30 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     }
     timing::mark("store closed");
     Ok(code)
+}
+
+/// Tells the webhooks (if any) what a rematch or nightly run found; a
+/// delivery that failed every attempt is a warning, not a failed command.
+fn notify(fleet: &Fleet, summary: &RematchSummary) {
+    let events = fwaudit::serve::webhooks::rematch_events(summary);
+    match fwaudit::serve::webhooks::deliver_blocking(fleet, &events) {
+        Ok(log) => {
+            let mut failed: Vec<&str> = log
+                .iter()
+                .filter(|d| !d.delivered)
+                .map(|d| d.hook.as_str())
+                .collect();
+            failed.dedup();
+            for hook in failed {
+                if !log.iter().any(|d| d.hook == hook && d.delivered) {
+                    eprintln!(
+                        "fwaudit: warning: webhook {hook}: not delivered (see `fwaudit webhooks deliveries {hook}`)"
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!("fwaudit: warning: webhooks: {e}"),
+    }
 }
 
 /// Device ids a human-readable line lists before "… and N more".

@@ -3,6 +3,7 @@
 
 mod cli;
 mod fleet_cli;
+mod service_cli;
 
 use clap::Parser;
 use cli::{
@@ -13,7 +14,7 @@ use fwaudit::advisory::update;
 use fwaudit::analyze::posture;
 use fwaudit::analyze::rules::Checks;
 use fwaudit::analyze::triage::TriageFile;
-use fwaudit::fleet::Fleet;
+use fwaudit::fleet::{Fleet, FleetOps};
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -44,6 +45,10 @@ fn main() -> ExitCode {
         Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, &limits)),
         Command::Unpack(args) => run_unpack(args, &limits),
         Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
+        Command::Serve(args) => data_dir.and_then(|d| service_cli::run_serve(args, &d)),
+        Command::Keys(command) => data_dir.and_then(|d| service_cli::run_keys(command, &d)),
+        Command::Users(command) => data_dir.and_then(|d| service_cli::run_users(command, &d)),
+        Command::Webhooks(command) => data_dir.and_then(|d| service_cli::run_webhooks(command, &d)),
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }
@@ -123,7 +128,7 @@ fn note_migration(fleet: &Fleet) {
     if let Some(from) = fleet.migrated_from {
         eprintln!(
             "fwaudit: fleet store migrated from schema {from} to {}",
-            fwaudit::fleet::store::SCHEMA
+            fwaudit::fleet::sled_store::SCHEMA
         );
     }
 }

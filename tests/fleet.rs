@@ -373,7 +373,7 @@ fn busy_and_newer_stores_are_refused_clearly() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 2)"),
+            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 3)"),
         "{}",
         run.stderr
     );
@@ -400,7 +400,7 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
     assert!(
         first
             .stderr
-            .contains("fwaudit: fleet store migrated from schema 1 to 2"),
+            .contains("fwaudit: fleet store migrated from schema 1 to 3"),
         "{}",
         first.stderr
     );
@@ -445,13 +445,13 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
         let want = std::fs::read_to_string(fixture.join(file)).unwrap();
         assert_eq!(run.stdout, want, "{args:?}");
     }
-    // The layout is schema 2's: old device index gone, records compressed.
+    // The layout is the current schema's: old device index gone, records compressed.
     {
         let db = sled::open(home.path().join("fleet")).unwrap();
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema").unwrap().unwrap().as_ref(),
-            2u32.to_be_bytes()
+            fwaudit::fleet::sled_store::SCHEMA.to_be_bytes()
         );
         assert!(meta.get("migrating").unwrap().is_none());
         assert!(
@@ -470,7 +470,7 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
     }
     let again = with(h, &["fleet", "verify"]);
     assert_eq!(again.stdout, "0 problems\n", "{}", again.stderr);
-    assert!(again.stderr.contains("migrated from schema 1 to 2"));
+    assert!(again.stderr.contains("migrated from schema 1 to 3"));
     // The migrated store takes new work.
     assert_eq!(
         with(

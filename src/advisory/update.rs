@@ -606,7 +606,7 @@ pub fn stale_sources(
 }
 
 /// Days since 1970-01-01 of an RFC 3339 date (only the date part is read).
-fn days(stamp: &str) -> Option<i64> {
+pub(crate) fn days(stamp: &str) -> Option<i64> {
     let y: i64 = stamp.get(0..4)?.parse().ok()?;
     let m: i64 = stamp.get(5..7)?.parse().ok()?;
     let d: i64 = stamp.get(8..10)?.parse().ok()?;
