@@ -100,15 +100,12 @@ pub struct Upgrade {
 pub fn diff(ra: &ImageRecord, rb: &ImageRecord) -> Diff {
     let versions = |r: &ImageRecord| -> BTreeMap<String, BTreeSet<String>> {
         let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for c in r
-            .report
-            .components
-            .iter()
-            .filter(|c| c.ecosystem == "generic" || c.upstream.is_none())
-        {
-            m.entry(c.name.clone())
-                .or_default()
-                .insert(c.version.clone());
+        // Products by their upstream identity: a package carrying a product
+        // counts as that product at its upstream release (the binary found
+        // in it is the same thing, not a second one).
+        for c in &r.report.components {
+            let up = c.upstream();
+            m.entry(up.name).or_default().insert(up.version);
         }
         m
     };
