@@ -465,3 +465,59 @@ fn no_active_finding_is_past_every_fix_it_cites() {
     }
     assert!(checked > 60, "only {checked} active findings checked");
 }
+
+#[test]
+fn a_kernel_configuration_leaves_out_the_code_of_some_kernel_cves() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_str().unwrap();
+    let import = in_home(home, &["db", "import", "tests/data/kernel-cve5.json"]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert_eq!(import.stdout, "imported 36 cve5 advisories\n");
+    let (code, r) = scan_json(home, &["tests/data/kernel-armmp.tar.xz"]);
+    assert_eq!(code, 0, "{}", r["notes"]);
+    // Debian's armmp kernel: upstream 6.1.192 (not the 6.1.0 ABI), and the
+    // /boot/config of the same release joined to it.
+    let kernel = &r["components"][0];
+    assert_eq!(s(&kernel["name"]), "linux");
+    assert_eq!(s(&kernel["version"]), "6.1.192");
+    let config = &kernel["kernel_config"];
+    assert!(s(&config["path"]).ends_with(":tar/boot/config-6.1.0-57-armmp"));
+    assert_eq!(config["arch"], "arm");
+    let vuln: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "vulnerable")
+        .collect();
+    let states: BTreeMap<String, usize> = vuln.iter().fold(BTreeMap::new(), |mut m, f| {
+        *m.entry(s(&f["state"])).or_default() += 1;
+        m
+    });
+    assert_eq!(
+        states,
+        BTreeMap::from([("active".to_string(), 12), ("not_affected".to_string(), 24)])
+    );
+    let find = |id: &str| *vuln.iter().find(|f| f["advisory"] == id).unwrap();
+    // NTFS3 is not built: the config's own line says so.
+    let ntfs = find("CVE-2024-27407");
+    assert_eq!(ntfs["state"], "not_affected");
+    assert_eq!(ntfs["analysis"]["source"], "kernel-config");
+    assert_eq!(
+        ntfs["analysis"]["justification"],
+        "vulnerable_code_not_present"
+    );
+    assert_eq!(ntfs["analysis"]["evidence"]["line"], 9884);
+    assert_eq!(
+        ntfs["analysis"]["evidence"]["evidence"],
+        "# CONFIG_NTFS3_FS is not set"
+    );
+    // SuperH code is not in an ARM kernel.
+    assert!(
+        s(&find("CVE-2023-52629")["analysis"]["detail"])
+            .contains("arch/sh/drivers/push-switch.c is sh code; this kernel is arm")
+    );
+    // A CVE in code this kernel builds stays active, with the fix on its line.
+    let of = find("CVE-2023-52485");
+    assert_eq!(of["state"], "active", "{of}");
+    assert!(!of["fixed_versions"].as_array().unwrap().is_empty());
+}
