@@ -112,7 +112,6 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
         let up = rep.upstream();
         let distro = distro_of(&unit, db);
         let purls = unit.purls();
-        let cpe = rep.cpe.as_deref();
         let mut seen: Vec<String> = Vec::new();
         let mut unit_findings: Vec<Finding> = Vec::new();
         for m in db.matches_component(rep) {
@@ -121,7 +120,7 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
                 .collect();
             seen.extend(names.iter().map(|n| n.to_ascii_uppercase()));
             let mut f = from_match(&m, &up.name, &up.version, rep);
-            decide(&mut f, &names, &unit, distro.as_ref(), db, vex, &purls, cpe);
+            decide(&mut f, &names, &unit, distro.as_ref(), db, vex);
             unit_findings.push(f);
         }
         if let Some(d) = &distro {
@@ -143,7 +142,7 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
                 let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 f.fixed_versions = fixed.clone().into_iter().collect();
-                decide(&mut f, &names, &unit, Some(d), db, vex, &purls, cpe);
+                decide(&mut f, &names, &unit, Some(d), db, vex);
                 f.analysis.get_or_insert_with(|| Analysis {
                     source: source.clone(),
                     detail: format!("{} reports it for this package", d.label),
@@ -278,9 +277,9 @@ fn decide(
     distro: Option<&Distro>,
     db: &Database,
     vex: &VexSet,
-    purls: &[&str],
-    cpe: Option<&str>,
 ) {
+    let purls = unit.purls();
+    let cpe = unit.rep().cpe.as_deref();
     let named = |id: &str| names.iter().any(|n| n.eq_ignore_ascii_case(id));
     let fix = distro.and_then(|d| {
         d.fixes
@@ -344,7 +343,7 @@ fn decide(
             }
         }
     }
-    if let Some(statement) = vex.find(names, purls, cpe) {
+    if let Some(statement) = vex.find(names, &purls, cpe) {
         let state = match statement.status {
             vex::Status::NotAffected => Some(FindingState::NotAffected),
             vex::Status::Fixed => Some(FindingState::Fixed),
