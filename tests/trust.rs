@@ -521,3 +521,31 @@ fn a_kernel_configuration_leaves_out_the_code_of_some_kernel_cves() {
     assert_eq!(of["state"], "active", "{of}");
     assert!(!of["fixed_versions"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn apk_versions_are_read_as_their_upstream_release() {
+    let home = tempfile::tempdir().unwrap();
+    let (_, r) = scan_json(
+        home.path().to_str().unwrap(),
+        &["tests/fixtures/manifests/rootfs-mixed"],
+    );
+    let zlib = r["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ecosystem"] == "apk")
+        .unwrap();
+    assert_eq!(s(&zlib["version"]), "1.2.13-r1");
+    assert_eq!(s(&zlib["upstream"]["version"]), "1.2.13");
+    assert_eq!(s(&zlib["source_package"]), "zlib");
+    // CVE-2022-37434 was fixed in 1.2.13 itself: not a finding.
+    assert!(
+        !r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["advisory"] == "CVE-2022-37434"),
+        "{}",
+        r["findings"]
+    );
+}
