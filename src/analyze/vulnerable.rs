@@ -241,7 +241,9 @@ fn distro_only(
         .filter(|s| !s.is_empty())
         .or_else(|| description.map(str::to_string))
         .map(|t| one_line(&t))
-        .unwrap_or_else(|| "no description".to_string());
+        .unwrap_or_else(|| {
+            "no upstream record; the distribution tracks it for this package".to_string()
+        });
     let mut aliases: Vec<String> = fix.ids.clone();
     if let Some(a) = known {
         aliases.extend(a.names().filter(|n| *n != fix.cve).map(str::to_string));
@@ -330,8 +332,7 @@ fn decide(
                 }
                 if let Some(r) = &fixed {
                     f.fixed_versions = vec![r.clone()];
-                    f.summary =
-                        replace_fix_note(&f.summary, &format!("{} fixes it in {r}", d.label));
+                    f.summary = replace_fix_note(&f.summary, &detail);
                 }
                 open = Some(Analysis {
                     source: source.clone(),
