@@ -125,15 +125,51 @@ async fn drive(url: &str, port: u16, profile: &Path) {
             panic!("the browser did not reach {want}");
         }
     };
+    // Chromium may still swap the document in just after `arrive` saw the
+    // new URL, which turns a found element stale: look it up again then.
     let text = |css: &'static str| {
         let c = c.clone();
         async move {
-            c.find(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("{css}: {e}"))
-                .text()
-                .await
-                .unwrap()
+            let mut last = String::new();
+            for _ in 0..50 {
+                match c.find(Locator::Css(css)).await {
+                    Ok(el) => match el.text().await {
+                        Ok(t) => return t,
+                        Err(e) => last = e.to_string(),
+                    },
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{css}: {last}");
+        }
+    };
+    // Every match's text, looked up again if the document was swapped meanwhile.
+    let texts = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            let mut last = String::new();
+            'again: for _ in 0..50 {
+                let mut out = Vec::new();
+                match c.find_all(Locator::Css(css)).await {
+                    Ok(cells) => {
+                        for cell in cells {
+                            match cell.text().await {
+                                Ok(t) => out.push(t),
+                                Err(e) => {
+                                    last = e.to_string();
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                    continue 'again;
+                                }
+                            }
+                        }
+                        return out;
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{css}: {last}");
         }
     };
 
@@ -170,17 +206,7 @@ async fn drive(url: &str, port: u16, profile: &Path) {
     form.set_by_name("model", "OW-1").await.unwrap();
     form.submit().await.unwrap();
     arrive("/devices?model=OW-1").await;
-    let ids: Vec<String> = {
-        let mut out = Vec::new();
-        for cell in c
-            .find_all(Locator::Css("#devices tbody tr td:first-child"))
-            .await
-            .unwrap()
-        {
-            out.push(cell.text().await.unwrap());
-        }
-        out
-    };
+    let ids = texts("#devices tbody tr td:first-child").await;
     assert_eq!(ids, ["ow-1", "ow-2"]);
     shot("03-devices-filtered.png").await;
 
@@ -246,15 +272,8 @@ async fn drive(url: &str, port: u16, profile: &Path) {
     ))
     .await
     .unwrap();
-    let state = c
-        .find(Locator::Css(
-            "#findings tr[data-key='vulnerable|CVE-2023-38545|curl@7.88.1|-'] .state",
-        ))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let state =
+        text("#findings tr[data-key='vulnerable|CVE-2023-38545|curl@7.88.1|-'] .state").await;
     assert!(
         state.starts_with("suppressed") && state.contains("SOCKS5 proxies are not used"),
         "{state}"
