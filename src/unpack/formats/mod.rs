@@ -30,6 +30,7 @@ pub mod qcow2;
 pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
+pub mod squashfs_old;
 pub mod srec;
 pub mod tar;
 pub mod trx;
@@ -59,6 +60,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &mbr::Mbr,
     &fat::Fat,
     &squashfs::Squashfs,
+    &squashfs_old::SquashfsVendor,
     &ext::Ext,
     &erofs::Erofs,
     &iso9660::Iso9660,
