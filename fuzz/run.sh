@@ -46,6 +46,7 @@ seed() {
         zlib) cp $fx/text.zlib "corpus/$1/" ;;
         jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
+        squashfs_old) cp $fx/sqfs-old/*.sqfs "corpus/$1/" ;;
         uefi) cp $fx/uefi.fv "corpus/$1/" ;;
         option_rom) cp $fx/optionrom-efi.rom ../tests/data/firmware/vgabios-stdvga.bin "corpus/$1/" ;;
         tiano) cp $fx/text.efi $fx/mixed.tiano "corpus/$1/" ;;
