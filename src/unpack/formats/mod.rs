@@ -11,6 +11,8 @@ pub mod ar;
 pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
+pub mod dlink_encrpted_img;
+pub mod dlink_shrs;
 pub mod dtb;
 pub mod erofs;
 pub mod ext;
@@ -28,6 +30,7 @@ pub mod mbr;
 pub mod option_rom;
 pub mod qcow2;
 pub mod romfs;
+pub mod sealed;
 pub mod sparse;
 pub mod squashfs;
 pub mod squashfs_old;
@@ -45,6 +48,11 @@ pub mod zstd;
 
 /// Every format the carver looks for.
 pub static FORMATS: &[&dyn Format] = &[
+    &dlink_shrs::DlinkShrs,
+    &dlink_encrpted_img::DlinkEncrptedImg,
+    &sealed::Luks,
+    &sealed::OpensslSalted,
+    &sealed::PgpArmor,
     &uimage::UImage,
     &fit::Fit,
     &dtb::Dtb,

@@ -1,0 +1,113 @@
+//! D-Link `encrpted_img` firmware (DIR-8xx/COVR series): a 16-byte header
+//! (`encrpted_img`, big-endian payload length), then a UBI image encrypted
+//! with AES-256-CBC under a key and IV shared by every image (published by
+//! unblob and binwalk). Each 128 KiB eraseblock is encrypted on its own with
+//! the fixed IV; images chained across eraseblocks are also read, their
+//! eraseblocks' first 16 bytes being the UBI erase counter header that
+//! unblob restores. The layer is of kind `encrypted`; the plaintext becomes
+//! `decrypted.ubi`, which the UBI reader then opens.
+
+use super::{Entry, Extracted, Format, Problem, Rejection, be32};
+use crate::unpack::limits::Budget;
+use crate::unpack::tree::EntryKind;
+use aes::Aes256;
+use aes::cipher::{BlockDecrypt, KeyInit, generic_array::GenericArray};
+
+pub struct DlinkEncrptedImg;
+
+const MAGIC: &[u8] = b"encrpted_img";
+const HEADER_LEN: usize = 16;
+const PEB: usize = 0x20000;
+const KEY: &[u8; 32] = b"he9-4+M!)d6=m~we1,q2a3d1n&2*Z^%8";
+const IV: &[u8; 16] = b"J%1iQl8$=lm-;8AE";
+/// What a fresh UBI eraseblock starts with: `UBI#`, version 1, erase count 0.
+const UBI_EC_HEAD: [u8; 16] = [b'U', b'B', b'I', b'#', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+impl Format for DlinkEncrptedImg {
+    fn name(&self) -> &'static str {
+        "encrypted"
+    }
+
+    fn magics(&self) -> &'static [&'static [u8]] {
+        &[MAGIC]
+    }
+
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        be32(data, 12).map(|n| HEADER_LEN as u64 + u64::from(n))
+    }
+
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        let len = be32(data, 12).ok_or(Rejection::NotThisFormat)? as usize;
+        if !data.starts_with(MAGIC) || len == 0 || len % 16 != 0 {
+            return Err(Rejection::NotThisFormat);
+        }
+        let Some(ciphertext) = data.get(HEADER_LEN..HEADER_LEN + len) else {
+            return Err(Rejection::Corrupt(format!(
+                "D-Link encrpted_img is truncated: header says {} bytes, only {} present",
+                HEADER_LEN + len,
+                data.len()
+            )));
+        };
+        let mut out = Extracted {
+            size: (HEADER_LEN + len) as u64,
+            ..Default::default()
+        };
+        if !budget.take(len as u64) {
+            out.detail = Some("D-Link encrpted_img, AES-256-CBC, not decrypted".into());
+            out.notes.push(Problem::Limit(
+                "D-Link encrpted_img: total decompressed size bound reached; not decrypted".into(),
+            ));
+            return Ok(out);
+        }
+        let cipher = Aes256::new(GenericArray::from_slice(KEY));
+        let mut plain = decrypt(&cipher, ciphertext, true);
+        // The first eraseblock starts the chain with the IV in either mode:
+        // no UBI header there means the published key is not this image's.
+        if !plain.starts_with(b"UBI#") {
+            out.detail = Some("D-Link encrpted_img, AES-256-CBC, not decrypted".into());
+            out.notes.push(Problem::Error(
+                "D-Link encrpted_img: the published key does not yield a UBI image (a newer key?); left encrypted"
+                    .into(),
+            ));
+            return Ok(out);
+        }
+        let mode = if plain.chunks(PEB).all(|peb| peb.starts_with(b"UBI#")) {
+            "each eraseblock on its own"
+        } else {
+            // One chain over the whole image: every block but each
+            // eraseblock's first decrypts right; that one is the EC header.
+            plain = decrypt(&cipher, ciphertext, false);
+            for peb in plain.chunks_mut(PEB).skip(1) {
+                let n = peb.len().min(16);
+                peb[..n].copy_from_slice(&UBI_EC_HEAD[..n]);
+            }
+            "one chain"
+        };
+        out.detail = Some(format!(
+            "D-Link encrpted_img, AES-256-CBC ({mode}), decrypted"
+        ));
+        out.entries.push(Entry {
+            path: "decrypted.ubi".into(),
+            kind: EntryKind::File,
+            data: plain,
+            meta: None,
+        });
+        Ok(out)
+    }
+}
+
+/// CBC decryption with the fixed IV, restarted at each eraseblock when `per_peb`.
+fn decrypt(cipher: &Aes256, ciphertext: &[u8], per_peb: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ciphertext.len());
+    let mut prev = *IV;
+    for (i, chunk) in ciphertext.chunks_exact(16).enumerate() {
+        if per_peb && (i * 16) % PEB == 0 {
+            prev = *IV;
+        }
+        let mut block = GenericArray::clone_from_slice(chunk);
+        cipher.decrypt_block(&mut block);
+        out.extend(block.iter().zip(prev).map(|(b, p)| b ^ p));
+        prev.copy_from_slice(chunk);
+    }
+    out
+}

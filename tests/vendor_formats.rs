@@ -1,0 +1,176 @@
+//! Vendor formats (issue 18, second part) through the built binary: squashfs
+//! 2.x/3.x images made by the old mksquashfs builds (tests/fixtures/squashfs-old.sh)
+//! and encrypted containers made with openssl, gpg and cryptsetup
+//! (tests/fixtures/encrypted.sh), with exact layers and files.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// `path format offset size | detail` per layer.
+fn layers_detail(v: &Value) -> Vec<String> {
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {} {} | {}",
+                s(&l["path"]),
+                s(&l["format"]),
+                l["offset"],
+                l["size"],
+                s(&l["detail"])
+            )
+        })
+        .collect()
+}
+
+fn files(v: &Value) -> Vec<String> {
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", s(&f["path"]), f["size"]))
+        .collect()
+}
+
+#[test]
+fn a_ddwrt_squashfs_opens_with_modes() {
+    let image = "tests/fixtures/sqfs-old/sq30-ddwrt.sqfs";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let l = layers_detail(&v);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(
+        l[0].starts_with(&format!("{image}@0x0:squashfs squashfs 0 ")),
+        "{l:?}"
+    );
+    assert!(
+        l[0].ends_with(
+            "| squashfs 3.0 little-endian, lzma (pb/lc/lp header) compression (DD-WRT magic `hsqt`), block size 4096"
+        ),
+        "{l:?}"
+    );
+    let f = files(&v);
+    for want in [
+        "/bin/busybox 9004",
+        "/etc/banner 6100",
+        "/etc/shadow 22",
+        "/usr/lib/zeros.bin 8192",
+        "/www/cgi/page-with-a-longer-name-40.cgi 3",
+    ] {
+        assert!(
+            f.contains(&format!("{image}@0x0:squashfs{want}")),
+            "{want} not in {f:?}"
+        );
+    }
+}
+
+#[test]
+fn dlink_shrs_is_decrypted_and_its_payload_opened() {
+    let image = "tests/fixtures/encrypted/dlink-shrs.bin";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let enc = format!("{image}@0x0:encrypted");
+    assert_eq!(
+        layers_detail(&v),
+        [
+            format!(
+                "{enc} encrypted 0 1996 | D-Link SHRS, AES-128-CBC, decrypted, SHA-512 digests checked"
+            ),
+            format!("{enc}/decrypted.bin@0x0:gzip gzip 0 231 | -"),
+        ]
+    );
+    assert_eq!(
+        files(&v),
+        [
+            format!("{enc}/decrypted.bin 231"),
+            format!("{enc}/decrypted.bin@0x0:gzip/data 3720")
+        ]
+    );
+}
+
+#[test]
+fn dlink_encrpted_img_is_decrypted_per_eraseblock() {
+    let image = "tests/fixtures/encrypted/dlink-encrpted.img";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    let l = layers_detail(&v);
+    let enc = format!("{image}@0x0:encrypted");
+    assert_eq!(
+        l[0],
+        format!(
+            "{enc} encrypted 0 147472 | D-Link encrpted_img, AES-256-CBC (each eraseblock on its own), decrypted"
+        ),
+        "{l:?}"
+    );
+    // The plaintext is the fixture's: the gzip stream after the EC header.
+    assert!(
+        l.contains(&format!("{enc}/decrypted.ubi@0x10:gzip gzip 16 231 | -")),
+        "{l:?}"
+    );
+    assert!(
+        files(&v).contains(&format!("{enc}/decrypted.ubi@0x10:gzip/data 3720")),
+        "{:?}",
+        files(&v)
+    );
+    // The fixture's eraseblocks carry only the first 16 bytes of a UBI EC
+    // header (no CRC): the UBI reader's notes about them are the only ones.
+    assert_eq!(code, 2);
+    for n in v["notes"].as_array().unwrap() {
+        assert!(
+            s(&n["message"]).contains("UBI erase counter header CRC mismatch"),
+            "{n}"
+        );
+    }
+}
+
+#[test]
+fn containers_without_a_key_are_named_layers_of_kind_encrypted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let luks2 = {
+        let gz = std::fs::read(root().join("tests/fixtures/encrypted/luks2-head.bin.gz")).unwrap();
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).unwrap();
+        let path = tmp.path().join("luks2-head.bin");
+        std::fs::write(&path, &raw).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let cases = [
+        (
+            "tests/fixtures/encrypted/openssl-salted.bin".to_string(),
+            "encrypted 0 3744 | OpenSSL `enc` ciphertext (salt ",
+        ),
+        (
+            "tests/fixtures/encrypted/pgp-message.asc".to_string(),
+            "encrypted 0 ",
+        ),
+        (
+            "tests/fixtures/encrypted/luks1-head.bin".to_string(),
+            "encrypted 0 4096 | LUKS1 encrypted volume, aes-xts-plain64, 512-bit key, sha256; no key to open it",
+        ),
+        (
+            luks2,
+            "encrypted 0 16384 | LUKS2 encrypted volume, aes-xts-plain64; no key to open it",
+        ),
+    ];
+    for (image, want) in cases {
+        let (code, v) = json(&["unpack", &image, "--json"]);
+        assert_eq!(code, 0, "{image}: {}", v["notes"]);
+        let l = layers_detail(&v);
+        assert_eq!(l.len(), 1, "{image}: {l:?}");
+        let head = format!("{image}@0x0:encrypted {want}");
+        assert!(l[0].starts_with(&head), "{l:?} does not start with {head}");
+        assert!(v["files"].as_array().unwrap().is_empty(), "{image}");
+    }
+    let (_, v) = json(&[
+        "unpack",
+        "tests/fixtures/encrypted/pgp-message.asc",
+        "--json",
+    ]);
+    assert!(
+        layers_detail(&v)[0].ends_with("| OpenPGP message (ASCII armour); no key to open it"),
+        "{:?}",
+        layers_detail(&v)
+    );
+}
