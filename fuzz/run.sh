@@ -47,6 +47,9 @@ seed() {
         jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
         squashfs_old) cp $fx/sqfs-old/*.sqfs "corpus/$1/" ;;
+        dlink_shrs) cp $fx/encrypted/dlink-shrs.bin "corpus/$1/" ;;
+        dlink_encrpted_img) head -c 4096 $fx/encrypted/dlink-encrpted.img > "corpus/$1/head.img" ;;
+        sealed) cp $fx/encrypted/openssl-salted.bin $fx/encrypted/pgp-message.asc $fx/encrypted/luks1-head.bin "corpus/$1/" ;;
         uefi) cp $fx/uefi.fv "corpus/$1/" ;;
         option_rom) cp $fx/optionrom-efi.rom ../tests/data/firmware/vgabios-stdvga.bin "corpus/$1/" ;;
         tiano) cp $fx/text.efi $fx/mixed.tiano "corpus/$1/" ;;

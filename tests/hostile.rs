@@ -910,3 +910,21 @@ fn old_squashfs_images_truncated_and_flipped_end_in_a_report() {
     assert_eq!(reported.len(), 9, "{reported:?}");
     eprintln!("damaged old squashfs images reported: {reported:?}");
 }
+
+#[test]
+fn encrypted_containers_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "dlink-shrs.bin",
+        "dlink-encrpted.img",
+        "openssl-salted.bin",
+        "pgp-message.asc",
+        "luks1-head.bin",
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures/encrypted").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged encrypted containers reported: {reported:?}");
+}

@@ -111,3 +111,84 @@ fn decrypt(cipher: &Aes256, ciphertext: &[u8], per_peb: bool) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unpack::limits::Limits;
+    use aes::cipher::BlockEncrypt;
+
+    /// CBC encryption, as the vendor's tool would do it: one chain over the
+    /// whole image, or restarted at each eraseblock.
+    fn encrypt(plain: &[u8], per_peb: bool) -> Vec<u8> {
+        let cipher = Aes256::new(GenericArray::from_slice(KEY));
+        let mut prev = *IV;
+        let mut out = Vec::new();
+        for (i, chunk) in plain.chunks_exact(16).enumerate() {
+            if per_peb && (i * 16) % PEB == 0 {
+                prev = *IV;
+            }
+            let mut block = GenericArray::clone_from_slice(chunk);
+            for (b, p) in block.iter_mut().zip(prev) {
+                *b ^= p;
+            }
+            cipher.encrypt_block(&mut block);
+            prev.copy_from_slice(&block);
+            out.extend_from_slice(&block);
+        }
+        out
+    }
+
+    fn image(ciphertext: &[u8]) -> Vec<u8> {
+        let mut v = MAGIC.to_vec();
+        v.extend_from_slice(&(ciphertext.len() as u32).to_be_bytes());
+        v.extend_from_slice(ciphertext);
+        v
+    }
+
+    #[test]
+    fn both_chaining_modes_give_the_plaintext() {
+        let mut plain = Vec::new();
+        for i in 0..3u8 {
+            plain.extend_from_slice(&UBI_EC_HEAD);
+            plain.extend((16..PEB).map(|j| (j as u8) ^ i));
+        }
+        for (per_peb, mode) in [(true, "each eraseblock on its own"), (false, "one chain")] {
+            let out = DlinkEncrptedImg
+                .extract(
+                    &image(&encrypt(&plain, per_peb)),
+                    &mut Budget::new(Limits::default()),
+                )
+                .unwrap();
+            assert!(out.notes.is_empty(), "{:?}", out.notes);
+            assert!(out.detail.as_deref().unwrap().contains(mode));
+            assert_eq!(out.entries[0].data, plain, "{mode}");
+        }
+    }
+
+    #[test]
+    fn another_key_is_a_note_and_a_closed_layer() {
+        let mut ciphertext = encrypt(&[0x55; 64], true);
+        ciphertext[0] ^= 1;
+        let out = DlinkEncrptedImg
+            .extract(&image(&ciphertext), &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.entries.is_empty());
+        assert_eq!(
+            out.detail.as_deref(),
+            Some("D-Link encrpted_img, AES-256-CBC, not decrypted")
+        );
+        assert_eq!(out.notes.len(), 1);
+        // Cut short: an error naming both sizes.
+        let whole = image(&encrypt(&[0u8; 64], true));
+        let err = DlinkEncrptedImg
+            .extract(&whole[..40], &mut Budget::new(Limits::default()))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::Corrupt(
+                "D-Link encrpted_img is truncated: header says 80 bytes, only 40 present".into()
+            )
+        );
+    }
+}
