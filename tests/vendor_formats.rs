@@ -174,3 +174,72 @@ fn containers_without_a_key_are_named_layers_of_kind_encrypted() {
         layers_detail(&v)
     );
 }
+
+/// A zip, cpio or tar cut at two thirds keeps the members that are whole,
+/// and the note names where it was cut (exit 2: the scan is incomplete).
+#[test]
+fn truncated_archives_keep_their_whole_members() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "tree.zip",
+            &[
+                "bin 0",
+                "bin/sh 7",
+                "bin/busybox 17",
+                "etc 0",
+                "etc/hostname 7",
+            ],
+            "zip is truncated: no end-of-central-directory record; cut in the central directory at 0xda; 5 whole members kept",
+        ),
+        (
+            "tree.newc.cpio",
+            &[
+                "bin 0",
+                "bin/busybox 17",
+                "bin/sh 0",
+                "etc 0",
+                "etc/hostname 7",
+            ],
+            "cpio: no valid entry header at 0x27c; archive truncated or corrupt",
+        ),
+        (
+            "tree.ustar.tar",
+            &[
+                "bin 0",
+                "bin/ash 17",
+                "bin/busybox 17",
+                "bin/sh 0",
+                "etc 0",
+                "etc/hostname 7",
+            ],
+            "tar: no end-of-archive marker at 0x1800; archive truncated",
+        ),
+    ];
+    for (name, want_files, want_note) in cases {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let path = tmp.path().join(format!("cut-{name}"));
+        std::fs::write(&path, &data[..data.len() * 2 / 3]).unwrap();
+        let image = path.to_str().unwrap();
+        let (code, v) = json(&["unpack", image, "--json"]);
+        assert_eq!(code, 2, "{name}");
+        let format = name.rsplit('.').next().unwrap();
+        let prefix = format!("{image}@0x0:{format}/");
+        let got: Vec<String> = files(&v)
+            .into_iter()
+            .filter_map(|f| f.strip_prefix(&prefix).map(String::from))
+            .filter(|f| !f.starts_with("ddd"))
+            .collect();
+        assert_eq!(got, want_files, "{name}");
+        let notes: Vec<String> = v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| s(&n["message"]))
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.ends_with(want_note)),
+            "{name}: {notes:?}"
+        );
+    }
+}
