@@ -928,3 +928,18 @@ fn encrypted_containers_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged encrypted containers reported: {reported:?}");
 }
+
+#[test]
+fn yaffs2_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["le-2k", "be-2k", "le-4k", "le-2k-nooob", "le-2k-rewritten"] {
+        let gz =
+            std::fs::read(root().join(format!("tests/fixtures/yaffs2/{name}.yaffs2.gz"))).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut data).unwrap();
+        let errors = cut_and_flip(tmp.path(), &format!("{name}.yaffs2"), &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged yaffs2 images reported: {reported:?}");
+}

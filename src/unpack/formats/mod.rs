@@ -42,6 +42,7 @@ pub mod ubifs;
 pub mod uefi;
 pub mod uimage;
 pub mod xz;
+pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
@@ -75,6 +76,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
+    &yaffs2::Yaffs2,
     &ubi::Ubi,
     &ubifs::Ubifs,
     &cpio::Cpio,
