@@ -912,7 +912,7 @@ fn old_squashfs_images_truncated_and_flipped_end_in_a_report() {
 }
 
 #[test]
-fn encrypted_containers_truncated_and_flipped_end_in_a_report() {
+fn encrypted_containers_and_ota_headers_truncated_and_flipped_end_in_a_report() {
     let tmp = tempfile::tempdir().unwrap();
     let mut reported = Vec::new();
     for name in [
@@ -921,8 +921,10 @@ fn encrypted_containers_truncated_and_flipped_end_in_a_report() {
         "openssl-salted.bin",
         "pgp-message.asc",
         "luks1-head.bin",
+        "../matter-ota.bin",
     ] {
         let data = std::fs::read(root().join("tests/fixtures/encrypted").join(name)).unwrap();
+        let name = name.trim_start_matches("../");
         let errors = cut_and_flip(tmp.path(), name, &data);
         reported.push(format!("{name} {errors}/20"));
     }

@@ -243,3 +243,47 @@ fn truncated_archives_keep_their_whole_members() {
         );
     }
 }
+
+#[test]
+fn a_matter_ota_image_gives_its_header_facts_and_payload() {
+    let image = "tests/fixtures/matter-ota.bin";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let ota = format!("{image}@0x0:matter-ota");
+    assert_eq!(
+        layers_detail(&v),
+        [
+            format!(
+                "{ota} matter-ota 0 361 | Matter OTA image, vendor 0xfff1, product 0x8000, software version 2 (\"2.0\"), \
+                 applies from version 1, up to version 1, release notes https://example.com/notes/2.0, SHA-256 digest checked"
+            ),
+            format!("{ota}/payload.bin@0x0:gzip gzip 0 231 | -"),
+        ]
+    );
+    assert_eq!(
+        files(&v),
+        [
+            format!("{ota}/payload.bin 231"),
+            format!("{ota}/payload.bin@0x0:gzip/data 3720")
+        ]
+    );
+    // A changed payload byte: the digest no longer matches, which is a note.
+    let mut data = std::fs::read(root().join(image)).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 1;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.ota");
+    std::fs::write(&path, &data).unwrap();
+    let (code, v) = json(&["unpack", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 2);
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| s(&n["message"])
+                .contains("Matter OTA payload does not match its SHA-256 digest")),
+        "{}",
+        v["notes"]
+    );
+}

@@ -26,6 +26,7 @@ pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
+pub mod matter_ota;
 pub mod mbr;
 pub mod option_rom;
 pub mod qcow2;
@@ -55,6 +56,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &sealed::OpensslSalted,
     &sealed::PgpArmor,
     &uimage::UImage,
+    &matter_ota::MatterOta,
     &fit::Fit,
     &dtb::Dtb,
     &trx::Trx,
