@@ -922,6 +922,7 @@ fn encrypted_containers_and_ota_headers_truncated_and_flipped_end_in_a_report() 
         "pgp-message.asc",
         "luks1-head.bin",
         "../matter-ota.bin",
+        "../android-payload.bin",
     ] {
         let data = std::fs::read(root().join("tests/fixtures/encrypted").join(name)).unwrap();
         let name = name.trim_start_matches("../");

@@ -287,3 +287,51 @@ fn a_matter_ota_image_gives_its_header_facts_and_payload() {
         v["notes"]
     );
 }
+
+/// A full OTA's partitions rebuilt from REPLACE, REPLACE_XZ, ZERO and
+/// REPLACE_BZ operations equal what PyPI's payload-dumper 0.3.0 writes for
+/// the same file (SHA-256 below, see tests/fixtures/android-payload.py); the
+/// delta partition is named in a note.
+#[test]
+fn an_android_ota_payload_gives_its_full_partitions() {
+    let image = "tests/fixtures/android-payload.bin";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    assert_eq!(code, 2);
+    let ota = format!("{image}@0x0:android-ota");
+    assert_eq!(
+        layers_detail(&v),
+        [format!(
+            "{ota} android-ota 0 9549 | Android OTA payload v2, delta update, minor version 0, block size 4096, \
+             max timestamp 1700000000, partitions: boot, system 14, vendor"
+        )]
+    );
+    let got: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {} {}", s(&f["path"]), f["size"], s(&f["sha256"])))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            format!(
+                "{ota}/boot.img 8192 cfcc26e49db378f8af621b0352bf2bcd4169fac33e0b14a0786cdb1750babdc5"
+            ),
+            format!(
+                "{ota}/system.img 20480 1c567a934e2f63fadbc0b763f660656318a7d020d100d765c35008ba35dff053"
+            ),
+        ]
+    );
+    let notes: Vec<String> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(&n["message"]))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "Android OTA: vendor is a delta update (2 of 2 operations are SOURCE_BSDIFF, SOURCE_COPY); it needs the old image and is not rebuilt"
+        ]
+    );
+}

@@ -6,6 +6,7 @@ use super::limits::Budget;
 use super::tree::{EntryKind, Meta};
 
 pub mod android_boot;
+pub mod android_payload;
 pub mod android_super;
 pub mod ar;
 pub mod bzip2;
@@ -66,6 +67,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &android_boot::AndroidBoot,
     &android_boot::AndroidVendorBoot,
     &android_super::AndroidSuper,
+    &android_payload::AndroidPayload,
     &qcow2::Qcow2,
     &gpt::Gpt,
     &mbr::Mbr,
