@@ -48,6 +48,7 @@ seed() {
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
         squashfs_old) cp $fx/sqfs-old/*.sqfs "corpus/$1/" ;;
         matter_ota) cp $fx/matter-ota.bin "corpus/$1/" ;;
+        sevenzip) cp $fx/7z/*.7z "corpus/$1/" ;;
         android_payload) cp $fx/android-payload.bin "corpus/$1/" ;;
         yaffs2) for f in $fx/yaffs2/*.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
         dlink_shrs) cp $fx/encrypted/dlink-shrs.bin "corpus/$1/" ;;

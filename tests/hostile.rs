@@ -946,3 +946,15 @@ fn yaffs2_images_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged yaffs2 images reported: {reported:?}");
 }
+
+#[test]
+fn sevenzip_archives_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["tree.7z", "tree-bcj.7z", "tree-pass.7z", "tree-hidden.7z"] {
+        let data = std::fs::read(root().join("tests/fixtures/7z").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged 7z archives reported: {reported:?}");
+}

@@ -33,6 +33,7 @@ pub mod option_rom;
 pub mod qcow2;
 pub mod romfs;
 pub mod sealed;
+pub mod sevenzip;
 pub mod sparse;
 pub mod squashfs;
 pub mod squashfs_old;
@@ -86,6 +87,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
+    &sevenzip::SevenZip,
     &ar::Ar,
     &ihex::IntelHex,
     &srec::Srec,
