@@ -335,3 +335,85 @@ fn an_android_ota_payload_gives_its_full_partitions() {
         ]
     );
 }
+
+fn fw_section(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = ((4 + body.len()) as u32 | u32::from(kind) << 24)
+        .to_le_bytes()
+        .to_vec();
+    out.extend_from_slice(body);
+    out.resize(out.len().next_multiple_of(4), 0);
+    out
+}
+
+/// A one-file FFS2 volume (PI specification headers and checksums; the same
+/// builder as tests/hostile.rs's firmware block).
+fn fw_volume(file_type: u8, sections: &[u8]) -> Vec<u8> {
+    let mut file = vec![0x5a; 16];
+    file.extend_from_slice(&[0, 0xaa, file_type, 0]);
+    file.extend_from_slice(&((24 + sections.len()) as u32).to_le_bytes()[..3]);
+    file.push(0);
+    let sum = file
+        .iter()
+        .fold(0u8, |s, &b| s.wrapping_add(b))
+        .wrapping_sub(0xaa);
+    file[16] = sum.wrapping_neg();
+    file[23] = 0xf8;
+    file.extend_from_slice(sections);
+    let len = (0x48 + file.len()).next_multiple_of(0x200);
+    let mut fv = vec![0u8; 16];
+    fv.extend_from_slice(&[
+        0x78, 0xe5, 0x8c, 0x8c, 0x3d, 0x8a, 0x1c, 0x4f, 0x99, 0x35, 0x89, 0x61, 0x85, 0xc3, 0x2d,
+        0xd3,
+    ]);
+    fv.extend_from_slice(&(len as u64).to_le_bytes());
+    fv.extend_from_slice(b"_FVH");
+    fv.extend_from_slice(&0x0004_feffu32.to_le_bytes());
+    fv.extend_from_slice(&[0x48, 0, 0, 0, 0, 0, 0, 2]);
+    fv.extend_from_slice(&((len / 0x200) as u32).to_le_bytes());
+    fv.extend_from_slice(&0x200u32.to_le_bytes());
+    fv.extend_from_slice(&[0; 8]);
+    let sum = fv.chunks(2).fold(0u16, |s, w| {
+        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
+    fv[0x32..0x34].copy_from_slice(&sum.wrapping_neg().to_le_bytes());
+    fv.extend_from_slice(&file);
+    fv.resize(len, 0xff);
+    fv
+}
+
+/// A DXE driver whose PE32 and UI sections sit in an LZMA-F86 GUID-defined
+/// section (EDK II's `LzmaF86Compress`: x86 BCJ, then LZMA; the stream from
+/// tests/fixtures/bcj/make.py) comes out as the original code.
+#[test]
+fn a_uefi_lzma_f86_section_gives_the_original_code() {
+    let code = std::fs::read(root().join("tests/fixtures/bcj/text.orig")).unwrap();
+    let stream = std::fs::read(root().join("tests/fixtures/bcj/lzma-f86.bin")).unwrap();
+    let mut guided = vec![
+        0xbd, 0xe6, 0x2a, 0xd4, 0x52, 0x13, 0xfb, 0x4b, 0x90, 0x9a, 0xca, 0x72, 0xa6, 0xea, 0xe8,
+        0x89,
+    ];
+    guided.extend_from_slice(&24u16.to_le_bytes()); // data offset from the section start
+    guided.extend_from_slice(&1u16.to_le_bytes()); // PROCESSING_REQUIRED
+    guided.extend_from_slice(&stream);
+    let fv = fw_volume(0x07, &fw_section(0x02, &guided));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("f86.fv");
+    std::fs::write(&path, &fv).unwrap();
+    let (code_rc, v) = json(&["unpack", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code_rc, 0, "{}", v["notes"]);
+    assert_eq!(
+        layers_detail(&v)[0],
+        format!(
+            "{}@0x0:uefi-fv uefi-fv 0 6144 | UEFI firmware volume, FFS v2, 1 files, LZMA (x86 BCJ) compressed sections",
+            path.display()
+        )
+    );
+    let efi = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| s(&f["path"]).ends_with("/BcjDriver/BcjDriver.efi"))
+        .unwrap_or_else(|| panic!("{}", v["files"]));
+    use sha2::Digest;
+    assert_eq!(s(&efi["sha256"]), hex::encode(sha2::Sha256::digest(&code)));
+}
