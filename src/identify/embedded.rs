@@ -3,7 +3,6 @@
 //! package-metadata note (`.note.package`). Unlike version strings these are
 //! written by the build itself, so each entry becomes a component as is.
 
-use super::purl_escape;
 use crate::model::{Component, Evidence};
 use flate2::read::ZlibDecoder;
 use object::{Object, ObjectSection, ObjectSegment};
@@ -91,7 +90,7 @@ fn dep_v0_components(path: &str, deps: DepV0) -> Vec<Component> {
                 p.source.clone()
             };
             Found {
-                purl: format!("pkg:cargo/{}@{}", p.name, purl_escape(&p.version)),
+                purl: crate::purl::build("cargo", None, &p.name, &p.version, &[]),
                 cpe: None,
                 evidence: Evidence {
                     method: "cargo-auditable".to_string(),
@@ -263,7 +262,7 @@ fn go_components(path: &str, version: &str, modinfo: &str) -> Vec<Component> {
                 Found {
                     name: "go".to_string(),
                     version: go.to_string(),
-                    purl: format!("pkg:generic/go@{}", purl_escape(go)),
+                    purl: crate::purl::generic("go", go),
                     cpe: super::catalog::cpe("go", go),
                     ecosystem: "generic".to_string(),
                     evidence: evidence(format!("built with {version}")),
@@ -301,7 +300,7 @@ fn go_components(path: &str, version: &str, modinfo: &str) -> Vec<Component> {
         }
         found.push(
             Found {
-                purl: format!("pkg:golang/{module}@{}", purl_escape(&version)),
+                purl: crate::purl::golang(&module, &version),
                 name: module,
                 version,
                 cpe: None,
@@ -341,23 +340,14 @@ fn package_note(path: &str, file: &object::File) -> Vec<Component> {
         .filter_map(|(_, _, desc)| {
             let json = desc.split(|&b| b == 0).next().unwrap_or(desc);
             let note: PackageNote = serde_json::from_slice(json).ok()?;
-            let namespace = note
-                .os
-                .as_deref()
-                .map(|os| format!("{os}/"))
-                .unwrap_or_default();
-            let arch = note
-                .architecture
-                .as_deref()
-                .map(|a| format!("?arch={a}"))
-                .unwrap_or_default();
             Some(
                 Found {
-                    purl: format!(
-                        "pkg:{}/{namespace}{}@{}{arch}",
-                        note.kind,
-                        note.name,
-                        purl_escape(&note.version)
+                    purl: crate::purl::build(
+                        &note.kind,
+                        note.os.as_deref(),
+                        &note.name,
+                        &note.version,
+                        &[("arch", note.architecture.as_deref().unwrap_or_default())],
                     ),
                     evidence: evidence_note(path, json),
                     name: note.name,

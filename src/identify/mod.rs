@@ -113,7 +113,7 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
         if product {
             grouped.entry((name, version)).or_default().push(evidence);
         } else {
-            let purl = format!("pkg:generic/{name}@{}", purl_escape(&version));
+            let purl = crate::purl::generic(&name, &version);
             match embedded.get_mut(&purl) {
                 Some(known) => known.sources.push(evidence),
                 None => {
@@ -191,7 +191,7 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
                 .map(|p| p.purl_type.clone())
                 .unwrap_or_else(|| "generic".to_string());
             Component {
-                purl: format!("pkg:{purl_type}/{product}@{}", purl_escape(&version)),
+                purl: crate::purl::build(&purl_type, None, &product, &version, &[]),
                 cpe: catalog::cpe(&product, &version),
                 name: product,
                 version,
@@ -378,19 +378,6 @@ pub fn conflicts(components: &[Component]) -> Vec<Conflict> {
     found
 }
 
-/// Percent-encodes what the purl spec does not allow raw in a version.
-pub fn purl_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b".-_~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,11 +412,6 @@ mod tests {
             .map(|c| format!("{} {}", c.name, c.version))
             .collect();
         assert_eq!(got, ["bash 5.2.15"]);
-    }
-
-    #[test]
-    fn purl_versions_are_escaped() {
-        assert_eq!(purl_escape("1:1.35.0-4+b3"), "1%3A1.35.0-4%2Bb3");
     }
 
     fn component(name: &str, version: &str, method: &str, upstream: Option<&str>) -> Component {

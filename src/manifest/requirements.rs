@@ -127,7 +127,7 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
         None => (rest.replace(' ', ""), true),
     };
     let purl = if unpinned {
-        format!("pkg:pypi/{name}")
+        crate::purl::build("pypi", None, &name, "", &[])
     } else {
         crate::purl::build("pypi", None, &name, &version, &[])
     };
@@ -151,7 +151,7 @@ fn unpinned_url(raw_name: &str, url: &str, path: &str, line: usize) -> Component
     let raw_name = raw_name.split('[').next().unwrap_or(raw_name);
     let name = pypi_name(raw_name);
     let mut c = Package {
-        purl: format!("pkg:pypi/{name}"),
+        purl: crate::purl::build("pypi", None, &name, "", &[]),
         name,
         version: url.to_string(),
         ecosystem: "pypi",

@@ -216,6 +216,11 @@ fn findings(out: &mut String, r: &ScanReport) {
                 .unwrap_or_default();
             let why = match (&f.state, &f.analysis, &f.suppressed) {
                 (FindingState::Suppressed, _, Some(s)) => format!(" [suppressed: {}]", s.reason),
+                // Said once: an open distribution verdict is already the
+                // summary's fix note.
+                (FindingState::Active, Some(a), _) if f.summary.contains(&a.detail) => {
+                    String::new()
+                }
                 (FindingState::Active, Some(a), _) => format!(" [{}]", a.detail),
                 (FindingState::Active, None, _) => String::new(),
                 (_, Some(a), _) => format!(" [{}]", a.detail),
