@@ -38,7 +38,7 @@ impl Format for DlinkEncrptedImg {
 
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let len = be32(data, 12).ok_or(Rejection::NotThisFormat)? as usize;
-        if !data.starts_with(MAGIC) || len == 0 || len % 16 != 0 {
+        if !data.starts_with(MAGIC) || len == 0 || !len.is_multiple_of(16) {
             return Err(Rejection::NotThisFormat);
         }
         let Some(ciphertext) = data.get(HEADER_LEN..HEADER_LEN + len) else {

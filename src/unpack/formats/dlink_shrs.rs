@@ -97,7 +97,7 @@ fn lengths(data: &[u8]) -> Option<(usize, usize)> {
     }
     let plain = be32(data, 4)? as usize;
     let padded = be32(data, 8)? as usize;
-    (plain > 0 && padded % 16 == 0 && padded >= plain && padded - plain < 16)
+    (plain > 0 && padded.is_multiple_of(16) && padded >= plain && padded - plain < 16)
         .then_some((plain, padded))
 }
 

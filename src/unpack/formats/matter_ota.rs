@@ -109,7 +109,7 @@ impl Format for MatterOta {
             return Err(Rejection::NotThisFormat);
         };
         let header_len = header_len as usize;
-        if header_len < 2 || header_len > MAX_HEADER || total < (PREFIX_LEN + header_len) as u64 {
+        if !(2..=MAX_HEADER).contains(&header_len) || total < (PREFIX_LEN + header_len) as u64 {
             return Err(Rejection::NotThisFormat);
         }
         let header = data

@@ -110,7 +110,7 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
             .trim_start_matches('/')
             .to_string();
         let mode = (entry.has_windows_attributes && entry.windows_attributes & UNIX_EXTENSION != 0)
-            .then(|| entry.windows_attributes >> 16);
+            .then_some(entry.windows_attributes >> 16);
         let meta = mode.map(|m| Meta::new(m, 0, 0));
         let declared = entry.size();
         let mut contents = Vec::new();

@@ -255,13 +255,16 @@ impl Tags {
     }
 }
 
+/// Where a data chunk's newest copy is: page offset, byte count, (sequence, page).
+type Chunk = (usize, usize, (u32, usize));
+
 /// What the scan found: each object's newest header and each chunk's newest copy.
 #[derive(Default)]
 struct Scan {
     /// Object id to (header, its version).
     objects: HashMap<u32, (Header, (u32, usize))>,
     /// (object id, chunk id) to (page offset, byte count, version).
-    chunks: HashMap<(u32, u32), (usize, usize, (u32, usize))>,
+    chunks: HashMap<(u32, u32), Chunk>,
     /// Header versions superseded by a newer one.
     versions: usize,
     end: usize,
