@@ -46,6 +46,14 @@ seed() {
         zlib) cp $fx/text.zlib "corpus/$1/" ;;
         jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
+        squashfs_old) cp $fx/sqfs-old/*.sqfs "corpus/$1/" ;;
+        matter_ota) cp $fx/matter-ota.bin "corpus/$1/" ;;
+        sevenzip) cp $fx/7z/*.7z "corpus/$1/" ;;
+        android_payload) cp $fx/android-payload.bin "corpus/$1/" ;;
+        yaffs2) for f in $fx/yaffs2/*.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
+        dlink_shrs) cp $fx/encrypted/dlink-shrs.bin "corpus/$1/" ;;
+        dlink_encrpted_img) head -c 4096 $fx/encrypted/dlink-encrpted.img > "corpus/$1/head.img" ;;
+        sealed) cp $fx/encrypted/openssl-salted.bin $fx/encrypted/pgp-message.asc $fx/encrypted/luks1-head.bin "corpus/$1/" ;;
         uefi) cp $fx/uefi.fv "corpus/$1/" ;;
         option_rom) cp $fx/optionrom-efi.rom ../tests/data/firmware/vgabios-stdvga.bin "corpus/$1/" ;;
         tiano) cp $fx/text.efi $fx/mixed.tiano "corpus/$1/" ;;

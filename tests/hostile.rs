@@ -853,3 +853,108 @@ fn firmware_formats_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged firmware inputs reported: {reported:?}");
 }
+
+// ---------------------------------------------------------------------------
+// More vendor formats (issue 18, second part): squashfs 2.x/3.x with vendor
+// LZMA, encrypted containers, salvaged archives. Kept apart from the cases
+// above to keep merges easy.
+// ---------------------------------------------------------------------------
+
+/// `data` cut at 16 points and with 4 rounds of bit flips, each run through
+/// `fwaudit unpack --json`: every run ends in exit 0 or 2 with a report, and
+/// an exit 2 names a problem. Returns how many of the 20 ended in exit 2.
+fn cut_and_flip(dir: &Path, base: &str, data: &[u8]) -> usize {
+    let mut variants: Vec<(String, Vec<u8>)> = (1..=16)
+        .map(|i| (format!("cut{i}"), data[..data.len() * i / 17].to_vec()))
+        .collect();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..4 {
+        let mut flipped = data.to_vec();
+        for _ in 0..1 + data.len() / 64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let at = (state % data.len() as u64) as usize;
+            flipped[at] ^= 1 << (state >> 59 & 7);
+        }
+        variants.push((format!("flip{round}"), flipped));
+    }
+    let mut errors = 0;
+    for (label, bytes) in variants {
+        let image = write(dir, &format!("{label}-{base}"), &bytes);
+        let (code, v) = json(&["unpack", &image, "--json"]);
+        assert!(matches!(code, 0 | 2), "{base} {label}: exit {code}");
+        assert!(v["layers"].is_array() && v["notes"].is_array());
+        if code == 2 {
+            assert!(!notes(&v).is_empty(), "{base} {label}: exit 2, no note");
+            errors += 1;
+        }
+    }
+    errors
+}
+
+#[test]
+fn old_squashfs_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for entry in std::fs::read_dir(root().join("tests/fixtures/sqfs-old")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("sqfs") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let base = path.file_name().unwrap().to_str().unwrap().to_string();
+        let errors = cut_and_flip(tmp.path(), &base, &data);
+        reported.push(format!("{base} {errors}/20"));
+    }
+    assert_eq!(reported.len(), 9, "{reported:?}");
+    eprintln!("damaged old squashfs images reported: {reported:?}");
+}
+
+#[test]
+fn encrypted_containers_and_ota_headers_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "dlink-shrs.bin",
+        "dlink-encrpted.img",
+        "openssl-salted.bin",
+        "pgp-message.asc",
+        "luks1-head.bin",
+        "../matter-ota.bin",
+        "../android-payload.bin",
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures/encrypted").join(name)).unwrap();
+        let name = name.trim_start_matches("../");
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged encrypted containers reported: {reported:?}");
+}
+
+#[test]
+fn yaffs2_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["le-2k", "be-2k", "le-4k", "le-2k-nooob", "le-2k-rewritten"] {
+        let gz =
+            std::fs::read(root().join(format!("tests/fixtures/yaffs2/{name}.yaffs2.gz"))).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut data).unwrap();
+        let errors = cut_and_flip(tmp.path(), &format!("{name}.yaffs2"), &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged yaffs2 images reported: {reported:?}");
+}
+
+#[test]
+fn sevenzip_archives_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["tree.7z", "tree-bcj.7z", "tree-pass.7z", "tree-hidden.7z"] {
+        let data = std::fs::read(root().join("tests/fixtures/7z").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged 7z archives reported: {reported:?}");
+}

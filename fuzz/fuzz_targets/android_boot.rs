@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the AndroidBoot reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{android_boot::AndroidBoot, Format};
+use fwaudit::unpack::formats::{Format, android_boot::AndroidBoot};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

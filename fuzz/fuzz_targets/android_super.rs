@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the Android super (LP metadata) reader at offset 0.
 #![no_main]
 
-use fwaudit::unpack::formats::{android_super::AndroidSuper, Format};
+use fwaudit::unpack::formats::{Format, android_super::AndroidSuper};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

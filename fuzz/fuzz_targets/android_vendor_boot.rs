@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the AndroidVendorBoot reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{android_boot::AndroidVendorBoot, Format};
+use fwaudit::unpack::formats::{Format, android_boot::AndroidVendorBoot};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

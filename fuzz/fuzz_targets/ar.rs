@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the ar parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{ar::Ar, Format};
+use fwaudit::unpack::formats::{Format, ar::Ar};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

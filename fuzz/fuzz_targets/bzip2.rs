@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the bzip2 parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{bzip2::Bzip2, Format};
+use fwaudit::unpack::formats::{Format, bzip2::Bzip2};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

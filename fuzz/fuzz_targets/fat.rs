@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the FAT reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{fat::Fat, Format};
+use fwaudit::unpack::formats::{Format, fat::Fat};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the Gpt reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{gpt::Gpt, Format};
+use fwaudit::unpack::formats::{Format, gpt::Gpt};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

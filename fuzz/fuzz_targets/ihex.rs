@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the IntelHex reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{ihex::IntelHex, Format};
+use fwaudit::unpack::formats::{Format, ihex::IntelHex};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the ISO 9660 reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{iso9660::Iso9660, Format};
+use fwaudit::unpack::formats::{Format, iso9660::Iso9660};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

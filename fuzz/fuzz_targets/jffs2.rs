@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the jffs2 parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{jffs2::Jffs2, Format};
+use fwaudit::unpack::formats::{Format, jffs2::Jffs2};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

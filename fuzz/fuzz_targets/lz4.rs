@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the lz4 parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{lz4::Lz4, Format};
+use fwaudit::unpack::formats::{Format, lz4::Lz4};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

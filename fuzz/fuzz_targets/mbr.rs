@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the Mbr reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{mbr::Mbr, Format};
+use fwaudit::unpack::formats::{Format, mbr::Mbr};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

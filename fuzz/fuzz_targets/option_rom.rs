@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the OptionRom reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{option_rom::OptionRom, Format};
+use fwaudit::unpack::formats::{Format, option_rom::OptionRom};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the qcow2 reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{qcow2::Qcow2, Format};
+use fwaudit::unpack::formats::{Format, qcow2::Qcow2};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

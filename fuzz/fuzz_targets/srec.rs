@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the Srec reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{srec::Srec, Format};
+use fwaudit::unpack::formats::{Format, srec::Srec};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the xz parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{xz::Xz, Format};
+use fwaudit::unpack::formats::{Format, xz::Xz};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the zstd parser at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{zstd::Zstd, Format};
+use fwaudit::unpack::formats::{Format, zstd::Zstd};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -5,6 +5,7 @@
 //! says where it sits (`fw.bin@0x40000:squashfs`), and problems met on the way
 //! become [`Note`]s; the rest of the target is still unpacked.
 
+pub mod bcj;
 pub mod carve;
 pub mod compress;
 pub mod directory;

@@ -6,11 +6,14 @@ use super::limits::Budget;
 use super::tree::{EntryKind, Meta};
 
 pub mod android_boot;
+pub mod android_payload;
 pub mod android_super;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
+pub mod dlink_encrpted_img;
+pub mod dlink_shrs;
 pub mod dtb;
 pub mod erofs;
 pub mod ext;
@@ -24,12 +27,16 @@ pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
 pub mod lzop;
+pub mod matter_ota;
 pub mod mbr;
 pub mod option_rom;
 pub mod qcow2;
 pub mod romfs;
+pub mod sealed;
+pub mod sevenzip;
 pub mod sparse;
 pub mod squashfs;
+pub mod squashfs_old;
 pub mod srec;
 pub mod tar;
 pub mod trx;
@@ -38,13 +45,20 @@ pub mod ubifs;
 pub mod uefi;
 pub mod uimage;
 pub mod xz;
+pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
 
 /// Every format the carver looks for.
 pub static FORMATS: &[&dyn Format] = &[
+    &dlink_shrs::DlinkShrs,
+    &dlink_encrpted_img::DlinkEncrptedImg,
+    &sealed::Luks,
+    &sealed::OpensslSalted,
+    &sealed::PgpArmor,
     &uimage::UImage,
+    &matter_ota::MatterOta,
     &fit::Fit,
     &dtb::Dtb,
     &trx::Trx,
@@ -54,22 +68,26 @@ pub static FORMATS: &[&dyn Format] = &[
     &android_boot::AndroidBoot,
     &android_boot::AndroidVendorBoot,
     &android_super::AndroidSuper,
+    &android_payload::AndroidPayload,
     &qcow2::Qcow2,
     &gpt::Gpt,
     &mbr::Mbr,
     &fat::Fat,
     &squashfs::Squashfs,
+    &squashfs_old::SquashfsVendor,
     &ext::Ext,
     &erofs::Erofs,
     &iso9660::Iso9660,
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
+    &yaffs2::Yaffs2,
     &ubi::Ubi,
     &ubifs::Ubifs,
     &cpio::Cpio,
     &tar::Tar,
     &zip::Zip,
+    &sevenzip::SevenZip,
     &ar::Ar,
     &ihex::IntelHex,
     &srec::Srec,

@@ -156,7 +156,12 @@ impl Format for Squashfs {
     }
 
     fn declared_len(&self, data: &[u8]) -> Option<u64> {
-        Superblock::parse(data).map(|sb| sb.bytes_used)
+        match Superblock::parse(data)? {
+            sb if (1..=3).contains(&sb.major) => {
+                super::squashfs_old::SquashfsVendor.declared_len(data)
+            }
+            sb => Some(sb.bytes_used),
+        }
     }
 
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
@@ -164,12 +169,8 @@ impl Format for Squashfs {
         // Versions 1-3 exist in old firmware; anything else is a chance match.
         match (sb.major, sb.minor) {
             (4, 0) => {}
-            (1..=3, _) => {
-                return Err(Rejection::Corrupt(format!(
-                    "squashfs {}.{} is not supported yet (only 4.0)",
-                    sb.major, sb.minor
-                )));
-            }
+            // The older layouts have a reader of their own.
+            (1..=3, _) => return super::squashfs_old::extract(data, budget),
             _ => return Err(Rejection::NotThisFormat),
         }
         sb.check(data.len() as u64).map_err(Rejection::Corrupt)?;

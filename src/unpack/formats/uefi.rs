@@ -565,6 +565,12 @@ impl Walk<'_> {
                 let decoded = compress::lzma_alone(data, cap);
                 self.decoded(decoded, "LZMA", what, depth, leaves);
             }
+            GUID_LZMA_F86 => {
+                self.codecs.insert("LZMA (x86 BCJ)");
+                let mut decoded = compress::lzma_alone(data, cap);
+                crate::unpack::bcj::x86_decode(&mut decoded.data);
+                self.decoded(decoded, "LZMA (x86 BCJ)", what, depth, leaves);
+            }
             GUID_TIANO => {
                 self.codecs.insert("Tiano");
                 let decoded = tiano::decompress(data, tiano::Variant::Tiano, cap);
@@ -576,7 +582,6 @@ impl Walk<'_> {
             _ if attributes & 1 == 0 => self.sections(data, what, charged, depth + 1, leaves),
             other => {
                 let codec = match other {
-                    GUID_LZMA_F86 => "LZMA with the x86 BCJ filter",
                     GUID_BROTLI => "Brotli",
                     _ => "an unknown GUID-defined encoding",
                 };

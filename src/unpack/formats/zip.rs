@@ -72,9 +72,8 @@ impl Format for Zip {
             if std::mem::replace(&mut budget.eocd_memo.reported_missing, true) {
                 return Err(Rejection::NotThisFormat);
             }
-            return Err(Rejection::Corrupt(
-                "zip: no end-of-central-directory record matches this archive (truncated?)".into(),
-            ));
+            // A cut archive: its local headers still lead from member to member.
+            return salvage(data, budget);
         };
         let image = &data[..end];
         match catch_unwind(AssertUnwindSafe(|| read_all(image, budget))) {
@@ -167,6 +166,244 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
     Ok(out)
 }
 
+/// Reads a zip whose end (central directory) is missing from its local
+/// headers alone: every member whose data is whole (and whose CRC-32
+/// matches) is kept, and a note names where the archive was cut. A member
+/// with a data descriptor is read when deflated (the stream ends itself).
+fn salvage(data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+    let mut out = Extracted {
+        filesystem: true,
+        ..Default::default()
+    };
+    let mut at = 0usize;
+    let cut = loop {
+        if data.get(at..at + 4) != Some(b"PK\x03\x04") {
+            break match data.get(at..at + 4) {
+                // The central directory starts: only its end is missing.
+                Some(b"PK\x01\x02") => format!("in the central directory at {at:#x}"),
+                _ => format!("at {at:#x}, where no member header follows"),
+            };
+        }
+        let (
+            Some(flags),
+            Some(method),
+            Some(crc),
+            Some(csize),
+            Some(usize_),
+            Some(name_len),
+            Some(extra_len),
+        ) = (
+            le16(data, at + 6),
+            le16(data, at + 8),
+            le32(data, at + 14),
+            le32(data, at + 18),
+            le32(data, at + 22),
+            le16(data, at + 26),
+            le16(data, at + 28),
+        )
+        else {
+            break format!("inside the member header at {at:#x}");
+        };
+        let name_at = at + 30;
+        let body_at = name_at + name_len as usize + extra_len as usize;
+        let Some(name) = data.get(name_at..name_at + name_len as usize) else {
+            break format!("inside the member header at {at:#x}");
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        if out.entries.len() >= budget.limits.max_entries {
+            out.notes.push(Problem::Limit(format!(
+                "zip has more than {} entries; the rest were skipped",
+                budget.limits.max_entries
+            )));
+            break String::new();
+        }
+        let descriptor = flags & 8 != 0;
+        // ZIP64 keeps the sizes in an extra field (id 1) when the header says 0xffffffff.
+        let extra = data
+            .get(name_at + name_len as usize..body_at)
+            .unwrap_or_default();
+        let zip64 = zip64_sizes(extra);
+        let (csize, usize_) = match zip64 {
+            Some((u, c)) if csize == u32::MAX || usize_ == u32::MAX => (
+                u32::try_from(c).unwrap_or(u32::MAX - 1),
+                u32::try_from(u).unwrap_or(u32::MAX - 1),
+            ),
+            _ => (csize, usize_),
+        };
+        let (contents, used) =
+            match member(data, body_at, method, descriptor, csize, usize_, budget) {
+                Ok(m) => m,
+                Err(Cut::Short) => break format!("inside member {name} (header at {at:#x})"),
+                Err(Cut::Skip(why)) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: {name} (header at {at:#x}): {why}"
+                    )));
+                    at = body_at + csize as usize;
+                    continue;
+                }
+                Err(Cut::Stop(why)) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: {name} (header at {at:#x}): {why}"
+                    )));
+                    break format!("after member {name}, whose end cannot be found");
+                }
+            };
+        let mut next = body_at + used;
+        let mut want_crc = crc;
+        if descriptor {
+            // Optional signature, CRC-32, sizes (8-byte with ZIP64).
+            let d = if le32(data, next) == Some(0x0807_4b50) {
+                next + 4
+            } else {
+                next
+            };
+            let len = if zip64.is_some() { 20 } else { 12 };
+            match le32(data, d) {
+                Some(c) if d + len <= data.len() => {
+                    want_crc = c;
+                    next = d + len;
+                }
+                _ => break format!("inside the data descriptor of member {name}"),
+            }
+        }
+        if crc32fast::hash(&contents) != want_crc {
+            out.notes.push(Problem::Error(format!(
+                "zip: {name} (header at {at:#x}): CRC-32 does not match; skipped"
+            )));
+        } else if !name.is_empty() {
+            let path = name.trim_start_matches("./").trim_start_matches('/');
+            if !path.is_empty() {
+                let is_dir = path.ends_with('/');
+                out.entries.push(Entry {
+                    path: path.trim_end_matches('/').to_string(),
+                    kind: if is_dir {
+                        EntryKind::Dir
+                    } else {
+                        EntryKind::File
+                    },
+                    data: contents,
+                    meta: None,
+                });
+            }
+        }
+        at = next;
+    };
+    if out.entries.is_empty() {
+        return Err(Rejection::Corrupt(format!(
+            "zip: no end-of-central-directory record matches this archive and no member is whole: cut {cut}"
+        )));
+    }
+    out.size = at as u64;
+    out.detail = Some(format!(
+        "zip without its central directory, {} whole members salvaged",
+        out.entries.len()
+    ));
+    if !cut.is_empty() {
+        out.notes.push(Problem::Error(format!(
+            "zip is truncated: no end-of-central-directory record; cut {cut}; {} whole members kept",
+            out.entries.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The (uncompressed, compressed) sizes of a ZIP64 extra field in a local header.
+fn zip64_sizes(extra: &[u8]) -> Option<(u64, u64)> {
+    let mut at = 0;
+    while at + 4 <= extra.len() {
+        let id = le16(extra, at)?;
+        let len = le16(extra, at + 2)? as usize;
+        if id == 1 {
+            return Some((super::le64(extra, at + 4)?, super::le64(extra, at + 12)?));
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+/// Why a salvaged member was not kept.
+enum Cut {
+    /// Its data runs past the end of the input.
+    Short,
+    /// Unreadable, but its size is known: the next member can be found.
+    Skip(String),
+    /// Unreadable and of unknown size: nothing after it can be found.
+    Stop(String),
+}
+
+/// One member's contents and how many input bytes its data took.
+fn member(
+    data: &[u8],
+    body_at: usize,
+    method: u16,
+    descriptor: bool,
+    csize: u32,
+    usize_: u32,
+    budget: &mut Budget,
+) -> Result<(Vec<u8>, usize), Cut> {
+    let sized = !descriptor || csize != 0;
+    let body = data.get(body_at..).ok_or(Cut::Short)?;
+    if sized && body.len() < csize as usize {
+        return Err(Cut::Short);
+    }
+    let cap = budget.output_cap(u64::from(csize.max(1)));
+    let (contents, used) = match method {
+        0 if sized => (body[..csize as usize].to_vec(), csize as usize),
+        0 => return Err(Cut::Stop("stored with a data descriptor".into())),
+        8 => {
+            use flate2::{Decompress, FlushDecompress, Status};
+            let input = if sized { &body[..csize as usize] } else { body };
+            let mut z = Decompress::new(false);
+            let want = if sized { u64::from(usize_) } else { cap };
+            if want > cap {
+                return Err(Cut::Skip(format!(
+                    "declares {want} bytes (size/ratio bound); skipped"
+                )));
+            }
+            let mut out = Vec::with_capacity(want.min(1 << 20) as usize);
+            loop {
+                if out.len() == out.capacity() {
+                    out.reserve((out.capacity().max(4096)).min(cap as usize + 1 - out.len()));
+                }
+                let in_pos = z.total_in() as usize;
+                let before = out.len();
+                match z.decompress_vec(&input[in_pos..], &mut out, FlushDecompress::None) {
+                    Ok(Status::StreamEnd) => break,
+                    Ok(_) if out.len() as u64 > cap => {
+                        return Err(Cut::Skip(format!("inflates past {cap} bytes; skipped")));
+                    }
+                    Ok(_) if out.len() == before && z.total_in() as usize == in_pos => {
+                        return Err(if in_pos >= input.len() && !sized {
+                            Cut::Short
+                        } else if sized && in_pos >= input.len() {
+                            Cut::Skip("deflate stream ends early; skipped".into())
+                        } else {
+                            Cut::Stop("deflate stream stalls".into())
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(e) if sized => return Err(Cut::Skip(format!("deflate: {e}; skipped"))),
+                    Err(e) => return Err(Cut::Stop(format!("deflate: {e}"))),
+                }
+            }
+            let used = if sized {
+                csize as usize
+            } else {
+                z.total_in() as usize
+            };
+            (out, used)
+        }
+        m if sized => return Err(Cut::Skip(format!("method {m} is not salvaged; skipped"))),
+        m => return Err(Cut::Stop(format!("method {m} with a data descriptor"))),
+    };
+    if !budget.take(contents.len() as u64) {
+        return Err(Cut::Skip(
+            "total decompressed size bound reached; skipped".into(),
+        ));
+    }
+    Ok((contents, used))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +451,82 @@ mod tests {
                 Err(Rejection::NotThisFormat) => assert!(cut < 30),
                 Err(Rejection::Corrupt(_)) | Err(Rejection::Limit(_)) => {}
             }
+        }
+    }
+
+    /// Cut before its central directory, or inside any member, the fixture
+    /// zip still gives every member whose data is whole, and a note names the cut.
+    #[test]
+    fn a_cut_zip_keeps_its_whole_members() {
+        let whole = Zip
+            .extract(FIXTURE, &mut Budget::new(Limits::default()))
+            .unwrap();
+        let cd = memchr::memmem::find(FIXTURE, b"PK\x01\x02").unwrap();
+        let out = Zip
+            .extract(&FIXTURE[..cd + 10], &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert_eq!(out.size, cd as u64);
+        // The salvage cannot tell symlinks (their mode is in the central directory).
+        let names = |o: &Extracted| {
+            o.entries
+                .iter()
+                .map(|e| (e.path.clone(), e.data.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut expected = names(&whole);
+        for (path, data) in &mut expected {
+            if path == "bin/sh" {
+                *data = b"busybox".to_vec(); // the link's target, as a file
+            }
+        }
+        assert_eq!(names(&out), expected);
+        assert_eq!(
+            out.notes,
+            [Problem::Error(format!(
+                "zip is truncated: no end-of-central-directory record; cut in the central directory at {cd:#x}; {} whole members kept",
+                whole.entries.len()
+            ))]
+        );
+        // Cut inside the third member: the first two stay.
+        let third = memchr::memmem::find_iter(FIXTURE, b"PK\x03\x04")
+            .nth(2)
+            .unwrap();
+        let out = Zip
+            .extract(&FIXTURE[..third + 40], &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert_eq!(names(&out), expected[..2]);
+        assert!(
+            matches!(&out.notes[..], [Problem::Error(m)] if m.contains(&format!(" at {third:#x}")) && m.ends_with("; 2 whole members kept")),
+            "{:?}",
+            out.notes
+        );
+    }
+
+    /// `zip -` output (data descriptor, ZIP64 extra, see salvage.sh) without
+    /// its central directory: the deflate stream's own end bounds the member.
+    #[test]
+    fn a_streamed_member_is_salvaged_through_its_data_descriptor() {
+        let data = include_bytes!("../../../tests/fixtures/streamed.zip");
+        let cd = memchr::memmem::find(data, b"PK\x01\x02").unwrap();
+        let out = Zip
+            .extract(&data[..cd], &mut Budget::new(Limits::default()))
+            .unwrap();
+        let text: String = (1..=200)
+            .map(|i| format!("streamed line {i:03}\n"))
+            .collect();
+        assert_eq!(out.entries.len(), 1);
+        assert_eq!(
+            (out.entries[0].path.as_str(), &out.entries[0].data[..]),
+            ("-", text.as_bytes())
+        );
+        assert_eq!(out.size, cd as u64);
+        // A flipped byte in the stream: the CRC-32 catches it.
+        let mut bad = data[..cd].to_vec();
+        bad[80] ^= 0x10;
+        match Zip.extract(&bad, &mut Budget::new(Limits::default())) {
+            Ok(out) => assert!(out.entries.is_empty() || out.entries[0].data != text.as_bytes()),
+            Err(Rejection::Corrupt(m)) => assert!(m.contains("no member is whole"), "{m}"),
+            Err(e) => panic!("{e:?}"),
         }
     }
 }

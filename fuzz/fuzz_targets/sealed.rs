@@ -1,0 +1,20 @@
+//! Feeds arbitrary bytes to the sealed reader at offset 0, as the carver would.
+#![no_main]
+
+use fwaudit::unpack::formats::{
+    Format,
+    sealed::{Luks, OpensslSalted, PgpArmor},
+};
+use fwaudit::unpack::limits::{Budget, Limits};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_total_bytes: 64 << 20,
+        max_file_size: 16 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
+    let _ = Luks.extract(data, &mut Budget::new(limits.clone()));
+    let _ = OpensslSalted.extract(data, &mut Budget::new(limits.clone()));
+    let _ = PgpArmor.extract(data, &mut Budget::new(limits));
+});

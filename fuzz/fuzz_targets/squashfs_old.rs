@@ -1,0 +1,16 @@
+//! Feeds arbitrary bytes to the squashfs 2.x/3.x reader (standard and vendor
+//! magics) at offset 0, as the carver would.
+#![no_main]
+
+use fwaudit::unpack::formats::squashfs_old;
+use fwaudit::unpack::limits::{Budget, Limits};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_total_bytes: 64 << 20,
+        max_file_size: 16 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
+    let _ = squashfs_old::extract(data, &mut Budget::new(limits));
+});
