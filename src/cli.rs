@@ -215,6 +215,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
+    /// Any finding, informational ones (and those without a rating) included.
+    Info,
     Low,
     Medium,
     High,

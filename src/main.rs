@@ -326,6 +326,7 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
 
 pub(crate) fn severity_of(f: FailOn) -> Severity {
     match f {
+        FailOn::Info => Severity::Info,
         FailOn::Low => Severity::Low,
         FailOn::Medium => Severity::Medium,
         FailOn::High => Severity::High,

@@ -237,7 +237,7 @@ fn rematch_reports_new_and_resolved_without_unpacking() {
     assert_eq!(quiet["images"], 2);
     assert_eq!(quiet["new"], serde_json::json!([]));
     // A new advisory source arrives: the busybox NVD records.
-    let nvd = root().join("../shared/data/nvd/busybox.json");
+    let nvd = root().join("tests/data/nvd/busybox.json");
     assert_eq!(with(h, &["db", "import", nvd.to_str().unwrap()]).code, 0);
     let after = with_json(h, &["fleet", "rematch", "--json"]);
     let new: Vec<String> = after["new"]
