@@ -184,14 +184,19 @@ pub struct UnpackArgs {
 /// Overrides of `fwaudit::unpack::limits::Limits`; unset means the default.
 #[derive(Debug, clap::Args)]
 pub struct LimitArgs {
+    /// Memory one target's unpacking may hold at once (the target, what it
+    /// unpacks to, decoders' buffers); reaching it is a `limit` note. Bytes,
+    /// or with a K, M or G suffix (powers of 1024).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
     /// How many containers deep to recurse.
     #[arg(long, global = true, hide = true, value_name = "N")]
     pub max_depth: Option<usize>,
     /// Total bytes all layers of one target may decompress to.
-    #[arg(long, global = true, hide = true, value_name = "BYTES")]
+    #[arg(long, global = true, hide = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_total_bytes: Option<u64>,
     /// Largest single extracted file.
-    #[arg(long, global = true, hide = true, value_name = "BYTES")]
+    #[arg(long, global = true, hide = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
     /// Output/input ratio past which a stream is treated as a bomb.
     #[arg(long, global = true, hide = true, value_name = "N")]
@@ -221,4 +226,41 @@ pub enum FailOn {
     Medium,
     High,
     Critical,
+}
+
+/// A byte count: digits, optionally followed by K, M or G (KiB, MiB, GiB;
+/// `KiB`/`MiB`/`GiB` and a trailing `B` are accepted too).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (bytes, or a number with K, M or G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_with_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("64kB"), Ok(64 << 10));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
 }

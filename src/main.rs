@@ -98,6 +98,7 @@ fn limits(args: &LimitArgs) -> Limits {
         max_file_size: args.max_file_size.unwrap_or(d.max_file_size),
         max_ratio: args.max_ratio.unwrap_or(d.max_ratio),
         max_entries: args.max_entries.unwrap_or(d.max_entries),
+        max_memory: args.max_memory.unwrap_or(d.max_memory),
     }
 }
 

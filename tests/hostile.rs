@@ -298,8 +298,9 @@ fn an_entry_flood_hits_the_entry_bound_not_memory() {
     let run = fwaudit(&["unpack", &image]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr
-            .contains("cpio has more than 200000 entries; the rest were skipped"),
+        run.stderr.contains(
+            "cpio: the entry bound (200000 entries, --max-entries) reached; the rest of its entries were skipped"
+        ),
         "{}",
         &run.stderr[..run.stderr.len().min(2000)]
     );
@@ -315,7 +316,7 @@ fn an_entry_flood_hits_the_entry_bound_not_memory() {
     assert!(
         notes(&v)
             .join("\n")
-            .contains("tar has more than 1000 entries")
+            .contains("tar: the entry bound (1000 entries, --max-entries) reached")
     );
 }
 
@@ -615,7 +616,7 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
     let n = notes(&v).join("\n");
     assert!(
         n.contains(&format!(
-            "limit {}: ext: /usr/share/big.txt: 1099511638936 bytes exceeds the file size or total size bound; skipped",
+            "limit {}: ext: /usr/share/big.txt: 1099511638936 bytes reach the file size bound (536870912 bytes, --max-file-size); skipped",
             fs("size.img")
         )),
         "{n}"

@@ -7,6 +7,7 @@
 
 pub mod carve;
 pub mod compress;
+pub mod contain;
 pub mod directory;
 pub mod extract;
 pub mod formats;
@@ -96,12 +97,21 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
         scan: Vec::new(),
         escape: None,
     };
-    let budget = Budget::new(limits.clone());
+    let mut budget = Budget::new(limits.clone());
+    let mut root = Part::default();
+    // The target's own bytes are memory held like any other.
+    if let Err(bound) = budget.hold(target.data.len() as u64) {
+        let message = format!(
+            "the target alone ({} bytes) reaches {bound}; nothing unpacked",
+            target.data.len()
+        );
+        root.note(Level::Limit, name, None, message);
+        target.scan = vec![0..target.data.len()];
+        root.files.push(target);
+        return root.finish();
+    }
     let part = examine(&mut target, 0, &budget);
-    let mut root = Part {
-        files: vec![target],
-        ..Part::default()
-    };
+    root.files.push(target);
     root.append(part);
     root.finish()
 }
@@ -291,8 +301,20 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             a.budget.refund();
         }
         let Some((offset, format)) = next else { break };
+        // Once the target's entry bound is spent, nothing carved could hold
+        // an entry (the bound's note was made where it was reached): a
+        // container carved again where a truncated one stopped must not
+        // cost a note, or any work, per entry.
+        if budget.entries_left() == 0 {
+            if let Some(a) = ahead.take() {
+                a.budget.refund();
+            }
+            break;
+        }
         let extracted = if elf {
-            formats::gzip::extract_verified(&data[offset..], &mut budget)
+            extract_contained(format, data.len() - offset, &mut budget, |b| {
+                formats::gzip::extract_verified(&data[offset..], b)
+            })
         } else if let Some(a) =
             ahead.take_if(|a| a.offset == offset && a.format.name() == format.name())
         {
@@ -303,8 +325,19 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             // turns out to cover it (then it is thrown away above).
             let mut next_budget = budget.fork();
             let (here, there) = rayon::join(
-                || format.extract(&data[offset..], &mut budget),
-                || next_format.extract(&data[next_offset..], &mut next_budget),
+                || {
+                    extract_contained(format, data.len() - offset, &mut budget, |b| {
+                        format.extract(&data[offset..], b)
+                    })
+                },
+                || {
+                    extract_contained(
+                        next_format,
+                        data.len() - next_offset,
+                        &mut next_budget,
+                        |b| next_format.extract(&data[next_offset..], b),
+                    )
+                },
             );
             ahead = Some(Ahead {
                 offset: next_offset,
@@ -314,7 +347,9 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             });
             here
         } else {
-            format.extract(&data[offset..], &mut budget)
+            extract_contained(format, data.len() - offset, &mut budget, |b| {
+                format.extract(&data[offset..], b)
+            })
         };
         let extracted = match extracted {
             Ok(extracted) => extracted,
@@ -352,6 +387,30 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     }
     file.scan = uncovered(data.len(), &covered);
     part
+}
+
+/// Runs one format reader on one candidate: a panic inside it (a bug; the
+/// readers are fuzzed not to) costs this layer only and becomes a note
+/// naming the reader and the panic. The layer's ratio bound (see
+/// [`Budget::bound_layer`]) ends with it.
+fn extract_contained(
+    format: &dyn Format,
+    data_len: usize,
+    budget: &mut Budget,
+    extract: impl FnOnce(&mut Budget) -> Result<formats::Extracted, Rejection>,
+) -> Result<formats::Extracted, Rejection> {
+    // Nothing a layer yields, holes and shared blocks included, may exceed
+    // the ratio bound over the bytes it can occupy; readers that know their
+    // own size tighten this.
+    budget.bound_layer(data_len as u64);
+    let result = contain::contain(|| extract(&mut *budget));
+    budget.end_layer();
+    result.unwrap_or_else(|panic| {
+        Err(Rejection::Corrupt(format!(
+            "{} reader panicked ({panic}); this layer is skipped, the rest is still read",
+            format.name()
+        )))
+    })
 }
 
 /// A container extracted ahead of the walk (see [`container_after`]).

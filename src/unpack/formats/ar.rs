@@ -97,16 +97,16 @@ impl Format for Ar {
                 .trim_end_matches('/')
                 .trim_end_matches('\0')
                 .to_string();
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "ar has more than {} members; the rest were skipped",
-                    budget.limits.max_entries
+                    "ar: {bound} reached; the rest of its members were skipped"
                 )));
                 break;
             }
-            if !budget.take(body.len() as u64) {
+            if let Err(bound) = budget.charge(body.len() as u64) {
                 out.notes.push(Problem::Limit(format!(
-                    "ar member {name}: total size bound reached; skipped"
+                    "ar member {name}: {} bytes reach {bound}; skipped",
+                    body.len()
                 )));
                 continue;
             }

@@ -213,18 +213,18 @@ impl Format for Fit {
                 .unwrap_or_else(|| "none".into());
             let kind = get("type").map(text).unwrap_or_else(|| "?".into());
             described.push(format!("{entry_name} ({kind}, {codec})"));
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "FIT has more than {} images; the rest were skipped",
-                    budget.limits.max_entries
+                    "FIT: {bound} reached; the rest of its images were skipped"
                 )));
                 break;
             }
             let what = format!("FIT image {entry_name}");
             let contents = if codec == "none" {
-                if !budget.take(payload.len() as u64) {
+                if let Err(bound) = budget.charge(payload.len() as u64) {
                     out.notes.push(Problem::Limit(format!(
-                        "{what}: total size bound reached; skipped"
+                        "{what}: {} bytes reach {bound}; skipped",
+                        payload.len()
                     )));
                     continue;
                 }

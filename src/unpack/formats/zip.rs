@@ -95,11 +95,13 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         detail: Some(format!("zip, {} entries", archive.len())),
         ..Default::default()
     };
+    if let Some(why) = overlap(&mut archive) {
+        return Err(Rejection::Corrupt(why));
+    }
     for i in 0..archive.len() {
-        if out.entries.len() >= budget.limits.max_entries {
+        if let Err(bound) = budget.entry() {
             out.notes.push(Problem::Limit(format!(
-                "zip has more than {} entries; the rest were skipped",
-                budget.limits.max_entries
+                "zip: {bound} reached; the rest of its entries were skipped"
             )));
             break;
         }
@@ -124,8 +126,9 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let cap = budget.output_cap(file.compressed_size().max(1));
         if declared > cap {
             out.notes.push(Problem::Limit(format!(
-                "/{path}: declares {declared} bytes from {} compressed (size/ratio bound); skipped",
-                file.compressed_size()
+                "/{path}: declares {declared} bytes from {} compressed, past {}; skipped",
+                file.compressed_size(),
+                budget.output_cap_cause(file.compressed_size().max(1))
             )));
             continue;
         }
@@ -133,17 +136,41 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let is_link = file.is_symlink();
         let mut contents = Vec::new();
         if !is_dir {
-            // The declared size is checked, but never trusted: read at most cap + 1.
-            let read = (&mut file).take(cap + 1).read_to_end(&mut contents);
-            if let Err(e) = read {
-                out.notes.push(Problem::Error(format!(
-                    "zip: /{path} (local header at {at:#x}): {e}"
-                )));
-                continue;
+            // The declared size is reserved before reading, and never
+            // trusted: at most that much is read, and one byte more is an error.
+            let reservation = match budget.reserve(declared) {
+                Ok(r) => r,
+                Err(bound) => {
+                    out.notes.push(Problem::Limit(format!(
+                        "/{path}: {declared} bytes reach {bound}; skipped"
+                    )));
+                    continue;
+                }
+            };
+            contents.reserve_exact(declared as usize);
+            let read = (&mut file)
+                .take(declared)
+                .read_to_end(&mut contents)
+                .and_then(|_| file.read(&mut [0u8; 1]));
+            match read {
+                Err(e) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: /{path} (local header at {at:#x}): {e}"
+                    )));
+                    continue;
+                }
+                Ok(1..) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: /{path} (local header at {at:#x}) inflates past the {declared} bytes its header declares; skipped"
+                    )));
+                    continue;
+                }
+                Ok(0) => {}
             }
-            if contents.len() as u64 > cap || !budget.take(contents.len() as u64) {
+            if let Err(bound) = budget.keep(reservation, contents.len() as u64) {
                 out.notes.push(Problem::Limit(format!(
-                    "/{path}: inflates past {cap} bytes (size/ratio/total bound); skipped"
+                    "/{path}: {} bytes reach {bound}; skipped",
+                    contents.len()
                 )));
                 continue;
             }
@@ -162,6 +189,30 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         });
     }
     Ok(out)
+}
+
+/// Why the archive is refused when two entries share bytes: the local
+/// header and data of each must lie apart. Overlapping entries are how a
+/// small zip claims many copies of one large stream (David Fifield's
+/// "better zip bomb"); no archiver writes them. Checked on the central
+/// directory and local headers alone, before anything is inflated.
+fn overlap<R: std::io::Read + std::io::Seek>(archive: &mut zip::ZipArchive<R>) -> Option<String> {
+    let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        // An entry that cannot be opened is reported when it is read.
+        let Ok(file) = archive.by_index_raw(i) else {
+            continue;
+        };
+        let end = file.data_start().saturating_add(file.compressed_size());
+        spans.push((file.header_start(), end, i));
+    }
+    spans.sort_unstable();
+    spans.windows(2).find(|w| w[1].0 < w[0].1).map(|w| {
+        format!(
+            "zip entries {} (local header at {:#x}) and {} (at {:#x}) overlap: a zip bomb construction; archive refused",
+            w[0].2, w[0].0, w[1].2, w[1].0
+        )
+    })
 }
 
 #[cfg(test)]
