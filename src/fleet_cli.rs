@@ -108,7 +108,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                     let _ = writeln!(
                         t,
                         "firmware {}{versions}: {} devices: {}",
-                        &g.image[..12],
+                        short(&g.image),
                         g.devices.len(),
                         id_list(&g.devices)
                     );
@@ -153,7 +153,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                         t,
                         "{name} {} in {}: {} devices {}",
                         h.version,
-                        &h.image[..12],
+                        short(&h.image),
                         h.devices.len(),
                         id_list(&h.devices)
                     );
@@ -271,6 +271,13 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     Ok(code)
 }
 
+/// The first 12 characters of an image's SHA-256, as a human-readable line
+/// shows it; a key from a damaged store may be shorter (or not ASCII) and
+/// is then shown whole.
+fn short(image: &str) -> &str {
+    image.get(..12).unwrap_or(image)
+}
+
 /// Device ids a human-readable line lists before "… and N more".
 const LISTED_IDS: usize = 10;
 
@@ -313,7 +320,7 @@ fn render_rematch(s: &RematchSummary) -> String {
                 "{label:<8} {:<8} {} on {} ({} devices)",
                 c.severity.as_str(),
                 c.finding,
-                &c.image[..12],
+                short(&c.image),
                 c.devices
             );
         }

@@ -35,16 +35,23 @@ impl Decoded {
     }
 
     /// Charges the output for good, to be kept in the tree: the memory
-    /// reserved while it grew becomes a charge of its length, and the total
-    /// and layer bounds are charged too. Spare capacity is given back first.
+    /// reserved while it grew (its capacity) stays charged, and its length
+    /// is charged to the total and layer bounds. (Shrinking the vector would
+    /// not help: the allocator reallocates large blocks in place.)
     pub fn keep(&mut self, budget: &mut Budget) -> Result<(), Exceeded> {
-        let len = self.data.len();
-        if self.data.capacity() > len + len / 8 + 4096 {
+        let len = self.data.len() as u64;
+        // A buffer more than twice its length (a short stream in its first
+        // growth step) moves to a smaller one; less spare than that stays.
+        if self.data.capacity() > 2 * self.data.len() {
+            let before = self.data.capacity() as u64;
             self.data.shrink_to_fit();
+            if let Some(r) = &mut self.reservation {
+                r.release(before.saturating_sub(self.data.capacity() as u64));
+            }
         }
         match self.reservation.take() {
-            Some(r) => budget.keep(r, len as u64),
-            None => budget.charge(len as u64),
+            Some(r) => budget.keep(r, len),
+            None => budget.charge(self.data.capacity() as u64),
         }
     }
 }
@@ -81,9 +88,11 @@ impl Sink {
             .saturating_add(1)
     }
 
-    /// Makes capacity for `extra` more bytes, growing by doubling (from
+    /// Makes capacity for `extra` more bytes, growing by half (from
     /// 256 KiB) but never past [`Sink::limit`]; false when the memory bound
-    /// refuses (then `starved` says which).
+    /// refuses (then `starved` says which). While the vector moves, its old
+    /// and its new buffer both exist: both are reserved until the move is
+    /// done, then the old one is given back.
     fn make_room(&mut self, extra: usize) -> bool {
         const FIRST: usize = 256 * 1024;
         let need = self.data.len().saturating_add(extra).min(self.limit());
@@ -92,22 +101,31 @@ impl Sink {
             return true;
         }
         let want = have
-            .saturating_mul(2)
+            .saturating_add(have / 2)
             .max(need)
             .max(FIRST)
             .min(self.limit());
-        if let Some(r) = &mut self.reservation
-            && let Err(e) = r.grow((want - have) as u64)
-        {
-            // Not the doubling: perhaps exactly what is needed still fits.
-            if need == want || r.grow((need - have) as u64).is_err() {
-                self.starved = Some(e);
-                return false;
-            }
-            self.data.reserve_exact(need - self.data.len());
-            return true;
+        let target = match &mut self.reservation {
+            None => want,
+            Some(r) => match r.grow(want as u64) {
+                Ok(()) => want,
+                // Not the growth step: perhaps exactly what is needed fits.
+                Err(e) => {
+                    if need == want || r.grow(need as u64).is_err() {
+                        self.starved = Some(e);
+                        return false;
+                    }
+                    need
+                }
+            },
+        };
+        self.data.reserve_exact(target - self.data.len());
+        if let Some(r) = &mut self.reservation {
+            r.release(have as u64);
+            // The allocator may round the capacity up: that is held too.
+            let extra = self.data.capacity().saturating_sub(target);
+            let _ = r.grow(extra as u64);
         }
-        self.data.reserve_exact(want - self.data.len());
         true
     }
 
@@ -594,8 +612,8 @@ fn run_lzma(
             Action::Run
         };
         if sink.data.len() == sink.data.capacity() {
-            // Room to grow, by doubling, but never past one byte over the cap.
-            let extra = sink.data.capacity().clamp(1, limit);
+            // Room to grow, by half, but never past one byte over the cap.
+            let extra = (sink.data.capacity() / 2).clamp(1, limit);
             if !sink.make_room(extra) {
                 return sink.finish(in_pos, None);
             }

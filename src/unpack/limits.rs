@@ -161,6 +161,13 @@ impl Reservation {
         }
     }
 
+    /// Gives `n` of the reserved bytes back (a buffer that was freed).
+    pub fn release(&mut self, n: u64) {
+        let n = n.min(self.bytes);
+        self.pool.memory.fetch_add(n, Ordering::Relaxed);
+        self.bytes -= n;
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -327,9 +334,10 @@ impl Budget {
         Ok(r)
     }
 
-    /// Keeps `len` bytes of what `reservation` holds for good (the data
-    /// goes into the tree), charging them to the total and the layer's ratio
-    /// bound; the rest of the reservation is returned.
+    /// Keeps what `reservation` holds for good (a buffer of `len` bytes
+    /// goes into the tree; all the memory reserved for it stays charged,
+    /// spare capacity included), charging `len` to the total and the
+    /// layer's ratio bound.
     pub fn keep(&mut self, mut reservation: Reservation, len: u64) -> Result<(), Exceeded> {
         if reservation.bytes < len {
             reservation.grow(len - reservation.bytes)?;
@@ -346,9 +354,9 @@ impl Budget {
             *left -= len;
         }
         // What stays charged moves from the reservation to this fork.
-        reservation.bytes -= len;
         self.taken.total += len;
-        self.taken.memory += len;
+        self.taken.memory += reservation.bytes;
+        reservation.bytes = 0;
         Ok(())
     }
 
@@ -404,10 +412,12 @@ mod tests {
         assert_eq!(r.grow(31), Err(Exceeded::Memory(100)));
         drop(r);
         assert_eq!(a.memory_left(), 100);
-        // Kept: 50 of 80 reserved stay charged, 30 come back.
-        let r = b.reserve(80).unwrap();
+        // Kept: all 80 reserved stay charged (the buffer holds them), 50
+        // bytes of it count towards the total.
+        let mut r = b.reserve(80).unwrap();
+        r.release(10);
         a.keep(r, 50).unwrap();
-        assert_eq!((a.memory_left(), a.remaining()), (50, 950));
+        assert_eq!((a.memory_left(), a.remaining()), (30, 950));
     }
 
     #[test]

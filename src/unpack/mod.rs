@@ -362,6 +362,19 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             Err(Rejection::Limit(message)) => {
                 let message = format!("{} at {offset:#x}: {message}", format.name());
                 part.note(Level::Limit, path, Some(offset as u64), message);
+                // A container refused at a bound is real, only too large:
+                // what it declares it holds is not carved again piece by
+                // piece (its bytes are still scanned).
+                if let Some(len) = format
+                    .declared_len(&data[offset..])
+                    .and_then(|l| usize::try_from(l).ok())
+                    .filter(|&l| l > 0)
+                {
+                    pos = offset.saturating_add(len).min(data.len());
+                    if let Some(a) = ahead.take_if(|a| a.offset < pos) {
+                        a.budget.refund();
+                    }
+                }
                 continue;
             }
         };

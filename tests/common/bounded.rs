@@ -19,10 +19,60 @@ pub struct Bounded {
 
 pub const MIB: u64 = 1 << 20;
 
+/// How a measured run ended, for a table.
+pub struct Measured {
+    /// `0`..`255`, `signal N`, or `killed at the deadline`.
+    pub outcome: String,
+    pub peak_rss: u64,
+    pub wall: Duration,
+    stdout: String,
+    stderr: String,
+    exit: Option<i32>,
+}
+
 /// Runs `bin args` from the repository root with the address space capped
 /// at `address_space` bytes; kills it at `deadline`. Panics (failing the
 /// test) when it was killed, died of a signal, or panicked.
 pub fn run_bounded(bin: &str, args: &[&str], address_space: u64, deadline: Duration) -> Bounded {
+    let m = run_bounded_lenient(bin, args, address_space, deadline);
+    let tail = |s: &str| {
+        let start = s.len().saturating_sub(3000);
+        let start = (start..s.len())
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(s.len());
+        s[start..].to_string()
+    };
+    let Some(code) = m.exit else {
+        panic!(
+            "{args:?}: {} (address space capped at {} MiB); stderr: {}",
+            m.outcome,
+            address_space / MIB,
+            tail(&m.stderr)
+        );
+    };
+    assert!(
+        !m.stderr.contains("panicked"),
+        "{args:?}: fwaudit panicked: {}",
+        tail(&m.stderr)
+    );
+    Bounded {
+        run: Run {
+            code,
+            stdout: m.stdout,
+            stderr: m.stderr,
+        },
+        peak_rss: m.peak_rss,
+        wall: m.wall,
+    }
+}
+
+/// [`run_bounded`] that reports how the run ended instead of failing.
+pub fn run_bounded_lenient(
+    bin: &str,
+    args: &[&str],
+    address_space: u64,
+    deadline: Duration,
+) -> Measured {
     let mut command = Command::new(bin);
     command
         .args(args)
@@ -82,32 +132,21 @@ pub fn run_bounded(bin: &str, args: &[&str], address_space: u64, deadline: Durat
     let wall = start.elapsed();
     let stdout = String::from_utf8_lossy(&stdout.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
-    let tail = |s: &str| s.chars().rev().take(3000).collect::<String>().chars().rev().collect::<String>();
-    assert!(
-        !killed,
-        "{args:?}: still running after {deadline:?}; stderr: {}",
-        tail(&stderr)
-    );
-    assert!(
-        libc::WIFEXITED(status),
-        "{args:?}: died of signal {} (address space capped at {} MiB); stderr: {}",
-        libc::WTERMSIG(status),
-        address_space / MIB,
-        tail(&stderr)
-    );
-    assert!(
-        !stderr.contains("panicked"),
-        "{args:?}: fwaudit panicked: {}",
-        tail(&stderr)
-    );
-    Bounded {
-        run: Run {
-            code: libc::WEXITSTATUS(status),
-            stdout,
-            stderr,
-        },
+    let (outcome, exit) = if killed {
+        (format!("killed at the {deadline:?} deadline"), None)
+    } else if libc::WIFEXITED(status) {
+        let code = libc::WEXITSTATUS(status);
+        (code.to_string(), Some(code))
+    } else {
+        (format!("died of signal {}", libc::WTERMSIG(status)), None)
+    };
+    Measured {
+        outcome,
         // Linux reports kilobytes.
         peak_rss: usage.ru_maxrss as u64 * 1024,
         wall,
+        stdout,
+        stderr,
+        exit,
     }
 }

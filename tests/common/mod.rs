@@ -1,6 +1,9 @@
 //! Runs the built `fwaudit` binary the way a user or CI script would.
 #![allow(dead_code)]
 
+pub mod bounded;
+pub mod hostile_inputs;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
