@@ -327,3 +327,13 @@ fn render_rematch(s: &RematchSummary) -> String {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_short_or_odd_image_key_is_shown_whole() {
+        assert_eq!(super::short("868e0e80a421efc7885af9f9"), "868e0e80a421");
+        assert_eq!(super::short("868e"), "868e");
+        assert_eq!(super::short("aéééééé"), "aéééééé");
+    }
+}

@@ -599,6 +599,46 @@ mod tests {
         assert!(out.notes[0].message.contains("header CRC mismatch"));
     }
 
+    /// A reader that panics (a bug the fuzzers have not found yet).
+    struct Panics;
+
+    impl Format for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        fn magics(&self) -> &'static [&'static [u8]] {
+            &[b"PANIC"]
+        }
+        fn extract(&self, data: &[u8], _: &mut Budget) -> Result<formats::Extracted, Rejection> {
+            let at = data.len() + 10;
+            Ok(formats::Extracted {
+                size: u64::from(data[at]),
+                ..Default::default()
+            })
+        }
+    }
+
+    #[test]
+    fn a_panicking_reader_costs_its_layer_only() {
+        let mut budget = Budget::new(Limits::default());
+        let got = extract_contained(&Panics, 5, &mut budget, |b| Panics.extract(b"PANIC", b));
+        let Err(Rejection::Corrupt(message)) = got else {
+            panic!("{got:?}");
+        };
+        assert!(
+            message.starts_with(
+                "panics reader panicked (index out of bounds: the len is 5 but the index is 15 at src/unpack/mod.rs:"
+            ),
+            "{message}"
+        );
+        assert!(message.ends_with("); this layer is skipped, the rest is still read"));
+        // The next layer is read as usual.
+        let ok = extract_contained(&formats::gzip::Gzip, 3, &mut budget, |_| {
+            Err(Rejection::NotThisFormat)
+        });
+        assert_eq!(ok.unwrap_err(), Rejection::NotThisFormat);
+    }
+
     #[test]
     fn nesting_stops_at_the_depth_bound() {
         use std::io::Write;
