@@ -68,6 +68,9 @@ mod tests {
         assert!(is_date("2027-06-30"));
         assert!(!is_date("2027-02-30"));
         assert!(!is_date("2027-06-30T00:00:00Z"));
-        assert_eq!(parse("2026-11-25T06:30:00Z"), Some(jiff::civil::date(2026, 11, 25)));
+        assert_eq!(
+            parse("2026-11-25T06:30:00Z"),
+            Some(jiff::civil::date(2026, 11, 25))
+        );
     }
 }

@@ -4,7 +4,6 @@
 use crate::cli::FleetCommand;
 use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
 use fwaudit::advisory::Database;
-use fwaudit::advisory::store::now_utc;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
 use fwaudit::fleet::timing;
 use fwaudit::fleet::{Fleet, RematchSummary};
@@ -21,7 +20,7 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
 
 fn options() -> Options {
     Options {
-        today: fwaudit::analyze::outdated::today(),
+        today: fwaudit::date::today(),
         ..Options::default()
     }
 }
@@ -41,7 +40,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         Fleet::open(data_dir)?
     };
     crate::note_migration(&fleet);
-    let now = now_utc();
+    let now = fwaudit::date::now_utc();
     let code = match command {
         FleetCommand::Import {
             file,

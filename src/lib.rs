@@ -8,6 +8,7 @@ pub mod advisory;
 pub mod analyze;
 pub mod binary;
 pub mod datadir;
+pub mod date;
 pub mod fleet;
 pub mod identify;
 pub mod manifest;

@@ -136,7 +136,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
     let options = scan::Options {
         limits: limits.clone(),
         triage,
-        today: fwaudit::analyze::outdated::today(),
+        today: fwaudit::date::today(),
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;
@@ -145,7 +145,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
     } else {
         None
     };
-    let now = fwaudit::advisory::store::now_utc();
+    let now = fwaudit::date::now_utc();
     let bar = progress();
     let mut reports: Vec<ScanReport> = Vec::new();
     let mut failed = false;

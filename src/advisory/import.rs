@@ -227,7 +227,7 @@ pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSumma
         return Err(format!("nothing imported:\n{why}"));
     }
     let mut store = super::store::load(data_dir)?.unwrap_or_default();
-    let now = super::store::now_utc();
+    let now = crate::date::now_utc();
     let mut counts = BTreeMap::new();
     for (source, list) in imported.by_source {
         counts.insert(source.clone(), list.len());

@@ -155,27 +155,6 @@ impl Store {
     }
 }
 
-/// Now as RFC 3339 UTC, to the second.
-pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    utc_stamp(secs)
-}
-
-/// Seconds since 1970 as RFC 3339 UTC (`2026-11-25T06:30:00Z`).
-pub fn utc_stamp(secs: u64) -> String {
-    let date = crate::analyze::outdated::civil_date((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// What `db status` reports.
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -188,7 +167,7 @@ pub struct Status {
 impl Status {
     /// Sources older than `max_age_days`, with their age in days.
     pub fn stale(&self, max_age_days: u64) -> Vec<(String, u64)> {
-        super::update::stale_sources(&self.sources, &now_utc(), max_age_days)
+        stale_sources(&self.sources, &crate::date::today(), max_age_days)
     }
 }
 
@@ -201,4 +180,20 @@ pub fn status(data_dir: &Path) -> Result<Status, String> {
         total: bundled + store.advisories.len(),
         sources: store.sources,
     })
+}
+
+/// Sources imported more than `max_age_days` before `today`, with their age
+/// in days.
+pub fn stale_sources(
+    sources: &BTreeMap<String, SourceInfo>,
+    today: &str,
+    max_age_days: u64,
+) -> Vec<(String, u64)> {
+    sources
+        .iter()
+        .filter_map(|(name, info)| {
+            let age = crate::date::days_between(&info.updated, today)?;
+            (age > max_age_days as i64).then(|| (name.clone(), age as u64))
+        })
+        .collect()
 }

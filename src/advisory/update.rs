@@ -17,7 +17,7 @@
 
 use super::eol::{Cycle, Product};
 use super::import::{self, Imported};
-use super::store::{self, CacheEntry, SourceInfo};
+use super::store::{self, CacheEntry};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -300,7 +300,7 @@ pub fn update(
         cache: &cache,
         progress,
     };
-    let now = store::now_utc();
+    let now = crate::date::now_utc();
     let mut summary = Summary::default();
     let mut new_cache = BTreeMap::new();
     // Everything is fetched and parsed before the store is touched.
@@ -452,7 +452,7 @@ fn nvd_since(store: &store::Store, base: &str, now: &str) -> Option<String> {
     if !info.origins.iter().any(|o| o == base) {
         return None;
     }
-    let age = days(now)? - days(&info.updated)?;
+    let age = crate::date::days_between(&info.updated, now)?;
     (0..NVD_MAX_WINDOW_DAYS)
         .contains(&age)
         .then(|| info.updated.clone())
@@ -546,48 +546,9 @@ fn parse_eol(bytes: &[u8]) -> Result<Product, String> {
     Ok(Product { cycles })
 }
 
-/// Sources older than `max_age_days`, for `db status` warnings.
-pub fn stale_sources(
-    sources: &BTreeMap<String, SourceInfo>,
-    now: &str,
-    max_age_days: u64,
-) -> Vec<(String, u64)> {
-    let today = days(now);
-    sources
-        .iter()
-        .filter_map(|(name, info)| {
-            let age = today?.checked_sub(days(&info.updated)?)?;
-            (age > max_age_days as i64).then(|| (name.clone(), age as u64))
-        })
-        .collect()
-}
-
-/// Days since 1970-01-01 of an RFC 3339 date (only the date part is read).
-fn days(stamp: &str) -> Option<i64> {
-    let y: i64 = stamp.get(0..4)?.parse().ok()?;
-    let m: i64 = stamp.get(5..7)?.parse().ok()?;
-    let d: i64 = stamp.get(8..10)?.parse().ok()?;
-    // Inverse of `civil_date` (H. Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_arithmetic_round_trips() {
-        for n in [0, 19_723, 20_782, -1, 40_000] {
-            let date = crate::analyze::outdated::civil_date(n);
-            assert_eq!(days(&format!("{date}T00:00:00Z")), Some(n));
-        }
-    }
 
     #[test]
     fn incremental_nvd_only_from_the_same_url_within_120_days() {

@@ -47,7 +47,7 @@ impl TriageFile {
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for (i, entry) in file.ignore.iter().enumerate() {
             if let Some(date) = &entry.expires
-                && !is_iso_date(date)
+                && !crate::date::is_date(date)
             {
                 return Err(format!(
                     "{}: ignore entry {} ({}): expires {date:?} is not a YYYY-MM-DD date",
@@ -93,16 +93,6 @@ fn covers(entry: &Entry, finding: &Finding) -> bool {
 
 fn expired(entry: &Entry, today: &str) -> bool {
     entry.expires.as_deref().is_some_and(|d| d < today)
-}
-
-fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]
