@@ -10,7 +10,6 @@
 //! exhaust a machine, and a binary without the bounds would.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::bounded::{MIB, run_bounded_lenient};

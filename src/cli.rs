@@ -1,4 +1,8 @@
 //! Command-line interface (the contract in DESIGN.md). Definitions only.
+//!
+//! Every command that reports takes `-f/--format` (`table` or `json`;
+//! `scan` has the SBOM and SARIF formats too) and the older `--json` as an
+//! alias; every argument has help text (a unit test checks it).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -7,13 +11,22 @@ use std::path::PathBuf;
 #[command(
     name = "fwaudit",
     version,
-    about = "Supply-chain and patch-level auditor for device firmware"
+    about = "Supply-chain and patch-level auditor for device firmware",
+    after_help = "Exit codes: 0 nothing reached --fail-on; 1 a finding did (this wins, even when part of \
+                  the input could not be read); 2 a usage or input error (unreadable, truncated or corrupt \
+                  input, a bound reached, a stale database with --fail-on-stale-db)."
 )]
 pub struct Cli {
     /// Where the advisory database and fleet store live (else $FWAUDIT_HOME, else the XDG data dir).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Unpacking bounds (hidden from --help, documented in the README).
+    /// Configuration file: triage of accepted findings (default: ./.fwaudit.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print only the report and errors: no progress, warnings or notices.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Unpacking bounds (all but --max-memory hidden from --help, documented in the README).
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(subcommand)]
@@ -34,64 +47,121 @@ pub enum Command {
     Fleet(FleetCommand),
 }
 
+/// `-f table|json`, with `--json` kept as an alias of `-f json`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportFormat {
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value_t = TextOrJson::Table)]
+    pub format: TextOrJson,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ReportFormat {
+    pub fn is_json(&self) -> bool {
+        self.json || self.format == TextOrJson::Json
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    /// Lines for people.
+    Table,
+    /// One JSON document (its shape per command is in the README).
+    Json,
+}
+
+/// When the advisory database counts as stale.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbAge {
+    /// Warn when an imported advisory source is older than this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub max_db_age: u64,
+    /// Exit with 2, before scanning, when an advisory source is older than --max-db-age.
+    #[arg(long)]
+    pub fail_on_stale_db: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
     /// Upsert devices from a CSV (id,model,firmware[,tags]) or JSON list.
     Import {
+        /// The device list: CSV with a header row, or a JSON array of objects.
+        #[arg(value_name = "DEVICES")]
         file: PathBuf,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
     /// Re-match every stored inventory against the current advisory database.
     Rematch {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
+        #[command(flatten)]
+        db_age: DbAge,
     },
     /// Devices that need patching, grouped by firmware, with what to upgrade.
     NeedsPatch {
+        /// Only devices affected by this advisory (or one of its aliases).
         #[arg(long, value_name = "ID")]
         advisory: Option<String>,
+        /// Only findings at or above this severity.
         #[arg(long, value_enum, value_name = "SEVERITY")]
         min_severity: Option<FailOn>,
+        /// Only devices of this model.
         #[arg(long, value_name = "MODEL")]
         model: Option<String>,
+        /// Only devices with this tag.
         #[arg(long, value_name = "TAG")]
         tag: Option<String>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
-    /// Which images and devices carry a component: NAME or NAME@REQ (e.g. openssl@<3.0.8).
+    /// Which images and devices carry a component.
     Where {
+        /// NAME or NAME@REQ, e.g. `openssl@<3.0.8`.
+        #[arg(value_name = "NAME[@REQ]")]
         spec: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
-    /// Components and findings that changed between two firmware images (paths or SHA-256).
+    /// Components and findings that changed between two firmware images.
     Diff {
+        /// The older image: a path (scanned and stored if new) or a stored SHA-256.
+        #[arg(value_name = "IMAGE_A")]
         image_a: String,
+        /// The newer image: a path or a stored SHA-256.
+        #[arg(value_name = "IMAGE_B")]
         image_b: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
     /// Nightly job: import devices, scan new images, rematch, summarise.
     Nightly {
+        /// The device list to import first (CSV or JSON, as `fleet import` reads it).
         #[arg(long, value_name = "FILE")]
         devices: PathBuf,
+        /// Directory of firmware images; those not yet stored are scanned.
         #[arg(long, value_name = "DIR")]
         images: PathBuf,
         /// Exit with 1 when new findings at or above this severity appeared.
         #[arg(long, value_enum, value_name = "SEVERITY")]
         fail_on: Option<FailOn>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
+        #[command(flatten)]
+        db_age: DbAge,
     },
     /// Check that the store's indexes agree with its data.
-    Verify,
+    Verify {
+        #[command(flatten)]
+        format: ReportFormat,
+    },
     /// Rewrite the store into a fresh directory (swapped in atomically) so
     /// that it takes only the space its data needs.
     Compact {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
 }
 
@@ -99,11 +169,13 @@ pub enum FleetCommand {
 pub enum DbCommand {
     /// Import OSV (file, directory, zip export), NVD API 2.0 JSON, or a RustSec advisory-db directory.
     Import {
+        /// Files or directories to import.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Download advisory sources (all four unless --source is given) and swap them in atomically.
     Update {
+        /// A source to download (repeat for several).
         #[arg(long = "source", value_enum, value_name = "SOURCE")]
         sources: Vec<UpdateSource>,
         /// Base URL for the chosen source (mirrors, tests).
@@ -124,37 +196,45 @@ pub enum DbCommand {
     },
     /// Show which sources are loaded, when they were imported, and how many advisories each holds.
     Status {
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
         /// Warn about sources older than this many days.
-        #[arg(long, default_value_t = 7, value_name = "DAYS")]
-        max_age_days: u64,
+        #[arg(long, alias = "max-age-days", default_value_t = 7, value_name = "DAYS")]
+        max_db_age: u64,
     },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UpdateSource {
+    /// OSV exports of the ecosystems chosen with --ecosystem.
     Osv,
+    /// NVD's CVE API 2.0 (incremental when the store allows).
     Nvd,
+    /// RustSec, through its OSV export.
     Rustsec,
+    /// endoflife.date release cycles.
     Eol,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Firmware images or directories.
+    /// Firmware images, root file system or project directories, or single manifests.
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    /// Output format; `json` prints one object per target, one per line (JSON Lines).
+    #[arg(short = 'f', long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// With --format json: all reports in one JSON array instead of one object per line.
+    #[arg(long)]
+    pub json_array: bool,
     /// Write the report here instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Exit with 1 when a finding reaches this severity (suppressed findings do not count).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
-    /// Triage file of accepted findings (default: ./.fwaudit.toml when present).
-    #[arg(long, value_name = "FILE")]
+    /// Older name of --config for the triage file.
+    #[arg(long, value_name = "FILE", hide = true)]
     pub ignore: Option<PathBuf>,
     /// Record the result in the fleet store; an image already stored (same SHA-256) is not unpacked again.
     #[arg(long)]
@@ -168,14 +248,17 @@ pub struct ScanArgs {
     /// With --store: unpack and scan again even if the image is stored.
     #[arg(long, requires = "store")]
     pub rescan: bool,
+    #[command(flatten)]
+    pub db_age: DbAge,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct UnpackArgs {
+    /// The firmware image to unpack.
+    #[arg(value_name = "IMAGE")]
     pub image: PathBuf,
-    /// Print layers and files as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: ReportFormat,
     /// Write the unpacked files under this directory (only inside it).
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
@@ -186,7 +269,7 @@ pub struct UnpackArgs {
 pub struct LimitArgs {
     /// Memory one target's unpacking may hold at once (the target, what it
     /// unpacks to, decoders' buffers); reaching it is a `limit` note. Bytes,
-    /// or with a K, M or G suffix (powers of 1024).
+    /// or with a K, M or G suffix (powers of 1024). Default 1G.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
     /// How many containers deep to recurse.
@@ -201,14 +284,16 @@ pub struct LimitArgs {
     /// Output/input ratio past which a stream is treated as a bomb.
     #[arg(long, global = true, hide = true, value_name = "N")]
     pub max_ratio: Option<u64>,
-    /// Entries one container may hold.
+    /// Entries one target may hold, over all its containers.
     #[arg(long, global = true, hide = true, value_name = "N")]
     pub max_entries: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Sections for people.
     Table,
+    /// The JSON contract (README): one object per target.
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
@@ -222,9 +307,13 @@ pub enum OutputFormat {
 pub enum FailOn {
     /// Any finding, informational ones (and those without a rating) included.
     Info,
+    /// Low, medium, high or critical.
     Low,
+    /// Medium, high or critical.
     Medium,
+    /// High or critical.
     High,
+    /// Critical only.
     Critical,
 }
 
@@ -252,7 +341,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn sizes_with_suffixes() {
@@ -262,5 +352,40 @@ mod tests {
         assert_eq!(parse_size("64kB"), Ok(64 << 10));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999G").is_err());
+    }
+
+    /// Every argument of every command says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+                let flag = !arg.get_action().takes_values();
+                for value in arg.get_possible_values().iter().filter(|_| !flag) {
+                    if value.get_help().is_none() {
+                        missing.push(format!("{path} {id}={}", value.get_name()));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+        Cli::command().debug_assert();
     }
 }

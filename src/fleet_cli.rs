@@ -2,8 +2,9 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
+use crate::{Ui, check_db_age, emit, exit_code, severity_of};
 use fwaudit::advisory::Database;
+use fwaudit::config::Config;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
 use fwaudit::fleet::timing;
 use fwaudit::fleet::{Fleet, RematchSummary};
@@ -18,36 +19,41 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn options() -> Options {
+/// How stored inventories are judged: with the configuration's triage,
+/// exactly as `scan` judges a target, so that a rematch never re-activates
+/// what `scan --store` suppressed.
+fn options(config: &Config) -> Options {
     Options {
         today: fwaudit::date::today(),
+        triage: config.triage.clone(),
         ..Options::default()
     }
 }
 
-pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
+pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Result<u8, String> {
     timing::mark("fleet command start");
     // Queries open the store without sled's background flusher and leave
     // it without sled's teardown; commands that write close it so that the
     // next command opens it fast (see `Fleet::close`).
     let reads_only = matches!(
         command,
-        FleetCommand::NeedsPatch { .. } | FleetCommand::Where { .. } | FleetCommand::Verify
+        FleetCommand::NeedsPatch { .. } | FleetCommand::Where { .. } | FleetCommand::Verify { .. }
     );
     let fleet = if reads_only {
         Fleet::open_to_read(data_dir)?
     } else {
         Fleet::open(data_dir)?
     };
-    crate::note_migration(&fleet);
+    crate::note_migration(&fleet, ui);
     let now = fwaudit::date::now_utc();
     let code = match command {
-        FleetCommand::Import {
-            file,
-            json: as_json,
-        } => {
-            let summary = fleet.import_devices(&file, &now)?;
-            let text = if as_json {
+        FleetCommand::Import { file, format } => {
+            let bar = ui.spinner();
+            bar.set_message(format!("importing devices from {}", file.display()));
+            let summary = fleet.import_devices(&file, &now);
+            bar.finish_and_clear();
+            let summary = summary?;
+            let text = if format.is_json() {
                 json(&summary)?
             } else {
                 let mut t = format!("imported {} devices\n", summary.imported);
@@ -60,17 +66,18 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             for e in &summary.errors {
                 eprintln!("fwaudit: error: {e} (row skipped)");
             }
-            if summary.errors.is_empty() {
-                0
-            } else {
-                EXIT_ERROR
-            }
+            exit_code(false, !summary.errors.is_empty())
         }
-        FleetCommand::Rematch { json: as_json } => {
+        FleetCommand::Rematch { format, db_age } => {
+            check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
-            let summary = fleet.rematch(&db, &options(), &now)?;
+            let bar = ui.spinner();
+            bar.set_message("re-matching stored inventories");
+            let summary = fleet.rematch(&db, &options(config), &now);
+            bar.finish_and_clear();
+            let summary = summary?;
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(&summary)?
                 } else {
                     render_rematch(&summary)
@@ -84,7 +91,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             min_severity,
             model,
             tag,
-            json: as_json,
+            format,
         } => {
             let filter = PatchFilter {
                 advisory,
@@ -94,7 +101,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             };
             let groups = fleet.needs_patch(&filter)?;
             timing::mark("query");
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&groups)?
             } else {
                 let mut t = String::new();
@@ -133,17 +140,14 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             emit(&text, None)?;
             0
         }
-        FleetCommand::Where {
-            spec,
-            json: as_json,
-        } => {
+        FleetCommand::Where { spec, format } => {
             let (name, req) = match spec.split_once('@') {
                 Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
                 None => (spec.clone(), None),
             };
             let hits = fleet.where_component(&name, req.as_ref())?;
             timing::mark("query");
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&hits)?
             } else {
                 let mut t = String::new();
@@ -166,13 +170,14 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::Diff {
             image_a,
             image_b,
-            json: as_json,
+            format,
         } => {
             let db = Database::load(data_dir)?;
-            let a = image_id(&fleet, &image_a, &db, &now)?;
-            let b = image_id(&fleet, &image_b, &db, &now)?;
+            let options = options(config);
+            let a = image_id(&fleet, &image_a, &db, &options, &now)?;
+            let b = image_id(&fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&diff)?
             } else {
                 let mut t = String::new();
@@ -197,16 +202,18 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             devices,
             images,
             fail_on,
-            json: as_json,
+            format,
+            db_age,
         } => {
+            check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
-            let bar = progress();
-            let summary = fleet.nightly(&devices, &images, &db, &options(), &now, &|m| {
+            let bar = ui.spinner();
+            let summary = fleet.nightly(&devices, &images, &db, &options(config), &now, &|m| {
                 bar.set_message(m.to_string())
             });
             bar.finish_and_clear();
             let summary = summary?;
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&summary)?
             } else {
                 format!(
@@ -224,20 +231,21 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 eprintln!("fwaudit: error: {e}");
             }
             let threshold = fail_on.map(severity_of);
-            if threshold.is_some_and(|t| summary.rematch.new.iter().any(|c| c.severity >= t)) {
-                EXIT_FINDINGS
-            } else if !summary.failed.is_empty() || !summary.devices.errors.is_empty() {
-                EXIT_ERROR
-            } else {
-                0
-            }
+            let reached =
+                threshold.is_some_and(|t| summary.rematch.new.iter().any(|c| c.severity >= t));
+            let incomplete = !summary.failed.is_empty() || !summary.devices.errors.is_empty();
+            exit_code(reached, incomplete)
         }
-        FleetCommand::Compact { json: as_json } => {
+        FleetCommand::Compact { format } => {
             // Compaction consumes the store and swaps it out: nothing to close.
-            let summary = fleet.compact()?;
+            let bar = ui.spinner();
+            bar.set_message("compacting the fleet store");
+            let summary = fleet.compact();
+            bar.finish_and_clear();
+            let summary = summary?;
             let mib = |b: u64| b as f64 / 1048576.0;
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(&summary)?
                 } else {
                     format!(
@@ -251,13 +259,17 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             )?;
             return Ok(0);
         }
-        FleetCommand::Verify => {
+        FleetCommand::Verify { format } => {
             let problems = fleet.verify()?;
-            for p in &problems {
-                eprintln!("fwaudit: error: {p}");
+            if format.is_json() {
+                emit(&json(&serde_json::json!({ "problems": problems }))?, None)?;
+            } else {
+                for p in &problems {
+                    eprintln!("fwaudit: error: {p}");
+                }
+                emit(&format!("{} problems\n", problems.len()), None)?;
             }
-            emit(&format!("{} problems\n", problems.len()), None)?;
-            if problems.is_empty() { 0 } else { EXIT_ERROR }
+            exit_code(false, !problems.is_empty())
         }
     };
     timing::mark("output written");
@@ -293,11 +305,17 @@ fn id_list(ids: &[String]) -> String {
 }
 
 /// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).
-fn image_id(fleet: &Fleet, spec: &str, db: &Database, now: &str) -> Result<String, String> {
+fn image_id(
+    fleet: &Fleet,
+    spec: &str,
+    db: &Database,
+    options: &Options,
+    now: &str,
+) -> Result<String, String> {
     if spec.len() == 64 && spec.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(spec.to_ascii_lowercase());
     }
-    let stored = fleet.scan_and_store(Path::new(spec), db, &options(), false, None, now)?;
+    let stored = fleet.scan_and_store(Path::new(spec), db, options, false, None, now)?;
     stored
         .report
         .target

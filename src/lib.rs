@@ -7,6 +7,7 @@
 pub mod advisory;
 pub mod analyze;
 pub mod binary;
+pub mod config;
 pub mod datadir;
 pub mod date;
 pub mod fleet;

@@ -675,3 +675,59 @@ fn human_lists_are_capped_and_compaction_keeps_every_answer() {
     assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
     assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
 }
+
+/// `fleet rematch` judges stored inventories with the configuration's
+/// triage, exactly as `scan` does: what `scan --store` suppressed stays
+/// suppressed, and without the file the finding is active again.
+#[test]
+fn rematch_honours_the_triage_file_as_scan_does() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let config = home.path().join("triage.toml");
+    std::fs::write(
+        &config,
+        "[[ignore]]\nid = \"CVE-2023-38545\"\ncomponent = \"curl\"\nreason = \"SOCKS5 not built\"\nexpires = \"2027-01-01\"\n",
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let run = with(
+        h,
+        &["scan", "samples/router-armhf.bin", "--store", "--config", c],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let quiet = with_json(h, &["fleet", "rematch", "-f", "json", "--config", c]);
+    assert_eq!(quiet["new"], serde_json::json!([]));
+    let patch = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--advisory",
+            "CVE-2023-38545",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(patch, serde_json::json!([]));
+    // Without the triage file the finding is active again, and new.
+    let bare = home.path().join("empty.toml");
+    std::fs::write(&bare, "").unwrap();
+    let loud = with_json(
+        h,
+        &[
+            "fleet",
+            "rematch",
+            "-f",
+            "json",
+            "--config",
+            bare.to_str().unwrap(),
+        ],
+    );
+    let new: Vec<String> = loud["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| s(&c["finding"]))
+        .collect();
+    assert_eq!(new, ["vulnerable curl@7.88.1 CVE-2023-38545"]);
+}

@@ -427,7 +427,7 @@ fn table_output_reads_well() {
 }
 
 #[test]
-fn several_targets_give_an_array_and_output_file() {
+fn several_targets_give_json_lines_or_an_array_and_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     let run = fwaudit(&[
@@ -441,6 +441,27 @@ fn several_targets_give_an_array_and_output_file() {
     ]);
     assert_eq!(run.code, 0);
     assert_eq!(run.stdout, "");
+    let paths: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            s(&r["target"]["path"])
+        })
+        .collect();
+    assert_eq!(paths, [ROUTER, OPENWRT]);
+    // The array of earlier versions, behind --json-array.
+    let run = fwaudit(&[
+        "scan",
+        ROUTER,
+        OPENWRT,
+        "--format",
+        "json",
+        "--json-array",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
     let paths: Vec<String> = v

@@ -336,6 +336,18 @@ pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
         .collect()
 }
 
+/// The date of the bundled set: its newest `modified` field (`None` for an
+/// empty set). Its age is the database's age when nothing was imported.
+pub fn bundled_date() -> Option<String> {
+    bundled::BUNDLED_OSV
+        .iter()
+        .filter_map(|(_, text)| {
+            let v: serde_json::Value = serde_json::from_str(text).ok()?;
+            v["modified"].as_str().map(str::to_string)
+        })
+        .max()
+}
+
 /// The bundled end-of-life data.
 pub fn bundled_eol() -> Result<eol::EolData, String> {
     bundled::BUNDLED_EOL.map_or_else(|| Ok(eol::EolData::default()), eol::EolData::parse)

@@ -50,8 +50,3 @@ pub fn findings(components: &[Component], eol: &EolData, today: &str) -> Vec<Fin
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

@@ -14,7 +14,7 @@ use crate::model::Finding;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriageFile {
     #[serde(default)]
@@ -45,7 +45,20 @@ impl TriageFile {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: TriageFile =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (i, entry) in file.ignore.iter().enumerate() {
+        file.check(path)?;
+        Ok(file)
+    }
+
+    /// Entries read from `path` (a configuration file), checked as
+    /// [`TriageFile::load`] checks them.
+    pub fn from_entries(ignore: Vec<Entry>, path: &Path) -> Result<TriageFile, String> {
+        let file = TriageFile { ignore };
+        file.check(path)?;
+        Ok(file)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), String> {
+        for (i, entry) in self.ignore.iter().enumerate() {
             if let Some(date) = &entry.expires
                 && !crate::date::is_date(date)
             {
@@ -57,7 +70,7 @@ impl TriageFile {
                 ));
             }
         }
-        Ok(file)
+        Ok(())
     }
 
     /// Marks the findings an unexpired entry covers.

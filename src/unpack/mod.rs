@@ -12,6 +12,7 @@ pub mod directory;
 pub mod extract;
 pub mod formats;
 pub mod limits;
+pub mod listing;
 pub mod tree;
 
 use formats::{Format, Rejection};
@@ -106,7 +107,7 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
             target.data.len()
         );
         root.note(Level::Limit, name, None, message);
-        target.scan = vec![0..target.data.len()];
+        target.scan = std::iter::once(0..target.data.len()).collect();
         root.files.push(target);
         return root.finish();
     }

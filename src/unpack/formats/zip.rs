@@ -191,6 +191,45 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
     Ok(out)
 }
 
+/// The first member whose name `pick` accepts, read with the same zip
+/// reader as the layer (only that member is inflated, at most `cap`
+/// bytes): for manifest readers that need one file of an archive (a
+/// wheel's METADATA). `Ok(None)` when no member is picked.
+pub fn member(
+    image: &[u8],
+    pick: impl Fn(&str) -> bool,
+    cap: u64,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(image))
+        .map_err(|e| format!("zip: central directory unreadable: {e}"))?;
+    let Some(index) = (0..archive.len()).find(|&i| archive.name_for_index(i).is_some_and(&pick))
+    else {
+        return Ok(None);
+    };
+    let mut file = archive
+        .by_index(index)
+        .map_err(|e| format!("zip: entry {index}: {e}"))?;
+    let name = file.name().to_string();
+    let at = file.header_start();
+    if file.size() > cap {
+        return Err(format!(
+            "zip: {name} (local header at {at:#x}) declares {} bytes, more than {cap}",
+            file.size()
+        ));
+    }
+    let mut contents = Vec::new();
+    let read = (&mut file)
+        .take(cap + 1)
+        .read_to_end(&mut contents)
+        .map_err(|e| format!("zip: {name} (local header at {at:#x}): {e}"))?;
+    if read as u64 > cap {
+        return Err(format!(
+            "zip: {name} (local header at {at:#x}) inflates past {cap} bytes"
+        ));
+    }
+    Ok(Some((name, contents)))
+}
+
 /// Why the archive is refused when two entries share bytes: the local
 /// header and data of each must lie apart. Overlapping entries are how a
 /// small zip claims many copies of one large stream (David Fifield's
