@@ -312,7 +312,7 @@ fn run_scan(
         reports
             .iter()
             .flat_map(|r| &r.findings)
-            .any(|f| f.severity >= t && f.suppressed.is_none())
+            .any(|f| f.severity >= t && f.is_active())
     });
     let incomplete = failed || reports.iter().any(ScanReport::incomplete);
     Ok(exit_code(reached, incomplete))

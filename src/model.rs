@@ -42,6 +42,31 @@ pub struct Component {
     /// resolved them (a lockfile's dependency list, a package's `Depends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The source package a distribution package was built from (Debian
+    /// `Source:`, apk origin, rpm source rpm): what distribution security
+    /// data is keyed by. `libcurl4` and `curl` both come from `curl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_package: Option<String>,
+    /// Vulnerabilities the package's own changelog says a revision fixed
+    /// (`changelog.Debian.gz`), with the file and line that say so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patched: Vec<Patched>,
+}
+
+/// One vulnerability a package changelog names as fixed, and in which
+/// revision.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Patched {
+    /// `CVE-2023-38545`.
+    pub id: String,
+    /// The revision whose entry names it (`7.88.1-10+deb12u4`).
+    pub version: String,
+    /// The changelog, and the line of the entry's mention.
+    pub path: String,
+    pub line: u64,
+    /// The changelog line, as written.
+    #[serde(default)]
+    pub text: String,
 }
 
 /// Upstream identity of a packaged component.
@@ -61,6 +86,88 @@ impl Component {
     }
 }
 
+/// Debian's release numbers and code names: the security tracker names
+/// releases by code name (`bookworm`), os-release and OSV by number.
+const DEBIAN_RELEASES: &[(&str, &str)] = &[
+    ("7", "wheezy"),
+    ("8", "jessie"),
+    ("9", "stretch"),
+    ("10", "buster"),
+    ("11", "bullseye"),
+    ("12", "bookworm"),
+    ("13", "trixie"),
+    ("14", "forky"),
+];
+
+/// The Debian code name of a release number (`12`, `12.7`).
+pub fn debian_codename(version_id: &str) -> Option<&'static str> {
+    let major = version_id.split('.').next()?;
+    DEBIAN_RELEASES
+        .iter()
+        .find(|(v, _)| *v == major)
+        .map(|(_, c)| *c)
+}
+
+/// The Debian release number of a code name.
+pub fn debian_version_id(codename: &str) -> Option<&'static str> {
+    DEBIAN_RELEASES
+        .iter()
+        .find(|(_, c)| c.eq_ignore_ascii_case(codename))
+        .map(|(v, _)| *v)
+}
+
+/// The distribution and release a root file system is (`/etc/os-release`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Distro {
+    /// os-release `ID`: `debian`, `ubuntu`, `alpine`, `openwrt`, `rhel`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    /// `PRETTY_NAME`, or the release file's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// os-release `ID_LIKE`: the distributions a derivative is built from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
+    /// The file it was read from, inside the file system.
+    #[serde(default)]
+    pub path: String,
+}
+
+impl Distro {
+    /// The PURL `distro` qualifier (`debian-12`, `alpine-3.20.3`).
+    pub fn purl_distro(&self) -> Option<String> {
+        Some(format!("{}-{}", self.id, self.version_id.as_deref()?))
+    }
+
+    /// The OSV ecosystem of this release's packages (`Debian:12`,
+    /// `Ubuntu:22.04:LTS`, `Alpine:v3.20`), as OSV names them.
+    pub fn osv_ecosystem(&self) -> Option<String> {
+        let version = self.version_id.as_deref()?;
+        let major = version.split('.').next()?;
+        Some(match self.id.as_str() {
+            "debian" => format!("Debian:{major}"),
+            "ubuntu" => {
+                // LTS releases are the April releases of even years.
+                let lts = version.ends_with(".04")
+                    && major.parse::<u32>().is_ok_and(|y| y % 2 == 0);
+                if lts {
+                    format!("Ubuntu:{version}:LTS")
+                } else {
+                    format!("Ubuntu:{version}")
+                }
+            }
+            "alpine" => {
+                let minor = version.split('.').nth(1)?;
+                format!("Alpine:v{major}.{minor}")
+            }
+            _ => return None,
+        })
+    }
+}
+
 /// Why we believe a component is present.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Evidence {
@@ -70,6 +177,9 @@ pub struct Evidence {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// 1-based line, for evidence in a text file (a config, a changelog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
     /// The matched text, as found.
     pub evidence: String,
     /// SHA-256 of the file, for evidence found in a file's bytes.
@@ -144,6 +254,12 @@ pub enum FindingKind {
     Outdated,
     Unused,
     Hardening,
+    /// A private key, token or other secret shipped in the image.
+    Secret,
+    /// An account with an empty, default or weakly hashed password.
+    Credential,
+    /// A service, file mode or setting that exposes the device.
+    Config,
     /// RustSec informational advisories: unmaintained, unsound, notices.
     Informational,
 }
@@ -155,15 +271,83 @@ impl FindingKind {
             FindingKind::Outdated => "outdated",
             FindingKind::Unused => "unused",
             FindingKind::Hardening => "hardening",
+            FindingKind::Secret => "secret",
+            FindingKind::Credential => "credential",
+            FindingKind::Config => "config",
             FindingKind::Informational => "informational",
         }
     }
+}
+
+/// Where a finding stands. Only `active` findings count for `--fail-on`;
+/// the others stay in every report with the reason they are not active.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingState {
+    /// The device is exposed.
+    #[default]
+    Active,
+    /// The installed build carries the fix (a distribution backport, a
+    /// changelog entry, a vendor's VEX `fixed` statement).
+    Fixed,
+    /// The vulnerable code is not in the build (distribution verdict, VEX,
+    /// kernel configuration).
+    NotAffected,
+    /// A person accepted the finding (triage entry).
+    Suppressed,
+}
+
+impl FindingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingState::Active => "active",
+            FindingState::Fixed => "fixed",
+            FindingState::NotAffected => "not_affected",
+            FindingState::Suppressed => "suppressed",
+        }
+    }
+}
+
+/// Why a finding is in the state it is: who said so, and the proof.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Analysis {
+    /// Who decided: `debian-tracker`, `osv`, `changelog`, `vex`, `kernel-config`.
+    pub source: String,
+    /// One line a person can read ("Debian 12 fixed it in 7.88.1-10+deb12u4").
+    pub detail: String,
+    /// The fixing revision in the package's own scheme, when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in: Option<String>,
+    /// VEX justification (OpenVEX spelling, e.g. `vulnerable_code_not_present`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The distribution's own urgency rating (Debian `low`, `unimportant`, ...),
+    /// shown beside the CVSS severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
+    /// The file and line or offset that proves it (a changelog entry, a
+    /// config line, a VEX document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// Why a finding is suppressed, as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Suppression {
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// One problem to act on.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     pub kind: FindingKind,
+    /// Active, or why not (fixed, not affected, suppressed).
+    #[serde(default)]
+    pub state: FindingState,
     /// `name@version` of the upstream component concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub component: Option<String>,
@@ -172,6 +356,10 @@ pub struct Finding {
     pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advisory: Option<String>,
+    /// Stable id of the check that raised a finding without an advisory
+    /// (`FW-KEY-001`); advisories are named by `advisory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     pub aliases: Vec<String>,
     pub severity: Severity,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,9 +371,50 @@ pub struct Finding {
     pub upgrade: Option<String>,
     /// One line a person can read.
     pub summary: String,
+    /// One line: what to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+    /// Where the problem shows (file, offset or line, matched text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// Why the state is not `active` (or, for an active finding, what the
+    /// distribution says about it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
     /// Set when a triage entry accepted this finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<crate::analyze::triage::Suppression>,
+    pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    /// A finding with only its kind, severity and summary set; the other
+    /// fields are filled in with struct update syntax.
+    pub fn new(kind: FindingKind, severity: Severity, summary: impl Into<String>) -> Finding {
+        Finding {
+            kind,
+            state: FindingState::Active,
+            component: None,
+            path: None,
+            advisory: None,
+            rule: None,
+            aliases: Vec::new(),
+            severity,
+            cvss: None,
+            fixed_versions: Vec::new(),
+            upgrade: None,
+            summary: summary.into(),
+            remedy: None,
+            evidence: Vec::new(),
+            analysis: None,
+            suppressed: None,
+        }
+    }
+
+    /// True when the finding counts: the device is exposed and nobody
+    /// accepted it. Only these reach `--fail-on`.
+    pub fn is_active(&self) -> bool {
+        self.state == FindingState::Active
+    }
 }
 
 /// A package manifest and the binaries disagree on a product's upstream

@@ -48,6 +48,10 @@ pub struct TargetInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     pub size: u64,
+    /// The distribution the target's root file system is, when it says
+    /// (`/etc/os-release` and the release files beside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distro: Option<crate::model::Distro>,
 }
 
 /// Everything `scan` reports for one target (the JSON contract).
@@ -95,6 +99,7 @@ fn load_with(path: &Path, limits: &Limits, hash: bool) -> Result<(TargetInfo, Un
                 path: display,
                 sha256: None,
                 size,
+                distro: None,
             },
             unpacked,
         ));
@@ -114,6 +119,7 @@ fn load_with(path: &Path, limits: &Limits, hash: bool) -> Result<(TargetInfo, Un
         sha256: hash.then(|| hex::encode(Sha256::digest(&data))),
         size: data.len() as u64,
         path: display.clone(),
+        distro: None,
     };
     if manifest && manifest::wheel::is_wheel(&name) {
         return Ok((target, wheel(&display, &name, data, limits)));
@@ -253,6 +259,8 @@ fn analyze_with(
     db: &Database,
     options: &Options,
 ) -> ScanReport {
+    let mut target = target;
+    target.distro = manifest::distros(&unpacked).into_iter().flatten().next();
     let mut notes = unpacked.notes.clone();
     let parsed: Vec<(usize, Result<ElfInfo, String>)> = unpacked
         .files
@@ -294,6 +302,7 @@ fn analyze_with(
     components.extend(packaged);
     manifest::attribute(&mut components, &unpacked);
     let conflicts = identify::conflicts(&components);
+    let components = crate::inventory::merge(components, &unpacked);
     if unpacked.layers.is_empty()
         && elfs.is_empty()
         && components.is_empty()

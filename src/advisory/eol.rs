@@ -1,7 +1,7 @@
 //! End-of-life data per release line (`advisories/eol.json`), from
 //! endoflife.date and upstream support policies.
 
-use super::version;
+use crate::version;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

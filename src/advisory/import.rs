@@ -1,7 +1,10 @@
 //! `db import`: recognises what each path holds (OSV JSON file, directory or
-//! zip export; NVD API 2.0 JSON; RustSec advisory-db directory) and reads it.
+//! zip export; NVD API 2.0 JSON; RustSec advisory-db directory; the Debian
+//! Security Tracker's JSON) and reads it. OSV records of distribution
+//! ecosystems become distribution fix data ([`super::distro`]).
 
-use super::{Advisory, nvd, osv, rustsec_db};
+use super::distro::{self, ReleaseFeed};
+use super::{Advisory, debian_tracker, nvd, osv, rustsec_db};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,6 +19,8 @@ pub struct Imported {
     pub errors: Vec<String>,
     /// (source, id) -> position in `by_source[source]`.
     positions: std::collections::HashMap<(String, String), usize>,
+    /// Distribution fix data per source (`debian-tracker`, `osv`), per release.
+    pub feeds: BTreeMap<String, BTreeMap<String, ReleaseFeed>>,
 }
 
 /// Largest single JSON file or zip member we read (the NVD yearly feeds are ~100 MB).
@@ -47,6 +52,37 @@ pub fn import(paths: &[&Path]) -> Imported {
 }
 
 impl Imported {
+    /// Adds distribution fix data; a later file's entry for the same
+    /// package and vulnerability replaces an earlier one.
+    fn add_feeds(&mut self, source: &str, origin: &str, feeds: Vec<ReleaseFeed>) {
+        let stored = self.feeds.entry(source.to_string()).or_default();
+        for feed in feeds {
+            match stored.get_mut(&feed.ecosystem) {
+                Some(existing) => {
+                    for (package, fixes) in feed.packages {
+                        for fix in fixes {
+                            existing.insert(&package, fix);
+                        }
+                    }
+                    existing.descriptions.extend(feed.descriptions);
+                }
+                None => {
+                    stored.insert(feed.ecosystem.clone(), feed);
+                }
+            }
+        }
+        let key = format!("distro:{source}");
+        let origins = self.origins.entry(key).or_default();
+        if !origins.iter().any(|o| o == origin) {
+            origins.push(origin.to_string());
+        }
+    }
+
+    /// True when nothing at all was read.
+    pub fn is_empty(&self) -> bool {
+        self.by_source.is_empty() && self.feeds.is_empty()
+    }
+
     /// Adds `list`; a record whose id this source already has (the same CVE
     /// filed under two products' files) replaces the earlier copy.
     fn add(&mut self, source: &str, origin: &str, list: Vec<Advisory>) {
@@ -153,6 +189,13 @@ pub fn import_zip_reader(display: &str, reader: impl Read + std::io::Seek, out: 
 
 /// One JSON document: OSV record(s) or NVD record(s), told apart by shape.
 pub fn import_json(name: &str, text: &str, out: &mut Imported) {
+    if debian_tracker::looks_like_tracker(text) {
+        match debian_tracker::parse(text) {
+            Ok(feeds) => out.add_feeds("debian-tracker", name, feeds),
+            Err(e) => out.errors.push(format!("{name}: {e}")),
+        }
+        return;
+    }
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -180,11 +223,26 @@ pub fn import_json(name: &str, text: &str, out: &mut Imported) {
     };
     match records {
         Ok(records) if !records.is_empty() => {
-            let list = records
+            let feeds = distro::from_osv(&records);
+            if !feeds.is_empty() {
+                out.add_feeds("osv", name, feeds);
+            }
+            // Records of upstream or language ecosystems are advisories;
+            // a distribution's own records are only fix data.
+            let list: Vec<Advisory> = records
                 .into_iter()
+                .filter(|r| {
+                    r.affected.iter().any(|a| {
+                        a.package
+                            .as_ref()
+                            .is_none_or(|p| !distro::is_distro_ecosystem(&p.ecosystem))
+                    }) || r.affected.is_empty()
+                })
                 .map(|r| Advisory::from_osv(r, "osv"))
                 .collect();
-            out.add("osv", name, list);
+            if !list.is_empty() {
+                out.add("osv", name, list);
+            }
         }
         Ok(_) => out.errors.push(format!("{name}: no advisories in file")),
         Err(e) => out
@@ -218,7 +276,7 @@ pub struct ImportSummary {
 /// when no file could be read.
 pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSummary, String> {
     let imported = import(paths);
-    if imported.by_source.is_empty() {
+    if imported.is_empty() {
         let why = if imported.errors.is_empty() {
             "no advisories found".to_string()
         } else {
@@ -233,6 +291,14 @@ pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSumma
         counts.insert(source.clone(), list.len());
         let origins = imported.origins.get(&source).cloned().unwrap_or_default();
         store.replace_source(&source, list, origins, now.clone());
+    }
+    for (source, feeds) in imported.feeds {
+        let feeds: Vec<ReleaseFeed> = feeds.into_values().collect();
+        let count = distro::save(data_dir, &source, &feeds)?;
+        let key = format!("distro:{source}");
+        counts.insert(key.clone(), count);
+        let origins = imported.origins.get(&key).cloned().unwrap_or_default();
+        store.record_source(&key, origins, now.clone(), count);
     }
     store.save(data_dir)?;
     Ok(ImportSummary {

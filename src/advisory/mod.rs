@@ -3,15 +3,15 @@
 //! NVD and RustSec data to a store under the data directory.
 
 pub mod cpe;
+pub mod debian_tracker;
+pub mod distro;
 pub mod eol;
 pub mod import;
 pub mod nvd;
 pub mod osv;
 pub mod rustsec_db;
-pub mod schemes;
 pub mod store;
 pub mod update;
-pub mod version;
 
 use crate::identify::catalog;
 use crate::model::{Component, Severity};
@@ -98,6 +98,8 @@ pub struct Database {
     advisories: Vec<Advisory>,
     index: HashMap<Key, Vec<usize>>,
     pub eol: eol::EolData,
+    /// Distribution fix data (Debian tracker, distribution OSV records).
+    pub distro: distro::Feeds,
 }
 
 impl Database {
@@ -114,6 +116,7 @@ impl Database {
     /// The bundled set plus whatever `db import` stored in `data_dir`.
     pub fn load(data_dir: &std::path::Path) -> Result<Database, String> {
         let mut db = Database::bundled()?;
+        db.distro = distro::Feeds::in_dir(data_dir);
         if let Some(store) = store::load(data_dir)? {
             for advisory in store.advisories {
                 db.add(advisory);
@@ -265,7 +268,7 @@ fn osv_affects(
         if !p.ecosystem.eq_ignore_ascii_case(ecosystem) || !p.name.eq_ignore_ascii_case(name) {
             continue;
         }
-        let scheme = schemes::Scheme::for_ecosystem(&p.ecosystem);
+        let scheme = crate::version::Scheme::for_ecosystem(&p.ecosystem);
         let listed = a.versions.iter().any(|v| v == version);
         match a
             .ranges
@@ -355,7 +358,7 @@ pub fn bundled_eol() -> Result<eol::EolData, String> {
 
 /// Every `fixed` event above `version`, ascending: the upgrade targets when
 /// the version's own line has no fix.
-fn later_fixes(affected: &osv::Affected, version: &str, scheme: schemes::Scheme) -> Vec<String> {
+fn later_fixes(affected: &osv::Affected, version: &str, scheme: crate::version::Scheme) -> Vec<String> {
     let mut fixes: Vec<String> = affected
         .ranges
         .iter()

@@ -4,7 +4,7 @@
 //! a single `cve` object, or an array of either (yearly feeds, mirrors).
 
 use super::cpe::Cpe;
-use super::version;
+use crate::version;
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! OSV records (schema 1.6): the subset fwaudit reads, and the range walk
 //! that decides whether a version is affected.
 
-use super::schemes::Scheme;
+use crate::version::Scheme;
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -15,6 +15,10 @@ pub struct Record {
     pub details: Option<String>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// OSV 1.6 `upstream`: the vulnerabilities a distribution record is
+    /// about (`DEBIAN-CVE-2023-38545` names `CVE-2023-38545`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<String>,
     #[serde(default)]
     pub severity: Vec<SeverityEntry>,
     #[serde(default)]
@@ -38,6 +42,9 @@ pub struct Affected {
     pub ranges: Vec<Range>,
     #[serde(default)]
     pub versions: Vec<String>,
+    /// Distribution records carry their urgency here (`{"urgency": "high"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem_specific: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -124,7 +124,7 @@ impl Store {
     }
 
     /// Notes when and from where `source` was updated, and its record count.
-    fn record_source(&mut self, source: &str, origins: Vec<String>, now: String, count: usize) {
+    pub fn record_source(&mut self, source: &str, origins: Vec<String>, now: String, count: usize) {
         self.sources.insert(
             source.to_string(),
             SourceInfo {

@@ -44,8 +44,7 @@ pub fn findings(components: &[Component], eol: &EolData, today: &str) -> Vec<Fin
             cvss: None,
             fixed_versions: latest.into_iter().collect(),
             summary,
-            suppressed: None,
-            upgrade: None,
+            ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
         });
     }
     out

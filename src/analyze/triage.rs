@@ -10,8 +10,8 @@
 //! expires = "2027-01-01"        # optional, ISO date
 //! ```
 
-use crate::model::Finding;
-use serde::{Deserialize, Serialize};
+use crate::model::{Finding, FindingState, Suppression};
+use serde::Deserialize;
 use std::path::Path;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -29,14 +29,6 @@ pub struct Entry {
     pub component: Option<String>,
     pub reason: String,
     #[serde(default)]
-    pub expires: Option<String>,
-}
-
-/// Why a finding is suppressed, as the report shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Suppression {
-    pub reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
 }
 
@@ -83,6 +75,9 @@ impl TriageFile {
             else {
                 continue;
             };
+            if finding.state == FindingState::Active {
+                finding.state = FindingState::Suppressed;
+            }
             finding.suppressed = Some(Suppression {
                 reason: entry.reason.clone(),
                 expires: entry.expires.clone(),
@@ -124,8 +119,7 @@ mod tests {
             cvss: None,
             fixed_versions: vec![],
             summary: String::new(),
-            suppressed: None,
-            upgrade: None,
+            ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
         }
     }
 

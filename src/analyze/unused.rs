@@ -108,8 +108,7 @@ pub fn findings(libraries: &[Library], components: &[Component]) -> Vec<Finding>
                 severity: Severity::Info,
                 cvss: None,
                 fixed_versions: Vec::new(),
-                suppressed: None,
-                upgrade: None,
+                ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
             }
         })
         .collect()

@@ -1,6 +1,6 @@
 //! Components matched against the advisory database.
 
-use crate::advisory::version;
+use crate::version;
 use crate::advisory::{Affects, Database};
 use crate::model::{Component, Finding, FindingKind, Severity};
 use std::cmp::Ordering;
@@ -48,8 +48,7 @@ pub fn findings(components: &[Component], db: &Database) -> Vec<Finding> {
                 cvss: m.advisory.cvss.clone(),
                 fixed_versions: m.fixed_versions.clone(),
                 summary,
-                suppressed: None,
-                upgrade: None,
+                ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
             });
         }
     }

@@ -3,8 +3,7 @@
 //! index trees; images are loaded only to describe them.
 
 use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
-use crate::advisory::schemes::Scheme;
-use crate::advisory::version;
+use crate::version::{self, Scheme};
 use crate::model::{FindingKind, Severity};
 use rayon::prelude::*;
 use serde::Serialize;

@@ -62,12 +62,17 @@ pub struct FindingRecord {
     pub last_seen: String,
 }
 
+/// A finding's place in an image's history: the scan's own state
+/// ([`crate::model::FindingState`]) while the finding is present, and
+/// `resolved` once a later evaluation no longer raises it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum FindingState {
     Active,
     Resolved,
     Suppressed,
+    Fixed,
+    NotAffected,
 }
 
 /// A device of the fleet.
@@ -1087,10 +1092,11 @@ fn evaluate(
         if !seen.insert(key.clone()) {
             continue;
         }
-        let state = if f.suppressed.is_some() {
-            FindingState::Suppressed
-        } else {
-            FindingState::Active
+        let state = match f.state {
+            crate::model::FindingState::Active => FindingState::Active,
+            crate::model::FindingState::Suppressed => FindingState::Suppressed,
+            crate::model::FindingState::Fixed => FindingState::Fixed,
+            crate::model::FindingState::NotAffected => FindingState::NotAffected,
         };
         let before = previous.iter().find(|p| p.key == key);
         let was_active = before.is_some_and(|b| b.state == FindingState::Active);

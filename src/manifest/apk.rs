@@ -4,8 +4,8 @@
 //! `D` dependencies and `p` provides such as `so:libcrypto.so.3`).
 
 use super::{Parsed, Relations};
-use crate::identify::{catalog, purl_escape};
-use crate::model::{Component, Evidence, Upstream};
+use crate::identify::catalog;
+use crate::model::{Component, Distro, Evidence, Upstream};
 
 struct Entry {
     line: usize,
@@ -36,7 +36,7 @@ impl Entry {
 }
 
 /// Installed packages in an apk database at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
+pub fn parse(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
     let mut entries = Vec::new();
     let mut current: Option<Entry> = None;
     for (n, line) in text.lines().enumerate() {
@@ -91,7 +91,7 @@ pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
         .collect();
     let components = entries
         .into_iter()
-        .map(|e| component(path, e))
+        .map(|e| component(path, e, distro))
         .collect::<Result<_, _>>()?;
     Ok(Parsed::with_relations(components, relations))
 }
@@ -102,18 +102,22 @@ fn constraint_name(item: &str) -> &str {
     item.split(['<', '>', '=', '~']).next().unwrap_or(item)
 }
 
-fn component(path: &str, e: Entry) -> Result<Component, String> {
+fn component(path: &str, e: Entry, distro: Option<&Distro>) -> Result<Component, String> {
     let (Some(name), Some(version)) = (e.name, e.version) else {
         return Err(format!("line {}: package without `P:` or `V:`", e.line));
     };
-    let mut purl = format!(
-        "pkg:apk/alpine/{}@{}",
-        purl_escape(&name),
-        purl_escape(&version)
+    let vendor = distro.map_or("alpine", |d| d.id.as_str());
+    let release = distro.and_then(Distro::purl_distro).unwrap_or_default();
+    let purl = crate::purl::build(
+        "apk",
+        Some(vendor),
+        &name,
+        &version,
+        &[
+            ("arch", e.arch.as_deref().unwrap_or_default()),
+            ("distro", &release),
+        ],
     );
-    if let Some(arch) = &e.arch {
-        purl.push_str(&format!("?arch={}", purl_escape(arch)));
-    }
     let product = e
         .origin
         .as_deref()
@@ -121,14 +125,17 @@ fn component(path: &str, e: Entry) -> Result<Component, String> {
         .or_else(|| catalog::product_for_package(&name));
     let upstream = product.map(|p| Upstream {
         name: p.to_string(),
-        version: upstream_version(&version),
+        version: crate::version::upstream_of("apk", &version),
     });
+    let source_package = Some(e.origin.clone().unwrap_or_else(|| name.clone()));
     Ok(Component {
+        source_package,
         sources: vec![Evidence {
             sha256: None,
             method: "apk-installed".to_string(),
             path: path.to_string(),
             offset: None,
+            line: None,
             evidence: format!("line {}: P:{name} V:{version}", e.line),
             package: None,
         }],
@@ -140,18 +147,14 @@ fn component(path: &str, e: Entry) -> Result<Component, String> {
         version,
         purl,
         ecosystem: "apk".to_string(),
-        ecosystem_osv: Some("Alpine".to_string()),
+        ecosystem_osv: Some(
+            distro
+                .and_then(Distro::osv_ecosystem)
+                .unwrap_or_else(|| "Alpine".to_string()),
+        ),
         files: e.files,
         ..Component::default()
     })
-}
-
-/// `1.36.1-r5` -> `1.36.1`.
-pub fn upstream_version(version: &str) -> String {
-    match version.rsplit_once("-r") {
-        Some((up, r)) if !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()) => up.to_string(),
-        _ => version.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -166,7 +169,7 @@ mod tests {
 
     #[test]
     fn reads_packages_origins_and_files() {
-        let c = parse("installed", DB).unwrap().components;
+        let c = parse("installed", DB, None).unwrap().components;
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].purl, "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64");
         assert_eq!(c[0].files, vec!["/bin/busybox", "/etc/securetty"]);
@@ -180,7 +183,7 @@ mod tests {
 
     #[test]
     fn dependencies_and_provides() {
-        let r = parse("installed", DB).unwrap().relations;
+        let r = parse("installed", DB, None).unwrap().relations;
         assert_eq!(
             r[0].depends,
             [vec!["so:libc.musl-x86_64.so.1"], vec!["so:libcrypto.so.3"]]
@@ -191,11 +194,11 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         assert_eq!(
-            parse("i", "P:x\nV:1\n\nP:y\n").unwrap_err(),
+            parse("i", "P:x\nV:1\n\nP:y\n", None).unwrap_err(),
             "line 4: package without `P:` or `V:`"
         );
         assert_eq!(
-            parse("i", "P:x\ngarbage\n").unwrap_err(),
+            parse("i", "P:x\ngarbage\n", None).unwrap_err(),
             "line 2: expected `K:value`"
         );
     }

@@ -3,7 +3,6 @@
 //! the project itself, not components; their dependencies are `direct`.
 
 use super::{Package, find_line, toml_error, toml_package_lines};
-use crate::identify::purl_escape;
 use crate::model::Component;
 use rustsec::Lockfile;
 use std::collections::BTreeSet;
@@ -33,7 +32,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         .collect();
     let lines = toml_package_lines(text);
     let purl = |name: &str, version: &str| {
-        format!("pkg:cargo/{}@{}", purl_escape(name), purl_escape(version))
+        crate::purl::build("cargo", None, name, version, &[])
     };
     // Edges only to registry/git packages: workspace members are the project.
     let listed: BTreeSet<(&str, String)> = lock

@@ -11,7 +11,6 @@
 //! config files, so scanning a project does not run programs it names.
 
 use super::Package;
-use crate::identify::purl_escape;
 use crate::model::Component;
 use cargo_metadata::MetadataCommand;
 use std::collections::BTreeSet;
@@ -73,7 +72,7 @@ pub fn components(dir: &Path, display: &str) -> Result<Vec<Component>, String> {
             let name = p.name.to_string();
             let version = p.version.to_string();
             let mut c = Package {
-                purl: format!("pkg:cargo/{}@{}", purl_escape(&name), purl_escape(&version)),
+                purl: crate::purl::build("cargo", None, &name, &version, &[]),
                 name,
                 version,
                 ecosystem: "cargo",

@@ -122,18 +122,13 @@ pub(super) fn sbom_component(
         _ => None,
     };
     Component {
-        purl: purl.unwrap_or_else(|| {
-            format!(
-                "pkg:generic/{}@{}",
-                crate::identify::purl_escape(&name),
-                crate::identify::purl_escape(&version)
-            )
-        }),
+        purl: purl.unwrap_or_else(|| crate::purl::generic(&name, &version)),
         sources: vec![Evidence {
             sha256: None,
             method: method.to_string(),
             path: path.to_string(),
             offset: None,
+            line: None,
             evidence: format!("line {line}: {name} {version}"),
             package: None,
         }],

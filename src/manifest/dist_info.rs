@@ -46,7 +46,7 @@ pub fn metadata(path: &str, text: &str, method: &str) -> Result<Component, Strin
     };
     let name = pypi_name(&raw);
     Ok(Package {
-        purl: super::pypi_purl(&name, &version),
+        purl: crate::purl::build("pypi", None, &name, &version, &[]),
         name,
         version,
         ecosystem: "pypi",
@@ -75,6 +75,7 @@ mod tests {
             fs_path: "/usr/lib/python3/site-packages/PyYAML-5.3.1.dist-info/METADATA",
             data: meta.as_bytes(),
             siblings: &lookup,
+            distro: None,
         };
         let c = parse(&input).unwrap();
         assert_eq!(c[0].purl, "pkg:pypi/pyyaml@5.3.1");

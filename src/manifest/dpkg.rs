@@ -4,22 +4,25 @@
 
 use super::control;
 use super::{Parsed, package_component};
-use crate::identify::{catalog, purl_escape};
-use crate::model::Component;
+use crate::identify::catalog;
+use crate::model::{Component, Distro};
 
 /// Installed packages in a dpkg status file at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
-    Ok(database(path, control::installed(text)?))
+pub fn parse(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
+    Ok(database(path, control::installed(text)?, distro))
 }
 
 /// A distroless `status.d` entry: stanzas may lack `Status`.
-pub fn parse_status_d(path: &str, text: &str) -> Result<Parsed, String> {
-    Ok(database(path, control::listed(text)?))
+pub fn parse_status_d(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
+    Ok(database(path, control::listed(text)?, distro))
 }
 
-fn database(path: &str, packages: Vec<control::Installed>) -> Parsed {
+fn database(path: &str, packages: Vec<control::Installed>, distro: Option<&Distro>) -> Parsed {
     let relations = control::relations(&packages);
-    Parsed::with_relations(components(path, "dpkg-status", packages), relations)
+    Parsed::with_relations(
+        components(path, "dpkg-status", packages, distro),
+        relations,
+    )
 }
 
 /// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).
@@ -44,7 +47,12 @@ pub(super) fn components(
     path: &str,
     method: &str,
     packages: Vec<control::Installed>,
+    distro: Option<&Distro>,
 ) -> Vec<Component> {
+    // The PURL namespace is the distribution (`debian`, `ubuntu`), and the
+    // release a qualifier, when the file system says which it is.
+    let vendor = distro.map_or("debian", |d| d.id.as_str());
+    let release = distro.and_then(Distro::purl_distro).unwrap_or_default();
     packages
         .into_iter()
         .map(|p| {
@@ -54,11 +62,12 @@ pub(super) fn components(
                 .as_deref()
                 .and_then(catalog::product_for_package)
                 .or_else(|| catalog::product_for_package(&p.name));
-            let purl = format!(
-                "pkg:deb/debian/{}@{}?arch={}",
-                p.name,
-                purl_escape(&p.version),
-                p.arch
+            let purl = crate::purl::build(
+                "deb",
+                Some(vendor),
+                &p.name,
+                &p.version,
+                &[("arch", &p.arch), ("distro", &release)],
             );
             let c = package_component(
                 &p,
@@ -67,31 +76,17 @@ pub(super) fn components(
                 method,
                 path,
                 product,
-                upstream_version(&p.version),
+                crate::version::upstream_of("deb", &p.version),
             );
             let mut c = c;
-            c.ecosystem_osv = Some("Debian".to_string());
+            c.ecosystem_osv = Some(
+                distro
+                    .and_then(Distro::osv_ecosystem)
+                    .unwrap_or_else(|| "Debian".to_string()),
+            );
             c
         })
         .collect()
-}
-
-/// The upstream part of a Debian version: no epoch, no Debian revision, no
-/// repack suffix (`1:1.2.13.dfsg-1` -> `1.2.13`, `3.0.17-1~deb12u2` -> `3.0.17`).
-pub fn upstream_version(version: &str) -> String {
-    let no_epoch = match version.split_once(':') {
-        Some((epoch, rest)) if epoch.chars().all(|c| c.is_ascii_digit()) => rest,
-        _ => version,
-    };
-    let no_revision = no_epoch.rsplit_once('-').map_or(no_epoch, |(up, _)| up);
-    let really = no_revision
-        .rsplit_once("+really")
-        .map_or(no_revision, |(_, r)| r);
-    let cut = really
-        .find(['+', '~'])
-        .or_else(|| really.find(".dfsg"))
-        .unwrap_or(really.len());
-    really[..cut].to_string()
 }
 
 #[cfg(test)]
@@ -99,22 +94,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strips_debian_decorations() {
-        assert_eq!(upstream_version("1:1.2.13.dfsg-1"), "1.2.13");
-        assert_eq!(upstream_version("3.0.17-1~deb12u2"), "3.0.17");
-        assert_eq!(upstream_version("1:1.35.0-4+b3"), "1.35.0");
-        assert_eq!(upstream_version("2023.01+dfsg-2+deb12u1"), "2023.01");
-        assert_eq!(upstream_version("2.36-9+deb12u10"), "2.36");
-        assert_eq!(upstream_version("1.0+really0.9-1"), "0.9");
-        assert_eq!(upstream_version("2022.83"), "2022.83");
-    }
-
-    #[test]
     fn reads_installed_packages_and_their_upstream() {
         let text = "Package: libssl3\nStatus: install ok installed\nArchitecture: armhf\n\
                     Source: openssl\nVersion: 3.0.17-1~deb12u2\n\n\
                     Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
-        let c = parse("status", text).unwrap().components;
+        let c = parse("status", text, None).unwrap().components;
         assert_eq!(c.len(), 1);
         assert_eq!(
             c[0].purl,
@@ -136,6 +120,7 @@ mod tests {
         let c = parse_status_d(
             "s",
             "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n",
+            None,
         )
         .unwrap()
         .components;
@@ -154,7 +139,7 @@ mod tests {
 
     #[test]
     fn a_stanza_without_version_is_an_error() {
-        let err = parse("s", "Package: x\nStatus: install ok installed\n").unwrap_err();
+        let err = parse("s", "Package: x\nStatus: install ok installed\n", None).unwrap_err();
         assert_eq!(err, "line 1: package stanza without `Version`");
     }
 }

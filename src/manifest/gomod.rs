@@ -4,7 +4,6 @@
 //! tidy and the list may be incomplete (an error note; modules still listed).
 
 use super::{Input, Package, Parsed};
-use crate::identify::purl_escape;
 use crate::model::Component;
 use std::collections::HashMap;
 
@@ -100,9 +99,8 @@ pub fn parse(input: &Input) -> Result<Parsed, String> {
             {
                 missing.push(format!("{module}@{version}"));
             }
-            let path: Vec<String> = module.split('/').map(purl_escape).collect();
             let mut c = Package {
-                purl: format!("pkg:golang/{}@{}", path.join("/"), purl_escape(&version)),
+                purl: crate::purl::golang(&module, &version),
                 name: module,
                 version,
                 ecosystem: "golang",
@@ -143,6 +141,7 @@ mod tests {
             fs_path: "/src/go.mod",
             data: gomod.as_bytes(),
             siblings: &lookup,
+            distro: None,
         };
         let parsed = parse(&input)?;
         if let Some(e) = parsed.errors.first() {

@@ -5,6 +5,7 @@
 pub mod apk;
 pub mod cargo_lock;
 pub mod cargo_project;
+pub mod changelog;
 pub mod control;
 pub mod cyclonedx;
 pub mod dist_info;
@@ -12,6 +13,7 @@ pub mod dpkg;
 pub mod gomod;
 pub mod npm;
 pub mod opkg;
+pub mod os_release;
 pub mod package_file;
 pub mod pipfile;
 pub mod pnpm;
@@ -23,8 +25,8 @@ pub mod uv;
 pub mod wheel;
 pub mod yarn;
 
-use crate::identify::{catalog, purl_escape};
-use crate::model::{Component, Evidence, Upstream};
+use crate::identify::catalog;
+use crate::model::{Component, Distro, Evidence, Upstream};
 use crate::unpack::{Level, Note, Unpacked};
 use std::collections::HashMap;
 
@@ -40,6 +42,9 @@ pub struct Input<'a> {
     pub fs_path: &'a str,
     pub data: &'a [u8],
     siblings: &'a dyn Fn(&str) -> Option<&'a [u8]>,
+    /// The distribution of the file system the manifest is in, when it
+    /// says (package PURLs carry it).
+    pub distro: Option<&'a Distro>,
 }
 
 impl<'a> Input<'a> {
@@ -77,6 +82,9 @@ pub struct Parsed {
     /// once every database file of the same file system has been read
     /// (opkg and distroless dpkg keep one package per file).
     pub relations: Vec<Relations>,
+    /// `(source package, fixes)` from a package changelog, joined to the
+    /// packages built from that source in the same file system.
+    pub patched: Vec<(String, Vec<crate::model::Patched>)>,
 }
 
 /// What one package of a database depends on and provides, by name.
@@ -131,12 +139,12 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/var/lib/dpkg/status",
-        parse: |i| dpkg::parse(i.path, i.text()?),
+        parse: |i| dpkg::parse(i.path, i.text()?, i.distro),
     },
     Reader {
         kind: "package database",
         matches: dpkg::is_status_d,
-        parse: |i| dpkg::parse_status_d(i.path, i.text()?),
+        parse: |i| dpkg::parse_status_d(i.path, i.text()?, i.distro),
     },
     Reader {
         kind: "package files list",
@@ -146,17 +154,22 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/usr/lib/opkg/status",
-        parse: |i| opkg::parse(i.path, i.text()?),
+        parse: |i| opkg::parse(i.path, i.text()?, i.distro),
     },
     Reader {
         kind: "package database",
         matches: opkg::is_info_control,
-        parse: |i| opkg::parse_control(i.path, i.text()?),
+        parse: |i| opkg::parse_control(i.path, i.text()?, i.distro),
     },
     Reader {
         kind: "package files list",
         matches: opkg::is_files_list,
         parse: |i| Ok(files_list(opkg::list_package(i.fs_path), i.text()?)),
+    },
+    Reader {
+        kind: "package changelog",
+        matches: changelog::is_changelog,
+        parse: |i| changelog::parse(i.path, i.data),
     },
     Reader {
         kind: "package file",
@@ -166,12 +179,12 @@ static READERS: &[Reader] = &[
     Reader {
         kind: "package database",
         matches: |p| p == "/lib/apk/db/installed",
-        parse: |i| apk::parse(i.path, i.text()?),
+        parse: |i| apk::parse(i.path, i.text()?, i.distro),
     },
     Reader {
         kind: "package database",
         matches: |p| p == "/var/lib/rpm/rpmdb.sqlite" || p == "/usr/lib/sysimage/rpm/rpmdb.sqlite",
-        parse: |i| rpm::parse(i.path, i.data).map(Parsed::from),
+        parse: |i| rpm::parse(i.path, i.data, i.distro).map(Parsed::from),
     },
     Reader {
         kind: "Cargo.lock",
@@ -253,8 +266,14 @@ pub fn is_manifest(fs_path: &str) -> bool {
 pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
     let mut found: Vec<(Option<usize>, Component)> = Vec::new();
     let mut owned: HashMap<(Option<usize>, String), Vec<String>> = HashMap::new();
+    let mut patched: HashMap<(Option<usize>, String), Vec<crate::model::Patched>> =
+        HashMap::new();
     let mut notes = Vec::new();
     let mut relations: Vec<(usize, Relations)> = Vec::new();
+    let bases: Vec<Option<Distro>> = distros(unpacked)
+        .iter()
+        .map(|d| d.as_ref().map(os_release::package_base))
+        .collect();
     for file in unpacked.files.iter().filter(|f| f.is_regular()) {
         let Some(fs) = &file.fs else { continue };
         let Some(reader) = READERS.iter().find(|r| (r.matches)(&fs.path)) else {
@@ -285,6 +304,7 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
             fs_path: &fs.path,
             data: &file.data,
             siblings: &siblings,
+            distro: bases.get(fs.fs).and_then(Option::as_ref),
         };
         // Third-party parsers (TOML, YAML, SQLite) stay behind catch_unwind
         // like the unpackers: a bug there costs one manifest, not the scan.
@@ -302,6 +322,12 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
                     })
                 }));
                 found.extend(parsed.components.into_iter().map(|c| (Some(fs.fs), c)));
+                for (source, fixes) in parsed.patched {
+                    patched
+                        .entry((Some(fs.fs), source))
+                        .or_default()
+                        .extend(fixes);
+                }
                 for (package, files) in parsed.owned {
                     owned
                         .entry((Some(fs.fs), package))
@@ -318,6 +344,20 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
             && matches!(component.ecosystem.as_str(), "deb" | "opkg")
         {
             component.files = files.clone();
+        }
+    }
+    for (fs, component) in &mut found {
+        let source = component
+            .source_package
+            .clone()
+            .unwrap_or_else(|| component.name.clone());
+        if matches!(component.ecosystem.as_str(), "deb" | "opkg")
+            && let Some(fixes) = patched.get(&(*fs, source))
+        {
+            component.patched = fixes.clone();
+            // Several binary packages ship copies of one changelog.
+            component.patched.sort_by(|a, b| a.id.cmp(&b.id).then(a.path.cmp(&b.path)));
+            component.patched.dedup_by(|a, b| a.id == b.id);
         }
     }
     resolve_relations(&mut found, &relations);
@@ -398,11 +438,9 @@ fn resolve_relations(found: &mut [(Option<usize>, Component)], relations: &[(usi
 }
 
 /// Marks each signature hit with the installed package whose files list
-/// holds the file it was found in. When that package carries the same
-/// upstream product and version, its manifest entry also becomes a source
-/// of the component: the library file and the opkg/dpkg entry that
-/// installed it are one component with two sources (the package component
-/// itself stays, for matching in its distribution's ecosystem).
+/// holds the file it was found in (`sources[].package`);
+/// [`crate::inventory::merge`] then joins the hit to that package when it
+/// carries the same product and version.
 pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
     let mut owner: HashMap<(usize, &str), &str> = HashMap::new();
     let by_path: HashMap<&str, usize> = unpacked
@@ -438,42 +476,14 @@ pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
             Some((f.path.as_str(), (fs.fs, fs.path.as_str())))
         })
         .collect();
-    // Package name → (upstream, its manifest evidence).
-    let manifests: HashMap<String, (Upstream, Evidence)> = components
-        .iter()
-        .filter(|c| !c.files.is_empty())
-        .filter_map(|c| {
-            Some((
-                c.name.clone(),
-                (c.upstream.clone()?, c.sources.first()?.clone()),
-            ))
-        })
-        .collect();
     for component in components.iter_mut().filter(|c| c.files.is_empty()) {
-        let mut installed: Vec<Evidence> = Vec::new();
         for source in &mut component.sources {
             if let Some(key) = fs_of.get(source.path.as_str())
                 && let Some(package) = owner.get(key)
             {
                 source.package = Some(package.to_string());
-                if let Some((upstream, entry)) = manifests.get(*package)
-                    && upstream.name == component.name
-                    && upstream.version == component.version
-                    && !installed
-                        .iter()
-                        .any(|e| e.package.as_deref() == Some(package))
-                {
-                    installed.push(Evidence {
-                        evidence: format!("{} (installed {})", entry.evidence, key.1),
-                        package: Some(package.to_string()),
-                        sha256: None,
-                        offset: None,
-                        ..entry.clone()
-                    });
-                }
             }
         }
-        component.sources.extend(installed);
     }
 }
 
@@ -613,25 +623,21 @@ pub fn pypi_name(name: &str) -> String {
     out
 }
 
-/// `pkg:pypi/name@version`, `name` already normalised (PEP 503).
-pub fn pypi_purl(name: &str, version: &str) -> String {
-    format!("pkg:pypi/{name}@{}", purl_escape(version))
-}
-
-/// `pkg:npm/%40scope/name@version` or `pkg:npm/name@version`: the purl spec
-/// puts an npm scope in the namespace with `@` percent-encoded.
-pub fn npm_purl(name: &str, version: &str) -> String {
-    let v = purl_escape(version);
-    match name.strip_prefix('@').and_then(|n| n.split_once('/')) {
-        Some((scope, rest)) => {
-            format!(
-                "pkg:npm/%40{}/{}@{v}",
-                purl_escape(scope),
-                purl_escape(rest)
-            )
-        }
-        None => format!("pkg:npm/{}@{v}", purl_escape(name)),
-    }
+/// The distribution of each file system (`/etc/os-release` and the
+/// release files beside it), by file-system index.
+pub fn distros(unpacked: &Unpacked) -> Vec<Option<Distro>> {
+    unpacked
+        .filesystems
+        .iter()
+        .map(|fs| {
+            let read = |path: &str| -> Option<Vec<u8>> {
+                let index = fs.namespace.resolve(&unpacked.files, path)?;
+                let file = unpacked.files.get(index)?;
+                (file.is_regular() && file.data.len() < 64 << 10).then(|| file.data.clone())
+            };
+            os_release::detect(&read)
+        })
+        .collect()
 }
 
 /// A language-ecosystem package as a component: `ecosystem` is the purl type
@@ -655,6 +661,7 @@ impl Package<'_> {
                 method: self.method.to_string(),
                 path: self.path.to_string(),
                 offset: None,
+                line: Some(self.line as u64),
                 evidence: format!("line {}: {} {}", self.line, self.name, self.version),
                 package: None,
             }],
@@ -692,10 +699,12 @@ fn package_component(
             .and_then(|u| catalog::cpe(&u.name, &u.version)),
         ecosystem: ecosystem.to_string(),
         upstream,
+        source_package: Some(package.source.clone().unwrap_or_else(|| package.name.clone())),
         sources: vec![Evidence {
             method: method.to_string(),
             path: path.to_string(),
             offset: None,
+            line: Some(package.line as u64),
             sha256: None,
             evidence: format!(
                 "line {}: Package: {}, Version: {}",
@@ -757,6 +766,7 @@ mod tests {
                         fs_path: &fs_path,
                         data: &variant,
                         siblings: &none,
+            distro: None,
                     };
                     let _ = (reader.parse)(&input);
                 }
@@ -794,9 +804,9 @@ mod tests {
     #[test]
     fn npm_scopes_are_encoded() {
         assert_eq!(
-            npm_purl("@babel/core", "7.1.0"),
+            crate::purl::npm("@babel/core", "7.1.0"),
             "pkg:npm/%40babel/core@7.1.0"
         );
-        assert_eq!(npm_purl("lodash", "4.17.20"), "pkg:npm/lodash@4.17.20");
+        assert_eq!(crate::purl::npm("lodash", "4.17.20"), "pkg:npm/lodash@4.17.20");
     }
 }

@@ -3,7 +3,7 @@
 //! Direct dependencies come from the root entry (v2/v3) or, for v1, from the
 //! `package.json` beside the lockfile when the target has one.
 
-use super::{Input, Package, find_line, from_json, json_key_lines, npm_purl};
+use super::{Input, Package, find_line, from_json, json_key_lines};
 use crate::model::Component;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -184,7 +184,7 @@ fn from_packages(
         .filter_map(|dep| {
             let found = resolve_installed(packages, key, dep)?;
             let name = found.name.as_deref().unwrap_or(dep);
-            Some(npm_purl(name, found.version.as_deref()?))
+            Some(crate::purl::npm(name, found.version.as_deref()?))
         })
         .collect();
         out.push(c);
@@ -253,7 +253,7 @@ fn from_dependencies(
                 .filter_map(|dep| {
                     let (name, found) = inner.iter().rev().find_map(|s| s.get_key_value(dep))?;
                     let (name, version) = registry_package(name, found)?;
-                    Some(npm_purl(name, version))
+                    Some(crate::purl::npm(name, version))
                 })
                 .collect();
             out.push(c);
@@ -290,7 +290,7 @@ fn component(
     direct: Option<bool>,
 ) -> Component {
     let mut c = Package {
-        purl: npm_purl(name, version),
+        purl: crate::purl::npm(name, version),
         name: name.to_string(),
         version: version.to_string(),
         ecosystem: "npm",

@@ -10,22 +10,25 @@
 
 use super::control;
 use super::{Parsed, package_component};
-use crate::identify::{catalog, purl_escape};
-use crate::model::Component;
+use crate::identify::catalog;
+use crate::model::{Component, Distro};
 
 /// Installed packages in an opkg status file at `path`.
-pub fn parse(path: &str, text: &str) -> Result<Parsed, String> {
-    Ok(database(path, control::installed(text)?))
+pub fn parse(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
+    Ok(database(path, control::installed(text)?, distro))
 }
 
 /// `/usr/lib/opkg/info/NAME.control`: one package, no `Status` field.
-pub fn parse_control(path: &str, text: &str) -> Result<Parsed, String> {
-    Ok(database(path, control::listed(text)?))
+pub fn parse_control(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
+    Ok(database(path, control::listed(text)?, distro))
 }
 
-fn database(path: &str, packages: Vec<control::Installed>) -> Parsed {
+fn database(path: &str, packages: Vec<control::Installed>, distro: Option<&Distro>) -> Parsed {
     let relations = control::relations(&packages);
-    Parsed::with_relations(components(path, "opkg-status", packages), relations)
+    Parsed::with_relations(
+        components(path, "opkg-status", packages, distro),
+        relations,
+    )
 }
 
 pub fn is_info_control(fs_path: &str) -> bool {
@@ -46,16 +49,26 @@ pub(super) fn components(
     path: &str,
     method: &str,
     packages: Vec<control::Installed>,
+    distro: Option<&Distro>,
 ) -> Vec<Component> {
+    let release = distro.and_then(Distro::purl_distro).unwrap_or_default();
     packages
         .into_iter()
         .map(|p| {
-            let product = catalog::product_for_package(&p.name);
-            let purl = format!(
-                "pkg:opkg/openwrt/{}@{}?arch={}",
-                p.name,
-                purl_escape(&p.version),
-                p.arch
+            // OpenWrt's `Source: package/libs/zlib` ends in the source name;
+            // Debian-built feeds write `Source: zlib` as dpkg does.
+            let product = p
+                .source
+                .as_deref()
+                .and_then(|s| s.rsplit('/').next())
+                .and_then(catalog::product_for_package)
+                .or_else(|| catalog::product_for_package(&p.name));
+            let purl = crate::purl::build(
+                "opkg",
+                Some("openwrt"),
+                &p.name,
+                &p.version,
+                &[("arch", &p.arch), ("distro", &release)],
             );
             package_component(
                 &p,
@@ -64,18 +77,10 @@ pub(super) fn components(
                 method,
                 path,
                 product,
-                upstream_version(&p.version),
+                crate::version::upstream_of("opkg", &p.version),
             )
         })
         .collect()
-}
-
-/// `1.35.0-6` -> `1.35.0`; `2022.82-6` -> `2022.82`.
-pub fn upstream_version(version: &str) -> String {
-    match version.rsplit_once('-') {
-        Some((up, release)) if release.chars().all(|c| c.is_ascii_digit()) => up.to_string(),
-        _ => version.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -86,7 +91,7 @@ mod tests {
     fn reads_openwrt_packages() {
         let text = "Package: busybox\nVersion: 1.35.0-6\nStatus: install user installed\n\
                     Architecture: mipsel_24kc\nInstalled-Time: 1700000000\n";
-        let c = parse("status", text).unwrap().components;
+        let c = parse("status", text, None).unwrap().components;
         assert_eq!(
             c[0].purl,
             "pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"
@@ -99,6 +104,7 @@ mod tests {
         let c = parse_control(
             "c",
             "Package: dropbear\nVersion: 2022.82-6\nArchitecture: mipsel_24kc\n",
+            None,
         )
         .unwrap()
         .components;
@@ -108,12 +114,5 @@ mod tests {
             list_package("/usr/lib/opkg/info/dropbear.list").as_deref(),
             Some("dropbear")
         );
-    }
-
-    #[test]
-    fn release_suffix_only_when_numeric() {
-        assert_eq!(upstream_version("2022.82-6"), "2022.82");
-        assert_eq!(upstream_version("3.0.13"), "3.0.13");
-        assert_eq!(upstream_version("1.2-beta"), "1.2-beta");
     }
 }

@@ -78,9 +78,9 @@ pub fn parse(path: &str, fs_path: &str, data: &[u8]) -> Result<Vec<Component>, S
     let text = String::from_utf8(text).map_err(|_| "control file is not UTF-8".to_string())?;
     let packages = control::listed(&text).map_err(|e| format!("control: {e}"))?;
     let mut components = if fs_path.ends_with(".ipk") {
-        opkg::components(path, "ipk-file", packages)
+        opkg::components(path, "ipk-file", packages, None)
     } else {
-        dpkg::components(path, "deb-file", packages)
+        dpkg::components(path, "deb-file", packages, None)
     };
     // The line is the control file's, inside the package.
     for c in &mut components {

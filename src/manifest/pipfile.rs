@@ -34,7 +34,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         let name = pypi_name(raw);
         out.push(
             Package {
-                purl: super::pypi_purl(&name, version),
+                purl: crate::purl::build("pypi", None, &name, version, &[]),
                 line: lines.get(raw.as_str()).copied().unwrap_or(1),
                 name,
                 version: version.to_string(),

@@ -1,7 +1,7 @@
 //! pnpm's `pnpm-lock.yaml`, lockfile versions 5.x (`/name/1.0.0` keys),
 //! 6.x (`/name@1.0.0`) and 9.x (`name@1.0.0`); peer suffixes `(...)` dropped.
 
-use super::{Package, find_line, npm_purl, yaml_error};
+use super::{Package, find_line, yaml_error};
 use crate::model::Component;
 use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
@@ -62,7 +62,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
             false => "transitive",
         };
         let mut c = Package {
-            purl: npm_purl(&name, &version),
+            purl: crate::purl::npm(&name, &version),
             line: find_line(text, key),
             name,
             version,

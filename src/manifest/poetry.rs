@@ -49,7 +49,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
 /// Shared with `uv.lock`, whose `[[package]]` tables have the same keys.
 pub(super) fn components(path: &str, text: &str, lock: Lock, method: &str) -> Vec<Component> {
     let lines = toml_package_lines(text);
-    let purl = super::pypi_purl;
+    let purl = |name: &str, version: &str| crate::purl::build("pypi", None, name, version, &[]);
     // name -> locked versions, to turn dependency names into edges.
     let mut versions: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
     for p in &lock.package {

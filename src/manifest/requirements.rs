@@ -146,7 +146,7 @@ fn requirement(entry: &str, path: &str, line: usize) -> Result<Component, String
     let purl = if unpinned {
         format!("pkg:pypi/{name}")
     } else {
-        super::pypi_purl(&name, &version)
+        crate::purl::build("pypi", None, &name, &version, &[])
     };
     let mut c = Package {
         name,
@@ -198,6 +198,7 @@ mod tests {
             fs_path: "/req/requirements.txt",
             data: files[0].1.as_bytes(),
             siblings: &lookup,
+            distro: None,
         };
         Ok(parse(&input)?
             .iter()

@@ -10,7 +10,8 @@
 //! pages without libdb is a separate page-format parser worth its own file
 //! once server and container images of those releases are in scope.
 
-use crate::identify::{catalog, purl_escape};
+use crate::identify::catalog;
+use crate::model::Distro;
 use crate::model::{Component, Evidence, Upstream};
 use rusqlite::{Connection, OpenFlags};
 
@@ -44,7 +45,7 @@ const SQLITE_HEAP_LIMIT: i64 = 256 << 20;
 /// join that never ends), the query is interrupted after a number of VM
 /// instructions proportional to the database's size, and SQLite's heap is
 /// capped.
-pub fn parse(path: &str, data: &[u8]) -> Result<Vec<Component>, String> {
+pub fn parse(path: &str, data: &[u8], distro: Option<&Distro>) -> Result<Vec<Component>, String> {
     let mut conn = Connection::open_with_flags(
         ":memory:",
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -97,7 +98,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<Vec<Component>, String> {
     for row in rows {
         let (hnum, blob) = row.map_err(interrupted)?;
         let header = Header::parse(&blob).map_err(|e| format!("package {hnum}: {e}"))?;
-        out.push(header.component(path, hnum)?);
+        out.push(header.component(path, hnum, distro)?);
     }
     Ok(out)
 }
@@ -222,7 +223,7 @@ impl Header {
         Ok(h)
     }
 
-    fn component(self, path: &str, hnum: i64) -> Result<Component, String> {
+    fn component(self, path: &str, hnum: i64, distro: Option<&Distro>) -> Result<Component, String> {
         let (Some(name), Some(version)) = (self.name, self.version) else {
             return Err(format!("package {hnum}: header without name or version"));
         };
@@ -231,27 +232,19 @@ impl Header {
             Some(e) => format!("{e}:{version}-{release}"),
             None => format!("{version}-{release}"),
         };
-        let mut purl = String::from("pkg:rpm/");
-        if let Some(ns) = self.vendor.as_deref().and_then(namespace) {
-            purl.push_str(&ns);
-            purl.push('/');
-        }
-        purl.push_str(&format!(
-            "{}@{}",
-            purl_escape(&name),
-            purl_escape(&format!("{version}-{release}"))
-        ));
-        let mut qualifiers = Vec::new();
-        if let Some(arch) = &self.arch {
-            qualifiers.push(format!("arch={}", purl_escape(arch)));
-        }
-        if let Some(e) = self.epoch {
-            qualifiers.push(format!("epoch={e}"));
-        }
-        if !qualifiers.is_empty() {
-            purl.push('?');
-            purl.push_str(&qualifiers.join("&"));
-        }
+        let epoch = self.epoch.map(|e| e.to_string()).unwrap_or_default();
+        let release_distro = distro.and_then(Distro::purl_distro).unwrap_or_default();
+        let purl = crate::purl::build(
+            "rpm",
+            self.vendor.as_deref().and_then(namespace).as_deref(),
+            &name,
+            &format!("{version}-{release}"),
+            &[
+                ("arch", self.arch.as_deref().unwrap_or_default()),
+                ("epoch", &epoch),
+                ("distro", &release_distro),
+            ],
+        );
         // `openssl-libs-3.0.7-27.el9.src.rpm` names the source package `openssl-libs`..
         let source = self.source_rpm.as_deref().and_then(source_name);
         let product = source
@@ -260,7 +253,7 @@ impl Header {
             .or_else(|| catalog::product_for_package(&name));
         let upstream = product.map(|p| Upstream {
             name: p.to_string(),
-            version: version.clone(),
+            version: crate::version::upstream_of("rpm", &version),
         });
         Ok(Component {
             sources: vec![Evidence {
@@ -268,6 +261,7 @@ impl Header {
                 method: "rpmdb".to_string(),
                 path: path.to_string(),
                 offset: None,
+                line: None,
                 evidence: format!("package {hnum}: {name}-{evr}"),
                 package: None,
             }],
@@ -279,6 +273,7 @@ impl Header {
             version: evr,
             purl,
             ecosystem: "rpm".to_string(),
+            source_package: source.clone(),
             files: self.files,
             ..Component::default()
         })
@@ -460,7 +455,7 @@ mod tests {
     #[test]
     fn reads_headers_from_sqlite_bytes() {
         let db = database(&[openssl()]);
-        let c = parse("rpmdb.sqlite", &db).unwrap();
+        let c = parse("rpmdb.sqlite", &db, None).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].name, "openssl-libs");
         assert_eq!(c[0].version, "1:3.0.7-27.el9");
@@ -486,16 +481,16 @@ mod tests {
     #[test]
     fn corrupt_input_is_an_error_not_a_panic() {
         assert!(
-            parse("x", b"not sqlite at all")
+            parse("x", b"not sqlite at all", None)
                 .unwrap_err()
                 .starts_with("not an SQLite database")
-                || parse("x", b"not sqlite at all").is_err()
+                || parse("x", b"not sqlite at all", None).is_err()
         );
         let mut blob = openssl();
         blob.truncate(40);
         assert!(Header::parse(&blob).is_err());
         assert!(Header::parse(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).is_err());
         let db = database(&[blob]);
-        assert!(parse("x", &db).unwrap_err().starts_with("package 1: "));
+        assert!(parse("x", &db, None).unwrap_err().starts_with("package 1: "));
     }
 }

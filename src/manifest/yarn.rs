@@ -4,7 +4,7 @@
 //! With the `package.json` beside it, an entry is `direct` when one of its
 //! `name@range` keys is a range the project asks for.
 
-use super::{Input, Package, npm_purl, yaml_error};
+use super::{Input, Package, yaml_error};
 use crate::model::Component;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -56,7 +56,7 @@ fn parse_with(
         .flat_map(|e| {
             e.specs
                 .iter()
-                .map(|s| (s.as_str(), npm_purl(&e.name, &e.version)))
+                .map(|s| (s.as_str(), crate::purl::npm(&e.name, &e.version)))
         })
         .collect();
     let edges: Vec<Vec<String>> = found
@@ -89,7 +89,7 @@ fn parse_with(
             )| {
                 let direct = wanted.map(|w| specs.iter().any(|s| w.contains(s)));
                 let mut c = Package {
-                    purl: npm_purl(&name, &version),
+                    purl: crate::purl::npm(&name, &version),
                     name,
                     version,
                     ecosystem: "npm",

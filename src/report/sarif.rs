@@ -61,6 +61,9 @@ fn rule(id: &str, f: &Finding) -> Value {
             "https://man7.org/linux/man-pages/man8/ld.so.8.html".to_string(),
         ),
         FindingKind::Hardening => ("Hardening", f.summary.clone(), String::new()),
+        FindingKind::Secret => ("ShippedSecret", f.summary.clone(), String::new()),
+        FindingKind::Credential => ("WeakCredential", f.summary.clone(), String::new()),
+        FindingKind::Config => ("InsecureConfiguration", f.summary.clone(), String::new()),
     };
     let mut tags = vec!["security"];
     if f.kind == FindingKind::Vulnerable {

@@ -119,7 +119,7 @@ fn namespace_part(name: &str) -> String {
 fn advisories_by_component(r: &ScanReport) -> BTreeMap<&str, BTreeSet<&str>> {
     let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for f in &r.findings {
-        if f.kind != FindingKind::Vulnerable || f.suppressed.is_some() {
+        if f.kind != FindingKind::Vulnerable || !f.is_active() {
             continue;
         }
         if let (Some(c), Some(id)) = (&f.component, &f.advisory) {

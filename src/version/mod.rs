@@ -1,23 +1,37 @@
-//! Version orderings per ecosystem, so that an OSV range is walked with the
-//! rules of the ecosystem that wrote it: semver (crates.io, npm, Go),
-//! PEP 440 (PyPI), dpkg (Debian, Ubuntu, opkg), rpm (Red Hat, SUSE, ...),
-//! and upstream versions of native projects ([`super::version`]).
+//! Version ordering and the upstream release a packaged version carries:
+//! the one home for both. Each packaging scheme keeps its own file; an OSV
+//! range is walked with the ordering of the ecosystem that wrote it, and a
+//! distribution package's version is compared in its own scheme while its
+//! upstream part is matched against advisories written for upstream releases.
 
-use super::version;
+pub mod apk;
+pub mod dpkg;
+pub mod pep440;
+pub mod rpm;
+pub mod upstream;
+
 use std::cmp::Ordering;
 
 /// A version ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// Native projects' own releases (OpenSSL letters, dropbear `YYYY.NN`).
     Upstream,
+    /// crates.io, npm, Go.
     Semver,
+    /// PyPI.
     Pep440,
+    /// Debian, Ubuntu, opkg (which compares like dpkg, epochs included).
     Dpkg,
+    /// Red Hat, SUSE, Fedora, ...
     Rpm,
+    /// Alpine's apk.
+    Apk,
 }
 
 impl Scheme {
-    /// The ordering an OSV ecosystem uses (`Debian:12` counts as Debian).
+    /// The ordering an OSV ecosystem (`Debian:12` counts as Debian) or a
+    /// package type (`deb`, `opkg`, `apk`, `rpm`) uses.
     pub fn for_ecosystem(ecosystem: &str) -> Scheme {
         let base = ecosystem
             .split(':')
@@ -30,18 +44,39 @@ impl Scheme {
             "debian" | "ubuntu" | "opkg" | "deb" => Scheme::Dpkg,
             "red hat" | "redhat" | "rocky linux" | "almalinux" | "suse" | "opensuse" | "mageia"
             | "rpm" => Scheme::Rpm,
+            "alpine" | "apk" | "wolfi" | "chainguard" => Scheme::Apk,
             _ => Scheme::Upstream,
         }
     }
 
     pub fn compare(self, a: &str, b: &str) -> Ordering {
         match self {
-            Scheme::Upstream => version::compare(a, b),
+            Scheme::Upstream => upstream::compare(a, b),
             Scheme::Semver => semver_compare(a, b),
-            Scheme::Pep440 => pep440_compare(a, b),
-            Scheme::Dpkg => dpkg_compare(a, b),
-            Scheme::Rpm => rpm_compare(a, b),
+            Scheme::Pep440 => pep440::compare(a, b),
+            Scheme::Dpkg => dpkg::compare(a, b),
+            Scheme::Rpm => rpm::compare(a, b),
+            Scheme::Apk => apk::compare(a, b),
         }
+    }
+}
+
+/// Orders two upstream releases of the same product.
+pub fn compare(a: &str, b: &str) -> Ordering {
+    upstream::compare(a, b)
+}
+
+/// The upstream release a package version of `package_type` (`deb`,
+/// `opkg`, `apk`, `rpm`) carries: no epoch, no packaging revision, no
+/// repack suffix (`1:1.2.13.dfsg-1` is 1.2.13, `9.3_p1-r2` is 9.3p1).
+/// Other versions are returned as they are.
+pub fn upstream_of(package_type: &str, version: &str) -> String {
+    match package_type {
+        "deb" => dpkg::upstream(version),
+        "opkg" => dpkg::opkg_upstream(version),
+        "apk" => apk::upstream(version),
+        "rpm" => rpm::upstream(version),
+        _ => version.trim().to_string(),
     }
 }
 
@@ -51,276 +86,7 @@ fn semver_compare(a: &str, b: &str) -> Ordering {
     let parse = |s: &str| semver::Version::parse(s.trim().trim_start_matches('v')).ok();
     match (parse(a), parse(b)) {
         (Some(x), Some(y)) => x.cmp_precedence(&y),
-        _ => version::compare(a, b),
-    }
-}
-
-/// PEP 440: `[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`, normalised
-/// spellings (`alpha`, `c`, `pre`, `-1` as post) accepted.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Pep440 {
-    epoch: u64,
-    release: Vec<u64>,
-    /// Sort key of the pre/post/dev phase, see [`Pep440::parse`].
-    phase: (i8, u64, u64, u64, (u8, u64)),
-    local: Vec<String>,
-}
-
-impl Pep440 {
-    fn parse(text: &str) -> Option<Pep440> {
-        let s = text.trim().to_ascii_lowercase();
-        let s = s.strip_prefix('v').unwrap_or(&s);
-        let (s, local) = match s.split_once('+') {
-            Some((v, l)) => (v, l.split(['.', '-', '_']).map(str::to_string).collect()),
-            None => (s, Vec::new()),
-        };
-        let (epoch, s) = match s.split_once('!') {
-            Some((e, rest)) => (e.parse().ok()?, rest),
-            None => (0, s),
-        };
-        let bytes = s.as_bytes();
-        let mut i = 0;
-        let mut release = Vec::new();
-        loop {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            if start == i {
-                return None;
-            }
-            release.push(s[start..i].parse().ok()?);
-            if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
-                i += 1;
-            } else {
-                break;
-            }
-        }
-        while release.len() > 1 && release.last() == Some(&0) {
-            release.pop();
-        }
-        let mut rest = &s[i..];
-        let mut pre: Option<(u8, u64)> = None;
-        let mut post: Option<u64> = None;
-        let mut dev: Option<u64> = None;
-        while !rest.is_empty() {
-            rest = rest.trim_start_matches(['.', '-', '_']);
-            let word_len = rest
-                .find(|c: char| !c.is_ascii_alphabetic())
-                .unwrap_or(rest.len());
-            let (word, after) = rest.split_at(word_len);
-            let num_len = after
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(after.len());
-            let (num, after) = after.split_at(num_len);
-            let n: u64 = if num.is_empty() { 0 } else { num.parse().ok()? };
-            match word {
-                "a" | "alpha" => pre = Some((0, n)),
-                "b" | "beta" => pre = Some((1, n)),
-                "rc" | "c" | "pre" | "preview" => pre = Some((2, n)),
-                "post" | "rev" | "r" => post = Some(n),
-                "" if !num.is_empty() => post = Some(n),
-                "dev" => dev = Some(n),
-                _ => return None,
-            }
-            rest = after;
-        }
-        // Order within a release: X.devN < XaN.devM < XaN < XaN.postM < X < X.postN.devM < X.postN.
-        let dev_key = (u8::from(dev.is_none()), dev.unwrap_or(0));
-        let phase = match (pre, post) {
-            (Some((kind, n)), _) => (0, kind as u64, n, post.map_or(0, |p| p + 1), dev_key),
-            (None, Some(p)) => (2, 0, 0, p, dev_key),
-            (None, None) if dev.is_some() => (-1, 0, 0, 0, dev_key),
-            (None, None) => (1, 0, 0, 0, dev_key),
-        };
-        Some(Pep440 {
-            epoch,
-            release,
-            phase,
-            local,
-        })
-    }
-}
-
-fn pep440_compare(a: &str, b: &str) -> Ordering {
-    match (Pep440::parse(a), Pep440::parse(b)) {
-        (Some(x), Some(y)) => x
-            .epoch
-            .cmp(&y.epoch)
-            .then_with(|| x.release.cmp(&y.release))
-            .then_with(|| x.phase.cmp(&y.phase))
-            .then_with(|| x.local.cmp(&y.local)),
-        _ => version::compare(a, b),
-    }
-}
-
-/// dpkg's `[epoch:]upstream[-revision]` ordering (deb-version(7)): `~` sorts
-/// before everything, even the end of the string; letters before other characters.
-pub fn dpkg_compare(a: &str, b: &str) -> Ordering {
-    let split = |v: &str| {
-        let (epoch, rest) = match v.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => {
-                (e.parse::<u64>().unwrap_or(0), r)
-            }
-            _ => (0, v),
-        };
-        let (up, rev) = rest.rsplit_once('-').unwrap_or((rest, "0"));
-        (epoch, up.to_string(), rev.to_string())
-    };
-    let (ea, ua, ra) = split(a.trim());
-    let (eb, ub, rb) = split(b.trim());
-    ea.cmp(&eb)
-        .then_with(|| dpkg_part(&ua, &ub))
-        .then_with(|| dpkg_part(&ra, &rb))
-}
-
-fn dpkg_order(c: Option<u8>) -> i32 {
-    match c {
-        Some(b'~') => -1,
-        None => 0,
-        Some(c) if c.is_ascii_alphabetic() => c as i32,
-        Some(c) => c as i32 + 256,
-    }
-}
-
-fn dpkg_part(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        // Non-digit prefix, character by character.
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
-            let ca = a.get(i).copied().filter(|c| !c.is_ascii_digit());
-            let cb = b.get(j).copied().filter(|c| !c.is_ascii_digit());
-            let ord = dpkg_order(ca).cmp(&dpkg_order(cb));
-            if ord != Ordering::Equal {
-                return ord;
-            }
-            if ca.is_some() {
-                i += 1;
-            }
-            if cb.is_some() {
-                j += 1;
-            }
-        }
-        let num = |s: &[u8], k: &mut usize| {
-            let mut n: u128 = 0;
-            while *k < s.len() && s[*k].is_ascii_digit() {
-                n = n
-                    .saturating_mul(10)
-                    .saturating_add(u128::from(s[*k] - b'0'));
-                *k += 1;
-            }
-            n
-        };
-        let (na, nb) = (num(a, &mut i), num(b, &mut j));
-        if na != nb {
-            return na.cmp(&nb);
-        }
-    }
-    Ordering::Equal
-}
-
-/// rpm's `rpmvercmp` on `[epoch:]version[-release]`: alphanumeric segments,
-/// numbers beat letters, `~` sorts before everything, `^` after the end.
-pub fn rpm_compare(a: &str, b: &str) -> Ordering {
-    let split = |v: &str| {
-        let (epoch, rest) = match v.split_once(':') {
-            Some((e, r)) if e.chars().all(|c| c.is_ascii_digit()) => {
-                (e.parse::<u64>().unwrap_or(0), r)
-            }
-            _ => (0, v),
-        };
-        let (ver, rel) = rest.rsplit_once('-').map_or((rest, ""), |(v, r)| (v, r));
-        (epoch, ver.to_string(), rel.to_string())
-    };
-    let (ea, va, ra) = split(a.trim());
-    let (eb, vb, rb) = split(b.trim());
-    ea.cmp(&eb).then_with(|| rpmvercmp(&va, &vb)).then_with(|| {
-        if ra.is_empty() || rb.is_empty() {
-            Ordering::Equal
-        } else {
-            rpmvercmp(&ra, &rb)
-        }
-    })
-}
-
-fn rpmvercmp(a: &str, b: &str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    loop {
-        while i < a.len() && !a[i].is_ascii_alphanumeric() && a[i] != b'~' && a[i] != b'^' {
-            i += 1;
-        }
-        while j < b.len() && !b[j].is_ascii_alphanumeric() && b[j] != b'~' && b[j] != b'^' {
-            j += 1;
-        }
-        let (ta, tb) = (a.get(i).copied(), b.get(j).copied());
-        if ta == Some(b'~') || tb == Some(b'~') {
-            if ta != Some(b'~') {
-                return Ordering::Greater;
-            }
-            if tb != Some(b'~') {
-                return Ordering::Less;
-            }
-            i += 1;
-            j += 1;
-            continue;
-        }
-        if ta == Some(b'^') || tb == Some(b'^') {
-            return match (ta, tb) {
-                (None, _) => Ordering::Less,
-                (_, None) => Ordering::Greater,
-                (Some(b'^'), Some(b'^')) => {
-                    i += 1;
-                    j += 1;
-                    continue;
-                }
-                (Some(b'^'), _) => Ordering::Less,
-                _ => Ordering::Greater,
-            };
-        }
-        let (Some(ca), Some(cb)) = (ta, tb) else {
-            return (i < a.len()).cmp(&(j < b.len()));
-        };
-        let digits = ca.is_ascii_digit();
-        let take = |s: &[u8], k: &mut usize| {
-            let start = *k;
-            while *k < s.len()
-                && (if digits {
-                    s[*k].is_ascii_digit()
-                } else {
-                    s[*k].is_ascii_alphabetic()
-                })
-            {
-                *k += 1;
-            }
-            start..*k
-        };
-        let sa = take(a, &mut i);
-        let sb = take(b, &mut j);
-        if sb.is_empty() {
-            // Segments of different kinds: numeric is newer.
-            return if digits {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-        }
-        let (xa, xb) = (&a[sa], &b[sb]);
-        let ord = if digits {
-            let trim = |s: &[u8]| {
-                let k = s.iter().position(|&c| c != b'0').unwrap_or(s.len());
-                s[k..].to_vec()
-            };
-            let (xa, xb) = (trim(xa), trim(xb));
-            xa.len().cmp(&xb.len()).then_with(|| xa.cmp(&xb))
-        } else {
-            xa.cmp(xb)
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-        let _ = cb;
+        _ => upstream::compare(a, b),
     }
 }
 
@@ -499,6 +265,29 @@ mod tests {
         (Scheme::Dpkg, "1.2~beta1", "1.2~beta2"),
         (Scheme::Rpm, "1.0-1", "1.0-1.1"),
         (Scheme::Rpm, "2:1.0", "3:0.9"),
+        // opkg compares like dpkg, epochs included
+        (Scheme::Dpkg, "1.36.1-r2", "1.36.1-r3"),
+        (Scheme::Dpkg, "2024.03.09~695277a5-r3", "2024.03.09-r1"),
+        (Scheme::Dpkg, "1.2.13-1", "1:1.2.11-1"),
+        (Scheme::Dpkg, "1:1.35.0-4+deb12u1", "1:1.35.0-4+deb12u1+b1"),
+        // apk
+        (Scheme::Apk, "1.2.13-r0", "1.2.13-r1"),
+        (Scheme::Apk, "1.2.12-r9", "1.2.13-r0"),
+        (Scheme::Apk, "9.3_p1-r0", "9.3_p2-r0"),
+        (Scheme::Apk, "9.3-r0", "9.3_p1-r0"),
+        (Scheme::Apk, "3.1.4_rc1-r0", "3.1.4-r0"),
+        (Scheme::Apk, "3.1.4_alpha1", "3.1.4_beta1"),
+        (Scheme::Apk, "3.1.4_beta2", "3.1.4_pre1"),
+        (Scheme::Apk, "3.1.4_pre1", "3.1.4_rc1"),
+        (Scheme::Apk, "2.4.0", "2.4.0_git20230101"),
+        (Scheme::Apk, "2.4.0_git20230101", "2.4.0_p1"),
+        (Scheme::Apk, "1.2", "1.2a"),
+        (Scheme::Apk, "1.2a", "1.2b"),
+        (Scheme::Apk, "1.2z", "1.2.1"),
+        (Scheme::Apk, "1.02", "1.1"),
+        (Scheme::Apk, "1.36.1-r5", "1.36.1-r10"),
+        (Scheme::Apk, "3.0.8-r3", "3.1.0-r0"),
+        (Scheme::Apk, "1.1.1w-r1", "3.0.0-r0"),
     ];
 
     #[test]
@@ -540,5 +329,54 @@ mod tests {
         assert_eq!(Scheme::for_ecosystem("Debian:12"), Scheme::Dpkg);
         assert_eq!(Scheme::for_ecosystem("Red Hat"), Scheme::Rpm);
         assert_eq!(Scheme::for_ecosystem("Generic"), Scheme::Upstream);
+        assert_eq!(Scheme::for_ecosystem("Alpine:v3.20"), Scheme::Apk);
+        assert_eq!(Scheme::for_ecosystem("opkg"), Scheme::Dpkg);
+    }
+
+    /// Upstream-looking releases: digits and dots, an optional letter or
+    /// patch level, an optional pre-release.
+    fn upstream_release() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (
+            prop::collection::vec(0u32..400, 1..5),
+            prop_oneof![Just(""), Just("a"), Just("k"), Just("za"), Just("p1")],
+            prop_oneof![Just(""), Just("-rc1"), Just("-beta2")],
+        )
+            .prop_map(|(nums, letter, pre)| {
+                let dotted: Vec<String> = nums.iter().map(u32::to_string).collect();
+                format!("{}{letter}{pre}", dotted.join("."))
+            })
+    }
+
+    proptest::proptest! {
+        /// Whatever epoch, repack suffix and revision a distribution adds,
+        /// the upstream version read back never compares below (nor above)
+        /// the release it packages.
+        #[test]
+        fn upstream_of_a_package_version_is_its_release(
+            up in upstream_release(),
+            epoch in proptest::option::of(0u32..5),
+            repack in proptest::sample::select(vec!["", "+dfsg", ".dfsg", "+ds1", "+really"]),
+            revision in proptest::sample::select(vec!["1", "10+deb12u15", "4+deb12u1+b1", "1~deb12u2", "0ubuntu0.22.04.1", "r3", "1.3~deb12u1"]),
+        ) {
+            let debian_up = match repack {
+                "+really" => format!("9.9+really{up}"),
+                r => format!("{}{r}", up.replace("-rc", "~rc").replace("-beta", "~beta")),
+            };
+            let epoch = epoch.map(|e| format!("{e}:")).unwrap_or_default();
+            let full = format!("{epoch}{debian_up}-{revision}");
+            for ty in ["deb", "opkg"] {
+                let read = upstream_of(ty, &full);
+                proptest::prop_assert_eq!(
+                    compare(&read, &up), Ordering::Equal, "{} {} read as {}", ty, full, read
+                );
+            }
+            let apk = format!("{}-r{}", up.replace("-rc", "_rc").replace("-beta", "_beta").replace("p1", "_p1"), revision.len());
+            let read = upstream_of("apk", &apk);
+            proptest::prop_assert_eq!(compare(&read, &up), Ordering::Equal, "apk {} read as {}", apk, read);
+            let rpm = format!("{epoch}{}-{}.el9", up.replace("-rc", "~rc").replace("-beta", "~beta"), revision.len());
+            let read = upstream_of("rpm", &rpm);
+            proptest::prop_assert_eq!(compare(&read, &up), Ordering::Equal, "rpm {} read as {}", rpm, read);
+        }
     }
 }
