@@ -134,6 +134,7 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
             kind: fwaudit::scan::TargetKind::Image,
             sha256: Some(sha),
             size: 8 << 20,
+            distro: None,
         },
         layers: Vec::new(),
         components,

@@ -151,8 +151,8 @@ impl Distro {
             "debian" => format!("Debian:{major}"),
             "ubuntu" => {
                 // LTS releases are the April releases of even years.
-                let lts = version.ends_with(".04")
-                    && major.parse::<u32>().is_ok_and(|y| y % 2 == 0);
+                let lts =
+                    version.ends_with(".04") && major.parse::<u32>().is_ok_and(|y| y % 2 == 0);
                 if lts {
                     format!("Ubuntu:{version}:LTS")
                 } else {

@@ -78,7 +78,13 @@ mod tests {
             "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15?arch=amd64&distro=debian-12"
         );
         assert_eq!(
-            build("deb", Some("debian"), "zlib1g", "1:1.2.13.dfsg-1", &[("arch", "")]),
+            build(
+                "deb",
+                Some("debian"),
+                "zlib1g",
+                "1:1.2.13.dfsg-1",
+                &[("arch", "")]
+            ),
             "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1"
         );
         assert_eq!(npm("@babel/core", "7.1.0"), "pkg:npm/%40babel/core@7.1.0");

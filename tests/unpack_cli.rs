@@ -62,7 +62,9 @@ fn text_listing_and_errors() {
     assert_eq!(
         run.stderr,
         "fwaudit: error: samples/bad/truncated.bin at offset 0x20000: squashfs at 0x20000: \
-         squashfs superblock: image is truncated: superblock says 21278 bytes, only 12288 present\n"
+         squashfs superblock: image is truncated: superblock says 21278 bytes, only 12288 present\n\
+         fwaudit: error: samples/bad/truncated.bin@0x20060:xz: xz stream is truncated or corrupt \
+         after 21538 output bytes (12192 input bytes): unexpected end of compressed data\n"
     );
 }
 

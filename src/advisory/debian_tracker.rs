@@ -70,13 +70,14 @@ pub fn looks_like_tracker(text: &str) -> bool {
 /// One feed per Debian release the document names (code names Debian has
 /// not numbered, such as `sid`, are left out: no system reports them).
 pub fn parse(text: &str) -> Result<Vec<ReleaseFeed>, String> {
-    let doc: BTreeMap<String, BTreeMap<String, Entry>> = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "not Debian Security Tracker JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        )
-    })?;
+    let doc: BTreeMap<String, BTreeMap<String, Entry>> =
+        serde_json::from_str(text).map_err(|e| {
+            format!(
+                "not Debian Security Tracker JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
     let mut feeds: BTreeMap<&'static str, ReleaseFeed> = BTreeMap::new();
     for (package, cves) in &doc {
         for (cve, entry) in cves {
@@ -183,8 +184,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_place() {
-        let err = parse(r#"{"curl": {"CVE-1": {"releases": {"bookworm": {"status": 3}}}}}"#)
-            .unwrap_err();
-        assert!(err.starts_with("not Debian Security Tracker JSON at line 1"), "{err}");
+        let err =
+            parse(r#"{"curl": {"CVE-1": {"releases": {"bookworm": {"status": 3}}}}}"#).unwrap_err();
+        assert!(
+            err.starts_with("not Debian Security Tracker JSON at line 1"),
+            "{err}"
+        );
     }
 }

@@ -138,7 +138,13 @@ impl ReleaseFeed {
 fn feed_path(dir: &Path, source: &str, ecosystem: &str) -> PathBuf {
     let slug: String = ecosystem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{source}.{slug}.json"))
 }
@@ -175,7 +181,8 @@ pub fn save(data_dir: &Path, source: &str, feeds: &[ReleaseFeed]) -> Result<usiz
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with(&prefix) && name.ends_with(".json") && !written.contains(&e.path()) {
+            if name.starts_with(&prefix) && name.ends_with(".json") && !written.contains(&e.path())
+            {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -387,7 +394,10 @@ mod tests {
         .unwrap();
         let feeds = from_osv(&records);
         assert_eq!(
-            feeds.iter().map(|f| f.ecosystem.as_str()).collect::<Vec<_>>(),
+            feeds
+                .iter()
+                .map(|f| f.ecosystem.as_str())
+                .collect::<Vec<_>>(),
             ["Alpine:v3.20", "Debian:12"]
         );
         let curl = &feeds[1].packages["curl"];
@@ -465,8 +475,14 @@ mod tests {
             source: "debian-tracker".into(),
             ..ReleaseFeed::default()
         };
-        feed.insert("curl", fix(Status::Resolved, Some("7.88.1-10+deb12u4"), "high"));
-        assert_eq!(save(dir.path(), "debian-tracker", &[feed.clone()]).unwrap(), 1);
+        feed.insert(
+            "curl",
+            fix(Status::Resolved, Some("7.88.1-10+deb12u4"), "high"),
+        );
+        assert_eq!(
+            save(dir.path(), "debian-tracker", &[feed.clone()]).unwrap(),
+            1
+        );
         let feeds = Feeds::in_dir(dir.path());
         assert!(feeds.covers("Debian:12"));
         assert!(!feeds.covers("Debian:11"));

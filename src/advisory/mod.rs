@@ -358,7 +358,11 @@ pub fn bundled_eol() -> Result<eol::EolData, String> {
 
 /// Every `fixed` event above `version`, ascending: the upgrade targets when
 /// the version's own line has no fix.
-fn later_fixes(affected: &osv::Affected, version: &str, scheme: crate::version::Scheme) -> Vec<String> {
+fn later_fixes(
+    affected: &osv::Affected,
+    version: &str,
+    scheme: crate::version::Scheme,
+) -> Vec<String> {
     let mut fixes: Vec<String> = affected
         .ranges
         .iter()

@@ -4,8 +4,8 @@
 //! a single `cve` object, or an array of either (yearly feeds, mirrors).
 
 use super::cpe::Cpe;
-use crate::version;
 use crate::model::Severity;
+use crate::version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;

@@ -1,8 +1,8 @@
 //! OSV records (schema 1.6): the subset fwaudit reads, and the range walk
 //! that decides whether a version is affected.
 
-use crate::version::Scheme;
 use crate::model::Severity;
+use crate::version::Scheme;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 

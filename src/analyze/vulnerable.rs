@@ -1,8 +1,8 @@
 //! Components matched against the advisory database.
 
-use crate::version;
 use crate::advisory::{Affects, Database};
 use crate::model::{Component, Finding, FindingKind, Severity};
+use crate::version;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 

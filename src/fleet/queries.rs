@@ -3,8 +3,8 @@
 //! index trees; images are loaded only to describe them.
 
 use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
-use crate::version::{self, Scheme};
 use crate::model::{FindingKind, Severity};
+use crate::version::{self, Scheme};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;

@@ -31,9 +31,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Component>, String> {
         .flat_map(|p| p.dependencies.iter().map(|d| d.name.as_str().to_string()))
         .collect();
     let lines = toml_package_lines(text);
-    let purl = |name: &str, version: &str| {
-        crate::purl::build("cargo", None, name, version, &[])
-    };
+    let purl = |name: &str, version: &str| crate::purl::build("cargo", None, name, version, &[]);
     // Edges only to registry/git packages: workspace members are the project.
     let listed: BTreeSet<(&str, String)> = lock
         .packages

@@ -123,7 +123,10 @@ curl (7.88.1-10+deb12u4) bookworm-security; urgency=medium
                 ("CVE-2023-46219", "7.88.1-10+deb12u5", 4),
             ]
         );
-        assert_eq!(p[0].text, "* Fix CVE-2023-38545: SOCKS5 heap buffer overflow");
+        assert_eq!(
+            p[0].text,
+            "* Fix CVE-2023-38545: SOCKS5 heap buffer overflow"
+        );
         assert!(read("x", "no header here\n").is_err());
         assert!(is_changelog("/usr/share/doc/curl/changelog.Debian.gz"));
         assert!(!is_changelog("/usr/share/doc/curl/copyright"));

@@ -19,10 +19,7 @@ pub fn parse_status_d(path: &str, text: &str, distro: Option<&Distro>) -> Result
 
 fn database(path: &str, packages: Vec<control::Installed>, distro: Option<&Distro>) -> Parsed {
     let relations = control::relations(&packages);
-    Parsed::with_relations(
-        components(path, "dpkg-status", packages, distro),
-        relations,
-    )
+    Parsed::with_relations(components(path, "dpkg-status", packages, distro), relations)
 }
 
 /// `/var/lib/dpkg/status.d/NAME` (not the `NAME.md5sums` beside it).

@@ -266,8 +266,7 @@ pub fn is_manifest(fs_path: &str) -> bool {
 pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
     let mut found: Vec<(Option<usize>, Component)> = Vec::new();
     let mut owned: HashMap<(Option<usize>, String), Vec<String>> = HashMap::new();
-    let mut patched: HashMap<(Option<usize>, String), Vec<crate::model::Patched>> =
-        HashMap::new();
+    let mut patched: HashMap<(Option<usize>, String), Vec<crate::model::Patched>> = HashMap::new();
     let mut notes = Vec::new();
     let mut relations: Vec<(usize, Relations)> = Vec::new();
     let bases: Vec<Option<Distro>> = distros(unpacked)
@@ -356,7 +355,9 @@ pub fn components(unpacked: &Unpacked) -> (Vec<Component>, Vec<Note>) {
         {
             component.patched = fixes.clone();
             // Several binary packages ship copies of one changelog.
-            component.patched.sort_by(|a, b| a.id.cmp(&b.id).then(a.path.cmp(&b.path)));
+            component
+                .patched
+                .sort_by(|a, b| a.id.cmp(&b.id).then(a.path.cmp(&b.path)));
             component.patched.dedup_by(|a, b| a.id == b.id);
         }
     }
@@ -699,7 +700,12 @@ fn package_component(
             .and_then(|u| catalog::cpe(&u.name, &u.version)),
         ecosystem: ecosystem.to_string(),
         upstream,
-        source_package: Some(package.source.clone().unwrap_or_else(|| package.name.clone())),
+        source_package: Some(
+            package
+                .source
+                .clone()
+                .unwrap_or_else(|| package.name.clone()),
+        ),
         sources: vec![Evidence {
             method: method.to_string(),
             path: path.to_string(),
@@ -766,7 +772,7 @@ mod tests {
                         fs_path: &fs_path,
                         data: &variant,
                         siblings: &none,
-            distro: None,
+                        distro: None,
                     };
                     let _ = (reader.parse)(&input);
                 }
@@ -807,6 +813,9 @@ mod tests {
             crate::purl::npm("@babel/core", "7.1.0"),
             "pkg:npm/%40babel/core@7.1.0"
         );
-        assert_eq!(crate::purl::npm("lodash", "4.17.20"), "pkg:npm/lodash@4.17.20");
+        assert_eq!(
+            crate::purl::npm("lodash", "4.17.20"),
+            "pkg:npm/lodash@4.17.20"
+        );
     }
 }

@@ -25,10 +25,7 @@ pub fn parse_control(path: &str, text: &str, distro: Option<&Distro>) -> Result<
 
 fn database(path: &str, packages: Vec<control::Installed>, distro: Option<&Distro>) -> Parsed {
     let relations = control::relations(&packages);
-    Parsed::with_relations(
-        components(path, "opkg-status", packages, distro),
-        relations,
-    )
+    Parsed::with_relations(components(path, "opkg-status", packages, distro), relations)
 }
 
 pub fn is_info_control(fs_path: &str) -> bool {

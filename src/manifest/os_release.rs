@@ -95,7 +95,9 @@ fn refine(mut d: Distro, text: &dyn Fn(&str) -> Option<String>) -> Distro {
 /// Debian code name (`VERSION_CODENAME=bookworm`), that Debian release.
 /// Its packages are Debian's, and so is their fix data.
 pub fn package_base(d: &Distro) -> Distro {
-    let known = ["debian", "ubuntu", "alpine", "openwrt", "rhel", "fedora", "centos"];
+    let known = [
+        "debian", "ubuntu", "alpine", "openwrt", "rhel", "fedora", "centos",
+    ];
     if known.contains(&d.id.as_str()) {
         return d.clone();
     }
@@ -202,7 +204,11 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            (d.id.as_str(), d.version_id.as_deref(), d.codename.as_deref()),
+            (
+                d.id.as_str(),
+                d.version_id.as_deref(),
+                d.codename.as_deref()
+            ),
             ("debian", Some("12"), Some("bookworm"))
         );
         assert_eq!(d.purl_distro().as_deref(), Some("debian-12"));
@@ -226,7 +232,10 @@ mod tests {
             "DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\nDISTRIB_CODENAME=''\n",
         )])
         .unwrap();
-        assert_eq!((d.id.as_str(), d.version_id.as_deref()), ("openwrt", Some("23.05.3")));
+        assert_eq!(
+            (d.id.as_str(), d.version_id.as_deref()),
+            ("openwrt", Some("23.05.3"))
+        );
         let d = detect_in(&[("/etc/alpine-release", "3.20.3\n")]).unwrap();
         assert_eq!(d.osv_ecosystem().as_deref(), Some("Alpine:v3.20"));
         let d = detect_in(&[(
@@ -235,7 +244,11 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            (d.id.as_str(), d.version_id.as_deref(), d.codename.as_deref()),
+            (
+                d.id.as_str(),
+                d.version_id.as_deref(),
+                d.codename.as_deref()
+            ),
             ("rhel", Some("9.3"), Some("Plow"))
         );
         assert!(detect_in(&[("/etc/hostname", "x")]).is_none());

@@ -223,7 +223,12 @@ impl Header {
         Ok(h)
     }
 
-    fn component(self, path: &str, hnum: i64, distro: Option<&Distro>) -> Result<Component, String> {
+    fn component(
+        self,
+        path: &str,
+        hnum: i64,
+        distro: Option<&Distro>,
+    ) -> Result<Component, String> {
         let (Some(name), Some(version)) = (self.name, self.version) else {
             return Err(format!("package {hnum}: header without name or version"));
         };
@@ -491,6 +496,10 @@ mod tests {
         assert!(Header::parse(&blob).is_err());
         assert!(Header::parse(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).is_err());
         let db = database(&[blob]);
-        assert!(parse("x", &db, None).unwrap_err().starts_with("package 1: "));
+        assert!(
+            parse("x", &db, None)
+                .unwrap_err()
+                .starts_with("package 1: ")
+        );
     }
 }

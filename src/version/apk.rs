@@ -31,9 +31,9 @@ struct Parsed<'a> {
 }
 
 fn number(digits: &str) -> u128 {
-    digits
-        .bytes()
-        .fold(0u128, |n, d| n.saturating_mul(10).saturating_add(u128::from(d - b'0')))
+    digits.bytes().fold(0u128, |n, d| {
+        n.saturating_mul(10).saturating_add(u128::from(d - b'0'))
+    })
 }
 
 fn parse(version: &str) -> Parsed<'_> {

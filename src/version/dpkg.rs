@@ -69,7 +69,6 @@ fn dpkg_part(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
-
 /// `[epoch:]rest` without the epoch.
 fn without_epoch(version: &str) -> &str {
     match version.split_once(':') {

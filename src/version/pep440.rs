@@ -101,4 +101,3 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         _ => upstream::compare(a, b),
     }
 }
-

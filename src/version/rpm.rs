@@ -107,7 +107,6 @@ fn rpmvercmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-
 /// The upstream release of an rpm `[epoch:]version[-release]`: the version
 /// field, a `~` pre-release kept as one (`1.0~rc1` is 1.0-rc1), a `^`
 /// snapshot after it dropped (`1.0^20230101git1` is 1.0).

@@ -42,11 +42,19 @@ pub fn parse(name: &str, v: &Value) -> Result<Vec<Statement>, String> {
             None => continue,
         };
         let mut products = Vec::new();
-        for a in vuln.get("affects").and_then(Value::as_array).into_iter().flatten() {
+        for a in vuln
+            .get("affects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(r) = a.get("ref").and_then(Value::as_str) else {
                 continue;
             };
-            let local = r.rsplit_once('#').filter(|_| r.starts_with("urn:cdx:")).map_or(r, |(_, f)| f);
+            let local = r
+                .rsplit_once('#')
+                .filter(|_| r.starts_with("urn:cdx:"))
+                .map_or(r, |(_, f)| f);
             match refs.get(local) {
                 Some(ids) => products.extend(ids.iter().cloned()),
                 None if local.starts_with("pkg:") || local.starts_with("cpe:") => {
@@ -61,9 +69,19 @@ pub fn parse(name: &str, v: &Value) -> Result<Vec<Statement>, String> {
         let aliases = vuln
             .get("references")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(|x| x.get("id")?.as_str()).map(str::to_string).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.get("id")?.as_str())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
-        let text = |key: &str| analysis.get(key).and_then(Value::as_str).map(str::to_string);
+        let text = |key: &str| {
+            analysis
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         out.push(Statement {
             vulnerability: id.to_string(),
             aliases,
@@ -140,7 +158,11 @@ mod tests {
         .unwrap();
         assert!(looks_like(&doc));
         let s = parse("bom.json", &doc).unwrap();
-        assert_eq!(s.len(), 2, "a vulnerability without analysis states nothing");
+        assert_eq!(
+            s.len(),
+            2,
+            "a vulnerability without analysis states nothing"
+        );
         assert_eq!(s[0].status, Status::Fixed);
         assert_eq!(s[0].products, ["pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15"]);
         assert_eq!(s[0].aliases, ["GHSA-x"]);
@@ -151,7 +173,10 @@ mod tests {
         );
         assert_eq!(
             s[1].products,
-            ["cpe:2.3:a:haxx:libcurl:7.88.1:*:*:*:*:*:*:*", "pkg:generic/curl@7.88.1"]
+            [
+                "cpe:2.3:a:haxx:libcurl:7.88.1:*:*:*:*:*:*:*",
+                "pkg:generic/curl@7.88.1"
+            ]
         );
         let bad: Value = serde_json::from_str(
             r#"{"bomFormat": "CycloneDX", "vulnerabilities": [{"id": "X", "analysis": {"state": "not_affected"}, "affects": [{"ref": "nowhere"}]}]}"#,

@@ -117,15 +117,17 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Statement>, String> {
 /// namespace, name; the same version unless the statement gives none; and
 /// every qualifier the statement gives equal on the component.
 pub fn purl_matches(statement: &str, component: &str) -> bool {
-    let (Ok(s), Ok(c)) = (PackageUrl::from_str(statement), PackageUrl::from_str(component)) else {
+    let (Ok(s), Ok(c)) = (
+        PackageUrl::from_str(statement),
+        PackageUrl::from_str(component),
+    ) else {
         return false;
     };
     s.ty() == c.ty()
         && s.namespace() == c.namespace()
         && s.name() == c.name()
         && s.version().is_none_or(|v| Some(v) == c.version())
-        && s
-            .qualifiers()
+        && s.qualifiers()
             .iter()
             .all(|(k, v)| c.qualifiers().get(k) == Some(v))
 }
@@ -151,11 +153,17 @@ mod tests {
     #[test]
     fn purl_and_cpe_matching() {
         let installed = "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15?arch=amd64&distro=debian-12";
-        assert!(purl_matches("pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15", installed));
+        assert!(purl_matches(
+            "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15",
+            installed
+        ));
         assert!(purl_matches("pkg:deb/debian/curl", installed));
         assert!(purl_matches("pkg:deb/debian/curl?arch=amd64", installed));
         assert!(!purl_matches("pkg:deb/debian/curl?arch=arm64", installed));
-        assert!(!purl_matches("pkg:deb/debian/curl@7.88.1-10%2Bdeb12u14", installed));
+        assert!(!purl_matches(
+            "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u14",
+            installed
+        ));
         assert!(!purl_matches("pkg:deb/debian/libcurl4", installed));
         assert!(!purl_matches("not a purl", installed));
         let cpe = "cpe:2.3:a:haxx:curl:7.88.1:*:*:*:*:*:*:*";

@@ -40,15 +40,30 @@ fn statement(at: &str, s: &Value) -> Result<Statement, String> {
             let aliases = v
                 .get("aliases")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
             (id.to_string(), aliases)
         }
     };
     let mut products = Vec::new();
-    for p in s.get("products").and_then(Value::as_array).into_iter().flatten() {
+    for p in s
+        .get("products")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         collect_ids(p, &mut products);
-        for sub in p.get("subcomponents").and_then(Value::as_array).into_iter().flatten() {
+        for sub in p
+            .get("subcomponents")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             collect_ids(sub, &mut products);
         }
     }
