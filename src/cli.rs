@@ -26,9 +26,6 @@ pub struct Cli {
     /// Print only the report and errors: no progress, warnings or notices.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Unpacking bounds (all but --max-memory hidden from --help, documented in the README).
-    #[command(flatten)]
-    pub limits: LimitArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -135,6 +132,8 @@ pub enum FleetCommand {
         image_b: String,
         #[command(flatten)]
         format: ReportFormat,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Nightly job: import devices, scan new images, rematch, summarise.
     Nightly {
@@ -151,6 +150,8 @@ pub enum FleetCommand {
         format: ReportFormat,
         #[command(flatten)]
         db_age: DbAge,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Check that the store's indexes agree with its data.
     Verify {
@@ -250,6 +251,8 @@ pub struct ScanArgs {
     pub rescan: bool,
     #[command(flatten)]
     pub db_age: DbAge,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -262,30 +265,35 @@ pub struct UnpackArgs {
     /// Write the unpacked files under this directory (only inside it).
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Overrides of `fwaudit::unpack::limits::Limits`; unset means the default.
-#[derive(Debug, clap::Args)]
+/// Taken by the commands that unpack (`scan`, `unpack`, `fleet nightly`,
+/// `fleet diff`) and by no other: elsewhere they would be accepted and
+/// do nothing. All but --max-memory are left out of --help (README).
+#[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
     /// Memory one target's unpacking may hold at once (the target, what it
     /// unpacks to, decoders' buffers); reaching it is a `limit` note. Bytes,
     /// or with a K, M or G suffix (powers of 1024). Default 1G.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
     /// How many containers deep to recurse.
-    #[arg(long, global = true, hide = true, value_name = "N")]
+    #[arg(long, hide = true, value_name = "N")]
     pub max_depth: Option<usize>,
     /// Total bytes all layers of one target may decompress to.
-    #[arg(long, global = true, hide = true, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, hide = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_total_bytes: Option<u64>,
     /// Largest single extracted file.
-    #[arg(long, global = true, hide = true, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, hide = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
     /// Output/input ratio past which a stream is treated as a bomb.
-    #[arg(long, global = true, hide = true, value_name = "N")]
+    #[arg(long, hide = true, value_name = "N")]
     pub max_ratio: Option<u64>,
     /// Entries one target may hold, over all its containers.
-    #[arg(long, global = true, hide = true, value_name = "N")]
+    #[arg(long, hide = true, value_name = "N")]
     pub max_entries: Option<usize>,
 }
 

@@ -2,7 +2,8 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::{Ui, check_db_age, emit, exit_code, severity_of};
+use crate::cli::LimitArgs;
+use crate::{Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::config::Config;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
@@ -21,12 +22,13 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
 
 /// How stored inventories are judged: with the configuration's triage,
 /// exactly as `scan` judges a target, so that a rematch never re-activates
-/// what `scan --store` suppressed.
-fn options(config: &Config) -> Options {
+/// what `scan --store` suppressed. `bounds` are the unpacking bounds of the
+/// commands that scan new images.
+fn options(config: &Config, bounds: Option<&LimitArgs>) -> Options {
     Options {
         today: fwaudit::date::today(),
         triage: config.triage.clone(),
-        ..Options::default()
+        limits: bounds.map(limits).unwrap_or_default(),
     }
 }
 
@@ -73,7 +75,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> R
             let db = Database::load(data_dir)?;
             let bar = ui.spinner();
             bar.set_message("re-matching stored inventories");
-            let summary = fleet.rematch(&db, &options(config), &now);
+            let summary = fleet.rematch(&db, &options(config, None), &now);
             bar.finish_and_clear();
             let summary = summary?;
             emit(
@@ -171,9 +173,10 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> R
             image_a,
             image_b,
             format,
+            limits,
         } => {
             let db = Database::load(data_dir)?;
-            let options = options(config);
+            let options = options(config, Some(&limits));
             let a = image_id(&fleet, &image_a, &db, &options, &now)?;
             let b = image_id(&fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
@@ -204,11 +207,13 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> R
             fail_on,
             format,
             db_age,
+            limits,
         } => {
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
             let bar = ui.spinner();
-            let summary = fleet.nightly(&devices, &images, &db, &options(config), &now, &|m| {
+            let options = options(config, Some(&limits));
+            let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
                 bar.set_message(m.to_string())
             });
             bar.finish_and_clear();

@@ -97,14 +97,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = Ui { quiet: cli.quiet };
     let data_dir = fwaudit::datadir::resolve(cli.data_dir);
-    let limits = limits(&cli.limits);
     let config = cli.config;
     let result = match cli.command {
         Command::Scan(args) => data_dir.and_then(|d| {
             let config = Config::find(args.ignore.as_deref().or(config.as_deref()))?;
-            run_scan(args, &d, &limits, &config, ui)
+            run_scan(args, &d, &config, ui)
         }),
-        Command::Unpack(args) => run_unpack(args, &limits, ui),
+        Command::Unpack(args) => run_unpack(args, ui),
         Command::Fleet(command) => data_dir.and_then(|d| {
             let config = Config::find(config.as_deref())?;
             fleet_cli::run(command, &d, &config, ui)
@@ -157,7 +156,7 @@ fn main() -> ExitCode {
 }
 
 /// The default bounds with the command line's overrides.
-fn limits(args: &LimitArgs) -> Limits {
+pub(crate) fn limits(args: &LimitArgs) -> Limits {
     let d = Limits::default();
     Limits {
         max_depth: args.max_depth.unwrap_or(d.max_depth),
@@ -212,17 +211,11 @@ pub(crate) fn check_db_age(data_dir: &Path, age: &DbAge, ui: Ui) -> Result<(), S
     Ok(())
 }
 
-fn run_scan(
-    args: ScanArgs,
-    data_dir: &Path,
-    limits: &Limits,
-    config: &Config,
-    ui: Ui,
-) -> Result<u8, String> {
+fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Result<u8, String> {
     check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
     let options = scan::Options {
-        limits: limits.clone(),
+        limits: limits(&args.limits),
         triage: config.triage.clone(),
         today: fwaudit::date::today(),
     };
@@ -338,12 +331,12 @@ struct UnpackListing<'a> {
     notes: &'a [fwaudit::unpack::Note],
 }
 
-fn run_unpack(args: UnpackArgs, limits: &Limits, ui: Ui) -> Result<u8, String> {
+fn run_unpack(args: UnpackArgs, ui: Ui) -> Result<u8, String> {
     use fwaudit::unpack::listing;
     let json = args.format.is_json();
     let bar = ui.spinner();
     bar.set_message(format!("unpacking {}", args.image.display()));
-    let (target, unpacked) = scan::load_unhashed(&args.image, limits)?;
+    let (target, unpacked) = scan::load_unhashed(&args.image, &limits(&args.limits))?;
     // The listing is made while the files are written: both only read the tree.
     let (extracted, files) = match &args.extract {
         Some(dir) => {

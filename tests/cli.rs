@@ -182,3 +182,33 @@ fn config_names_the_triage_file() {
         run.stderr
     );
 }
+
+#[test]
+fn unpacking_bounds_are_taken_only_where_something_is_unpacked() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let run = fwaudit(&["--data-dir", h, "db", "status", "--max-memory", "1G"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unexpected argument '--max-memory'"),
+        "{}",
+        run.stderr
+    );
+    // The commands that unpack take them: scan, unpack, fleet nightly and diff.
+    let run = fwaudit(&[
+        "unpack",
+        "samples/openwrt-mipsel.bin",
+        "--max-memory",
+        "2M",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(run.code, 2);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        s(&v["notes"][0]["message"]),
+        "the target alone (3014656 bytes) reaches the memory bound (2097152 bytes, --max-memory); nothing unpacked"
+    );
+    let help = fwaudit(&["fleet", "nightly", "--help"]);
+    assert!(help.stdout.contains("--max-memory <SIZE>"));
+}
