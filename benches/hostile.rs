@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench hostile` measures the release build;
 //! `cargo bench --bench hostile -- /tmp/fwaudit-before target/release/fwaudit`
-//! measures the binaries named. Each run has its address space capped at
+//! measures the binaries named (`--only=zip` keeps the inputs whose name
+//! contains `zip`). Each run has its address space capped at
 //! 8 GiB and is killed after 60 s (shown as such): the inputs are built to
 //! exhaust a machine, and a binary without the bounds would.
 
@@ -104,23 +105,18 @@ fn inputs(dir: &Path) -> Vec<Case> {
     );
     let project = dir.join("requirements");
     std::fs::create_dir(&project).unwrap();
-    std::fs::write(project.join("requirements.txt"), "-r r0.txt\n").unwrap();
-    let includes: String = (0..8).map(|i| format!("-r r{i}.txt\n")).collect();
-    for i in 0..8 {
-        std::fs::write(
-            project.join(format!("r{i}.txt")),
-            format!("{includes}pkg{i}==1.{i}\n"),
-        )
-        .unwrap();
-    }
+    requirements_lattice(&project, 8, 8);
     case(
-        "requirements: 8 files including each other",
+        "requirements: 8 levels of 8 files, each including the next level",
         &["scan", project.to_str().unwrap(), "--format", "json"],
     );
     cases
 }
 
 fn main() {
+    // `--only=TEXT` keeps the inputs whose name contains TEXT.
+    let only: Option<String> =
+        std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let mut bins: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -135,7 +131,10 @@ fn main() {
     println!();
     println!("| input | binary | exit | wall | peak RSS |");
     println!("|---|---|---:|---:|---:|");
-    for case in &cases {
+    for case in cases
+        .iter()
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+    {
         for bin in &bins {
             let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
             let r = run_bounded_lenient(bin, &args, 8192 * MIB, Duration::from_secs(60));

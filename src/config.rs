@@ -29,6 +29,24 @@ struct File {
     ignore: Vec<Entry>,
 }
 
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    /// An entry that does not hold together (a date that is not one).
+    #[error("{0}")]
+    Entry(String),
+}
+
 /// The configuration, checked.
 #[derive(Debug, Default)]
 pub struct Config {
@@ -40,18 +58,24 @@ pub struct Config {
 
 impl Config {
     /// Reads `path`.
-    pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: File = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
         Ok(Config {
             path: Some(path.to_path_buf()),
-            triage: TriageFile::from_entries(file.ignore, path)?,
+            triage: TriageFile::from_entries(file.ignore, path).map_err(ConfigError::Entry)?,
         })
     }
 
     /// The file named on the command line, else [`DEFAULT_FILE`] when
     /// present, else an empty configuration.
-    pub fn find(explicit: Option<&Path>) -> Result<Config, String> {
+    pub fn find(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         match explicit {
             Some(path) => Config::load(path),
             None if Path::new(DEFAULT_FILE).is_file() => Config::load(Path::new(DEFAULT_FILE)),
@@ -77,13 +101,14 @@ mod tests {
         assert_eq!(c.triage.ignore.len(), 1);
         std::fs::write(&path, "[[ignores]]\nid = \"CVE-1\"\n").unwrap();
         let e = Config::load(&path).unwrap_err();
-        assert!(e.contains("unknown field `ignores`"), "{e}");
+        assert!(matches!(e, ConfigError::Parse { .. }));
+        assert!(e.to_string().contains("unknown field `ignores`"), "{e}");
         std::fs::write(
             &path,
             "[[ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = \"2027-02-30\"\n",
         )
         .unwrap();
-        let e = Config::load(&path).unwrap_err();
+        let e = Config::load(&path).unwrap_err().to_string();
         assert!(e.contains("is not a YYYY-MM-DD date"), "{e}");
     }
 }

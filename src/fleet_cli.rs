@@ -3,7 +3,7 @@
 
 use crate::cli::FleetCommand;
 use crate::cli::LimitArgs;
-use crate::{Ui, check_db_age, emit, exit_code, limits, severity_of};
+use crate::{Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::config::Config;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
@@ -32,7 +32,7 @@ fn options(config: &Config, bounds: Option<&LimitArgs>) -> Options {
     }
 }
 
-pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Result<u8, String> {
+pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
     timing::mark("fleet command start");
     // Queries open the store without sled's background flusher and leave
     // it without sled's teardown; commands that write close it so that the

@@ -29,6 +29,9 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A command's exit code, or the error that stopped it (printed, exit 2).
+pub(crate) type Outcome = Result<u8, Box<dyn std::error::Error>>;
+
 pub(crate) const EXIT_FINDINGS: u8 = 1;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
@@ -94,25 +97,32 @@ impl Ui {
 
 fn main() -> ExitCode {
     fwaudit::fleet::timing::start();
-    let cli = Cli::parse();
-    let ui = Ui { quiet: cli.quiet };
-    let data_dir = fwaudit::datadir::resolve(cli.data_dir);
-    let config = cli.config;
-    let result = match cli.command {
-        Command::Scan(args) => data_dir.and_then(|d| {
-            let config = Config::find(args.ignore.as_deref().or(config.as_deref()))?;
-            run_scan(args, &d, &config, ui)
-        }),
-        Command::Unpack(args) => run_unpack(args, ui),
-        Command::Fleet(command) => data_dir.and_then(|d| {
-            let config = Config::find(config.as_deref())?;
-            fleet_cli::run(command, &d, &config, ui)
-        }),
-        Command::Db(DbCommand::Import { paths }) => {
-            data_dir.and_then(|d| run_db_import(&paths, &d, ui))
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("fwaudit: error: {error}");
+            ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    let ui = Ui { quiet: cli.quiet };
+    let data_dir = || fwaudit::datadir::resolve(cli.data_dir.clone());
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Scan(args) => {
+            let config = Config::find(args.ignore.as_deref().or(config))?;
+            run_scan(args, &data_dir()?, &config, ui)
+        }
+        Command::Unpack(args) => run_unpack(args, ui),
+        Command::Fleet(command) => {
+            let config = Config::find(config)?;
+            fleet_cli::run(command, &data_dir()?, &config, ui)
+        }
+        Command::Db(DbCommand::Import { paths }) => run_db_import(&paths, &data_dir()?, ui),
         Command::Db(DbCommand::Status { format, max_db_age }) => {
-            data_dir.and_then(|d| run_db_status(format.is_json(), max_db_age, &d, ui))
+            run_db_status(format.is_json(), max_db_age, &data_dir()?, ui)
         }
         Command::Db(DbCommand::Update {
             sources,
@@ -121,7 +131,7 @@ fn main() -> ExitCode {
             timeout,
             nvd_page_delay,
             full,
-        }) => data_dir.and_then(|d| {
+        }) => {
             let mut options = update::Options::default();
             if !sources.is_empty() {
                 options.sources = sources
@@ -143,14 +153,7 @@ fn main() -> ExitCode {
                 options.nvd_page_delay = std::time::Duration::from_millis(ms);
             }
             options.nvd_full = full;
-            run_db_update(&options, &d, ui)
-        }),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("fwaudit: error: {message}");
-            ExitCode::from(EXIT_ERROR)
+            run_db_update(&options, &data_dir()?, ui)
         }
     }
 }
@@ -181,7 +184,11 @@ fn note_migration(fleet: &Fleet, ui: Ui) {
 /// Checks the advisory database's age before judging anything: a source
 /// imported more than `--max-db-age` days ago (or, with nothing imported,
 /// the bundled set) is a warning, and with `--fail-on-stale-db` an error.
-pub(crate) fn check_db_age(data_dir: &Path, age: &DbAge, ui: Ui) -> Result<(), String> {
+pub(crate) fn check_db_age(
+    data_dir: &Path,
+    age: &DbAge,
+    ui: Ui,
+) -> Result<(), Box<dyn std::error::Error>> {
     let status = fwaudit::advisory::store::status(data_dir)?;
     let today = fwaudit::date::today();
     let mut stale = status.stale(age.max_db_age);
@@ -205,13 +212,13 @@ pub(crate) fn check_db_age(data_dir: &Path, age: &DbAge, ui: Ui) -> Result<(), S
         list.join(", ")
     );
     if age.fail_on_stale_db {
-        return Err(message);
+        return Err(message.into());
     }
     ui.say(&format!("warning: {message}"));
     Ok(())
 }
 
-fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Result<u8, String> {
+fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
     check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
     let options = scan::Options {
@@ -237,7 +244,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Result<
     for target in &args.targets {
         bar.set_message(format!("scanning {}", target.display()));
         let result = match &fleet {
-            None => scan::scan(target, &db, &options),
+            None => scan::scan(target, &db, &options).map_err(String::from),
             Some(fleet) => fleet
                 .scan_and_store(
                     target,
@@ -331,7 +338,7 @@ struct UnpackListing<'a> {
     notes: &'a [fwaudit::unpack::Note],
 }
 
-fn run_unpack(args: UnpackArgs, ui: Ui) -> Result<u8, String> {
+fn run_unpack(args: UnpackArgs, ui: Ui) -> Outcome {
     use fwaudit::unpack::listing;
     let json = args.format.is_json();
     let bar = ui.spinner();
@@ -392,7 +399,7 @@ pub(crate) fn severity_of(f: FailOn) -> Severity {
     }
 }
 
-fn run_db_import(paths: &[PathBuf], data_dir: &Path, ui: Ui) -> Result<u8, String> {
+fn run_db_import(paths: &[PathBuf], data_dir: &Path, ui: Ui) -> Outcome {
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let bar = ui.spinner();
     bar.set_message(format!("importing {} paths", paths.len()));
@@ -408,7 +415,7 @@ fn run_db_import(paths: &[PathBuf], data_dir: &Path, ui: Ui) -> Result<u8, Strin
     Ok(exit_code(false, !summary.errors.is_empty()))
 }
 
-fn run_db_update(options: &update::Options, data_dir: &Path, ui: Ui) -> Result<u8, String> {
+fn run_db_update(options: &update::Options, data_dir: &Path, ui: Ui) -> Outcome {
     let bar = ui.spinner();
     let summary = update::update(data_dir, options, &|msg| bar.set_message(msg.to_string()));
     bar.finish_and_clear();
@@ -428,7 +435,7 @@ fn run_db_update(options: &update::Options, data_dir: &Path, ui: Ui) -> Result<u
     Ok(0)
 }
 
-fn run_db_status(json: bool, max_db_age: u64, data_dir: &Path, ui: Ui) -> Result<u8, String> {
+fn run_db_status(json: bool, max_db_age: u64, data_dir: &Path, ui: Ui) -> Outcome {
     let status = fwaudit::advisory::store::status(data_dir)?;
     for (source, age) in &status.stale(max_db_age) {
         ui.say(&format!(

@@ -888,20 +888,13 @@ fn mutually_including_ld_so_conf_files_are_read_once_each() {
 }
 
 #[test]
-fn mutually_including_requirements_files_are_read_once_each() {
+fn requirements_included_along_many_paths_are_read_once_each() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("project");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("requirements.txt"), "-r r0.txt\n").unwrap();
-    // Eight files, each including all eight: 8^8 reads at the depth bound.
-    let includes: String = (0..8).map(|i| format!("-r r{i}.txt\n")).collect();
-    for i in 0..8 {
-        std::fs::write(
-            dir.join(format!("r{i}.txt")),
-            format!("{includes}pkg{i}==1.{i}\n"),
-        )
-        .unwrap();
-    }
+    // Eight levels of eight files, each including all of the next level:
+    // 8^8 reads when every path is followed.
+    requirements_lattice(&dir, 8, 8);
     let b = bounded(&["scan", dir.to_str().unwrap(), "--format", "json"], 60);
     assert_eq!(b.run.code, 0, "{}", b.run.stderr);
     let mut got = components(&json_of(&b));

@@ -114,7 +114,7 @@ impl Database {
     }
 
     /// The bundled set plus whatever `db import` stored in `data_dir`.
-    pub fn load(data_dir: &std::path::Path) -> Result<Database, String> {
+    pub fn load(data_dir: &std::path::Path) -> Result<Database, DatabaseError> {
         let mut db = Database::bundled()?;
         db.distro = distro::Feeds::in_dir(data_dir);
         if let Some(store) = store::load(data_dir)? {
@@ -341,6 +341,22 @@ pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
 
 /// The date of the bundled set: its newest `modified` field (`None` for an
 /// empty set). Its age is the database's age when nothing was imported.
+/// Why the advisory database cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The bundled set is broken (a build problem, not an input one).
+    #[error("bundled advisories: {0}")]
+    Bundled(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+impl From<String> for DatabaseError {
+    fn from(message: String) -> Self {
+        DatabaseError::Bundled(message)
+    }
+}
+
 pub fn bundled_date() -> Option<String> {
     bundled::BUNDLED_OSV
         .iter()

@@ -48,27 +48,53 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("advisories.json")
 }
 
+/// What can go wrong with the store file, by kind.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: corrupt advisory store at line {}: {source}", .path.display(), .source.line())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{}: written by a newer fwaudit (schema {found}, this one reads up to {known})", .path.display())]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("advisory store cannot be encoded: {0}")]
+    Encode(serde_json::Error),
+}
+
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> Self {
+        e.to_string()
+    }
+}
+
 /// The store in `data_dir`, or `None` when nothing has been imported.
-pub fn load(data_dir: &Path) -> Result<Option<Store>, String> {
+pub fn load(data_dir: &Path) -> Result<Option<Store>, StoreError> {
     let file = path(data_dir);
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Err(source) => return Err(StoreError::Io { path: file, source }),
     };
-    let store: Store = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: corrupt advisory store at line {}: {e}",
-            file.display(),
-            e.line()
-        )
+    let store: Store = serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+        path: file.clone(),
+        source,
     })?;
     if store.schema > SCHEMA {
-        return Err(format!(
-            "{}: written by a newer fwaudit (schema {}, this one reads up to {SCHEMA})",
-            file.display(),
-            store.schema
-        ));
+        return Err(StoreError::NewerSchema {
+            path: file,
+            found: store.schema,
+            known: SCHEMA,
+        });
     }
     Ok(Some(store))
 }
@@ -136,21 +162,24 @@ impl Store {
     }
 
     /// Writes the store beside the old one and renames it into place.
-    pub fn save(&mut self, data_dir: &Path) -> Result<(), String> {
+    pub fn save(&mut self, data_dir: &Path) -> Result<(), StoreError> {
         self.schema = SCHEMA;
-        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let file = path(data_dir);
         let tmp = data_dir.join(format!(".advisories.json.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec(self).map_err(StoreError::Encode)?;
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&text)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &file)
         };
-        write().map_err(|e| {
+        write().map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            format!("{}: {e}", file.display())
+            StoreError::Io { path: file, source }
         })
     }
 }

@@ -279,21 +279,43 @@ fn read_body(
     Ok((bytes, cache))
 }
 
+/// Why `db update` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("--url needs exactly one --source")]
+    UrlNeedsOneSource,
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// One source could not be fetched or read; the store was not touched.
+    #[error("source {name} failed: {message}")]
+    Source { name: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for UpdateError {
+    fn from(message: String) -> Self {
+        UpdateError::Other(message)
+    }
+}
+
 /// Runs the update; the store is written only if every source succeeded.
 pub fn update(
     data_dir: &Path,
     options: &Options,
     progress: &dyn Fn(&str),
-) -> Result<Summary, String> {
+) -> Result<Summary, UpdateError> {
     if options.url.is_some() && options.sources.len() != 1 {
-        return Err("--url needs exactly one --source".to_string());
+        return Err(UpdateError::UrlNeedsOneSource);
     }
     let mut store = store::load(data_dir)?.unwrap_or_default();
     let client = Client::builder()
         .timeout(options.timeout)
         .user_agent(concat!("fwaudit/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+        .map_err(|e| UpdateError::Client(e.to_string()))?;
     let cache = store.http_cache.clone();
     let http = Http {
         client,
@@ -309,7 +331,10 @@ pub fn update(
     let mut staged_delta: Vec<Delta> = Vec::new();
     for &source in &options.sources {
         let base = options.url.clone();
-        let fail = |e: String| format!("source {} failed: {e}", source.name());
+        let fail = |message: String| UpdateError::Source {
+            name: source.name(),
+            message,
+        };
         match source {
             Source::Osv | Source::Rustsec => {
                 let base = base.unwrap_or_else(|| OSV_BASE.to_string());

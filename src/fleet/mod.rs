@@ -4,10 +4,12 @@
 pub mod buckets;
 mod codec;
 pub mod devices;
+pub mod error;
 pub mod queries;
 pub mod store;
 pub mod timing;
 
+pub use error::FleetError;
 pub use store::{Change, Device, Fleet};
 
 use crate::advisory::Database;
@@ -308,7 +310,7 @@ impl Fleet {
                         .first()
                         .map_or("nothing readable", |n| n.message.as_str())
                 )),
-                Err(e) => summary.failed.push(e),
+                Err(e) => summary.failed.push(e.to_string()),
             }
         }
         summary.devices = self.import_devices(devices_file, now)?;

@@ -29,6 +29,7 @@
 
 use super::buckets::{self, Header, Member};
 use super::codec::{Reader, Writer, decode_record, encode_record};
+use super::error::FleetError;
 use crate::model::{Finding, FindingKind, Severity};
 use crate::scan::ScanReport;
 use serde::{Deserialize, Serialize};
@@ -272,6 +273,8 @@ pub struct Fleet {
     pub migrated_from: Option<u32>,
     /// The data directory the store lives in (`data_dir/fleet`).
     data_dir: std::path::PathBuf,
+    /// `data_dir/fleet.lock`, locked while the store is open (dropped last).
+    _lock: std::fs::File,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
@@ -333,7 +336,7 @@ impl Fleet {
     /// fwaudit holds open gives a "busy" error rather than a second writer.
     /// A store of an older schema is migrated (its indexes rebuilt from the
     /// primary data); one of a newer schema is refused.
-    pub fn open(data_dir: &Path) -> Result<Fleet, String> {
+    pub fn open(data_dir: &Path) -> Result<Fleet, FleetError> {
         Self::open_with(data_dir, Some(500))
     }
 
@@ -341,30 +344,45 @@ impl Fleet {
     /// flusher is not started (it would fsync the free segments sled zeroes
     /// on every open). Whatever opening writes (a migration, a first
     /// schema mark) is flushed by [`Fleet::flush`] as usual.
-    pub fn open_to_read(data_dir: &Path) -> Result<Fleet, String> {
+    pub fn open_to_read(data_dir: &Path) -> Result<Fleet, FleetError> {
         Self::open_with(data_dir, None)
     }
 
-    fn open_with(data_dir: &Path, flush_every_ms: Option<u64>) -> Result<Fleet, String> {
+    fn open_with(data_dir: &Path, flush_every_ms: Option<u64>) -> Result<Fleet, FleetError> {
         let dir = data_dir.join("fleet");
         super::timing::mark("store: opening");
+        // Our own lock, taken first and held as long as the store is open:
+        // sled's own lock error carries its cause only in its message. The
+        // lock file sits beside `fleet/`, so a compaction's swap keeps it.
+        let lock_path = data_dir.join("fleet.lock");
+        let lock = std::fs::create_dir_all(data_dir)
+            .and_then(|()| {
+                std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+            })
+            .map_err(|source| FleetError::Lock {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(FleetError::Busy { dir }),
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(FleetError::Lock {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
         let config = sled::Config::new()
             .path(&dir)
             .flush_every_ms(flush_every_ms);
-        let db = config.open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("lock")
-                || text.contains("WouldBlock")
-                || text.contains("temporarily unavailable")
-            {
-                format!(
-                    "fleet store busy: another fwaudit is using {} (try again when it finishes)",
-                    dir.display()
-                )
-            } else {
-                format!("{}: cannot open fleet store: {text}", dir.display())
-            }
-        })?;
+        let db = config
+            .open()
+            .map_err(|e| format!("{}: cannot open fleet store: {e}", dir.display()))?;
         super::timing::mark("store: sled open");
         // What an interrupted `fleet compact` left: a copy never swapped in,
         // or the old store after the swap. Nothing else uses it: a
@@ -384,6 +402,7 @@ impl Fleet {
             migrated_from: None,
             data_dir: data_dir.to_path_buf(),
             db,
+            _lock: lock,
         };
         let read_u32 = |key: &str| -> Result<Option<u32>, String> {
             Ok(fleet.meta.get(key).map_err(storage)?.map(|v| {
@@ -397,10 +416,11 @@ impl Fleet {
         let interrupted = read_u32("migrating")?;
         match (stored, interrupted) {
             (Some(v), _) if v > SCHEMA => {
-                return Err(format!(
-                    "{}: fleet store written by a newer fwaudit (schema {v}, this one knows up to {SCHEMA})",
-                    dir.display()
-                ));
+                return Err(FleetError::NewerSchema {
+                    dir,
+                    found: v,
+                    known: SCHEMA,
+                });
             }
             (Some(v), _) if v < SCHEMA => fleet.migrate(v)?,
             // A migration that did not finish starts again.

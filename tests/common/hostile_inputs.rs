@@ -188,11 +188,26 @@ pub fn cramfs_of_holes(files: usize) -> Vec<u8> {
     image
 }
 
+/// CRC-32 of `n` zero bytes.
+fn crc_of_zeros(n: u64) -> u32 {
+    let chunk = vec![0u8; 1 << 20];
+    let mut h = crc32fast::Hasher::new();
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(chunk.len() as u64) as usize;
+        h.update(&chunk[..take]);
+        left -= take as u64;
+    }
+    h.finalize()
+}
+
 /// A zip whose `entries` central directory records all point at one local
 /// header and its deflate stream of `zeros` bytes (the full-overlap form of
-/// David Fifield's "better zip bomb").
+/// David Fifield's "better zip bomb"), with the right CRC-32, so that every
+/// entry reads back whole.
 pub fn overlapping_zip(entries: usize, zeros: u64) -> Vec<u8> {
     let data = deflate_zeros(zeros);
+    let crc = crc_of_zeros(zeros);
     let name = b"kernel";
     let mut zip = Vec::new();
     let header = |zip: &mut Vec<u8>, central: bool, name: &[u8]| {
@@ -205,7 +220,7 @@ pub fn overlapping_zip(entries: usize, zeros: u64) -> Vec<u8> {
         zip.extend_from_slice(&0u16.to_le_bytes()); // flags
         zip.extend_from_slice(&8u16.to_le_bytes()); // deflate
         zip.extend_from_slice(&[0, 0, 0x21, 0]); // time, date (1980-01-01)
-        zip.extend_from_slice(&0u32.to_le_bytes()); // CRC-32 (never reached)
+        zip.extend_from_slice(&crc.to_le_bytes());
         zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
         zip.extend_from_slice(&(zeros as u32).to_le_bytes());
         zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -339,4 +354,27 @@ pub fn rpmdb_with_view(path: &std::path::Path, setup: &str, query: &str) {
     conn.execute_batch(setup).unwrap();
     conn.execute_batch(&format!("CREATE VIEW Packages AS {query};"))
         .unwrap();
+}
+
+/// A project whose `requirements.txt` includes `width` files, each of which
+/// includes the `width` files of the next level, `levels` deep (within
+/// pip's and fwaudit's nesting bound of 8); the last level's files pin
+/// `pkgJ==1.J`. Read path by path that is `width^levels` reads.
+pub fn requirements_lattice(dir: &std::path::Path, levels: usize, width: usize) {
+    let includes = |level: usize| -> String {
+        (0..width)
+            .map(|j| format!("-r l{level}-{j}.txt\n"))
+            .collect()
+    };
+    std::fs::write(dir.join("requirements.txt"), includes(0)).unwrap();
+    for level in 0..levels {
+        for j in 0..width {
+            let text = if level + 1 < levels {
+                includes(level + 1)
+            } else {
+                format!("pkg{j}==1.{j}\n")
+            };
+            std::fs::write(dir.join(format!("l{level}-{j}.txt")), text).unwrap();
+        }
+    }
 }
