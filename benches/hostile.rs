@@ -36,20 +36,12 @@ fn inputs(dir: &Path) -> Vec<Case> {
             args: args.iter().map(|s| s.to_string()).collect(),
         })
     };
-    for (name, setup, query) in [
-        (
-            "rpmdb: recursive view",
-            "",
-            "WITH RECURSIVE r(hnum, blob) AS (SELECT 1, zeroblob(64) UNION ALL \
-             SELECT hnum + 1, blob FROM r) SELECT hnum, blob FROM r",
-        ),
-        (
-            "rpmdb: cross-joined view",
-            "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL \
-             SELECT i + 1 FROM c WHERE i < 1000) INSERT INTO t SELECT i FROM c;",
-            "SELECT a.x AS hnum, zeroblob(1000000) AS blob FROM t a, t b, t c",
-        ),
-    ] {
+    for (name, setup, query) in RPMDB_VIEWS {
+        let name: &'static str = if name == "recursive" {
+            "rpmdb: recursive view"
+        } else {
+            "rpmdb: cross-joined view"
+        };
         let root = dir.join(name.replace([' ', ':'], "-"));
         std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
         rpmdb_with_view(&root.join("var/lib/rpm/rpmdb.sqlite"), setup, query);
@@ -85,20 +77,7 @@ fn inputs(dir: &Path) -> Vec<Case> {
         &["unpack", &p, "--json"],
     );
     let root = dir.join("ldso");
-    std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
-    std::fs::create_dir_all(root.join("usr/lib")).unwrap();
-    std::fs::write(
-        root.join("etc/ld.so.conf"),
-        "include /etc/ld.so.conf.d/*.conf\n",
-    )
-    .unwrap();
-    for i in 0..48 {
-        std::fs::write(
-            root.join(format!("etc/ld.so.conf.d/{i:02}.conf")),
-            format!("include /etc/ld.so.conf.d/*.conf\n/usr/lib/dir{i:02}\n"),
-        )
-        .unwrap();
-    }
+    ld_so_conf_web(&root, 48);
     case(
         "ld.so.conf: 48 files including each other",
         &["scan", root.to_str().unwrap(), "--format", "json"],

@@ -669,6 +669,25 @@ fn bounded(args: &[&str], secs: u64) -> Bounded {
     b
 }
 
+/// Writes `data` as `name` and runs `unpack FILE --json ARGS` bounded,
+/// expecting exit code 2 (a bound or an error met); the file's path and
+/// the listing.
+fn unpack_hostile(
+    tmp: &Path,
+    name: &str,
+    data: &[u8],
+    args: &[&str],
+    secs: u64,
+) -> (String, Value) {
+    let path = write(tmp, name, data);
+    let mut all = vec!["unpack", path.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let b = bounded(&all, secs);
+    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
+    let v = json_of(&b);
+    (path, v)
+}
+
 fn json_of(b: &Bounded) -> Value {
     serde_json::from_str(&b.run.stdout).unwrap_or_else(|e| {
         panic!(
@@ -681,21 +700,7 @@ fn json_of(b: &Bounded) -> Value {
 
 #[test]
 fn an_rpmdb_view_that_never_ends_is_refused() {
-    let cases = [
-        (
-            "recursive",
-            "",
-            "WITH RECURSIVE r(hnum, blob) AS (SELECT 1, zeroblob(64) UNION ALL \
-             SELECT hnum + 1, blob FROM r) SELECT hnum, blob FROM r",
-        ),
-        (
-            "cross-join",
-            "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL \
-             SELECT i + 1 FROM c WHERE i < 1000) INSERT INTO t SELECT i FROM c;",
-            "SELECT a.x AS hnum, zeroblob(1000000) AS blob FROM t a, t b, t c",
-        ),
-    ];
-    for (name, setup, query) in cases {
+    for (name, setup, query) in RPMDB_VIEWS {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join(name);
         std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
@@ -749,10 +754,7 @@ fn a_cramfs_of_holes_is_held_to_the_ratio_bound() {
     let image = cramfs_of_holes(300);
     let len = image.len();
     assert!(len < 22 * 1024, "{len}");
-    let path = write(tmp.path(), "holes.cramfs", &image);
-    let b = bounded(&["unpack", &path, "--json"], 120);
-    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
-    let v = json_of(&b);
+    let (path, v) = unpack_hostile(tmp.path(), "holes.cramfs", &image, &[], 120);
     let sizes: Vec<u64> = v["files"]
         .as_array()
         .unwrap()
@@ -782,10 +784,13 @@ fn gzip_bombs_side_by_side_share_one_memory_bound() {
     let tmp = tempfile::tempdir().unwrap();
     // Eight members of 256 MiB of zeros each (1.6 MiB compressed): 2 GiB
     // in all, decoded on every core at once.
-    let path = write(tmp.path(), "bombs.tar", &tar_of_gzip_bombs(8, 256 * MIB));
-    let b = bounded(&["unpack", &path, "--json"], 180);
-    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
-    let v = json_of(&b);
+    let (_, v) = unpack_hostile(
+        tmp.path(),
+        "bombs.tar",
+        &tar_of_gzip_bombs(8, 256 * MIB),
+        &[],
+        180,
+    );
     let kept: u64 = v["files"]
         .as_array()
         .unwrap()
@@ -805,10 +810,13 @@ fn gzip_bombs_side_by_side_share_one_memory_bound() {
 fn a_squashfs_listing_more_entries_than_the_bound_is_refused_before_it_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     // Four million names for one empty file: 2 inodes, 64 MB of listing.
-    let path = write(tmp.path(), "links.sqfs", &squashfs_of_links(4_000_000));
-    let b = bounded(&["unpack", &path, "--json"], 120);
-    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
-    let v = json_of(&b);
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "links.sqfs",
+        &squashfs_of_links(4_000_000),
+        &[],
+        120,
+    );
     assert_eq!(
         notes(&v),
         [format!(
@@ -825,10 +833,13 @@ fn a_squashfs_listing_more_entries_than_the_bound_is_refused_before_it_is_read()
 #[test]
 fn a_cpio_carved_again_where_it_stopped_gets_no_fresh_entry_bound() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = write(tmp.path(), "flood.cpio", &cpio_flood(5000));
-    let b = bounded(&["unpack", &path, "--json", "--max-entries", "1000"], 120);
-    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
-    let v = json_of(&b);
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "flood.cpio",
+        &cpio_flood(5000),
+        &["--max-entries", "1000"],
+        120,
+    );
     // One layer: where it stopped, nothing more is carved.
     let l = layers(&v);
     assert_eq!(l.len(), 1, "{l:?}");
@@ -849,10 +860,13 @@ fn a_cpio_carved_again_where_it_stopped_gets_no_fresh_entry_bound() {
 fn an_overlapping_zip_is_refused_before_anything_is_inflated() {
     let tmp = tempfile::tempdir().unwrap();
     // Sixteen names for one 64 MiB stream: 1 GiB from 420 KiB.
-    let path = write(tmp.path(), "overlap.zip", &overlapping_zip(16, 64 * MIB));
-    let b = bounded(&["unpack", &path, "--json"], 120);
-    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
-    let v = json_of(&b);
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "overlap.zip",
+        &overlapping_zip(16, 64 * MIB),
+        &[],
+        120,
+    );
     assert_eq!(
         notes(&v),
         [format!(
@@ -866,22 +880,8 @@ fn an_overlapping_zip_is_refused_before_anything_is_inflated() {
 fn mutually_including_ld_so_conf_files_are_read_once_each() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("rootfs");
-    let confd = root.join("etc/ld.so.conf.d");
-    std::fs::create_dir_all(&confd).unwrap();
-    std::fs::create_dir_all(root.join("usr/lib")).unwrap();
-    std::fs::write(
-        root.join("etc/ld.so.conf"),
-        "include /etc/ld.so.conf.d/*.conf\n",
-    )
-    .unwrap();
     // 48 files, each including all 48: 48^5 reads at the old depth bound.
-    for i in 0..48 {
-        std::fs::write(
-            confd.join(format!("{i:02}.conf")),
-            format!("include /etc/ld.so.conf.d/*.conf\n/usr/lib/dir{i:02}\n"),
-        )
-        .unwrap();
-    }
+    ld_so_conf_web(&root, 48);
     let b = bounded(&["scan", root.to_str().unwrap(), "--format", "json"], 60);
     assert_eq!(b.run.code, 0, "{}", b.run.stderr);
     assert_eq!(json_of(&b)["target"]["kind"], "rootfs");

@@ -378,3 +378,41 @@ pub fn requirements_lattice(dir: &std::path::Path, levels: usize, width: usize) 
         }
     }
 }
+
+/// `Packages` views that never end: (name, setup SQL, view query).
+pub const RPMDB_VIEWS: [(&str, &str, &str); 2] = [
+    (
+        "recursive",
+        "",
+        "WITH RECURSIVE r(hnum, blob) AS (SELECT 1, zeroblob(64) UNION ALL \
+         SELECT hnum + 1, blob FROM r) SELECT hnum, blob FROM r",
+    ),
+    (
+        "cross-join",
+        "CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL \
+         SELECT i + 1 FROM c WHERE i < 1000) INSERT INTO t SELECT i FROM c;",
+        "SELECT a.x AS hnum, zeroblob(1000000) AS blob FROM t a, t b, t c",
+    ),
+];
+
+/// A root file system at `root` whose `/etc/ld.so.conf` includes
+/// `/etc/ld.so.conf.d/*.conf`, and `files` such files that each include
+/// them all again (`files^5` reads at a depth bound of 4 without a
+/// visited set).
+pub fn ld_so_conf_web(root: &std::path::Path, files: usize) {
+    let confd = root.join("etc/ld.so.conf.d");
+    std::fs::create_dir_all(&confd).unwrap();
+    std::fs::create_dir_all(root.join("usr/lib")).unwrap();
+    std::fs::write(
+        root.join("etc/ld.so.conf"),
+        "include /etc/ld.so.conf.d/*.conf\n",
+    )
+    .unwrap();
+    for i in 0..files {
+        std::fs::write(
+            confd.join(format!("{i:02}.conf")),
+            format!("include /etc/ld.so.conf.d/*.conf\n/usr/lib/dir{i:02}\n"),
+        )
+        .unwrap();
+    }
+}
