@@ -141,6 +141,8 @@ fn image(i: usize, components_per_image: usize) -> ScanReport {
         binaries: Vec::new(),
         libraries: Vec::new(),
         findings: Vec::new(),
+        hardening: None,
+        crypto: Vec::new(),
         notes: Vec::new(),
         conflicts: Vec::new(),
     }
@@ -169,7 +171,7 @@ fn main() {
     for i in 0..images {
         let mut report = image(i, per_image);
         report.findings =
-            fwaudit::scan::findings(&report.components, &report.libraries, &db, &options);
+            fwaudit::scan::findings(&report.components, &report.libraries, &[], &db, &options);
         fleet
             .store_image(&report, Some(&format!("fw-{i}")), now)
             .unwrap();

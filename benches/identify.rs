@@ -1,10 +1,14 @@
 //! Identification throughput over an unpacked root file system: the bytes are
-//! loaded once (not timed), then ELF facts + signatures + embedded metadata
-//! are timed over all of them. Run with `bash benches/identify.sh`, which
-//! prepares the tree; or `FWAUDIT_BENCH_DIR=DIR cargo bench --bench identify`.
+//! loaded once (not timed), then timed: (1) the one signature pass alone with
+//! the table before issue 13 (`benches/signatures-before.toml`, as of commit
+//! 31b52ef) and with the bundled table, alternated in the same run; (2) ELF
+//! facts + signatures + embedded metadata. Run with `bash
+//! benches/identify.sh`, which prepares the tree; or `FWAUDIT_BENCH_DIR=DIR
+//! cargo bench --bench identify`.
 
 use fwaudit::binary::ElfInfo;
 use fwaudit::identify;
+use fwaudit::identify::signatures::{SIGNATURES, Signatures};
 use fwaudit::unpack::limits::Limits;
 use fwaudit::unpack::tree::{FileClass, classify};
 use rayon::prelude::*;
@@ -24,6 +28,39 @@ fn main() {
     };
     let (target, unpacked) = fwaudit::scan::load(&dir, &limits).expect("readable directory");
     let bytes: usize = unpacked.files.iter().map(|f| f.data.len()).sum();
+    let before = Signatures::from_toml(include_str!("signatures-before.toml"))
+        .expect("the earlier table compiles");
+    let pass = |sigs: &Signatures| -> (f64, usize) {
+        let start = Instant::now();
+        let hits: usize = unpacked
+            .files
+            .par_iter()
+            .filter(|f| f.is_regular())
+            .map(|f| sigs.scan_file(&f.data, &f.scan).hits.len())
+            .sum();
+        (start.elapsed().as_secs_f64(), hits)
+    };
+    let (mut old_best, mut new_best) = (f64::MAX, f64::MAX);
+    let (mut old_hits, mut new_hits) = (0, 0);
+    for _ in 0..5 {
+        let (t, h) = pass(&before);
+        old_best = old_best.min(t);
+        old_hits = h;
+        let (t, h) = pass(&SIGNATURES);
+        new_best = new_best.min(t);
+        new_hits = h;
+    }
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "| signature pass, table before issue 13 ({} signatures), best of 5 | {mb:.1} MB | {old_best:.3} s | {:.0} MB/s | {old_hits} hits |",
+        before.len(),
+        mb / old_best
+    );
+    println!(
+        "| signature pass, bundled table ({} signatures), best of 5 | {mb:.1} MB | {new_best:.3} s | {:.0} MB/s | {new_hits} hits |",
+        SIGNATURES.len(),
+        mb / new_best
+    );
     let mut best = f64::MAX;
     let mut components = 0;
     for _ in 0..5 {
@@ -36,29 +73,12 @@ fn main() {
             .filter_map(|(i, f)| ElfInfo::parse(&f.path, &f.data).ok().map(|e| (i, e)))
             .collect();
         components = identify::components(&unpacked, &elfs).len();
-        let took = start.elapsed().as_secs_f64();
-        eprintln!("identify run: {took:.3} s");
-        best = best.min(took);
-    }
-    // The same pass without ELF facts, to show where the time goes.
-    let mut signatures_only = f64::MAX;
-    for _ in 0..3 {
-        let start = Instant::now();
-        identify::components(&unpacked, &[]);
-        signatures_only = signatures_only.min(start.elapsed().as_secs_f64());
+        best = best.min(start.elapsed().as_secs_f64());
     }
     println!(
-        "| identify without ELF facts (signatures + metadata) | {:.3} s | {:.0} MB/s |",
-        signatures_only,
-        bytes as f64 / 1e6 / signatures_only
-    );
-    println!(
-        "| identify (ELF facts + signatures + metadata) | {} | {} files | {:.1} MB | {:.3} s | {:.0} MB/s | {} components |",
+        "| identify (ELF facts + signatures + metadata) | {} | {} files | {mb:.1} MB | {best:.3} s | {:.0} MB/s | {components} components |",
         target.path,
         unpacked.files.len(),
-        bytes as f64 / 1e6,
-        best,
-        bytes as f64 / 1e6 / best,
-        components
+        mb / best
     );
 }

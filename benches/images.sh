@@ -22,6 +22,8 @@
 #   x86-64-combined-ext4.img.gz   MBR disk: ext4 /boot (kernel, grub.cfg) + ext4
 #                                 rootfs, gzip'd, laid out like OpenWrt's
 #                                 x86-64 ext4-combined image
+#   ovmf-x86-64.fd                Debian's OVMF.fd (package ovmf): UEFI volumes
+#   aavmf-aarch64.fd              Debian's QEMU_EFI.fd (package qemu-efi-aarch64)
 # Package versions used are written to images/MANIFEST with each image's SHA-256.
 set -uo pipefail
 CACHE=${FWAUDIT_BENCH_CACHE:-/var/cache/fwaudit-bench}
@@ -323,6 +325,17 @@ PY
     rm -f "$d/disk.img" "$d/boot.ext4" "$d/root.ext4"
 }
 build x86-64-combined-ext4.img.gz x86
+
+# --- UEFI firmware as Debian ships it (issue 18): OVMF (x86-64, LZMA-compressed
+# volumes inside volumes) and AAVMF (AArch64), unchanged.
+firmware() { # firmware PACKAGE PATH-IN-PACKAGE OUT
+    rootfs amd64 "$R/fw-$1" '^$' "$1"
+    cp "$R/fw-$1/$2" "$3"
+}
+uefi_x86() { firmware ovmf usr/share/ovmf/OVMF.fd "$1"; }
+uefi_arm() { firmware qemu-efi-aarch64 usr/share/qemu-efi-aarch64/QEMU_EFI.fd "$1"; }
+build ovmf-x86-64.fd uefi_x86
+build aavmf-aarch64.fd uefi_arm
 
 cat "$R"/*.packages 2>/dev/null | sort -u >"$OUT/MANIFEST.packages"
 sort -u -k2 "$OUT/MANIFEST.sha256" -o "$OUT/MANIFEST.sha256" 2>/dev/null

@@ -46,6 +46,22 @@ seed() {
         zlib) cp $fx/text.zlib "corpus/$1/" ;;
         jffs2) cp $fx/jffs2-*.img "corpus/$1/" ;;
         squashfs) cp $fx/*.sqfs "corpus/$1/" ;;
+        uefi) cp $fx/uefi.fv "corpus/$1/" ;;
+        option_rom) cp $fx/optionrom-efi.rom ../tests/data/firmware/vgabios-stdvga.bin "corpus/$1/" ;;
+        tiano) cp $fx/text.efi $fx/mixed.tiano "corpus/$1/" ;;
+        dtb) cp $fx/*.dtb "corpus/$1/" ;;
+        ihex) cp $fx/mcu.hex "corpus/$1/" ;;
+        lzop) cp $fx/*.lzo "corpus/$1/" ;;
+        qcow2) cp $fx/*.qcow2 "corpus/$1/" ;;
+        erofs) cp $fx/erofs*.img "corpus/$1/" ;;
+        fat) gzip -dc $fx/fat12.img.gz > "corpus/$1/fat12.img" ;;
+        iso9660) for f in $fx/*.iso.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
+        srec) cp $fx/mcu.srec "corpus/$1/" ;;
+        mbr) gzip -dc $fx/disk-mbr.img.gz > "corpus/$1/disk-mbr.img" ;;
+        gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" ;;
+        android_boot) cp $fx/android-boot-v*.img "corpus/$1/" ;;
+        android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
+        android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         *) ;;
     esac

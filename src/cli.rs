@@ -153,6 +153,15 @@ pub enum FleetCommand {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Private keys the stored images ship, by fingerprint; --shared: only
+    /// those found in more than one image or device model.
+    Keys {
+        /// Only keys found in more than one image or device model.
+        #[arg(long)]
+        shared: bool,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
     /// Check that the store's indexes agree with its data.
     Verify {
         #[command(flatten)]
@@ -215,6 +224,8 @@ pub enum UpdateSource {
     Rustsec,
     /// endoflife.date release cycles.
     Eol,
+    /// The Debian Security Tracker's JSON (distribution fix data).
+    Debian,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,6 +248,10 @@ pub struct ScanArgs {
     /// Older name of --config for the triage file.
     #[arg(long, value_name = "FILE", hide = true)]
     pub ignore: Option<PathBuf>,
+    /// VEX document (OpenVEX 0.2 or CycloneDX 1.5/1.6) whose `not_affected` and `fixed` statements
+    /// set the state of matching findings; repeatable, added to the `vex` list of `.fwaudit.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     /// Record the result in the fleet store; an image already stored (same SHA-256) is not unpacked again.
     #[arg(long)]
     pub store: bool,
@@ -249,6 +264,19 @@ pub struct ScanArgs {
     /// With --store: unpack and scan again even if the image is stored.
     #[arg(long, requires = "store")]
     pub rescan: bool,
+    /// Checks to run, comma-separated: components, hardening, secrets, accounts, services (default: all).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "components,hardening,secrets,accounts,services"
+    )]
+    pub checks: String,
+    /// Judge certificate validity at this date or instant (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ; default: now).
+    #[arg(long, value_name = "WHEN")]
+    pub now: Option<String>,
+    /// Print a password that matched a default credential (otherwise only which list entry matched).
+    #[arg(long)]
+    pub show_secrets: bool,
     #[command(flatten)]
     pub db_age: DbAge,
     #[command(flatten)]

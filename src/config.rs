@@ -8,6 +8,7 @@
 //! sections are refused, so that a misspelt one is not silently ignored):
 //!
 //! ```toml
+//! vex = ["vendor.vex.json"]   # VEX documents read with every scan
 //! [[ignore]]                  # triage, see analyze::triage
 //! id = "CVE-2023-4911"
 //! component = "glibc"
@@ -27,6 +28,8 @@ pub const DEFAULT_FILE: &str = ".fwaudit.toml";
 struct File {
     #[serde(default)]
     ignore: Vec<Entry>,
+    #[serde(default)]
+    vex: Vec<PathBuf>,
 }
 
 /// Why the configuration cannot be used.
@@ -69,7 +72,8 @@ impl Config {
         })?;
         Ok(Config {
             path: Some(path.to_path_buf()),
-            triage: TriageFile::from_entries(file.ignore, path).map_err(ConfigError::Entry)?,
+            triage: TriageFile::from_entries(file.ignore, file.vex, path)
+                .map_err(ConfigError::Entry)?,
         })
     }
 

@@ -16,15 +16,36 @@ pub fn today() -> String {
     Timestamp::now().strftime("%Y-%m-%d").to_string()
 }
 
+/// Now, or the start of the day `FWAUDIT_TODAY` pins (reproducible reports).
+pub fn now_or_pinned() -> String {
+    match std::env::var("FWAUDIT_TODAY") {
+        Ok(day) => format!("{day}T00:00:00Z"),
+        Err(_) => now_utc(),
+    }
+}
+
+/// `YYYY-MM-DD` (its first second) or an RFC 3339 UTC time stamp to the
+/// second (`2027-01-01T12:00:00Z`), as an RFC 3339 UTC stamp.
+pub fn parse_instant(text: &str) -> Option<String> {
+    if is_date(text) {
+        return Some(format!("{text}T00:00:00Z"));
+    }
+    if text.len() != 20 || !text.ends_with('Z') {
+        return None;
+    }
+    let t: Timestamp = text.parse().ok()?;
+    Some(stamp(t))
+}
+
 /// Now as RFC 3339 UTC, to the second (`2026-11-25T06:30:00Z`).
 pub fn now_utc() -> String {
     stamp(Timestamp::now())
 }
 
-/// Seconds since 1970 as RFC 3339 UTC, to the second; `None` past the
-/// years a time stamp can hold (a hostile `SOURCE_DATE_EPOCH`).
-pub fn utc_stamp(secs: u64) -> Option<String> {
-    let secs = i64::try_from(secs).ok()?;
+/// Seconds since 1970 (before it when negative) as RFC 3339 UTC, to the
+/// second; `None` past the years a time stamp can hold (a hostile
+/// `SOURCE_DATE_EPOCH` or certificate).
+pub fn utc_stamp(secs: i64) -> Option<String> {
     Timestamp::from_second(secs).ok().map(stamp)
 }
 
@@ -61,7 +82,8 @@ mod tests {
             utc_stamp(1_795_564_800 + 23_400).as_deref(),
             Some("2026-11-25T06:30:00Z")
         );
-        assert_eq!(utc_stamp(u64::MAX), None);
+        assert_eq!(utc_stamp(i64::MAX), None);
+        assert_eq!(utc_stamp(-86_400).as_deref(), Some("1969-12-31T00:00:00Z"));
         assert_eq!(days_between("2026-11-25", "2026-12-05T08:00:00Z"), Some(10));
         assert_eq!(days_between("2024-03-01", "2024-02-28"), Some(-2));
         assert_eq!(days_between("2026-11-25", "soon"), None);

@@ -22,14 +22,17 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
 
 /// How stored inventories are judged: with the configuration's triage,
 /// exactly as `scan` judges a target, so that a rematch never re-activates
-/// what `scan --store` suppressed. `bounds` are the unpacking bounds of the
+/// what `scan --store` suppressed (the configuration's VEX documents
+/// included). `bounds` are the unpacking bounds of the
 /// commands that scan new images.
-fn options(config: &Config, bounds: Option<&LimitArgs>) -> Options {
-    Options {
+fn options(config: &Config, bounds: Option<&LimitArgs>) -> Result<Options, String> {
+    Ok(Options {
         today: fwaudit::date::today(),
         triage: config.triage.clone(),
+        vex: fwaudit::vex::VexSet::load(&config.triage.vex_paths())?,
         limits: bounds.map(limits).unwrap_or_default(),
-    }
+        ..Options::default()
+    })
 }
 
 pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
@@ -39,7 +42,10 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
     // next command opens it fast (see `Fleet::close`).
     let reads_only = matches!(
         command,
-        FleetCommand::NeedsPatch { .. } | FleetCommand::Where { .. } | FleetCommand::Verify { .. }
+        FleetCommand::NeedsPatch { .. }
+            | FleetCommand::Where { .. }
+            | FleetCommand::Keys { .. }
+            | FleetCommand::Verify { .. }
     );
     let fleet = if reads_only {
         Fleet::open_to_read(data_dir)?
@@ -75,7 +81,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             let db = Database::load(data_dir)?;
             let bar = ui.spinner();
             bar.set_message("re-matching stored inventories");
-            let summary = fleet.rematch(&db, &options(config, None), &now);
+            let summary = fleet.rematch(&db, &options(config, None)?, &now);
             bar.finish_and_clear();
             let summary = summary?;
             emit(
@@ -176,7 +182,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             limits,
         } => {
             let db = Database::load(data_dir)?;
-            let options = options(config, Some(&limits));
+            let options = options(config, Some(&limits))?;
             let a = image_id(&fleet, &image_a, &db, &options, &now)?;
             let b = image_id(&fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
@@ -212,7 +218,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
             let bar = ui.spinner();
-            let options = options(config, Some(&limits));
+            let options = options(config, Some(&limits))?;
             let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
                 bar.set_message(m.to_string())
             });
@@ -263,6 +269,35 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
                 None,
             )?;
             return Ok(0);
+        }
+        FleetCommand::Keys { shared, format } => {
+            let keys = fleet.keys(shared)?;
+            if format.is_json() {
+                emit(
+                    &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
+                    None,
+                )?;
+            } else {
+                let mut out = String::new();
+                for k in &keys {
+                    out.push_str(&format!(
+                        "{} {}{} in {} images, {} models ({} devices){}\n",
+                        k.fingerprint,
+                        k.algorithm,
+                        k.bits.map(|b| format!("-{b}")).unwrap_or_default(),
+                        k.images.len(),
+                        k.models.len(),
+                        k.devices,
+                        if k.shared() { "  SHARED" } else { "" }
+                    ));
+                    for p in &k.paths {
+                        out.push_str(&format!("  {p}\n"));
+                    }
+                }
+                out.push_str(&format!("{} private keys\n", keys.len()));
+                emit(&out, None)?;
+            }
+            0
         }
         FleetCommand::Verify { format } => {
             let problems = fleet.verify()?;

@@ -11,6 +11,8 @@ use cli::{
 };
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
+use fwaudit::analyze::posture;
+use fwaudit::analyze::rules::Checks;
 use fwaudit::config::Config;
 use fwaudit::fleet::Fleet;
 use fwaudit::model::Severity;
@@ -141,6 +143,7 @@ fn run(cli: Cli) -> Outcome {
                         UpdateSource::Nvd => update::Source::Nvd,
                         UpdateSource::Rustsec => update::Source::Rustsec,
                         UpdateSource::Eol => update::Source::Eol,
+                        UpdateSource::Debian => update::Source::Debian,
                     })
                     .collect();
             }
@@ -221,10 +224,21 @@ pub(crate) fn check_db_age(
 fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
     check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
+    let mut vex_files = config.triage.vex_paths();
+    vex_files.extend(args.vex.iter().cloned());
     let options = scan::Options {
         limits: limits(&args.limits),
         triage: config.triage.clone(),
         today: fwaudit::date::today(),
+        vex: fwaudit::vex::VexSet::load(&vex_files)?,
+        posture: posture::Options {
+            checks: Checks::parse(&args.checks)?,
+            now: match &args.now {
+                Some(when) => posture::parse_now(when)?,
+                None => posture::default_now(),
+            },
+            show_secrets: args.show_secrets,
+        },
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;
@@ -301,11 +315,16 @@ fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome
         for n in &notes {
             print_note(n);
         }
-    } else if !notes.is_empty() && args.output.is_some() {
-        ui.say(&format!(
-            "{} problems met (parts of the input not read); see the report",
-            notes.len()
-        ));
+    } else if args.output.is_some() {
+        let problems = notes
+            .iter()
+            .filter(|n| n.level != fwaudit::unpack::Level::Note)
+            .count();
+        if problems > 0 {
+            ui.say(&format!(
+                "{problems} problems met (parts of the input not read); see the report"
+            ));
+        }
     }
     let threshold = args.fail_on.map(severity_of);
     let reached = threshold.is_some_and(|t| {

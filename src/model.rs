@@ -42,6 +42,12 @@ pub struct Component {
     /// resolved them (a lockfile's dependency list, a package's `Depends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// A package database's state for an entry whose files are on the device
+    /// but whose installation did not finish (dpkg `unpacked`,
+    /// `half-configured`, `triggers-pending`; opkg `unpacked`); absent when
+    /// fully installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// The source package a distribution package was built from (Debian
     /// `Source:`, apk origin, rpm source rpm): what distribution security
     /// data is keyed by. `libcurl4` and `curl` both come from `curl`.
@@ -354,6 +360,11 @@ pub struct Finding {
     /// The file concerned (for `unused` and `hardening`), or the first file the component was seen in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// PURLs of the components the finding is about: the packages of one
+    /// source package at one revision (`curl` and `libcurl4`), or the one
+    /// copy of a product found outside any package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advisory: Option<String>,
     /// Stable id of the check that raised a finding without an advisory
@@ -395,6 +406,7 @@ impl Finding {
             state: FindingState::Active,
             component: None,
             path: None,
+            purls: Vec::new(),
             advisory: None,
             rule: None,
             aliases: Vec::new(),

@@ -1,8 +1,9 @@
 //! One target through the whole pipeline: unpack, identify, analyze.
 
 use crate::advisory::Database;
+use crate::analyze::rules::Check;
 use crate::analyze::triage::TriageFile;
-use crate::analyze::{outdated, unused, vulnerable};
+use crate::analyze::{outdated, posture, unused, vulnerable};
 use crate::binary::ElfInfo;
 use crate::model::{Component, Conflict, Finding};
 use crate::unpack::limits::Limits;
@@ -63,6 +64,12 @@ pub struct ScanReport {
     pub binaries: Vec<ElfInfo>,
     pub libraries: Vec<unused::Library>,
     pub findings: Vec<Finding>,
+    /// How many of the programs lack each protection (`binaries[].hardening` per file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<crate::analyze::hardening::Summary>,
+    /// Keys and certificates found (CycloneDX's cryptographic assets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crypto: Vec<crate::analyze::keys::CryptoAsset>,
     /// Errors and bounds met; any of them makes the exit code 2.
     pub notes: Vec<Note>,
     /// Manifest and binaries disagreeing on a product's version (not errors).
@@ -70,9 +77,20 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// True when part of the target could not be read.
+    /// The findings the posture checks drew from the tree (they have a rule
+    /// id); a stored inventory keeps them, since re-judging it against a new
+    /// advisory database cannot draw them again without the tree.
+    pub fn posture_findings(&self) -> Vec<Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.rule.is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// True when part of the target could not be read (a `note` is not a problem).
     pub fn incomplete(&self) -> bool {
-        !self.notes.is_empty()
+        self.notes.iter().any(|n| n.level != Level::Note)
     }
 }
 
@@ -192,6 +210,7 @@ fn single_file(display: &str, fs_path: &str, data: Vec<u8>) -> Unpacked {
             data,
             scan: Vec::new(),
             escape: None,
+            meta: None,
         }],
         filesystems: vec![Filesystem {
             root: display.to_string(),
@@ -243,13 +262,19 @@ fn dir_kind(unpacked: &Unpacked) -> TargetKind {
     }
 }
 
-/// How to scan: bounds, accepted findings, and the date end-of-life is judged on.
+/// How to scan: bounds, accepted findings, the date end-of-life is judged
+/// on, and which checks run.
 #[derive(Debug, Default)]
 pub struct Options {
     pub limits: Limits,
     pub triage: TriageFile,
     /// `YYYY-MM-DD`.
     pub today: String,
+    /// Vendor statements about what its builds are (not) affected by.
+    pub vex: crate::vex::VexSet,
+    /// Checks to run, the instant certificates are judged at, and whether
+    /// a matched default password may be printed.
+    pub posture: posture::Options,
 }
 
 /// Scans one target end to end.
@@ -263,24 +288,38 @@ pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport,
 }
 
 /// Findings from an inventory: what the advisory database, end-of-life
-/// data, the link graph and triage say about it. A stored inventory is
-/// re-judged with this alone, without unpacking again.
+/// data, the link graph and triage say about it, with the posture findings
+/// the tree gave (`posture`, which do not depend on the database). A stored
+/// inventory is re-judged with this alone, without unpacking again.
 pub fn findings(
     components: &[Component],
     libraries: &[unused::Library],
+    posture: &[Finding],
     db: &Database,
     options: &Options,
 ) -> Vec<Finding> {
-    let mut findings = vulnerable::findings(components, db);
-    findings.extend(outdated::findings(components, &db.eol, &options.today));
-    findings.extend(unused::findings(libraries, components));
+    let mut findings = Vec::new();
+    if options.posture.checks.has(Check::Components) {
+        findings.extend(vulnerable::findings(components, db, &options.vex));
+        findings.extend(outdated::findings(components, &db.eol, &options.today));
+        findings.extend(unused::findings(libraries, components));
+    }
+    findings.extend(posture.iter().cloned().map(|mut f| {
+        // Triage is applied afresh below.
+        if f.suppressed.take().is_some() {
+            f.state = crate::model::FindingState::Active;
+        }
+        f
+    }));
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then(a.kind.cmp(&b.kind))
             .then_with(|| a.component.cmp(&b.component))
             .then_with(|| a.advisory.cmp(&b.advisory))
+            .then_with(|| a.rule.cmp(&b.rule))
             .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.summary.cmp(&b.summary))
     });
     options.triage.apply(&mut findings, &options.today);
     findings
@@ -355,14 +394,27 @@ fn analyze_with(
         && target.sha256.is_some()
     {
         notes.push(Note {
-            level: Level::Error,
+            level: Level::Note,
             path: target.path.clone(),
             offset: None,
-            message: "not a firmware image: no known container, file system, executable or version string found".into(),
+            message: format!(
+                "nothing recognised: tried every container and file-system format, ELF and PE \
+                 parsing, package databases and lockfiles, and {} version signatures",
+                identify::signatures::SIGNATURES.len()
+            ),
         });
     }
-    let libraries = unused::libraries(&unpacked, &elfs);
-    let findings = findings(&components, &libraries, db, options);
+    let mut libraries = unused::libraries(&unpacked, &elfs);
+    let owners = manifest::owners(&components, &unpacked);
+    for lib in &mut libraries {
+        lib.owner = components
+            .iter()
+            .find(|c| c.sources.iter().any(|s| s.path == lib.path))
+            .or_else(|| owners.get(&lib.path).map(|&i| &components[i]))
+            .map(|c| c.purl.clone());
+    }
+    let posture = posture::run(&unpacked, &mut elfs, &options.posture);
+    let findings = findings(&components, &libraries, &posture.findings, db, options);
     let mut binaries: Vec<ElfInfo> = elfs.into_iter().map(|(_, e)| e).collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
     ScanReport {
@@ -372,6 +424,8 @@ fn analyze_with(
         binaries,
         libraries,
         findings,
+        hardening: posture.hardening,
+        crypto: posture.crypto,
         notes,
         conflicts,
     }

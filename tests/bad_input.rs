@@ -76,12 +76,20 @@ fn broken_squashfs_superblocks_are_named() {
 }
 
 #[test]
-fn not_firmware_is_an_input_error() {
+fn a_file_with_nothing_recognised_is_a_note_not_an_error() {
     let run = fwaudit(&["scan", "samples/bad/not-firmware.txt"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stdout.contains(
-        "samples/bad/not-firmware.txt: not a firmware image: no known container, file system, executable or version string found"
-    ), "{}", run.stdout);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Printed once, in the report (not again on stderr).
+    assert!(
+        run.stdout.contains(
+            "\nNote: samples/bad/not-firmware.txt: nothing recognised: tried every \
+             container and file-system format, ELF and PE parsing, package databases and \
+             lockfiles, and "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("nothing recognised"), "{}", run.stderr);
 }
 
 #[test]

@@ -62,8 +62,8 @@ fn populated() -> tempfile::TempDir {
     let r: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
     assert_eq!(
         findings(&r).len(),
-        29,
-        "a reused inventory is judged like a fresh scan"
+        31,
+        "a reused inventory is judged like a fresh scan (posture findings kept with it)"
     );
     assert_eq!(
         with(
@@ -322,7 +322,7 @@ fn nightly_scans_only_new_images() {
         "the text file is not firmware"
     );
     assert_eq!(v["devices"]["imported"], 1);
-    assert_eq!(v["rematch"]["new"].as_array().unwrap().len(), 29);
+    assert_eq!(v["rematch"]["new"].as_array().unwrap().len(), 31);
     assert_eq!(v["rematch"]["new"][0]["devices"], 1);
     std::fs::remove_file(images.join("notes.txt")).unwrap();
     let second = with(

@@ -902,3 +902,171 @@ fn requirements_included_along_many_paths_are_read_once_each() {
     let want: Vec<String> = (0..8).map(|i| format!("pkg{i} 1.{i} pypi")).collect();
     assert_eq!(got, want);
 }
+
+// ---------------------------------------------------------------------------
+// Firmware formats (issue 18): UEFI volumes and their EFI/Tiano/LZMA
+// sections, option ROMs, device trees, Intel HEX, S-records, MBR, GPT and
+// Android boot images. Kept apart from the cases above to keep merges easy.
+// ---------------------------------------------------------------------------
+
+/// A UEFI section: 24-bit size, type.
+fn fw_section(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = ((4 + body.len()) as u32 | u32::from(kind) << 24)
+        .to_le_bytes()
+        .to_vec();
+    out.extend_from_slice(body);
+    out.resize(out.len().next_multiple_of(4), 0);
+    out
+}
+
+/// An FFS file (v2 header, checksums as the PI specification says) in a
+/// one-file volume with erase polarity 1.
+fn fw_volume(file_type: u8, sections: &[u8]) -> Vec<u8> {
+    let mut file = vec![0x5a; 16];
+    file.extend_from_slice(&[0, 0xaa, file_type, 0]);
+    file.extend_from_slice(&((24 + sections.len()) as u32).to_le_bytes()[..3]);
+    file.push(0);
+    let sum = file
+        .iter()
+        .fold(0u8, |s, &b| s.wrapping_add(b))
+        .wrapping_sub(0xaa);
+    file[16] = sum.wrapping_neg();
+    file[23] = 0xf8;
+    file.extend_from_slice(sections);
+    let len = (0x48 + file.len()).next_multiple_of(0x200);
+    let mut fv = vec![0u8; 16];
+    // FFS2 file system GUID 8c8ce578-8a3d-4f1c-9935-896185c32dd3.
+    fv.extend_from_slice(&[
+        0x78, 0xe5, 0x8c, 0x8c, 0x3d, 0x8a, 0x1c, 0x4f, 0x99, 0x35, 0x89, 0x61, 0x85, 0xc3, 0x2d,
+        0xd3,
+    ]);
+    fv.extend_from_slice(&(len as u64).to_le_bytes());
+    fv.extend_from_slice(b"_FVH");
+    fv.extend_from_slice(&0x0004_feffu32.to_le_bytes());
+    fv.extend_from_slice(&[0x48, 0, 0, 0, 0, 0, 0, 2]);
+    fv.extend_from_slice(&((len / 0x200) as u32).to_le_bytes());
+    fv.extend_from_slice(&0x200u32.to_le_bytes());
+    fv.extend_from_slice(&[0; 8]);
+    let sum = fv.chunks(2).fold(0u16, |s, w| {
+        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
+    fv[0x32..0x34].copy_from_slice(&sum.wrapping_neg().to_le_bytes());
+    fv.extend_from_slice(&file);
+    fv.resize(len, 0xff);
+    fv
+}
+
+#[test]
+fn a_uefi_lzma_section_bomb_and_deep_section_nesting_are_limit_notes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An LZMA GUID-defined section (EE4E5898-...) of 64 MiB of zeros, against
+    // a 4 MiB total bound.
+    let zeros = vec![0u8; 64 << 20];
+    let mut stream = Vec::new();
+    let options = liblzma::stream::LzmaOptions::new_preset(0).unwrap();
+    let mut e = liblzma::write::XzEncoder::new_stream(
+        &mut stream,
+        liblzma::stream::Stream::new_lzma_encoder(&options).unwrap(),
+    );
+    e.write_all(&zeros).unwrap();
+    e.finish().unwrap();
+    let mut guided = vec![
+        0x98, 0x58, 0x4e, 0xee, 0x14, 0x39, 0x59, 0x42, 0x9d, 0x6e, 0xdc, 0x7b, 0xd7, 0x94, 0x03,
+        0xcf,
+    ];
+    guided.extend_from_slice(&[24, 0, 1, 0]);
+    guided.extend_from_slice(&stream);
+    let image = write(
+        tmp.path(),
+        "bomb.fv",
+        &fw_volume(0x07, &fw_section(0x02, &guided)),
+    );
+    let (code, v) = json(&["unpack", &image, "--json", "--max-total-bytes", "4194304"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("limit") && n.contains("LZMA section"), "{n}");
+    // 40 compression sections (type 0, stored) inside each other around a
+    // PE32 section: opened to the nesting bound, then a note.
+    let mut inner = fw_section(0x10, b"MZ deep driver");
+    for _ in 0..40 {
+        let mut body = (inner.len() as u32).to_le_bytes().to_vec();
+        body.push(0);
+        body.extend_from_slice(&inner);
+        inner = fw_section(0x01, &body);
+    }
+    let image = write(tmp.path(), "deep.fv", &fw_volume(0x07, &inner));
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert_eq!(code, 2);
+    let n = notes(&v).join("\n");
+    assert!(n.contains("sections nest deeper than 16"), "{n}");
+}
+
+/// Every firmware-format fixture and the real option ROM, cut at 16 points
+/// and with bit flips, as `every_new_container_truncated_and_flipped_ends_in_a_report` does.
+#[test]
+fn firmware_formats_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = [
+        "tests/fixtures/uefi.fv",
+        "tests/fixtures/optionrom-efi.rom",
+        "tests/fixtures/control.dtb",
+        "tests/fixtures/image-signed.fit",
+        "tests/fixtures/mcu.hex",
+        "tests/fixtures/mcu.srec",
+        "tests/fixtures/text.txt.lzo",
+        "tests/fixtures/blocks.bin.lzo",
+        "tests/fixtures/disk.qcow2",
+        "tests/fixtures/disk-compressed.qcow2",
+        "tests/fixtures/erofs.img",
+        "tests/fixtures/erofs-chunked.img",
+        "tests/fixtures/tree-rr.iso.gz",
+        "tests/fixtures/tree-joliet.iso.gz",
+        "tests/fixtures/fat12.img.gz",
+        "tests/fixtures/android-super.img",
+        "tests/fixtures/disk-mbr.img.gz",
+        "tests/fixtures/disk-gpt.img.gz",
+        "tests/fixtures/android-boot-v2.img",
+        "tests/fixtures/android-boot-v4.img",
+        "tests/fixtures/android-vendor-boot-v4.img",
+        "tests/data/firmware/vgabios-stdvga.bin",
+    ];
+    let mut reported = Vec::new();
+    for name in fixtures {
+        let mut data = std::fs::read(root().join(name)).unwrap();
+        if name.ends_with(".gz") {
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&data[..]), &mut raw)
+                .unwrap();
+            data = raw;
+        }
+        let mut variants: Vec<(String, Vec<u8>)> = (1..=16)
+            .map(|i| (format!("cut{i}"), data[..data.len() * i / 17].to_vec()))
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..4 {
+            let mut flipped = data.clone();
+            for _ in 0..1 + data.len() / 64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state % data.len() as u64) as usize;
+                flipped[at] ^= 1 << (state >> 59 & 7);
+            }
+            variants.push((format!("flip{round}"), flipped));
+        }
+        let mut errors = 0;
+        let base = name.rsplit('/').next().unwrap();
+        for (label, bytes) in variants {
+            let image = write(tmp.path(), &format!("{label}-{base}"), &bytes);
+            let (code, v) = json(&["unpack", &image, "--json"]);
+            assert!(matches!(code, 0 | 2), "{name} {label}: exit {code}");
+            assert!(v["layers"].is_array() && v["notes"].is_array());
+            if code == 2 {
+                assert!(!notes(&v).is_empty(), "{name} {label}: exit 2, no note");
+                errors += 1;
+            }
+        }
+        reported.push(format!("{base} {errors}/20"));
+    }
+    eprintln!("damaged firmware inputs reported: {reported:?}");
+}

@@ -83,7 +83,9 @@ fn sarif_is_valid_and_complete() {
     let run = &sarif["runs"][0];
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(run["tool"]["driver"]["name"], "fwaudit");
-    assert_eq!(run["results"].as_array().unwrap().len(), 29 + 15);
+    // router 29 + 2 posture (dropbear), OpenWrt 15 + 4 posture (root's empty
+    // password, three MIPS daemons without NX)
+    assert_eq!(run["results"].as_array().unwrap().len(), 31 + 19);
     let first = &run["results"][0];
     assert_eq!(first["ruleId"], "CVE-2022-48174");
     assert_eq!(first["level"], "error");
@@ -122,7 +124,22 @@ fn cyclonedx_is_valid_with_graph_and_vulnerabilities() {
         bom["metadata"]["component"]["hashes"][0]["content"],
         "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b"
     );
-    assert_eq!(bom["components"].as_array().unwrap().len(), 27);
+    let (crypto, software): (Vec<&Value>, Vec<&Value>) = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|c| c["type"] == "cryptographic-asset");
+    assert_eq!(software.len(), 27);
+    // The CBOM: the test keys and certificates mbed TLS and OpenSSL carry
+    // (inventory, known test data), and the algorithms they use.
+    assert!(
+        crypto
+            .iter()
+            .any(|c| c["cryptoProperties"]["assetType"] == "certificate")
+    );
+    assert!(crypto.iter().any(
+        |c| c["cryptoProperties"]["relatedCryptoMaterialProperties"]["type"] == "private-key"
+    ));
     let curl_deps = bom["dependencies"]
         .as_array()
         .unwrap()

@@ -22,6 +22,8 @@ fn router_layers_and_target() {
     assert_eq!(
         layers(&r),
         [
+            // U-Boot's own control DTB, appended to u-boot.bin (rpi_2).
+            "samples/router-armhf.bin@0x69e90:dtb dtb 433808 19576",
             "samples/router-armhf.bin@0x80000:uimage uimage 524288 32975",
             "samples/router-armhf.bin@0x90000:squashfs squashfs 589824 3733604",
             // curl's manual, gzip-compressed inside the executable.
@@ -290,8 +292,11 @@ fn router_findings() {
             "medium outdated linux@4.14.180 - 4.14.336",
             "medium outdated mbedtls@2.28.3 - -",
             "medium outdated openssl@3.0.20 - 3.0.21",
+            // posture: dropbear started without -w/-g/-s in /etc/init.d/rcS
+            "medium config - - -",
             "low vulnerable curl@7.88.1 CVE-2023-38546 8.4.0",
             "low vulnerable curl@7.88.1 CVE-2024-7264 8.9.1",
+            "low config - - -",
             "unknown vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
             "info unused expat@2.5.0 - -",
         ]
@@ -414,14 +419,14 @@ fn table_output_reads_well() {
         "== samples/router-armhf.bin (image, 4325376 bytes, sha256 868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b)\n"
     ));
     assert!(out.contains(
-        "\nLayers (3)\n  0x80000         32975  uimage    samples/router-armhf.bin@0x80000:uimage"
+        "\nLayers (4)\n  0x69e90         19576  dtb       samples/router-armhf.bin@0x69e90:dtb"
     ));
     assert!(out.contains("\nShared libraries (11, 1 unused)\n"));
     assert!(out.contains(&format!(
         "  UNUSED  libexpat.so.1                {R_FS}/lib/arm-linux-gnueabihf/libexpat.so.1.8.10\n"
     )));
     assert!(
-        out.contains("\nFindings (29: 2 critical, 13 high, 10 medium, 2 low, 1 unknown, 1 info)\n")
+        out.contains("\nFindings (31: 2 critical, 13 high, 11 medium, 3 low, 1 unknown, 1 info)\n")
     );
     assert!(out.contains("  CRITICAL vulnerable busybox@1.35.0     CVE-2022-48174   "));
 }

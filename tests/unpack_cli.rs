@@ -7,10 +7,15 @@ use common::*;
 fn json_lists_layers_and_files_with_kinds_and_hashes() {
     let (code, v) = json(&["unpack", "samples/router-armhf.bin", "--json"]);
     assert_eq!(code, 0);
-    // The third layer is the manual curl holds gzip-compressed.
-    assert_eq!(layers(&v).len(), 3);
+    // The first layer is U-Boot's control DTB, the last the manual curl
+    // holds gzip-compressed.
+    assert_eq!(layers(&v).len(), 4);
     assert_eq!(
-        layers(&v)[2],
+        layers(&v)[0],
+        "samples/router-armhf.bin@0x69e90:dtb dtb 433808 19576"
+    );
+    assert_eq!(
+        layers(&v)[3],
         "samples/router-armhf.bin@0x90000:squashfs/usr/bin/curl@0x1809c:gzip gzip 98460 64968"
     );
     let files = v["files"].as_array().unwrap();

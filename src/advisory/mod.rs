@@ -97,6 +97,8 @@ type Key = (String, String);
 pub struct Database {
     advisories: Vec<Advisory>,
     index: HashMap<Key, Vec<usize>>,
+    /// Upper-case id or alias -> advisories carrying it.
+    names: HashMap<String, Vec<usize>>,
     pub eol: eol::EolData,
     /// Distribution fix data (Debian tracker, distribution OSV records).
     pub distro: distro::Feeds,
@@ -169,6 +171,12 @@ impl Database {
         for key in keys {
             self.index.entry(key).or_default().push(index);
         }
+        for name in advisory.names() {
+            self.names
+                .entry(name.to_ascii_uppercase())
+                .or_default()
+                .push(index);
+        }
         self.advisories.push(advisory);
     }
 
@@ -182,6 +190,17 @@ impl Database {
 
     pub fn advisories(&self) -> &[Advisory] {
         &self.advisories
+    }
+
+    /// An advisory known under `name` (its id or an alias), preferring one
+    /// that carries a severity: where a distribution reports a vulnerability
+    /// no upstream range matched, its NVD or OSV record still says how bad
+    /// it is.
+    pub fn by_name(&self, name: &str) -> Option<&Advisory> {
+        let list = self.names.get(&name.to_ascii_uppercase())?;
+        list.iter()
+            .map(|&i| &self.advisories[i])
+            .max_by_key(|a| (a.severity.is_some(), a.id.eq_ignore_ascii_case(name)))
     }
 
     /// OSV advisories affecting `name` at `version` in `ecosystem` (`Generic`

@@ -11,6 +11,9 @@
 //!   (`lastModStartDate`/`lastModEndDate`) are fetched and merged in, and
 //!   records NVD has since rejected are removed
 //! - `eol`: endoflife.date, `{base}/{product}.json`
+//! - `debian`: the Debian Security Tracker's JSON, `{url}` (one document of
+//!   tens of MB with every source package, CVE and release), kept per
+//!   release as distribution fix data ([`super::distro`])
 //!
 //! Conditional requests (`If-None-Match` / `If-Modified-Since`) make a
 //! nightly update cheap: an unchanged export is not downloaded again.
@@ -32,6 +35,7 @@ use std::time::Duration;
 pub const OSV_BASE: &str = "https://osv-vulnerabilities.storage.googleapis.com";
 pub const NVD_BASE: &str = "https://services.nvd.nist.gov/rest/json/cves/2.0";
 pub const EOL_BASE: &str = "https://endoflife.date/api";
+pub const DEBIAN_TRACKER: &str = "https://security-tracker.debian.org/tracker/data/json";
 
 /// OSV ecosystems fetched by default: the language ecosystems of device
 /// back-ends and OSS-Fuzz (C libraries).
@@ -60,6 +64,7 @@ pub enum Source {
     Rustsec,
     Nvd,
     Eol,
+    Debian,
 }
 
 impl Source {
@@ -69,6 +74,7 @@ impl Source {
             Source::Rustsec => "rustsec",
             Source::Nvd => "nvd",
             Source::Eol => "eol",
+            Source::Debian => "debian",
         }
     }
 }
@@ -92,7 +98,13 @@ impl Default for Options {
     fn default() -> Self {
         let key = std::env::var("NVD_API_KEY").ok().filter(|k| !k.is_empty());
         Options {
-            sources: vec![Source::Osv, Source::Rustsec, Source::Nvd, Source::Eol],
+            sources: vec![
+                Source::Osv,
+                Source::Rustsec,
+                Source::Nvd,
+                Source::Eol,
+                Source::Debian,
+            ],
             url: None,
             ecosystems: DEFAULT_ECOSYSTEMS.iter().map(|e| e.to_string()).collect(),
             timeout: Duration::from_secs(300),
@@ -329,6 +341,7 @@ pub fn update(
     let mut staged: Vec<(String, Vec<super::Advisory>, String)> = Vec::new();
     let mut staged_eol: Vec<(String, Product, String)> = Vec::new();
     let mut staged_delta: Vec<Delta> = Vec::new();
+    let mut staged_feeds: Vec<(String, Vec<super::distro::ReleaseFeed>, String)> = Vec::new();
     for &source in &options.sources {
         let base = options.url.clone();
         let fail = |message: String| UpdateError::Source {
@@ -404,6 +417,30 @@ pub fn update(
                     }
                 }
             }
+            Source::Debian => {
+                let url = base.unwrap_or_else(|| DEBIAN_TRACKER.to_string());
+                let key = "distro:debian-tracker".to_string();
+                let cache_key = format!("{key} {url}");
+                match http
+                    .get(&url, &["json"], Some(&cache_key), &[])
+                    .map_err(fail)?
+                {
+                    Fetched::NotModified => summary.unchanged.push(key),
+                    Fetched::Body { bytes, cache } => {
+                        let text = std::str::from_utf8(&bytes)
+                            .map_err(|e| fail(format!("{url}: not UTF-8: {e}")))?;
+                        if !super::debian_tracker::looks_like_tracker(text) {
+                            return Err(fail(format!(
+                                "{url}: not the Debian Security Tracker's JSON"
+                            )));
+                        }
+                        let feeds = super::debian_tracker::parse(text)
+                            .map_err(|e| fail(format!("{url}: {e}")))?;
+                        new_cache.insert(cache_key, cache);
+                        staged_feeds.push((key, feeds, url));
+                    }
+                }
+            }
             Source::Eol => {
                 let base = base.unwrap_or_else(|| EOL_BASE.to_string());
                 for (ours, theirs) in EOL_PRODUCTS {
@@ -464,6 +501,12 @@ pub fn update(
             info.count = product.cycles.len();
         }
         store.eol.products.insert(name, product);
+    }
+    for (key, feeds, origin) in staged_feeds {
+        let source = key.trim_start_matches("distro:");
+        let count = super::distro::save(data_dir, source, &feeds)?;
+        summary.updated.insert(key.clone(), count);
+        store.record_source(&key, vec![origin], now.clone(), count);
     }
     store.http_cache.extend(new_cache);
     store.save(data_dir)?;

@@ -34,17 +34,18 @@ pub fn findings(components: &[Component], eol: &EolData, today: &str) -> Vec<Fin
                 _ => continue,
             },
         };
+        // Every component carrying this release line is concerned.
+        let purls = components
+            .iter()
+            .filter(|c| c.upstream() == up)
+            .map(|c| c.purl.clone())
+            .collect();
         out.push(Finding {
-            kind: FindingKind::Outdated,
             component: Some(format!("{}@{}", up.name, up.version)),
             path: component.sources.first().map(|s| s.path.clone()),
-            advisory: None,
-            aliases: Vec::new(),
-            severity,
-            cvss: None,
+            purls,
             fixed_versions: latest.into_iter().collect(),
-            summary,
-            ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
+            ..Finding::new(FindingKind::Outdated, severity, summary)
         });
     }
     out

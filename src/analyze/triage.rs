@@ -4,8 +4,11 @@
 //!
 //! ```toml
 //! [[ignore]]
-//! id = "CVE-2023-4911"          # advisory id or alias
+//! id = "CVE-2023-4911"          # advisory id or alias, or a rule id (FW-KEY-001)
 //! component = "glibc"           # optional: name or name@version
+//! path = "/etc/dropbear/*"      # optional: the finding's file (its path in
+//!                               # the device, or the whole provenance path;
+//!                               # a trailing `*` matches a prefix)
 //! reason = "Debian backported the fix in 2.36-9+deb12u3"
 //! expires = "2027-01-01"        # optional, ISO date
 //! ```
@@ -19,6 +22,13 @@ use std::path::Path;
 pub struct TriageFile {
     #[serde(default)]
     pub ignore: Vec<Entry>,
+    /// VEX documents to read with every scan (`vex = ["vendor.vex.json"]`),
+    /// relative to the file's own directory.
+    #[serde(default)]
+    pub vex: Vec<std::path::PathBuf>,
+    /// Where the file was read from, for relative paths in it.
+    #[serde(skip)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +37,8 @@ pub struct Entry {
     pub id: String,
     #[serde(default)]
     pub component: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
     pub reason: String,
     #[serde(default)]
     pub expires: Option<String>,
@@ -35,16 +47,25 @@ pub struct Entry {
 impl TriageFile {
     pub fn load(path: &Path) -> Result<TriageFile, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: TriageFile =
+        let mut file: TriageFile =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        file.dir = path.parent().map(Path::to_path_buf);
         file.check(path)?;
         Ok(file)
     }
 
-    /// Entries read from `path` (a configuration file), checked as
-    /// [`TriageFile::load`] checks them.
-    pub fn from_entries(ignore: Vec<Entry>, path: &Path) -> Result<TriageFile, String> {
-        let file = TriageFile { ignore };
+    /// Entries and VEX documents read from `path` (a configuration file),
+    /// checked as [`TriageFile::load`] checks them.
+    pub fn from_entries(
+        ignore: Vec<Entry>,
+        vex: Vec<std::path::PathBuf>,
+        path: &Path,
+    ) -> Result<TriageFile, String> {
+        let file = TriageFile {
+            ignore,
+            vex,
+            dir: path.parent().map(Path::to_path_buf),
+        };
         file.check(path)?;
         Ok(file)
     }
@@ -63,6 +84,17 @@ impl TriageFile {
             }
         }
         Ok(())
+    }
+
+    /// The `vex` list, relative paths taken from the file's directory.
+    pub fn vex_paths(&self) -> Vec<std::path::PathBuf> {
+        self.vex
+            .iter()
+            .map(|p| match &self.dir {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p.clone(),
+            })
+            .collect()
     }
 
     /// Marks the findings an unexpired entry covers.
@@ -87,7 +119,11 @@ impl TriageFile {
 }
 
 fn covers(entry: &Entry, finding: &Finding) -> bool {
-    let names = finding.advisory.iter().chain(finding.aliases.iter());
+    let names = finding
+        .advisory
+        .iter()
+        .chain(finding.rule.iter())
+        .chain(finding.aliases.iter());
     let id_matches = names.into_iter().any(|n| n.eq_ignore_ascii_case(&entry.id));
     let component_matches = match (&entry.component, &finding.component) {
         (None, _) => true,
@@ -96,7 +132,31 @@ fn covers(entry: &Entry, finding: &Finding) -> bool {
         }
         (Some(_), None) => false,
     };
-    id_matches && component_matches
+    let path_matches = match (&entry.path, &finding.path) {
+        (None, _) => true,
+        (Some(want), Some(have)) => path_matches(want, have),
+        (Some(_), None) => false,
+    };
+    id_matches && component_matches && path_matches
+}
+
+/// `want` names `have` (a provenance path `img@0x90000:squashfs/etc/x`):
+/// the whole path, or the path inside its file system; `*` at the end
+/// matches any rest.
+fn path_matches(want: &str, have: &str) -> bool {
+    let inner = have
+        .rsplit_once(':')
+        .map_or(have, |(_, p)| p.find('/').map_or(p, |at| &p[at..]));
+    // A directory target has no layer in its paths (`rootfs/etc/x`).
+    let absolute = want.starts_with('/');
+    match want.strip_suffix('*') {
+        Some(prefix) => {
+            have.starts_with(prefix)
+                || inner.starts_with(prefix)
+                || (absolute && have.contains(prefix))
+        }
+        None => have == want || inner == want || (absolute && have.ends_with(want)),
+    }
 }
 
 fn expired(entry: &Entry, today: &str) -> bool {
@@ -150,6 +210,44 @@ mod tests {
         assert!(f[2].suppressed.is_none(), "expired entries do not suppress");
         file.apply(&mut f, "2019-06-01");
         assert_eq!(f[2].suppressed.as_ref().unwrap().reason, "by alias");
+    }
+
+    #[test]
+    fn rule_ids_and_paths_suppress_posture_findings() {
+        let file: TriageFile = toml::from_str(
+            r#"
+            [[ignore]]
+            id = "FW-MODE-001"
+            path = "/usr/bin/ping"
+            reason = "needs raw sockets"
+            [[ignore]]
+            id = "fw-key-001"
+            path = "/etc/dropbear/*"
+            reason = "regenerated at first boot"
+            "#,
+        )
+        .unwrap();
+        let posture = |rule: &str, path: &str| Finding {
+            rule: Some(rule.to_string()),
+            path: Some(path.to_string()),
+            ..Finding::new(FindingKind::Config, Severity::High, "")
+        };
+        let mut f = vec![
+            posture("FW-MODE-001", "fw.bin@0x90000:squashfs/usr/bin/ping"),
+            posture("FW-MODE-001", "fw.bin@0x90000:squashfs/bin/busybox"),
+            posture(
+                "FW-KEY-001",
+                "fw.bin@0x90000:squashfs/etc/dropbear/dropbear_rsa_host_key",
+            ),
+            posture(
+                "FW-KEY-001",
+                "fw.bin@0x90000:squashfs/etc/ssl/private/server.key",
+            ),
+        ];
+        file.apply(&mut f, "2026-11-25");
+        let states: Vec<_> = f.iter().map(|x| x.state).collect();
+        use crate::model::FindingState::{Active, Suppressed};
+        assert_eq!(states, [Suppressed, Active, Suppressed, Active]);
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct Library {
     pub soname: Option<String>,
     pub needed_by: Vec<String>,
     pub unused: bool,
+    /// PURL of the component the file belongs to: the package that
+    /// installed it, or the component found in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Directories every loader searches last.
@@ -79,6 +83,7 @@ pub fn libraries(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Library>
                 .map(|s| s.iter().map(|p| p.to_string()).collect())
                 .unwrap_or_default(),
             unused: !reached.contains(index),
+            owner: None,
         })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -91,24 +96,29 @@ pub fn findings(libraries: &[Library], components: &[Component]) -> Vec<Finding>
         .iter()
         .filter(|l| l.unused)
         .map(|lib| {
-            let carried = components
+            let carrier = components
                 .iter()
-                .find(|c| c.sources.iter().any(|s| s.path == lib.path))
-                .map(|c| format!("{}@{}", c.name, c.version));
+                .find(|c| lib.owner.as_deref() == Some(c.purl.as_str()))
+                .or_else(|| {
+                    components
+                        .iter()
+                        .find(|c| c.sources.iter().any(|s| s.path == lib.path))
+                });
             let soname = lib.soname.as_deref().unwrap_or("?");
             Finding {
-                kind: FindingKind::Unused,
-                summary: format!(
-                    "{soname} is shipped but no executable loads it (not reachable through DT_NEEDED)"
-                ),
-                component: carried,
+                component: carrier.map(|c| {
+                    let up = c.upstream();
+                    format!("{}@{}", up.name, up.version)
+                }),
+                purls: carrier.map(|c| c.purl.clone()).into_iter().collect(),
                 path: Some(lib.path.clone()),
-                advisory: None,
-                aliases: Vec::new(),
-                severity: Severity::Info,
-                cvss: None,
-                fixed_versions: Vec::new(),
-                ..Finding::new(FindingKind::Vulnerable, Severity::Unknown, "")
+                ..Finding::new(
+                    FindingKind::Unused,
+                    Severity::Info,
+                    format!(
+                        "{soname} is shipped but no executable loads it (not reachable through DT_NEEDED)"
+                    ),
+                )
             }
         })
         .collect()

@@ -37,6 +37,12 @@ pub struct ElfInfo {
     pub runpath: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_id: Option<String>,
+    /// RELRO, NX, PIE, canary, FORTIFY, stripped, control-flow protection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<super::hardening::Hardening>,
+    /// Imports and `_chk` exports, for judging FORTIFY against the image's libc.
+    #[serde(skip)]
+    pub symbols: super::hardening::Symbols,
 }
 
 impl ElfInfo {
@@ -79,6 +85,7 @@ fn parse_inner(path: &str, data: &[u8]) -> Result<ElfInfo, String> {
             .map(str::to_string)
             .collect()
     };
+    let (hardening, symbols) = super::hardening::facts(&elf, data);
     Ok(ElfInfo {
         path: path.to_string(),
         arch,
@@ -91,6 +98,8 @@ fn parse_inner(path: &str, data: &[u8]) -> Result<ElfInfo, String> {
         rpath: split(&elf.rpaths),
         runpath: split(&elf.runpaths),
         build_id,
+        hardening: Some(hardening),
+        symbols,
     })
 }
 

@@ -3,5 +3,6 @@
 //! `goblin` the ELF dynamic section (SONAME, DT_NEEDED, RPATH/RUNPATH, PT_INTERP).
 
 pub mod elf;
+pub mod hardening;
 
 pub use elf::{ElfInfo, ElfKind};

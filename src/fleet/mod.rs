@@ -5,6 +5,7 @@ pub mod buckets;
 mod codec;
 pub mod devices;
 pub mod error;
+pub mod keys;
 pub mod queries;
 pub mod store;
 pub mod timing;
@@ -43,7 +44,11 @@ fn describe(f: &crate::model::Finding) -> String {
         "{} {} {}",
         f.kind.as_str(),
         f.component.as_deref().unwrap_or("-"),
-        f.advisory.as_deref().or(f.path.as_deref()).unwrap_or("-")
+        f.advisory
+            .as_deref()
+            .or(f.rule.as_deref())
+            .or(f.path.as_deref())
+            .unwrap_or("-")
     )
 }
 
@@ -68,6 +73,7 @@ impl Fleet {
                     let findings = scan::findings(
                         &record.report.components,
                         &record.report.libraries,
+                        &record.report.posture_findings(),
                         db,
                         options,
                     );
@@ -147,8 +153,13 @@ impl Fleet {
                 }
                 let mut report = record.report.clone();
                 report.target.path = path.display().to_string();
-                report.findings =
-                    scan::findings(&report.components, &report.libraries, db, options);
+                report.findings = scan::findings(
+                    &report.components,
+                    &report.libraries,
+                    &report.posture_findings(),
+                    db,
+                    options,
+                );
                 // One read and one transaction: findings and any new version together.
                 let change = self.replace_findings(&sha, record, &report.findings, now)?;
                 return Ok(StoredScan {

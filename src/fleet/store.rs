@@ -318,10 +318,20 @@ pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
 
 /// Stable identity of a finding on an image, across evaluations.
 pub fn finding_key(f: &Finding) -> String {
+    // A posture finding is named by its rule and the line or offset that
+    // shows it (one rule can fire twice in one file).
+    let place = match f.evidence.first() {
+        Some(e) if f.rule.is_some() => match (e.line, e.offset) {
+            (Some(l), _) => format!(":{l}"),
+            (None, Some(o)) if o > 0 => format!("@{o}"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
     format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}{place}",
         f.kind.as_str(),
-        f.advisory.as_deref().unwrap_or("-"),
+        f.advisory.as_deref().or(f.rule.as_deref()).unwrap_or("-"),
         f.component.as_deref().unwrap_or("-"),
         if f.kind == FindingKind::Vulnerable {
             "-"
@@ -680,7 +690,9 @@ impl Fleet {
             versions.push(v.to_string());
         }
         let mut stored_report = report.clone();
-        stored_report.findings.clear();
+        // Advisory findings are re-drawn from the inventory on every
+        // rematch; posture findings (a rule id) only come from the tree.
+        stored_report.findings.retain(|f| f.rule.is_some());
         let previous = old.as_ref().map(|o| o.findings.as_slice()).unwrap_or(&[]);
         let (findings, change) = evaluate(previous, &report.findings, now);
         let record = ImageRecord {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// One `[[product]]` table as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawProduct {
     pub name: String,
@@ -39,7 +39,7 @@ pub(crate) struct RawProduct {
     pub filename: Vec<RawFilename>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSignature {
     /// Absent: the pattern is searched in files that carry the product's
@@ -52,9 +52,22 @@ pub(crate) struct RawSignature {
     pub map: Option<BTreeMap<String, String>>,
     /// `"max"`: of this signature's hits in one file keep the highest only.
     pub pick: Option<String>,
+    /// A version table under `tables/` (see [`super::tables`]), like `map`.
+    pub table: Option<String>,
+    /// A named rule that reads the captured release further
+    /// (`kernel-banner`, `kernel-module`: see [`super::kernel`]).
+    pub post: Option<String>,
+    /// Self-test: byte strings (`\xNN` escapes) and the version each must give.
+    #[serde(default)]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub matches: Vec<(String, String)>,
+    /// Self-test: near-misses that must give no version of the product.
+    #[serde(default)]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub rejects: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFilename {
     pub pattern: String,
@@ -62,6 +75,8 @@ pub(crate) struct RawFilename {
     pub weak: bool,
     /// Captured text → reported version (shared-object numbers → releases).
     pub map: Option<BTreeMap<String, String>>,
+    /// A version table under `tables/`, like `map`.
+    pub table: Option<String>,
 }
 
 fn default_part() -> String {

@@ -8,8 +8,10 @@
 
 pub mod catalog;
 pub mod embedded;
+pub mod kernel;
 pub mod pe;
 pub mod signatures;
+pub mod tables;
 
 use crate::binary::ElfInfo;
 use crate::model::{Component, Conflict, Evidence};
@@ -49,11 +51,19 @@ pub fn components(unpacked: &Unpacked, elfs: &[(usize, ElfInfo)]) -> Vec<Compone
         .map(|(index, file)| (index, file_facts(file, elf_of.get(&index).copied())))
         .collect();
 
+    // A module's vermagic never overrides a kernel banner found anywhere.
+    let banner = facts
+        .iter()
+        .flat_map(|(_, f)| &f.ships)
+        .any(|h| h.product == "linux" && !kernel::is_module_hit(&h.text));
     let mut grouped: BTreeMap<(String, String), Vec<Evidence>> = BTreeMap::new();
     let mut embedded: BTreeMap<String, Component> = BTreeMap::new();
     for (index, facts) in &facts {
         let path = &unpacked.files[*index].path;
         for hit in &facts.ships {
+            if banner && hit.product == "linux" && kernel::is_module_hit(&hit.text) {
+                continue;
+            }
             let sources = grouped
                 .entry((hit.product.clone(), hit.version.clone()))
                 .or_default();
@@ -218,6 +228,9 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     };
     let base = named.and_then(|p| p.rsplit('/').next()).unwrap_or_default();
     let mut facts = FileFacts::default();
+    if let Some(hit) = kernel::bzimage_hit(&file.data) {
+        facts.ships.push(hit);
+    }
     for hit in scan.hits {
         match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {
             Some(needed) => facts.build_time.push((hit, needed)),
@@ -236,11 +249,28 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     if elf.is_some() {
         facts.embedded = embedded::components(&file.path, &file.data);
     }
+    drop_less_precise(&mut facts.ships);
     facts.pe = pe::version_info(&file.data);
     if !facts.ships.is_empty() || facts.pe.is_some() {
         facts.sha256 = Some(hex::encode(Sha256::digest(&file.data)));
     }
     facts
+}
+
+/// Within one file, a version that only repeats the start of a fuller one
+/// of the same product (bash's dist version "5.2" beside "5.2.15") is the
+/// same release said less precisely: it is dropped.
+fn drop_less_precise(hits: &mut Vec<Hit>) {
+    let fuller: Vec<(String, String)> = hits
+        .iter()
+        .map(|h| (h.product.clone(), h.version.clone()))
+        .collect();
+    hits.retain(|h| {
+        let prefix = format!("{}.", h.version);
+        !fuller
+            .iter()
+            .any(|(p, v)| p == &h.product && v.starts_with(&prefix))
+    });
 }
 
 /// The component a PE version resource names: (name, version, catalogued).
@@ -383,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    fn a_less_precise_version_of_the_same_release_is_dropped() {
+        // Debian 12 bash: the sccsid "5.2.15" and dist_version "5.2".
+        let data =
+            b"\0@(#)Bash version 5.2.15(1) release GNU\0too many arguments\x005.2\0%s.%d(%d)-%s\0"
+                .to_vec();
+        let unpacked = crate::unpack::unpack_bytes("bash", data, &Limits::default());
+        let found = components(&unpacked, &[]);
+        let got: Vec<String> = found
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.version))
+            .collect();
+        assert_eq!(got, ["bash 5.2.15"]);
+    }
+
+    #[test]
     fn purl_versions_are_escaped() {
         assert_eq!(purl_escape("1:1.35.0-4+b3"), "1%3A1.35.0-4%2Bb3");
     }
@@ -441,6 +486,8 @@ mod tests {
             rpath: Vec::new(),
             runpath: Vec::new(),
             build_id: None,
+            hardening: None,
+            symbols: Default::default(),
         }
     }
 

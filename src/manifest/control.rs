@@ -112,6 +112,9 @@ pub struct Installed {
     pub depends: Vec<Vec<String>>,
     /// Virtual package names from `Provides`.
     pub provides: Vec<String>,
+    /// The `Status` state when it is not `installed` but the files are on
+    /// the device (`unpacked`, `half-configured`, ...).
+    pub status: Option<String>,
 }
 
 /// Package names of a relation field: `libc6 (>= 2.34), libssl3 | libssl1.1,
@@ -149,8 +152,20 @@ pub fn relations(packages: &[Installed]) -> Vec<super::Relations> {
         .collect()
 }
 
-/// Packages whose `Status` says they are installed: half-installed or removed
-/// packages (`deinstall ok config-files`) are not on the device.
+/// Package states whose files are on the device: fully installed, and the
+/// states debian-installer and image builders leave behind (`install ok
+/// unpacked`: files in place, maintainer scripts not run). `half-installed`,
+/// `config-files` and `not-installed` packages are not (or not wholly) there.
+const ON_DEVICE: &[&str] = &[
+    "installed",
+    "unpacked",
+    "half-configured",
+    "triggers-awaited",
+    "triggers-pending",
+];
+
+/// Packages whose `Status` says their files are on the device (see
+/// [`ON_DEVICE`]); removed packages (`deinstall ok config-files`) are not.
 pub fn installed(text: &str) -> Result<Vec<Installed>, String> {
     packages(text, true)
 }
@@ -171,11 +186,11 @@ fn packages(text: &str, need_status: bool) -> Result<Vec<Installed>, String> {
         };
         let name = field("Package")?;
         let state = p.get("Status").map(|s| s.split_whitespace().nth(2));
-        let installed = match state {
-            Some(state) => state == Some("installed"),
+        let on_device = match state {
+            Some(state) => state.is_some_and(|s| ON_DEVICE.contains(&s)),
             None => !need_status,
         };
-        if !installed {
+        if !on_device {
             continue;
         }
         out.push(Installed {
@@ -199,6 +214,10 @@ fn packages(text: &str, need_status: bool) -> Result<Vec<Installed>, String> {
                 .into_iter()
                 .flatten()
                 .collect(),
+            status: state
+                .flatten()
+                .filter(|s| *s != "installed")
+                .map(str::to_string),
         });
     }
     Ok(out)

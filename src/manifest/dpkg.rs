@@ -91,6 +91,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn entries_whose_files_are_present_count_with_their_state() {
+        // debian-installer leaves its udebs `install ok unpacked`; an
+        // interrupted configure leaves `half-configured`.
+        let text = "Package: busybox-udeb\nStatus: install ok unpacked\nVersion: 1:1.35.0-4+b3\n\
+                    Architecture: amd64\n\n\
+                    Package: libc6\nStatus: install ok half-configured\nVersion: 2.36-9\n\n\
+                    Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n\n\
+                    Package: half\nStatus: install reinstreq half-installed\nVersion: 1\n";
+        let c = parse("status", text, None).unwrap().components;
+        let got: Vec<(&str, Option<&str>)> = c
+            .iter()
+            .map(|c| (c.name.as_str(), c.status.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("busybox-udeb", Some("unpacked")),
+                ("libc6", Some("half-configured")),
+                ("zlib1g", None)
+            ]
+        );
+    }
+
+    #[test]
     fn reads_installed_packages_and_their_upstream() {
         let text = "Package: libssl3\nStatus: install ok installed\nArchitecture: armhf\n\
                     Source: openssl\nVersion: 3.0.17-1~deb12u2\n\n\

@@ -438,51 +438,56 @@ fn resolve_relations(found: &mut [(Option<usize>, Component)], relations: &[(usi
     }
 }
 
-/// Marks each signature hit with the installed package whose files list
-/// holds the file it was found in (`sources[].package`);
-/// [`crate::inventory::merge`] then joins the hit to that package when it
-/// carries the same product and version.
-pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
-    let mut owner: HashMap<(usize, &str), &str> = HashMap::new();
+/// The installed package that owns each file, by the file's provenance
+/// path: every package's files list resolved in its own file system, links
+/// followed (dpkg lists `/lib/x86_64-linux-gnu/libc.so.6`; on a merged-/usr
+/// system the file is reached through `/lib -> usr/lib`). The value is the
+/// package's index in `components`.
+pub fn owners(components: &[Component], unpacked: &Unpacked) -> HashMap<String, usize> {
     let by_path: HashMap<&str, usize> = unpacked
         .files
         .iter()
         .filter_map(|f| Some((f.path.as_str(), f.fs.as_ref()?.fs)))
         .collect();
-    let packages: Vec<(Option<usize>, String, Vec<String>)> = components
+    let mut out: HashMap<String, usize> = HashMap::new();
+    for (i, c) in components
         .iter()
-        .filter(|c| !c.files.is_empty())
-        .map(|c| {
-            let fs = c
-                .sources
-                .first()
-                .and_then(|s| by_path.get(s.path.as_str()).copied());
-            (fs, c.name.clone(), c.files.clone())
-        })
-        .collect();
-    for (fs, name, files) in &packages {
-        let Some(fs) = fs else { continue };
-        for f in files {
-            owner.entry((*fs, f.as_str())).or_insert(name.as_str());
+        .enumerate()
+        .filter(|(_, c)| !c.files.is_empty())
+    {
+        let Some(fs) = c
+            .sources
+            .first()
+            .and_then(|s| by_path.get(s.path.as_str()).copied())
+        else {
+            continue;
+        };
+        let Some(filesystem) = unpacked.filesystems.get(fs) else {
+            continue;
+        };
+        for f in &c.files {
+            if let Some(index) = filesystem.namespace.resolve(&unpacked.files, f) {
+                out.entry(unpacked.files[index].path.clone()).or_insert(i);
+            }
         }
     }
-    if owner.is_empty() {
+    out
+}
+
+/// Marks each signature hit with the installed package whose files list
+/// holds the file it was found in (`sources[].package`);
+/// [`crate::inventory::merge`] then joins the hit to that package when it
+/// carries the same product and version.
+pub fn attribute(components: &mut [Component], unpacked: &Unpacked) {
+    let owners = owners(components, unpacked);
+    if owners.is_empty() {
         return;
     }
-    let fs_of: HashMap<&str, (usize, &str)> = unpacked
-        .files
-        .iter()
-        .filter_map(|f| {
-            let fs = f.fs.as_ref()?;
-            Some((f.path.as_str(), (fs.fs, fs.path.as_str())))
-        })
-        .collect();
+    let names: Vec<String> = components.iter().map(|c| c.name.clone()).collect();
     for component in components.iter_mut().filter(|c| c.files.is_empty()) {
         for source in &mut component.sources {
-            if let Some(key) = fs_of.get(source.path.as_str())
-                && let Some(package) = owner.get(key)
-            {
-                source.package = Some(package.to_string());
+            if let Some(&package) = owners.get(&source.path) {
+                source.package = Some(names[package].clone());
             }
         }
     }
@@ -718,6 +723,7 @@ fn package_component(
             ),
             package: None,
         }],
+        status: package.status.clone(),
         ..Component::default()
     }
 }

@@ -4,7 +4,7 @@
 //! dependency lists, package `Depends`), and vulnerabilities with a VEX
 //! analysis state taken from triage.
 
-use crate::model::{Component, FindingKind, Severity};
+use crate::model::{Component, Finding, FindingKind, FindingState, Severity};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +33,9 @@ fn bom(r: &ScanReport) -> Value {
     if let Some(sha) = &r.target.sha256 {
         metadata_component["hashes"] = json!([{"alg": "SHA-256", "content": sha}]);
     }
-    let components: Vec<Value> = r.components.iter().map(component).collect();
+    let mut components: Vec<Value> = r.components.iter().map(component).collect();
+    let (crypto, crypto_refs) = crypto_components(r);
+    components.extend(crypto);
 
     let depends = super::graph::edges(r);
     let all_refs: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
@@ -47,7 +49,8 @@ fn bom(r: &ScanReport) -> Value {
         dependencies.push(json!({"ref": reference, "dependsOn": on}));
     }
 
-    let vulnerabilities = vulnerabilities(r);
+    let mut vulnerabilities = vulnerabilities(r);
+    vulnerabilities.extend(posture_vulnerabilities(r, &crypto_refs));
     let serial = serial_number(r.target.sha256.as_deref().unwrap_or(&r.target.path));
     json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -105,8 +108,15 @@ fn component(c: &Component) -> Value {
     v
 }
 
+/// One CycloneDX vulnerability per (advisory, analysis): the same
+/// vulnerability can be fixed in one package and open in another copy, and
+/// a CycloneDX analysis holds for all of an entry's `affects`. The analysis
+/// says what fwaudit decided, so that the BOM read back in as VEX gives the
+/// same states (fixed: `resolved`; not affected and accepted:
+/// `not_affected`; active: `in_triage`).
 fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
-    // component "name@version" (upstream) -> bom-refs carrying it
+    // component "name@version" (upstream) -> bom-refs carrying it, for
+    // findings that name no PURLs (inventories stored by older versions).
     let mut carriers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in &r.components {
         let up = c.upstream();
@@ -115,7 +125,8 @@ fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
             .or_default()
             .insert(bom_ref(c));
     }
-    let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+    let known: BTreeSet<String> = r.components.iter().map(bom_ref).collect();
+    let mut entries: Vec<(String, Value)> = Vec::new();
     for f in r
         .findings
         .iter()
@@ -124,48 +135,227 @@ fn vulnerabilities(r: &ScanReport) -> Vec<Value> {
         let (Some(id), Some(component)) = (&f.advisory, &f.component) else {
             continue;
         };
-        let affects: Vec<Value> = carriers
-            .get(component)
-            .into_iter()
-            .flatten()
-            .map(|reference| json!({"ref": reference}))
-            .collect();
-        let entry = by_id.entry(id.clone()).or_insert_with(|| {
-            let mut rating = json!({"severity": severity_name(f.severity)});
-            if let Some(vector) = &f.cvss {
-                rating["vector"] = json!(vector);
-                rating["method"] = json!(cvss_method(vector));
+        let refs: Vec<String> = if f.purls.is_empty() {
+            carriers
+                .get(component)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect()
+        } else {
+            f.purls
+                .iter()
+                .filter(|p| known.contains(*p))
+                .cloned()
+                .collect()
+        };
+        let analysis = analysis(f);
+        let at = match entries
+            .iter()
+            .position(|(eid, v)| eid == id && v["analysis"] == analysis)
+        {
+            Some(at) => at,
+            None => {
+                let same_id = entries.iter().filter(|(eid, _)| eid == id).count();
+                let mut rating = json!({"severity": severity_name(f.severity)});
+                if let Some(vector) = &f.cvss {
+                    rating["vector"] = json!(vector);
+                    rating["method"] = json!(cvss_method(vector));
+                }
+                let bom_ref = match same_id {
+                    0 => format!("vuln-{id}"),
+                    n => format!("vuln-{id}-{}", n + 1),
+                };
+                let mut v = json!({
+                    "bom-ref": bom_ref,
+                    "id": id,
+                    "source": {"name": source_name(id)},
+                    "ratings": [rating],
+                    "description": f.summary,
+                    "affects": [],
+                    "analysis": analysis,
+                });
+                if !f.aliases.is_empty() {
+                    v["references"] = json!(
+                        f.aliases
+                            .iter()
+                            .map(|a| json!({"id": a, "source": {"name": source_name(a)}}))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                if f.is_active()
+                    && let Some(fix) = f.fixed_versions.first()
+                {
+                    v["recommendation"] = json!(format!("Upgrade {component} to {fix} or later"));
+                }
+                entries.push((id.clone(), v));
+                entries.len() - 1
             }
-            let analysis = match &f.suppressed {
-                Some(s) => json!({"state": "not_affected", "justification": "protected_by_mitigating_control", "detail": s.reason}),
-                None => json!({"state": "in_triage"}),
-            };
-            let mut v = json!({
-                "bom-ref": format!("vuln-{id}"),
-                "id": id,
-                "source": {"name": source_name(id)},
-                "ratings": [rating],
-                "description": f.summary,
-                "affects": [],
-                "analysis": analysis,
-            });
-            if !f.aliases.is_empty() {
-                v["references"] = json!(f.aliases.iter().map(|a| json!({"id": a, "source": {"name": source_name(a)}})).collect::<Vec<_>>());
-            }
-            if let Some(fix) = f.fixed_versions.first() {
-                v["recommendation"] = json!(format!("Upgrade {component} to {fix} or later"));
-            }
-            v
-        });
-        if let Some(list) = entry["affects"].as_array_mut() {
-            for a in affects {
+        };
+        if let Some(list) = entries[at].1["affects"].as_array_mut() {
+            for reference in refs {
+                let a = json!({"ref": reference});
                 if !list.contains(&a) {
                     list.push(a);
                 }
             }
         }
     }
-    by_id.into_values().collect()
+    entries.into_iter().map(|(_, v)| v).collect()
+}
+
+/// The CycloneDX impact analysis of a finding's state.
+fn analysis(f: &Finding) -> Value {
+    let detail = f.analysis.as_ref().map(|a| a.detail.clone());
+    let mut v = match f.state {
+        FindingState::Active => json!({"state": "in_triage"}),
+        FindingState::Fixed => json!({"state": "resolved"}),
+        FindingState::NotAffected => {
+            let mut v = json!({"state": "not_affected"});
+            if let Some(j) = f
+                .analysis
+                .as_ref()
+                .and_then(|a| a.justification.as_deref())
+                .and_then(crate::vex::cyclonedx::cyclonedx_justification)
+            {
+                v["justification"] = json!(j);
+            }
+            v
+        }
+        FindingState::Suppressed => json!({
+            "state": "not_affected",
+            "justification": "protected_by_mitigating_control",
+        }),
+    };
+    let detail = match (&f.suppressed, f.state) {
+        (Some(s), FindingState::Suppressed) => Some(s.reason.clone()),
+        _ => detail,
+    };
+    if let Some(d) = detail {
+        v["detail"] = json!(d);
+    }
+    v
+}
+
+/// Keys and certificates as CycloneDX 1.6 `cryptographic-asset`
+/// components (a CBOM): one per key (by SPKI fingerprint) or certificate
+/// (by SHA-256), each place it was found an occurrence, and one component
+/// per algorithm they use. Returns them and, per (path, offset), the
+/// bom-ref of the asset found there.
+fn crypto_components(r: &ScanReport) -> (Vec<Value>, BTreeMap<(String, u64), String>) {
+    let mut algorithms: BTreeMap<String, Value> = BTreeMap::new();
+    let mut assets: BTreeMap<String, Value> = BTreeMap::new();
+    let mut at: BTreeMap<(String, u64), String> = BTreeMap::new();
+    for a in &r.crypto {
+        let alg_name = match (a.algorithm.as_str(), a.bits, a.curve.as_deref()) {
+            ("ec", _, Some(curve)) => format!("ECDSA-{curve}"),
+            ("ed25519", _, _) => "Ed25519".to_string(),
+            (alg, Some(bits), _) => format!("{}-{bits}", alg.to_ascii_uppercase()),
+            (alg, None, _) => alg.to_ascii_uppercase(),
+        };
+        let alg_ref = format!("crypto-algorithm-{alg_name}");
+        algorithms.entry(alg_ref.clone()).or_insert_with(|| {
+            let mut props = json!({"primitive": if a.algorithm == "rsa" { "pke" } else if a.algorithm == "unknown" { "unknown" } else { "signature" }});
+            if let Some(bits) = a.bits {
+                props["parameterSetIdentifier"] = json!(bits.to_string());
+            }
+            if let Some(curve) = &a.curve {
+                props["curve"] = json!(curve);
+            }
+            json!({"type": "cryptographic-asset", "bom-ref": alg_ref, "name": alg_name,
+                   "cryptoProperties": {"assetType": "algorithm", "algorithmProperties": props}})
+        });
+        let identity = match (&a.certificate, &a.fingerprint, &a.der_sha256) {
+            (Some(c), _, _) => format!("certificate-{}", c.sha256),
+            (None, Some(fp), _) => format!("{}-{}", a.asset, fp.trim_start_matches("sha256:")),
+            (None, None, Some(d)) => format!("{}-{d}", a.asset),
+            _ => format!("{}-{}-{}", a.asset, a.path, a.offset),
+        };
+        let reference = format!("crypto-{}", super::cyclonedx::stable_uuid(&identity));
+        at.insert((a.path.clone(), a.offset), reference.clone());
+        let entry = assets.entry(reference.clone()).or_insert_with(|| {
+            let mut v = match &a.certificate {
+                Some(c) => {
+                    let sig_ref = format!("crypto-algorithm-{}", c.signature_algorithm);
+                    algorithms.entry(sig_ref.clone()).or_insert_with(|| json!({
+                        "type": "cryptographic-asset", "bom-ref": sig_ref, "name": c.signature_algorithm,
+                        "cryptoProperties": {"assetType": "algorithm", "algorithmProperties": {"primitive": "signature"}}}));
+                    json!({"type": "cryptographic-asset", "bom-ref": reference, "name": c.subject,
+                        "cryptoProperties": {"assetType": "certificate", "certificateProperties": {
+                            "subjectName": c.subject, "issuerName": c.issuer,
+                            "notValidBefore": c.not_before, "notValidAfter": c.not_after,
+                            "signatureAlgorithmRef": sig_ref, "certificateFormat": "X.509"}},
+                        "hashes": [{"alg": "SHA-256", "content": c.sha256}]})
+                }
+                None => {
+                    let mut m = json!({"type": a.asset, "algorithmRef": alg_ref, "format": a.format});
+                    if let Some(fp) = a.fingerprint.as_ref().or(a.der_sha256.as_ref()) {
+                        m["id"] = json!(fp);
+                    }
+                    if let Some(bits) = a.bits {
+                        m["size"] = json!(bits);
+                    }
+                    if a.encrypted {
+                        m["securedBy"] = json!({"mechanism": "passphrase"});
+                    }
+                    json!({"type": "cryptographic-asset", "bom-ref": reference, "name": format!("{alg_name} {}", a.asset),
+                        "cryptoProperties": {"assetType": "related-crypto-material", "relatedCryptoMaterialProperties": m}})
+                }
+            };
+            let mut properties = Vec::new();
+            if let Some(k) = &a.known_as {
+                properties.push(json!({"name": "fwaudit:known-as", "value": k}));
+            }
+            if let Some(ssh) = &a.ssh_fingerprint {
+                properties.push(json!({"name": "fwaudit:ssh-fingerprint", "value": ssh}));
+            }
+            if !properties.is_empty() {
+                v["properties"] = json!(properties);
+            }
+            v["evidence"] = json!({"occurrences": []});
+            v
+        });
+        if let Some(list) = entry["evidence"]["occurrences"].as_array_mut() {
+            list.push(json!({"location": a.path, "offset": a.offset}));
+        }
+    }
+    let mut out: Vec<Value> = algorithms.into_values().collect();
+    out.extend(assets.into_values());
+    (out, at)
+}
+
+/// Posture findings as vulnerabilities with the rule's CWE, affecting the
+/// key or certificate concerned (else the image itself).
+fn posture_vulnerabilities(r: &ScanReport, crypto: &BTreeMap<(String, u64), String>) -> Vec<Value> {
+    r.findings
+        .iter()
+        .filter_map(|f| Some((f, crate::analyze::rules::get(f.rule.as_deref()?)?)))
+        .enumerate()
+        .map(|(i, (f, rule))| {
+            let target = f
+                .evidence
+                .first()
+                .and_then(|e| crypto.get(&(e.path.clone(), e.offset?)))
+                .cloned()
+                .unwrap_or_else(|| "target".to_string());
+            let analysis = match &f.suppressed {
+                Some(s) => json!({"state": "not_affected", "justification": "protected_by_mitigating_control", "detail": s.reason}),
+                None => json!({"state": "in_triage"}),
+            };
+            json!({
+                "bom-ref": format!("posture-{}", i + 1),
+                "id": rule.id,
+                "source": {"name": "fwaudit"},
+                "ratings": [{"severity": severity_name(f.severity), "method": "other"}],
+                "cwes": [rule.cwe],
+                "description": f.summary,
+                "detail": rule.help,
+                "recommendation": rule.remedy,
+                "affects": [{"ref": target}],
+                "analysis": analysis,
+            })
+        })
+        .collect()
 }
 
 fn severity_name(s: Severity) -> &'static str {

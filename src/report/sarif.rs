@@ -2,7 +2,8 @@
 //! (or per finding kind), one result per finding, located in the target file
 //! with the path inside the image as a logical location.
 
-use crate::model::{Finding, FindingKind, Severity};
+use crate::analyze::rules;
+use crate::model::{Finding, FindingKind, FindingState, Severity};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -36,13 +37,37 @@ pub fn render(reports: &[ScanReport]) -> String {
 }
 
 fn rule_id(f: &Finding) -> String {
-    match (&f.kind, &f.advisory) {
-        (FindingKind::Vulnerable | FindingKind::Informational, Some(id)) => id.clone(),
-        (kind, _) => format!("fwaudit/{}", kind.as_str()),
+    match (&f.kind, &f.advisory, &f.rule) {
+        (FindingKind::Vulnerable | FindingKind::Informational, Some(id), _) => id.clone(),
+        (_, _, Some(rule)) => rule.clone(),
+        (kind, _, _) => format!("fwaudit/{}", kind.as_str()),
     }
 }
 
+/// A posture rule as the rule table states it, with its help text and CWE.
+fn posture_rule(r: &rules::Rule, f: &Finding) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "shortDescription": {"text": r.title},
+        "fullDescription": {"text": format!("{} {}", r.title, r.help)},
+        "help": {
+            "text": format!("{}\n\nRemedy: {}", r.help, r.remedy),
+            "markdown": format!("{}\n\n**Remedy:** {}", r.help, r.remedy),
+        },
+        "helpUri": format!("https://cwe.mitre.org/data/definitions/{}.html", r.cwe),
+        "defaultConfiguration": {"level": level(r.severity)},
+        "properties": {
+            "security-severity": security_severity(f),
+            "tags": ["security", r.check.as_str(), format!("external/cwe/cwe-{}", r.cwe)],
+        },
+    })
+}
+
 fn rule(id: &str, f: &Finding) -> Value {
+    if let Some(r) = f.rule.as_deref().and_then(rules::get) {
+        return posture_rule(r, f);
+    }
     let (name, text, help) = match f.kind {
         FindingKind::Vulnerable | FindingKind::Informational => (
             "VulnerableComponent",
@@ -120,19 +145,52 @@ fn result(rule_id: &str, f: &Finding, target: &str) -> Value {
             "logicalLocations": [{"fullyQualifiedName": inner, "kind": "member"}],
         }],
         "partialFingerprints": {
-            "fwauditFinding/v1": format!("{rule_id}|{}|{inner}", f.component.as_deref().unwrap_or("")),
+            "fwauditFinding/v1": format!("{rule_id}|{}|{inner}{}", f.component.as_deref().unwrap_or(""), place(f)),
         },
         "properties": {
             "kind": f.kind.as_str(),
+            "state": f.state.as_str(),
             "severity": f.severity.as_str(),
             "aliases": f.aliases,
             "fixedVersions": f.fixed_versions,
         },
     });
-    if let Some(s) = &f.suppressed {
-        result["suppressions"] = json!([{"kind": "external", "justification": s.reason}]);
+    // A finding that is not active is reported, suppressed, with why: code
+    // scanning shows it as closed rather than losing it.
+    let justification = match (&f.suppressed, &f.analysis) {
+        (Some(s), _) if f.state == FindingState::Suppressed => Some(s.reason.clone()),
+        (_, Some(a)) if !f.is_active() => Some(format!("{}: {}", f.state.as_str(), a.detail)),
+        _ => None,
+    };
+    if let Some(j) = justification {
+        result["suppressions"] =
+            json!([{"kind": "external", "status": "accepted", "justification": j}]);
+    }
+    if let Some(a) = &f.analysis {
+        result["properties"]["analysis"] = json!(a);
+    }
+    if let Some(remedy) = &f.remedy {
+        result["properties"]["remedy"] = json!(remedy);
+    }
+    if let Some(e) = f.evidence.first() {
+        if let Some(line) = e.line {
+            result["properties"]["line"] = json!(line);
+        }
+        if let Some(offset) = e.offset {
+            result["properties"]["offset"] = json!(offset);
+        }
     }
     result
+}
+
+/// `:line` or `@offset` of a posture finding's first evidence, so that two
+/// findings of one rule in one file keep apart.
+fn place(f: &Finding) -> String {
+    match f.evidence.first() {
+        Some(e) if e.line.is_some() => format!(":{}", e.line.unwrap_or_default()),
+        Some(e) if e.offset.is_some() => format!("@{}", e.offset.unwrap_or_default()),
+        _ => String::new(),
+    }
 }
 
 /// A relative file path as a URI reference (spaces and `%` escaped).

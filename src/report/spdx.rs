@@ -25,7 +25,7 @@ pub fn render(reports: &[ScanReport]) -> String {
 fn created() -> String {
     match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
+        .and_then(|s| s.trim().parse::<i64>().ok())
     {
         Some(secs) => crate::date::utc_stamp(secs).unwrap_or_else(crate::date::now_utc),
         None => crate::date::now_utc(),

@@ -28,6 +28,30 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// A result decoded outside this module (a format's own codec), with
+    /// the memory reserved for its output before it was allocated, if any.
+    pub fn new(
+        data: Vec<u8>,
+        consumed: usize,
+        error: Option<String>,
+        capped: bool,
+        reservation: Option<Reservation>,
+    ) -> Decoded {
+        Decoded {
+            data,
+            consumed,
+            error,
+            capped,
+            starved: None,
+            reservation,
+        }
+    }
+
+    /// Nothing decoded: `bound` refused the memory the output needs.
+    pub fn starved(bound: Exceeded) -> Decoded {
+        starved(bound)
+    }
+
     /// True when output stopped at a bound (the cap or memory), not at the
     /// stream's end: only a real stream decodes that far.
     pub fn stopped(&self) -> bool {

@@ -10,7 +10,7 @@
 //! `limit` note naming the file and the bound, and the rest is still read.
 
 use super::limits::{Budget, Limits};
-use super::tree::{EntryKind, FsPath, VirtualFile};
+use super::tree::{EntryKind, FsPath, Meta, VirtualFile};
 use super::{Level, Note, Part, PartFs, Unpacked};
 use std::fs;
 use std::io::Read;
@@ -65,7 +65,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
             }
             let inner = format!("{rel}/{}", entry.file_name().to_string_lossy());
             let path = entry.path();
-            let (kind, data) = match read_entry(&path, &mut budget) {
+            let (kind, data, meta) = match read_entry(&path, &mut budget) {
                 Ok(read) => read,
                 Err((level, message)) => {
                     note(&mut unpacker, level, format!("{display}{inner}"), message);
@@ -84,6 +84,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
                 data,
                 scan: Vec::new(),
                 escape: None,
+                meta: Some(meta),
             });
         }
     }
@@ -91,25 +92,30 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
     unpacker.finish()
 }
 
-/// One entry's kind and, for a regular file, its bytes, read only after
-/// they were charged to the budget, and never more than the size charged
-/// (a file that grows while it is read is cut there).
-fn read_entry(path: &Path, budget: &mut Budget) -> Result<(EntryKind, Vec<u8>), (Level, String)> {
+/// One entry's kind, owner and, for a regular file, its bytes, read only
+/// after they were charged to the budget, and never more than the size
+/// charged (a file that grows while it is read is cut there).
+fn read_entry(
+    path: &Path,
+    budget: &mut Budget,
+) -> Result<(EntryKind, Vec<u8>, Meta), (Level, String)> {
     let error = |m: String| (Level::Error, m);
     let meta = fs::symlink_metadata(path).map_err(|e| error(format!("cannot stat: {e}")))?;
+    let owner = owner(&meta);
     let kind = meta.file_type();
     if kind.is_symlink() {
         let target = fs::read_link(path).map_err(|e| error(format!("cannot read link: {e}")))?;
         return Ok((
             EntryKind::Symlink(target.to_string_lossy().into_owned()),
             Vec::new(),
+            owner,
         ));
     }
     if kind.is_dir() {
-        return Ok((EntryKind::Dir, Vec::new()));
+        return Ok((EntryKind::Dir, Vec::new(), owner));
     }
     if !kind.is_file() {
-        return Ok((EntryKind::Special, Vec::new()));
+        return Ok((EntryKind::Special, Vec::new(), owner));
     }
     let len = meta.len();
     if len > budget.limits.max_file_size {
@@ -128,5 +134,25 @@ fn read_entry(path: &Path, budget: &mut Budget) -> Result<(EntryKind, Vec<u8>), 
     fs::File::open(path)
         .and_then(|f| f.take(len).read_to_end(&mut data))
         .map_err(|e| error(format!("cannot read: {e}")))?;
-    Ok((EntryKind::File, data))
+    Ok((EntryKind::File, data, owner))
+}
+
+/// Mode and owner as the host file system keeps them.
+#[cfg(unix)]
+fn owner(meta: &fs::Metadata) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    Meta::new(meta.mode(), meta.uid(), meta.gid())
+}
+
+#[cfg(not(unix))]
+fn owner(meta: &fs::Metadata) -> Meta {
+    Meta::new(
+        if meta.permissions().readonly() {
+            0o444
+        } else {
+            0o644
+        },
+        0,
+        0,
+    )
 }

@@ -17,6 +17,13 @@ pub struct FileEntry<'a> {
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<&'a str>,
+    /// Permission bits in octal (`"4755"`), when the container stores them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }
 
 /// The files the target holds (not the target itself); SHA-256 of every
@@ -36,6 +43,9 @@ pub fn files(unpacked: &Unpacked, hashes: bool) -> Vec<FileEntry<'_>> {
                 EntryKind::Symlink(t) => Some(t.as_str()),
                 _ => None,
             },
+            mode: f.meta.map(|m| format!("{:04o}", m.mode)),
+            uid: f.meta.map(|m| m.uid),
+            gid: f.meta.map(|m| m.gid),
         })
         .collect()
 }

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod formats;
 pub mod limits;
 pub mod listing;
+pub mod tiano;
 pub mod tree;
 
 use formats::{Format, Rejection};
@@ -44,6 +45,9 @@ pub enum Level {
     Error,
     /// A resource bound was reached: the scan is incomplete (exit code 2).
     Limit,
+    /// Nothing wrong with the input, only worth saying (a file in which
+    /// nothing was recognised); the exit code is unchanged.
+    Note,
 }
 
 impl Level {
@@ -51,6 +55,7 @@ impl Level {
         match self {
             Level::Error => "error",
             Level::Limit => "limit",
+            Level::Note => "note",
         }
     }
 }
@@ -97,6 +102,7 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
         data,
         scan: Vec::new(),
         escape: None,
+        meta: None,
     };
     let mut budget = Budget::new(limits.clone());
     let mut root = Part::default();
@@ -248,6 +254,7 @@ impl Part {
                 data: entry.data,
                 scan: Vec::new(),
                 escape,
+                meta: entry.meta,
             });
         }
         self.examine_from(first, depth + 1, budget);
@@ -280,7 +287,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     // members whose trailer checks out are taken from them (curl's manual),
     // and the executable's bytes are all still scanned, so that identifying
     // it does not depend on what was carved.
-    let elf = tree::classify(data) == FileClass::Elf;
+    let elf = tree::classify(data) == FileClass::Elf || is_pe(data);
     let gzip = &formats::gzip::Gzip;
     // In an executable only gzip is looked for: memchr's search for its magic
     // is much cheaper than the automaton over every format's.
@@ -380,7 +387,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             }
         };
         let size = (extracted.size as usize).clamp(1, data.len() - offset);
-        if !elf {
+        if !elf && !extracted.scanned_in_place {
             covered.push(offset..offset + size);
         }
         pos = offset + size;
@@ -425,6 +432,19 @@ fn extract_contained(
             format.name()
         )))
     })
+}
+
+/// A PE/COFF executable (`MZ` with a `PE` header where `e_lfanew` points) or
+/// a UEFI terse executable (`VZ`): carved like ELF files, for gzip only (UEFI
+/// drivers are full of chance LZMA and volume magics).
+fn is_pe(data: &[u8]) -> bool {
+    if data.starts_with(b"VZ") && data.len() >= 40 {
+        return true;
+    }
+    data.starts_with(b"MZ")
+        && formats::le32(data, 0x3c)
+            .and_then(|at| data.get(at as usize..(at as usize).checked_add(4)?))
+            .is_some_and(|sig| sig == b"PE\0\0")
 }
 
 /// A container extracted ahead of the walk (see [`container_after`]).

@@ -32,6 +32,50 @@ pub struct VirtualFile {
     /// container (`../../etc/passwd`). The entry is listed under its
     /// normalised path but `--extract` never writes it.
     pub escape: Option<String>,
+    /// Permission bits and owner, for file systems and archives that store
+    /// them; the posture checks (setuid programs, world-writable files,
+    /// readable private keys) need them.
+    pub meta: Option<Meta>,
+}
+
+/// Mode and owner of an entry as its container recorded them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    /// Permission bits with setuid, setgid and sticky (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Meta {
+    /// `mode` is cut to its permission bits (the file type bits are in [`EntryKind`]).
+    pub fn new(mode: u32, uid: u32, gid: u32) -> Meta {
+        Meta {
+            mode: mode & 0o7777,
+            uid,
+            gid,
+        }
+    }
+
+    pub fn setuid(&self) -> bool {
+        self.mode & 0o4000 != 0
+    }
+
+    pub fn setgid(&self) -> bool {
+        self.mode & 0o2000 != 0
+    }
+
+    pub fn sticky(&self) -> bool {
+        self.mode & 0o1000 != 0
+    }
+
+    pub fn world_writable(&self) -> bool {
+        self.mode & 0o002 != 0
+    }
+
+    pub fn world_readable(&self) -> bool {
+        self.mode & 0o004 != 0
+    }
 }
 
 /// A path inside one file system of the target.
@@ -213,6 +257,7 @@ mod tests {
             data: Vec::new(),
             scan: Vec::new(),
             escape: None,
+            meta: None,
         }
     }
 

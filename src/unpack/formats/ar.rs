@@ -61,6 +61,7 @@ impl Format for Ar {
                 },
                 kind: EntryKind::File,
                 data: body.to_vec(),
+                meta: None,
             });
         }
         Ok(out)

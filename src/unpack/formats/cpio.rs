@@ -4,7 +4,7 @@
 
 use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::HashMap;
 
 pub struct Cpio;
@@ -29,6 +29,8 @@ struct Header {
     inode: (u32, u32, u32),
     nlink: u32,
     mode: u32,
+    uid: u32,
+    gid: u32,
     file_size: usize,
     name_size: usize,
     check: u32,
@@ -60,6 +62,8 @@ fn header(data: &[u8]) -> Option<(Variant, Header)> {
                 inode: (0, 0, 0),
                 nlink: 1,
                 mode: u32::try_from(field(18, 6)?).ok()?,
+                uid: u32::try_from(field(24, 6)?).ok()?,
+                gid: u32::try_from(field(30, 6)?).ok()?,
                 name_size: usize::try_from(field(59, 6)?).ok()?,
                 file_size: usize::try_from(field(65, 11)?).ok()?,
                 check: 0,
@@ -79,6 +83,8 @@ fn header(data: &[u8]) -> Option<(Variant, Header)> {
             inode: (fields[7], fields[8], fields[0]),
             nlink: fields[4],
             mode: fields[1],
+            uid: fields[2],
+            gid: fields[3],
             file_size: fields[6] as usize,
             name_size: fields[11] as usize,
             check: fields[12],
@@ -216,6 +222,7 @@ impl Format for Cpio {
                 path: path.to_string(),
                 kind,
                 data: contents,
+                meta: Some(Meta::new(h.mode, h.uid, h.gid)),
             });
         }
         if !ended && out.notes.is_empty() {

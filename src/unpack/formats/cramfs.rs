@@ -16,7 +16,7 @@
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection};
 use crate::unpack::compress;
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::HashSet;
 
 pub struct Cramfs;
@@ -64,6 +64,9 @@ struct Image<'a> {
 #[derive(Clone, Copy)]
 struct Inode {
     mode: u32,
+    uid: u32,
+    /// Only the low 8 bits of the group survive in cramfs.
+    gid: u32,
     size: u64,
     /// Name length in bytes (a multiple of 4, NUL-padded).
     name_len: usize,
@@ -89,13 +92,29 @@ impl Image<'_> {
 
     fn inode(&self, at: usize) -> Option<Inode> {
         let (w0, w1, w2) = (self.u32_at(at)?, self.u32_at(at + 4)?, self.u32_at(at + 8)?);
-        let (mode, size, name_len, offset) = if self.big_endian {
-            (w0 >> 16, w1 >> 8, w2 >> 26, w2 & 0x03ff_ffff)
+        let (mode, uid, size, gid, name_len, offset) = if self.big_endian {
+            (
+                w0 >> 16,
+                w0 & 0xffff,
+                w1 >> 8,
+                w1 & 0xff,
+                w2 >> 26,
+                w2 & 0x03ff_ffff,
+            )
         } else {
-            (w0 & 0xffff, w1 & 0x00ff_ffff, w2 & 0x3f, w2 >> 6)
+            (
+                w0 & 0xffff,
+                w0 >> 16,
+                w1 & 0x00ff_ffff,
+                w1 >> 24,
+                w2 & 0x3f,
+                w2 >> 6,
+            )
         };
         Some(Inode {
             mode,
+            uid,
+            gid,
             size: u64::from(size),
             name_len: name_len as usize * 4,
             offset: offset as usize * 4,
@@ -386,6 +405,7 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                 path: path.trim_start_matches('/').to_string(),
                 kind,
                 data: contents,
+                meta: Some(Meta::new(inode.mode, inode.uid, inode.gid)),
             });
         }
         pending.extend(subdirs.into_iter().rev());

@@ -24,7 +24,7 @@
 
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le16, le32};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::HashSet;
 
 pub struct Ext;
@@ -217,6 +217,8 @@ impl Superblock {
 /// One inode's fields the reader uses.
 struct Inode {
     mode: u16,
+    uid: u32,
+    gid: u32,
     size: u64,
     flags: u32,
     block: [u8; 60],
@@ -312,8 +314,12 @@ impl Reader<'_> {
         } else {
             Vec::new()
         };
+        // Owner: low 16 bits in the base inode, high 16 in the Linux osd2 area.
+        let half = |at: usize| u32::from(le16(raw, at).unwrap_or(0));
         Ok(Inode {
             mode,
+            uid: half(0x02) | half(0x78) << 16,
+            gid: half(0x18) | half(0x7A) << 16,
             size,
             flags: le32(raw, 0x20).unwrap_or(0),
             block,
@@ -741,6 +747,7 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
                 path: path.trim_start_matches('/').to_string(),
                 kind,
                 data: contents,
+                meta: Some(Meta::new(u32::from(inode.mode), inode.uid, inode.gid)),
             });
         }
         // Depth first, in directory order.

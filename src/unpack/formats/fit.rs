@@ -31,13 +31,13 @@ pub struct Prop<'a> {
 }
 
 /// The checked header fields.
-struct FdtHeader {
-    total: usize,
-    structs: std::ops::Range<usize>,
-    strings: std::ops::Range<usize>,
+pub(super) struct FdtHeader {
+    pub total: usize,
+    pub structs: std::ops::Range<usize>,
+    pub strings: std::ops::Range<usize>,
 }
 
-fn fdt_header(data: &[u8]) -> Option<FdtHeader> {
+pub(super) fn fdt_header(data: &[u8]) -> Option<FdtHeader> {
     let field = |i: usize| be32(data, i * 4).map(|v| v as usize);
     if field(0)? != 0xd00d_feed {
         return None;
@@ -128,7 +128,7 @@ pub fn properties<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<Prop<'
     }
 }
 
-fn text(value: &[u8]) -> String {
+pub(super) fn text(value: &[u8]) -> String {
     String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
 }
 
@@ -236,9 +236,14 @@ impl Format for Fit {
                 path: entry_name,
                 kind: EntryKind::File,
                 data: contents,
+                meta: None,
             });
         }
-        out.detail = Some(format!("FIT: {}", described.join(", ")));
+        let mut detail = format!("FIT: {}", described.join(", "));
+        for fact in super::dtb::signature_facts(&props) {
+            detail += &format!("; {fact}");
+        }
+        out.detail = Some(detail);
         Ok(out)
     }
 }
@@ -273,6 +278,25 @@ mod tests {
                 fixture.len()
             );
         }
+    }
+
+    #[test]
+    fn signature_and_hash_nodes_are_facts() {
+        /// `mkimage -k keys -K control.dtb -r` of a FIT with a sha256 hash
+        /// per image and a signed configuration (make.sh).
+        const SIGNED: &[u8] = include_bytes!("../../../tests/fixtures/image-signed.fit");
+        let out = Fit
+            .extract(SIGNED, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "FIT: kernel-1 (kernel, gzip), ramdisk-1 (ramdisk, none); \
+                 conf-1 signed (sha256,rsa2048, key dev); image hashes sha256"
+            )
+        );
+        assert_eq!(out.entries[0].data, TEXT);
     }
 
     #[test]

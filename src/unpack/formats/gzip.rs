@@ -133,8 +133,10 @@ pub fn stream_entry(
             path: name,
             kind: EntryKind::File,
             data: decoded.data,
+            meta: None,
         }],
         filesystem: false,
+        scanned_in_place: false,
         detail: None,
         notes,
     })

@@ -20,7 +20,7 @@
 use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::compress;
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
@@ -116,6 +116,8 @@ struct InodeNode {
     at: usize,
     version: u32,
     mode: u32,
+    uid: u16,
+    gid: u16,
     isize: u32,
     offset: u32,
     dsize: u32,
@@ -230,6 +232,7 @@ impl Format for Jffs2 {
             size: scan.end as u64,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "jffs2 {}, {} nodes, data nodes by compression: {}",
                 if e.big { "big-endian" } else { "little-endian" },
@@ -397,6 +400,8 @@ fn inode(node: &[u8], at: usize, e: Endian, s: &mut Scan) {
         at,
         version: e.u32(node, 16),
         mode: e.u32(node, 20),
+        uid: e.u16(node, 24),
+        gid: e.u16(node, 26),
         isize: e.u32(node, 28),
         offset: e.u32(node, 44),
         dsize: e.u32(node, 52),
@@ -509,10 +514,15 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
             }
             _ => (EntryKind::Special, Vec::new()),
         };
+        let owner = nodes
+            .last()
+            .map(|n| (u32::from(n.uid), u32::from(n.gid)))
+            .unwrap_or((0, 0));
         entries.push(Entry {
             path: path.trim_start_matches('/').to_string(),
             kind,
             data: bytes,
+            meta: Some(Meta::new(mode, owner.0, owner.1)),
         });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));

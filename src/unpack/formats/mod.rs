@@ -3,25 +3,39 @@
 //! Adding a format is one new file plus one row in [`FORMATS`].
 
 use super::limits::Budget;
-use super::tree::EntryKind;
+use super::tree::{EntryKind, Meta};
 
+pub mod android_boot;
+pub mod android_super;
 pub mod ar;
 pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
+pub mod dtb;
+pub mod erofs;
 pub mod ext;
+pub mod fat;
 pub mod fit;
+pub mod gpt;
 pub mod gzip;
+pub mod ihex;
+pub mod iso9660;
 pub mod jffs2;
 pub mod lz4;
 pub mod lzma;
+pub mod lzop;
+pub mod mbr;
+pub mod option_rom;
+pub mod qcow2;
 pub mod romfs;
 pub mod sparse;
 pub mod squashfs;
+pub mod srec;
 pub mod tar;
 pub mod trx;
 pub mod ubi;
 pub mod ubifs;
+pub mod uefi;
 pub mod uimage;
 pub mod xz;
 pub mod zip;
@@ -32,10 +46,22 @@ pub mod zstd;
 pub static FORMATS: &[&dyn Format] = &[
     &uimage::UImage,
     &fit::Fit,
+    &dtb::Dtb,
     &trx::Trx,
+    &uefi::UefiFv,
+    &option_rom::OptionRom,
     &sparse::Sparse,
+    &android_boot::AndroidBoot,
+    &android_boot::AndroidVendorBoot,
+    &android_super::AndroidSuper,
+    &qcow2::Qcow2,
+    &gpt::Gpt,
+    &mbr::Mbr,
+    &fat::Fat,
     &squashfs::Squashfs,
     &ext::Ext,
+    &erofs::Erofs,
+    &iso9660::Iso9660,
     &cramfs::Cramfs,
     &romfs::Romfs,
     &jffs2::Jffs2,
@@ -45,10 +71,13 @@ pub static FORMATS: &[&dyn Format] = &[
     &tar::Tar,
     &zip::Zip,
     &ar::Ar,
+    &ihex::IntelHex,
+    &srec::Srec,
     &gzip::Gzip,
     &xz::Xz,
     &lzma::Lzma,
     &bzip2::Bzip2,
+    &lzop::Lzop,
     &zstd::Zstd,
     &lz4::Lz4,
     &lz4::Lz4Legacy,
@@ -86,6 +115,10 @@ pub struct Extracted {
     /// True for file systems: their entries get absolute paths and form a
     /// namespace for symlink and library resolution.
     pub filesystem: bool,
+    /// True when the container's own bytes are code to identify rather than
+    /// a wrapper (a legacy x86 option ROM): they stay in the parent's scan
+    /// ranges instead of becoming an entry that would hold the same bytes.
+    pub scanned_in_place: bool,
     /// Extra facts for the layer (`compression: xz`).
     pub detail: Option<String>,
     /// Problems met after the header was accepted: partial data was kept.
@@ -99,6 +132,8 @@ pub struct Entry {
     pub path: String,
     pub kind: EntryKind,
     pub data: Vec<u8>,
+    /// Mode and owner, when the format stores them.
+    pub meta: Option<Meta>,
 }
 
 /// A problem met inside a container whose header was accepted.
@@ -119,6 +154,12 @@ pub enum Rejection {
     Corrupt(String),
     /// A bound was reached before anything could be extracted.
     Limit(String),
+}
+
+/// Reads a big-endian u16 at `at`, if in bounds.
+pub fn be16(data: &[u8], at: usize) -> Option<u16> {
+    data.get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
 }
 
 /// Reads a big-endian u32 at `at`, if in bounds.

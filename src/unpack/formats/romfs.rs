@@ -11,7 +11,7 @@
 
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection, be32};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::HashSet;
 
 pub struct Romfs;
@@ -37,6 +37,8 @@ fn align16(at: usize) -> usize {
 struct Header {
     next: usize,
     kind: u32,
+    /// The executable bit (`ROMFH_EXEC`), the only permission romfs stores.
+    exec: bool,
     spec: u32,
     size: usize,
     name: Vec<u8>,
@@ -61,6 +63,7 @@ fn header(image: &[u8], at: usize) -> Result<Header, String> {
     Ok(Header {
         next: (next & !15) as usize,
         kind: next & 7,
+        exec: next & 8 != 0,
         spec,
         size,
         name: name_area[..len].to_vec(),
@@ -163,6 +166,7 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                 break 'dirs;
             }
             // A hard link takes the kind and data of what it points at.
+            let exec = h.exec;
             let mut target = h;
             let mut hops = 0;
             while target.kind == 0 {
@@ -220,11 +224,23 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                 path: path.trim_start_matches('/').to_string(),
                 kind,
                 data: contents,
+                meta: Some(romfs_mode(target.kind, exec || target.exec)),
             });
         }
         pending.extend(subdirs.into_iter().rev());
     }
     notes.finish("romfs", &mut out.notes);
+}
+
+/// The mode the kernel gives a romfs entry (`romfs_modemap` in
+/// fs/romfs/super.c, plus `S_IXUGO` for the exec bit); owner is root.
+fn romfs_mode(kind: u32, exec: bool) -> Meta {
+    let base = match kind {
+        3 => 0o777,
+        4 | 5 => 0o600,
+        _ => 0o644,
+    };
+    Meta::new(if exec { base | 0o111 } else { base }, 0, 0)
 }
 
 #[cfg(test)]

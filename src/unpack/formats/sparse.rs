@@ -152,6 +152,7 @@ impl Format for Sparse {
             path: "image.raw".into(),
             kind: EntryKind::File,
             data: raw,
+            meta: None,
         });
         Ok(out)
     }

@@ -6,7 +6,7 @@
 use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::compress;
 use crate::unpack::limits::{Budget, Exceeded, Reservation};
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use backhand::compression::{CompressionAction, Compressor, DefaultCompressor};
 use backhand::kind::{BE_V4_0, Kind, LE_V4_0};
 use backhand::{
@@ -204,6 +204,7 @@ impl Format for Squashfs {
             size: sb.bytes_used,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "squashfs {}.{} {}, {} compression, block size {}",
                 sb.major,
@@ -578,7 +579,7 @@ fn read_all(
     let mut notes = Vec::new();
     // Pass 1, in order: every bound is checked and charged here, exactly as
     // the entries will be listed.
-    let mut planned: Vec<(String, Plan)> = Vec::new();
+    let mut planned: Vec<(String, Plan, Meta)> = Vec::new();
     let mut extents: Vec<&SquashfsFileReader> = Vec::new();
     let mut extent_index: HashMap<Extent, usize> = HashMap::new();
     let mut uses: Vec<usize> = Vec::new();
@@ -620,7 +621,12 @@ fn read_all(
             InnerNode::Dir(_) => Plan::Ready(EntryKind::Dir),
             _ => Plan::Ready(EntryKind::Special),
         };
-        planned.push((path, plan));
+        let h = &node.header;
+        planned.push((
+            path,
+            plan,
+            Meta::new(u32::from(h.permissions), h.uid, h.gid),
+        ));
     }
     // Pass 2, on every core: each task reads the files of one fragment block
     // (or one fragment-less file), so a block is decompressed once: backhand
@@ -661,7 +667,7 @@ fn read_all(
     }
     // Pass 3, in order: the entries, each file with its own copy of the bytes.
     let mut entries = Vec::with_capacity(planned.len());
-    for (path, plan) in planned {
+    for (path, plan, meta) in planned {
         let (kind, bytes) = match plan {
             Plan::Read(at) => {
                 uses[at] -= 1;
@@ -684,6 +690,7 @@ fn read_all(
             path,
             kind,
             data: bytes,
+            meta: Some(meta),
         });
     }
     Ok((entries, notes))

@@ -6,7 +6,7 @@
 
 use super::{Entry, Extracted, Format, Problem, Rejection};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::{EntryKind, normalize};
+use crate::unpack::tree::{EntryKind, Meta, normalize};
 use std::collections::HashMap;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -194,10 +194,20 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
             _ => (EntryKind::Special, Vec::new()),
         };
         seen.insert(normalize(&path), out.entries.len());
+        let header = entry.header();
+        let meta = match (header.mode(), header.uid(), header.gid()) {
+            (Ok(mode), Ok(uid), Ok(gid)) => Some(Meta::new(
+                mode,
+                u32::try_from(uid).unwrap_or(u32::MAX),
+                u32::try_from(gid).unwrap_or(u32::MAX),
+            )),
+            _ => None,
+        };
         out.entries.push(Entry {
             path,
             kind,
             data: contents,
+            meta,
         });
     }
     // The end-of-archive marker is two zero blocks, when present.

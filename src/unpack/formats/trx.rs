@@ -123,6 +123,7 @@ impl Format for Trx {
                 path: format!("partition-{index}"),
                 kind: EntryKind::File,
                 data: part.to_vec(),
+                meta: None,
             });
         }
         Ok(out)

@@ -420,12 +420,14 @@ impl Format for Ubi {
                 path: name,
                 kind: EntryKind::File,
                 data: bytes,
+                meta: None,
             });
         }
         Ok(Extracted {
             size: end as u64,
             entries,
             filesystem: false,
+            scanned_in_place: false,
             detail: Some(format!(
                 "UBI, PEB size {peb}, LEB size {leb_size}, image sequence {:#x}, volumes: {}",
                 first.image_seq,

@@ -18,7 +18,7 @@
 use super::ubi::crc;
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le16, le32, le64};
 use crate::unpack::limits::Budget;
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::collections::{HashMap, HashSet};
 
 pub struct Ubifs;
@@ -262,6 +262,7 @@ impl Format for Ubifs {
             size: size as u64,
             entries,
             filesystem: true,
+            scanned_in_place: false,
             detail: Some(format!(
                 "UBIFS format {fmt_version}, LEB size {leb_size}, {leb_cnt} LEBs, default compression {}, {how}",
                 compression_name(default_compr)
@@ -714,10 +715,12 @@ fn build_tree(
                 }
                 _ => (EntryKind::Special, Vec::new()),
             };
+            let (uid, gid) = (le32(b, 96).unwrap_or(0), le32(b, 100).unwrap_or(0));
             entries.push(Entry {
                 path: path.trim_start_matches('/').to_string(),
                 kind,
                 data,
+                meta: Some(Meta::new(mode, uid, gid)),
             });
         }
         stack.extend(subdirs.into_iter().rev());

@@ -104,6 +104,7 @@ impl Format for UImage {
                 path,
                 kind: EntryKind::File,
                 data,
+                meta: None,
             });
         }
         Ok(out)

@@ -6,7 +6,7 @@
 
 use super::{Entry, Extracted, Format, Problem, Rejection, le16, le32};
 use crate::unpack::limits::{Budget, EocdMemo};
-use crate::unpack::tree::EntryKind;
+use crate::unpack::tree::{EntryKind, Meta};
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -134,6 +134,8 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         }
         let is_dir = file.is_dir();
         let is_link = file.is_symlink();
+        // Zip keeps a Unix mode (no owner) only when made on Unix.
+        let meta = file.unix_mode().map(|mode| Meta::new(mode, 0, 0));
         let mut contents = Vec::new();
         if !is_dir {
             // The declared size is reserved before reading, and never
@@ -186,6 +188,7 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
             path: path.trim_end_matches('/').to_string(),
             kind,
             data: contents,
+            meta,
         });
     }
     Ok(out)

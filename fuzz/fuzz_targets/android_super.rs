@@ -1,0 +1,15 @@
+//! Feeds arbitrary bytes to the Android super (LP metadata) reader at offset 0.
+#![no_main]
+
+use fwaudit::unpack::formats::{android_super::AndroidSuper, Format};
+use fwaudit::unpack::limits::{Budget, Limits};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_total_bytes: 64 << 20,
+        max_file_size: 16 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
+    let _ = AndroidSuper.extract(data, &mut Budget::new(limits));
+});

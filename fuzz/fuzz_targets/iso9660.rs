@@ -1,0 +1,15 @@
+//! Feeds arbitrary bytes to the ISO 9660 reader at offset 0, as the carver would.
+#![no_main]
+
+use fwaudit::unpack::formats::{iso9660::Iso9660, Format};
+use fwaudit::unpack::limits::{Budget, Limits};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_total_bytes: 64 << 20,
+        max_file_size: 16 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
+    let _ = Iso9660.extract(data, &mut Budget::new(limits));
+});
