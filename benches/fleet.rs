@@ -6,28 +6,16 @@
 //! Sizes can be scaled down with FLEET_IMAGES / FLEET_DEVICES.
 
 use fwaudit::advisory::Database;
+use fwaudit::fleet::queries::Scope;
 use fwaudit::fleet::queries::{PatchFilter, VersionReq};
-use fwaudit::fleet::{Device, Fleet};
-use fwaudit::model::{Component, Evidence, Severity};
-use fwaudit::scan::{Options, ScanReport, TargetInfo};
+use fwaudit::fleet::{Device, Fleet, FleetOps, FleetStore};
+use fwaudit::model::Severity;
+use fwaudit::scan::Options;
 use std::time::Instant;
 
-/// Product/version pairs drawn for components: some vulnerable, some not.
-const PRODUCTS: &[(&str, &[&str])] = &[
-    (
-        "openssl",
-        &["1.0.2k", "1.1.1k", "1.1.1w", "3.0.7", "3.0.13", "3.0.20"],
-    ),
-    ("busybox", &["1.29.3", "1.33.2", "1.35.0", "1.36.1"]),
-    ("curl", &["7.64.0", "7.88.1", "8.4.0", "8.12.0"]),
-    ("dnsmasq", &["2.80", "2.85", "2.89", "2.90"]),
-    ("dropbear", &["2019.78", "2020.81", "2022.83", "2024.86"]),
-    ("zlib", &["1.2.11", "1.2.12", "1.2.13"]),
-    ("linux", &["4.14.180", "5.4.100", "5.10.176", "6.1.50"]),
-    ("glibc", &["2.31", "2.36"]),
-    ("mbedtls", &["2.16.0", "2.28.3", "3.6.0"]),
-    ("lighttpd", &["1.4.59", "1.4.69"]),
-];
+#[path = "common/fleet_data.rs"]
+mod fleet_data;
+use fleet_data::image;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -96,58 +84,6 @@ fn dir_size(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn image(i: usize, components_per_image: usize) -> ScanReport {
-    let sha = format!("{:064x}", i as u128 * 0x9e37_79b9_7f4a_7c15 + 1);
-    let mut components = Vec::new();
-    for j in 0..components_per_image {
-        let (name, versions) = PRODUCTS[j % PRODUCTS.len()];
-        // The first ten components are real products; the rest are other
-        // packages that match no advisory, as most of a rootfs does.
-        let (name, version) = if j < PRODUCTS.len() {
-            (
-                name.to_string(),
-                versions[(i + j) % versions.len()].to_string(),
-            )
-        } else {
-            (format!("pkg-{j}"), format!("1.{}.{}", i % 10, j % 7))
-        };
-        components.push(Component {
-            purl: format!("pkg:generic/{name}@{version}"),
-            cpe: None,
-            ecosystem: "generic".into(),
-            upstream: None,
-            sources: vec![Evidence {
-                method: "signature".into(),
-                path: format!("img-{i}@0x0:squashfs/usr/lib/lib{name}.so"),
-                offset: Some(0),
-                evidence: format!("{name} {version}"),
-                ..Evidence::default()
-            }],
-            name,
-            version,
-            ..Component::default()
-        });
-    }
-    ScanReport {
-        target: TargetInfo {
-            path: format!("img-{i}.bin"),
-            kind: fwaudit::scan::TargetKind::Image,
-            sha256: Some(sha),
-            size: 8 << 20,
-            distro: None,
-        },
-        layers: Vec::new(),
-        components,
-        binaries: Vec::new(),
-        libraries: Vec::new(),
-        findings: Vec::new(),
-        hardening: None,
-        crypto: Vec::new(),
-        notes: Vec::new(),
-        conflicts: Vec::new(),
-    }
-}
-
 fn main() {
     let images = env("FLEET_IMAGES", 2_000);
     let devices = env("FLEET_DEVICES", 100_000);
@@ -193,6 +129,7 @@ fn main() {
                 firmware: format!("fw-{}", d % images),
                 image: Some(shas[d % images].clone()),
                 last_seen: now.into(),
+                facts: Default::default(),
             })
             .unwrap();
     }
@@ -264,18 +201,23 @@ fn main() {
     let req = VersionReq::parse("<1.1.1x").unwrap();
     rows.push(time("where openssl@<1.1.1x", "devices", &mut || {
         fleet
-            .where_component("openssl", Some(&req))
+            .where_component("openssl", Some(&req), &Scope::All, false)
             .unwrap()
             .iter()
             .map(|h| h.devices.len())
             .sum()
     }));
     rows.push(time("where busybox", "images", &mut || {
-        fleet.where_component("busybox", None).unwrap().len()
+        fleet
+            .where_component("busybox", None, &Scope::All, false)
+            .unwrap()
+            .len()
     }));
     // What `--json` adds: serialising the answers (the CLI pretty-prints).
     let groups = fleet.needs_patch(&critical_eu).unwrap();
-    let hits = fleet.where_component("busybox", None).unwrap();
+    let hits = fleet
+        .where_component("busybox", None, &Scope::All, false)
+        .unwrap();
     rows.push(time(
         "JSON of the needs-patch --min-severity critical --tag eu answer",
         "bytes",
@@ -325,7 +267,7 @@ fn main() {
         "devices",
         &mut || {
             fleet
-                .where_component("openssl", Some(&req))
+                .where_component("openssl", Some(&req), &Scope::All, false)
                 .unwrap()
                 .iter()
                 .map(|h| h.devices.len())
@@ -333,7 +275,10 @@ fn main() {
         },
     ));
     rows.push(time("reopened: where busybox", "images", &mut || {
-        fleet.where_component("busybox", None).unwrap().len()
+        fleet
+            .where_component("busybox", None, &Scope::All, false)
+            .unwrap()
+            .len()
     }));
     drop(fleet);
 

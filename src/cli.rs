@@ -42,6 +42,136 @@ pub enum Command {
     /// Query and maintain the fleet inventory.
     #[command(subcommand)]
     Fleet(FleetCommand),
+    /// Serve the fleet store: HTTP API, dashboard, device check-in, webhooks.
+    Serve(ServeArgs),
+    /// Manage API keys and device check-in tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage dashboard users (argon2-hashed passwords).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage webhooks.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Requests a second per API key, device or user (0: no limit).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub rate_limit: u32,
+    /// Largest image upload, in bytes.
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    pub max_upload: u64,
+    /// Hours a dashboard session lasts.
+    #[arg(long, default_value_t = 12, value_name = "HOURS")]
+    pub session_hours: u64,
+    /// Seconds before the first webhook retry (doubling after each).
+    #[arg(long, default_value_t = 2, value_name = "SECS", hide = true)]
+    pub webhook_backoff: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// Read devices, images, findings and answers.
+    Read,
+    /// Also suppress, accept or reopen findings.
+    Triage,
+    /// Also import devices, upload images, start rematches.
+    Write,
+    /// Also manage keys, device tokens and webhooks.
+    Admin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; its token is printed once (only a hash is kept).
+    Create {
+        /// A name that says whose key it is.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Bind the key to devices carrying this tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        /// The key's id, as `keys list` shows it.
+        id: String,
+    },
+    /// Issue (or replace) a device's check-in token, printed once.
+    DeviceToken {
+        /// The device's id, as the device list names it.
+        device: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add or replace a user; the password is read from standard input.
+    Add {
+        /// The login name.
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Show the user only devices carrying this tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a webhook; its signing secret is printed once.
+    Add {
+        /// Where events are POSTed (http or https).
+        url: String,
+        /// Comma-separated: new-finding, resolved, new-device-firmware.
+        #[arg(long, value_delimiter = ',', required = true, value_name = "EVENTS")]
+        events: Vec<String>,
+        /// Leave out finding events below this severity.
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        min_severity: Option<FailOn>,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// List webhooks (never their secrets).
+    List {
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// Remove a webhook by its id.
+    Remove {
+        /// The webhook's id, as `webhooks list` shows it.
+        id: String,
+    },
+    /// A webhook's delivery log, newest first.
+    Deliveries {
+        /// The webhook's id.
+        id: String,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
 }
 
 /// `-f table|json`, with `--json` kept as an alias of `-f json`.
@@ -67,6 +197,16 @@ pub enum TextOrJson {
     Table,
     /// One JSON document (its shape per command is in the README).
     Json,
+}
+
+/// VEX documents given on the command line, read as the configuration's
+/// `vex` list is, by every command that judges findings.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct VexArgs {
+    /// VEX document (OpenVEX 0.2 or CycloneDX 1.5/1.6) whose `not_affected` and `fixed` statements
+    /// set the state of matching findings; repeatable, added to the `vex` list of `.fwaudit.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
 }
 
 /// When the advisory database counts as stale.
@@ -96,6 +236,8 @@ pub enum FleetCommand {
         format: ReportFormat,
         #[command(flatten)]
         db_age: DbAge,
+        #[command(flatten)]
+        vex: VexArgs,
     },
     /// Devices that need patching, grouped by firmware, with what to upgrade.
     NeedsPatch {
@@ -133,6 +275,8 @@ pub enum FleetCommand {
         #[command(flatten)]
         format: ReportFormat,
         #[command(flatten)]
+        vex: VexArgs,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Nightly job: import devices, scan new images, rematch, summarise.
@@ -150,6 +294,8 @@ pub enum FleetCommand {
         format: ReportFormat,
         #[command(flatten)]
         db_age: DbAge,
+        #[command(flatten)]
+        vex: VexArgs,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -248,10 +394,8 @@ pub struct ScanArgs {
     /// Older name of --config for the triage file.
     #[arg(long, value_name = "FILE", hide = true)]
     pub ignore: Option<PathBuf>,
-    /// VEX document (OpenVEX 0.2 or CycloneDX 1.5/1.6) whose `not_affected` and `fixed` statements
-    /// set the state of matching findings; repeatable, added to the `vex` list of `.fwaudit.toml`.
-    #[arg(long, value_name = "FILE")]
-    pub vex: Vec<PathBuf>,
+    #[command(flatten)]
+    pub vex: VexArgs,
     /// Record the result in the fleet store; an image already stored (same SHA-256) is not unpacked again.
     #[arg(long)]
     pub store: bool,

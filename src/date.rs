@@ -71,6 +71,19 @@ pub fn days_between(from: &str, to: &str) -> Option<i64> {
     Some(i64::from(span.get_days()))
 }
 
+/// The `count` dates (`YYYY-MM-DD`) that end with the day `day` starts
+/// with, oldest first; empty when `day` is not a date.
+pub fn days_ending(day: &str, count: u32) -> Vec<String> {
+    let Some(end) = parse(day) else {
+        return Vec::new();
+    };
+    (0..count)
+        .rev()
+        .filter_map(|back| end.checked_sub(jiff::Span::new().days(back)).ok())
+        .map(|d| d.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +100,11 @@ mod tests {
         assert_eq!(days_between("2026-11-25", "2026-12-05T08:00:00Z"), Some(10));
         assert_eq!(days_between("2024-03-01", "2024-02-28"), Some(-2));
         assert_eq!(days_between("2026-11-25", "soon"), None);
+        assert_eq!(
+            days_ending("2024-03-01T10:00:00Z", 3),
+            ["2024-02-28", "2024-02-29", "2024-03-01"]
+        );
+        assert!(days_ending("soon", 3).is_empty());
         assert!(is_date("2027-06-30"));
         assert!(!is_date("2027-02-30"));
         assert!(!is_date("2027-06-30T00:00:00Z"));

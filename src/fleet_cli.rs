@@ -2,13 +2,13 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::cli::LimitArgs;
+use crate::cli::{LimitArgs, VexArgs};
 use crate::{Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::config::Config;
-use fwaudit::fleet::queries::{PatchFilter, VersionReq};
+use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
-use fwaudit::fleet::{Fleet, RematchSummary};
+use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
 use std::fmt::Write;
@@ -23,13 +23,15 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
 /// How stored inventories are judged: with the configuration's triage,
 /// exactly as `scan` judges a target, so that a rematch never re-activates
 /// what `scan --store` suppressed (the configuration's VEX documents
-/// included). `bounds` are the unpacking bounds of the
+/// and `--vex` included). `bounds` are the unpacking bounds of the
 /// commands that scan new images.
-fn options(config: &Config, bounds: Option<&LimitArgs>) -> Result<Options, String> {
+fn options(config: &Config, vex: &VexArgs, bounds: Option<&LimitArgs>) -> Result<Options, String> {
+    let mut vex_files = config.triage.vex_paths();
+    vex_files.extend(vex.vex.iter().cloned());
     Ok(Options {
         today: fwaudit::date::today(),
         triage: config.triage.clone(),
-        vex: fwaudit::vex::VexSet::load(&config.triage.vex_paths())?,
+        vex: fwaudit::vex::VexSet::load(&vex_files)?,
         limits: bounds.map(limits).unwrap_or_default(),
         ..Options::default()
     })
@@ -76,14 +78,20 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             }
             exit_code(false, !summary.errors.is_empty())
         }
-        FleetCommand::Rematch { format, db_age } => {
+        FleetCommand::Rematch {
+            format,
+            db_age,
+            vex,
+        } => {
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
+            let options = options(config, &vex, None)?;
             let bar = ui.spinner();
             bar.set_message("re-matching stored inventories");
-            let summary = fleet.rematch(&db, &options(config, None)?, &now);
+            let summary = fleet.rematch(&db, &options, &now);
             bar.finish_and_clear();
             let summary = summary?;
+            notify(&fleet, &summary);
             emit(
                 &if format.is_json() {
                     json(&summary)?
@@ -106,6 +114,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
                 min_severity: min_severity.map(severity_of),
                 model,
                 tag,
+                ..PatchFilter::default()
             };
             let groups = fleet.needs_patch(&filter)?;
             timing::mark("query");
@@ -153,7 +162,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
                 Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
                 None => (spec.clone(), None),
             };
-            let hits = fleet.where_component(&name, req.as_ref())?;
+            let hits = fleet.where_component(&name, req.as_ref(), &Scope::All, false)?;
             timing::mark("query");
             let text = if format.is_json() {
                 json(&hits)?
@@ -179,10 +188,11 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             image_a,
             image_b,
             format,
+            vex,
             limits,
         } => {
             let db = Database::load(data_dir)?;
-            let options = options(config, Some(&limits))?;
+            let options = options(config, &vex, Some(&limits))?;
             let a = image_id(&fleet, &image_a, &db, &options, &now)?;
             let b = image_id(&fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
@@ -213,17 +223,19 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             fail_on,
             format,
             db_age,
+            vex,
             limits,
         } => {
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
+            let options = options(config, &vex, Some(&limits))?;
             let bar = ui.spinner();
-            let options = options(config, Some(&limits))?;
             let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
                 bar.set_message(m.to_string())
             });
             bar.finish_and_clear();
             let summary = summary?;
+            notify(&fleet, &summary.rematch);
             let text = if format.is_json() {
                 json(&summary)?
             } else {
@@ -271,7 +283,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             return Ok(0);
         }
         FleetCommand::Keys { shared, format } => {
-            let keys = fleet.keys(shared)?;
+            let keys = fwaudit::fleet::keys::keys(&fleet, shared)?;
             if format.is_json() {
                 emit(
                     &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
@@ -327,6 +339,30 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
 /// is then shown whole.
 fn short(image: &str) -> &str {
     image.get(..12).unwrap_or(image)
+}
+
+/// Tells the webhooks (if any) what a rematch or nightly run found; a
+/// delivery that failed every attempt is a warning, not a failed command.
+fn notify(fleet: &Fleet, summary: &RematchSummary) {
+    let events = fwaudit::serve::webhooks::rematch_events(summary);
+    match fwaudit::serve::webhooks::deliver_blocking(fleet, &events) {
+        Ok(log) => {
+            let mut failed: Vec<&str> = log
+                .iter()
+                .filter(|d| !d.delivered)
+                .map(|d| d.hook.as_str())
+                .collect();
+            failed.dedup();
+            for hook in failed {
+                if !log.iter().any(|d| d.hook == hook && d.delivered) {
+                    eprintln!(
+                        "fwaudit: warning: webhook {hook}: not delivered (see `fwaudit webhooks deliveries {hook}`)"
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!("fwaudit: warning: webhooks: {e}"),
+    }
 }
 
 /// Device ids a human-readable line lists before "… and N more".

@@ -18,6 +18,7 @@ pub mod model;
 pub mod purl;
 pub mod report;
 pub mod scan;
+pub mod serve;
 pub mod unpack;
 pub mod version;
 pub mod vex;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod fleet_cli;
+mod service_cli;
 
 use clap::Parser;
 use cli::{
@@ -14,7 +15,7 @@ use fwaudit::advisory::update;
 use fwaudit::analyze::posture;
 use fwaudit::analyze::rules::Checks;
 use fwaudit::config::Config;
-use fwaudit::fleet::Fleet;
+use fwaudit::fleet::{Fleet, FleetOps};
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -122,6 +123,10 @@ fn run(cli: Cli) -> Outcome {
             let config = Config::find(config)?;
             fleet_cli::run(command, &data_dir()?, &config, ui)
         }
+        Command::Serve(args) => Ok(service_cli::run_serve(args, &data_dir()?)?),
+        Command::Keys(command) => Ok(service_cli::run_keys(command, &data_dir()?)?),
+        Command::Users(command) => Ok(service_cli::run_users(command, &data_dir()?)?),
+        Command::Webhooks(command) => Ok(service_cli::run_webhooks(command, &data_dir()?)?),
         Command::Db(DbCommand::Import { paths }) => run_db_import(&paths, &data_dir()?, ui),
         Command::Db(DbCommand::Status { format, max_db_age }) => {
             run_db_status(format.is_json(), max_db_age, &data_dir()?, ui)
@@ -179,7 +184,7 @@ fn note_migration(fleet: &Fleet, ui: Ui) {
     if let Some(from) = fleet.migrated_from {
         ui.say(&format!(
             "fleet store migrated from schema {from} to {}",
-            fwaudit::fleet::store::SCHEMA
+            fwaudit::fleet::sled_store::SCHEMA
         ));
     }
 }
@@ -225,7 +230,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome
     check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
     let mut vex_files = config.triage.vex_paths();
-    vex_files.extend(args.vex.iter().cloned());
+    vex_files.extend(args.vex.vex.iter().cloned());
     let options = scan::Options {
         limits: limits(&args.limits),
         triage: config.triage.clone(),

@@ -143,6 +143,14 @@ pub struct Distro {
 }
 
 impl Distro {
+    /// True when the distribution is, or says it is like, one of `families`
+    /// (`["debian", "ubuntu"]` for dpkg databases): only then does it name
+    /// the packages of such a database.
+    pub fn is_like(&self, families: &[&str]) -> bool {
+        families.contains(&self.id.as_str())
+            || self.id_like.iter().any(|l| families.contains(&l.as_str()))
+    }
+
     /// The PURL `distro` qualifier (`debian-12`, `alpine-3.20.3`).
     pub fn purl_distro(&self) -> Option<String> {
         Some(format!("{}-{}", self.id, self.version_id.as_deref()?))

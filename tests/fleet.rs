@@ -315,12 +315,10 @@ fn nightly_scans_only_new_images() {
     );
     assert_eq!(first.code, 1, "new critical findings: {}", first.stderr);
     let v: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
-    assert_eq!(v["scanned"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        v["failed"].as_array().unwrap().len(),
-        1,
-        "the text file is not firmware"
-    );
+    // A file in which nothing is recognised is scanned and reported (with a
+    // note saying what was tried), not an input error.
+    assert_eq!(v["scanned"].as_array().unwrap().len(), 2);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 0);
     assert_eq!(v["devices"]["imported"], 1);
     assert_eq!(v["rematch"]["new"].as_array().unwrap().len(), 31);
     assert_eq!(v["rematch"]["new"][0]["devices"], 1);
@@ -340,7 +338,7 @@ fn nightly_scans_only_new_images() {
     );
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
-        second.stdout.starts_with("scanned 0 new images (1 already stored, 0 failed); 1 devices imported (0 rows skipped)\n1 images re-matched: 0 new findings, 0 resolved\n"),
+        second.stdout.starts_with("scanned 0 new images (1 already stored, 0 failed); 1 devices imported (0 rows skipped)\n2 images re-matched: 0 new findings, 0 resolved\n"),
         "{}",
         second.stdout
     );
@@ -373,7 +371,7 @@ fn busy_and_newer_stores_are_refused_clearly() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 2)"),
+            .contains("fleet store written by a newer fwaudit (schema 99, this one knows up to 3)"),
         "{}",
         run.stderr
     );
@@ -400,7 +398,7 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
     assert!(
         first
             .stderr
-            .contains("fwaudit: fleet store migrated from schema 1 to 2"),
+            .contains("fwaudit: fleet store migrated from schema 1 to 3"),
         "{}",
         first.stderr
     );
@@ -445,13 +443,13 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
         let want = std::fs::read_to_string(fixture.join(file)).unwrap();
         assert_eq!(run.stdout, want, "{args:?}");
     }
-    // The layout is schema 2's: old device index gone, records compressed.
+    // The layout is the current schema's: old device index gone, records compressed.
     {
         let db = sled::open(home.path().join("fleet")).unwrap();
         let meta = db.open_tree("meta").unwrap();
         assert_eq!(
             meta.get("schema").unwrap().unwrap().as_ref(),
-            2u32.to_be_bytes()
+            fwaudit::fleet::sled_store::SCHEMA.to_be_bytes()
         );
         assert!(meta.get("migrating").unwrap().is_none());
         assert!(
@@ -470,7 +468,7 @@ fn a_schema_1_store_is_migrated_and_answers_as_before() {
     }
     let again = with(h, &["fleet", "verify"]);
     assert_eq!(again.stdout, "0 problems\n", "{}", again.stderr);
-    assert!(again.stderr.contains("migrated from schema 1 to 2"));
+    assert!(again.stderr.contains("migrated from schema 1 to 3"));
     // The migrated store takes new work.
     assert_eq!(
         with(
@@ -730,4 +728,99 @@ fn rematch_honours_the_triage_file_as_scan_does() {
         .map(|c| s(&c["finding"]))
         .collect();
     assert_eq!(new, ["vulnerable curl@7.88.1 CVE-2023-38545"]);
+}
+
+/// VEX statements reach every command that judges findings, as the
+/// configuration's `vex` list and as `--vex`: `scan --store`, `fleet
+/// rematch` and `fleet nightly` agree, and a rematch without them makes
+/// the finding active (and new) again.
+#[test]
+fn rematch_and_nightly_read_vex_as_scan_does() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let vex = home.path().join("vendor.vex.json");
+    std::fs::write(
+        &vex,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex-1",
+            "author": "Example", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-2023-38545"},
+                "products": [{"@id": "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15"}],
+                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#,
+    )
+    .unwrap();
+    let v = vex.to_str().unwrap();
+    let with_vex = home.path().join("with-vex.toml");
+    std::fs::write(&with_vex, "vex = [\"vendor.vex.json\"]\n").unwrap();
+    let bare = home.path().join("empty.toml");
+    std::fs::write(&bare, "").unwrap();
+    let (w, b) = (with_vex.to_str().unwrap(), bare.to_str().unwrap());
+    let curl_state = |report: &serde_json::Value| -> String {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["advisory"] == "CVE-2023-38545")
+            .map(|f| s(&f["state"]))
+            .unwrap()
+    };
+    let new = |summary: &serde_json::Value| -> Vec<String> {
+        summary["new"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| s(&c["finding"]))
+            .filter(|f| f.contains("CVE-2023-38545"))
+            .collect()
+    };
+    let scan = with_json(
+        h,
+        &[
+            "scan",
+            "samples/router-armhf.bin",
+            "--store",
+            "-f",
+            "json",
+            "--config",
+            b,
+            "--vex",
+            v,
+        ],
+    );
+    assert_eq!(curl_state(&scan), "not_affected");
+    // --vex on the command line, then the configuration's list.
+    let by_flag = with_json(
+        h,
+        &["fleet", "rematch", "-f", "json", "--config", b, "--vex", v],
+    );
+    assert_eq!(new(&by_flag), Vec::<String>::new());
+    let by_config = with_json(h, &["fleet", "rematch", "-f", "json", "--config", w]);
+    assert_eq!(new(&by_config), Vec::<String>::new());
+    // Without either the finding is active again, and new.
+    let without = with_json(h, &["fleet", "rematch", "-f", "json", "--config", b]);
+    assert_eq!(new(&without), ["vulnerable curl@7.88.1 CVE-2023-38545"]);
+    // A nightly run reads --vex too: the finding it leaves is not active,
+    // so a rematch without the statement finds it new once more.
+    let devices = home.path().join("devices.csv");
+    std::fs::write(&devices, "id,model,firmware\n").unwrap();
+    let images = home.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let (d, i) = (devices.to_str().unwrap(), images.to_str().unwrap());
+    let night = with(
+        h,
+        &[
+            "fleet",
+            "nightly",
+            "--devices",
+            d,
+            "--images",
+            i,
+            "--config",
+            b,
+            "--vex",
+            v,
+        ],
+    );
+    assert_eq!(night.code, 0, "{}", night.stderr);
+    let again = with_json(h, &["fleet", "rematch", "-f", "json", "--config", b]);
+    assert_eq!(new(&again), ["vulnerable curl@7.88.1 CVE-2023-38545"]);
 }

@@ -1,6 +1,8 @@
-//! One component per (product, version): copies of a library in several
-//! directories are one component whose evidence lists every location, and
-//! the package entry that installed one of them is a second kind of source.
+//! One component per thing on the device: copies of a library in several
+//! directories that no package installed are one component whose evidence
+//! lists every location; the copy a package installed joins that package's
+//! component (its binary evidence beside the package entry), so that the
+//! package's distribution verdicts decide for it and for no other copy.
 //! (The JSON contract has no separate `locations` list: the locations are the
 //! `path`s of `sources`.)
 
@@ -61,30 +63,38 @@ fn copies_in_three_directories_are_one_component_with_three_locations() {
             "libopenssl3 3.0.20-1 opkg"
         ]
     );
-    let sources: Vec<String> = components[1]["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {} {} {}",
-                s(&e["method"]),
-                s(&e["path"]).replacen(target, "", 1),
-                s(&e["package"]),
-                s(&e["evidence"])
-            )
-        })
-        .collect();
+    let sources = |c: &serde_json::Value| -> Vec<String> {
+        c["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    s(&e["method"]),
+                    s(&e["path"]).replacen(target, "", 1),
+                    s(&e["package"]),
+                    s(&e["evidence"])
+                )
+            })
+            .collect()
+    };
     assert_eq!(
-        sources,
+        sources(&components[1]),
         [
             "signature /lib/libcrypto.so.3 - OpenSSL 3.0.20 11 Nov 2025",
             "signature /opt/app/lib/libcrypto.so.3 - OpenSSL 3.0.20 11 Nov 2025",
-            "signature /usr/lib/libcrypto.so.3 libopenssl3 OpenSSL 3.0.20 11 Nov 2025",
-            "opkg-status /usr/lib/opkg/status libopenssl3 line 1: Package: libopenssl3, \
-             Version: 3.0.20-1 (installed /usr/lib/libcrypto.so.3)",
         ]
     );
+    assert_eq!(
+        sources(&components[2]),
+        [
+            "opkg-status /usr/lib/opkg/status - line 1: Package: libopenssl3, Version: 3.0.20-1",
+            "signature /usr/lib/libcrypto.so.3 libopenssl3 OpenSSL 3.0.20 11 Nov 2025",
+        ]
+    );
+    assert_eq!(components[2]["upstream"]["name"], "openssl");
+    assert_eq!(components[2]["upstream"]["version"], "3.0.20");
     // The same bytes in three places: one file hash.
     let hashes: std::collections::BTreeSet<String> = components[1]["sources"]
         .as_array()

@@ -358,7 +358,6 @@ fn rootfs_package_databases_files_lists_and_attribution() {
     assert_eq!(
         rows(&r, &target),
         [
-            "pkg:generic/busybox@1.35.0 generic - bin/busybox: BusyBox v1.35.0 (2023-01-01 00:00:00 UTC) multi-call binary. [package busybox]",
             "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all deb - var/lib/dpkg/status.d/tzdata: line 1: Package: tzdata, Version: 2024a-0+deb12u1",
             "pkg:pypi/requests@2.19.0 pypi - usr/lib/python3/site-packages/requests-2.19.0.dist-info/METADATA: line 2: requests 2.19.0",
             "pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc opkg - usr/lib/opkg/info/busybox.control: line 1: Package: busybox, Version: 1.35.0-6",
@@ -371,19 +370,29 @@ fn rootfs_package_databases_files_lists_and_attribution() {
             .as_array()
             .map_or(vec![], |a| a.iter().map(s).collect())
     };
-    assert_eq!(files(3), ["/bin/busybox", "/bin/sh"]);
-    assert_eq!(files(5), ["/lib/libz.so.1", "/lib/libz.so.1.2.13"]);
-    assert_eq!(files(2).len(), 45);
-    assert!(files(2).contains(&"/usr/lib/python3/site-packages/requests/__init__.py".into()));
-    assert_eq!(files(1), ["/usr/share/zoneinfo/UTC"]);
+    assert_eq!(files(2), ["/bin/busybox", "/bin/sh"]);
+    assert_eq!(files(4), ["/lib/libz.so.1", "/lib/libz.so.1.2.13"]);
+    assert_eq!(files(1).len(), 45);
+    assert!(files(1).contains(&"/usr/lib/python3/site-packages/requests/__init__.py".into()));
+    assert_eq!(files(0), ["/usr/share/zoneinfo/UTC"]);
     assert_eq!(
-        r["components"][5]["cpe"],
+        r["components"][4]["cpe"],
         "cpe:2.3:a:zlib:zlib:1.2.13:*:*:*:*:*:*:*"
     );
+    // The busybox binary's version joined the opkg package that installed
+    // it (its files list names /bin/busybox): one component, two sources.
+    let busybox: Vec<String> = r["components"][2]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", s(&e["method"]), s(&e["package"])))
+        .collect();
+    assert_eq!(busybox, ["opkg-status -", "signature busybox"]);
+    assert_eq!(r["components"][2]["upstream"]["version"], "1.35.0");
     // dropbear's `Depends` names busybox, whose stanza is in another file;
     // `libc` is not installed and gives no edge.
     assert_eq!(
-        r["components"][4]["depends_on"],
+        r["components"][3]["depends_on"],
         serde_json::json!(["pkg:opkg/openwrt/busybox@1.35.0-6?arch=mipsel_24kc"])
     );
 }
@@ -608,7 +617,6 @@ fn manifests_read_from_inside_an_image() {
     assert_eq!(
         rows(&r, &fs),
         [
-            "pkg:generic/busybox@1.35.0 generic - bin/busybox: BusyBox v1.35.0 (2023-01-01 00:00:00 UTC) multi-call binary. [package busybox]",
             "pkg:apk/alpine/zlib@1.2.13-r1?arch=x86_64 apk - lib/apk/db/installed: line 1: P:zlib V:1.2.13-r1",
             "pkg:cargo/libc@0.2.191 cargo transitive srv/app/Cargo.lock: line 6: libc 0.2.191",
             "pkg:cargo/smallvec@1.6.0 cargo direct srv/app/Cargo.lock: line 12: smallvec 1.6.0",

@@ -39,19 +39,10 @@ fn router_components_with_evidence() {
     assert_eq!(
         components(&r),
         [
-            "busybox 1.35.0 generic",
-            "curl 7.88.1 generic",
-            "dnsmasq 2.90 generic",
-            "dropbear 2022.83 generic",
-            // libexpat.so.1 says "expat_2.5.0" (shipped, though nothing loads it).
-            "expat 2.5.0 generic",
-            "glibc 2.36 generic",
-            "lighttpd 1.4.69 generic",
+            // Only what no package installed stays a component of its own:
+            // every version found in a packaged file joins that package.
             "linux 4.14.180 generic",
-            "mbedtls 2.28.3 generic",
-            "openssl 3.0.20 generic",
             "u-boot 2023.01 generic",
-            "zlib 1.2.13 generic",
             "busybox 1:1.35.0-4+deb12u1+b1 deb",
             "curl 7.88.1-10+deb12u15 deb",
             "dnsmasq-base 2.90-4~deb12u2 deb",
@@ -99,8 +90,8 @@ fn router_components_with_evidence() {
             ),
             fs(
                 "/usr/lib/arm-linux-gnueabihf/libcurl.so.4.8.0",
-                407496,
-                "libcurl/7.88.1"
+                367824,
+                "CLIENT libcurl 7.88.1"
             ),
         ]
     );
@@ -168,10 +159,14 @@ fn router_components_with_evidence() {
         .iter()
         .find(|c| c["name"] == "libssl3")
         .unwrap();
+    // The image is a vendor build on Debian 12 (os-release ID_LIKE=debian,
+    // VERSION_CODENAME=bookworm): its packages are Debian 12's.
     assert_eq!(
         libssl["purl"],
-        "pkg:deb/debian/libssl3@3.0.20-1~deb12u2?arch=armhf"
+        "pkg:deb/debian/libssl3@3.0.20-1~deb12u2?arch=armhf&distro=debian-12"
     );
+    assert_eq!(r["target"]["distro"]["id"], "examplenet");
+    assert_eq!(libssl["ecosystem_osv"], "Debian:12");
     assert_eq!(libssl["upstream"]["name"], "openssl");
     assert_eq!(libssl["upstream"]["version"], "3.0.20");
     assert_eq!(
@@ -293,10 +288,10 @@ fn router_findings() {
             "medium outdated mbedtls@2.28.3 - -",
             "medium outdated openssl@3.0.20 - 3.0.21",
             // posture: dropbear started without -w/-g/-s in /etc/init.d/rcS
-            "medium config - - -",
+            "medium config squashfs/etc/init.d/rcS FW-SSH-001 -",
             "low vulnerable curl@7.88.1 CVE-2023-38546 8.4.0",
             "low vulnerable curl@7.88.1 CVE-2024-7264 8.9.1",
-            "low config - - -",
+            "low config squashfs/etc/init.d/rcS FW-SSH-002 -",
             "unknown vulnerable dropbear@2022.83 CVE-2025-47203 2025.88",
             "info unused expat@2.5.0 - -",
         ]
@@ -328,17 +323,10 @@ fn openwrt_image() {
     assert_eq!(
         components(&r),
         [
-            "busybox 1.35.0 generic",
-            "dnsmasq 2.90 generic",
-            "dropbear 2022.83 generic",
-            "glibc 2.36 generic",
-            // libjson-c.so.5 carries JSON_C_VERSION next to its abort message.
-            "json-c 0.16 generic",
+            // The binaries' versions joined the opkg packages that installed
+            // them (libjson-c.so.5's JSON_C_VERSION is in libjson-c5, musl's
+            // lib/libc.so in libc); the kernel is in no package.
             "linux 5.10.176 generic",
-            "mbedtls 2.28.3 generic",
-            // musl's loader (lib/libc.so) carries its bare version.
-            "musl 1.2.3 generic",
-            "zlib 1.2.13 generic",
             "busybox 1.35.0-4 opkg",
             "dnsmasq 2.90-4 opkg",
             "dropbear 2022.83-1 opkg",
@@ -379,6 +367,8 @@ fn openwrt_image() {
         findings(&r),
         [
             "critical vulnerable busybox@1.35.0 CVE-2022-48174 1.37.0",
+            // OpenWrt's first-boot state: root has no password.
+            "critical credential squashfs/etc/shadow FW-ACC-001 -",
             "high vulnerable glibc@2.36 CVE-2023-4911 2.39",
             "high vulnerable glibc@2.36 CVE-2024-2961 2.40",
             "high vulnerable glibc@2.36 CVE-2024-33601 2.40",
@@ -387,6 +377,10 @@ fn openwrt_image() {
             "high vulnerable linux@5.10.176 CVE-2024-26852 5.10.213",
             "high vulnerable linux@5.10.176 CVE-2024-36971 5.10.219",
             "high vulnerable mbedtls@2.28.3 CVE-2024-28960 2.28.8",
+            // Debian's MIPS builds of these daemons have an executable stack.
+            "high hardening squashfs/bin/busybox FW-HARD-001 -",
+            "high hardening squashfs/usr/sbin/dnsmasq FW-HARD-001 -",
+            "high hardening squashfs/usr/sbin/dropbear FW-HARD-001 -",
             "medium vulnerable dropbear@2022.83 CVE-2023-48795 2024.84",
             "medium outdated mbedtls@2.28.3 - -",
             "low outdated linux@5.10.176 - 5.10.265",
@@ -425,10 +419,15 @@ fn table_output_reads_well() {
     assert!(out.contains(&format!(
         "  UNUSED  libexpat.so.1                {R_FS}/lib/arm-linux-gnueabihf/libexpat.so.1.8.10\n"
     )));
-    assert!(
-        out.contains("\nFindings (31: 2 critical, 13 high, 11 medium, 3 low, 1 unknown, 1 info)\n")
-    );
-    assert!(out.contains("  CRITICAL vulnerable busybox@1.35.0     CVE-2022-48174   "));
+    assert!(out.contains(
+        "\nFindings (31 active: 2 critical, 13 high, 11 medium, 3 low, 1 unknown, 1 info)\n"
+    ));
+    // Findings are grouped under the component they are about: the upstream
+    // product, and the packages that carry it.
+    assert!(out.contains(
+        "\n  busybox 1.35.0 (deb busybox 1:1.35.0-4+deb12u1+b1)\n    CRITICAL active       vulnerable CVE-2022-48174   Stack overflow"
+    ));
+    assert!(out.contains("\n  curl 7.88.1 (deb curl, libcurl4 7.88.1-10+deb12u15)\n"));
 }
 
 #[test]

@@ -358,8 +358,6 @@ pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
         .collect()
 }
 
-/// The date of the bundled set: its newest `modified` field (`None` for an
-/// empty set). Its age is the database's age when nothing was imported.
 /// Why the advisory database cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -376,6 +374,8 @@ impl From<String> for DatabaseError {
     }
 }
 
+/// The date of the bundled set: its newest `modified` field (`None` for an
+/// empty set). Its age is the database's age when nothing was imported.
 pub fn bundled_date() -> Option<String> {
     bundled::BUNDLED_OSV
         .iter()

@@ -176,7 +176,7 @@ fn from_match(m: &Match, name: &str, version: &str, rep: &Component) -> Finding 
     };
     Finding {
         component: Some(format!("{name}@{version}")),
-        path: rep.sources.first().map(|s| s.path.clone()),
+        path: first_file(rep),
         advisory: Some(m.advisory.id.clone()),
         aliases: m.aliases.clone(),
         cvss: m.advisory.cvss.clone(),
@@ -187,6 +187,16 @@ fn from_match(m: &Match, name: &str, version: &str, rep: &Component) -> Finding 
             summary,
         )
     }
+}
+
+/// The file a finding points at: the first file the product's code was
+/// found in (a package's binary), else where the component was listed.
+fn first_file(c: &Component) -> Option<String> {
+    c.sources
+        .iter()
+        .find(|s| s.package.is_some())
+        .or_else(|| c.sources.first())
+        .map(|s| s.path.clone())
 }
 
 /// Longest summary a finding repeats from its advisory.
@@ -238,7 +248,7 @@ fn distro_only(
     aliases.dedup();
     Finding {
         component: Some(format!("{name}@{version}")),
-        path: rep.sources.first().map(|s| s.path.clone()),
+        path: first_file(rep),
         advisory: Some(fix.cve.clone()),
         aliases,
         cvss: known.and_then(|a| a.cvss.clone()),

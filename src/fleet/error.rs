@@ -6,9 +6,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    /// Another process holds the store (its lock file is locked).
-    #[error("fleet store busy: another fwaudit is using {} (try again when it finishes)", .dir.display())]
-    Busy { dir: PathBuf },
+    /// Another process holds the store (its lock file is locked);
+    /// `holder` says who when `fwaudit serve` left its mark.
+    #[error("fleet store busy: another fwaudit is using {} (try again when it finishes){}", .dir.display(), .holder.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+    Busy {
+        dir: PathBuf,
+        holder: Option<String>,
+    },
     /// The store was written by a newer fwaudit.
     #[error("{}: fleet store written by a newer fwaudit (schema {found}, this one knows up to {known})", .dir.display())]
     NewerSchema {
@@ -51,7 +55,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Fleet::open(dir.path()).unwrap();
         match Fleet::open_to_read(dir.path()) {
-            Err(FleetError::Busy { dir: busy }) => assert_eq!(busy, dir.path().join("fleet")),
+            Err(FleetError::Busy { dir: busy, holder }) => {
+                assert_eq!(busy, dir.path().join("fleet"));
+                assert_eq!(holder, None);
+            }
             Err(e) => panic!("not busy: {e}"),
             Ok(_) => panic!("opened twice"),
         }

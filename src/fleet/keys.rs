@@ -2,9 +2,9 @@
 //! which ones more than one image or device model ship (one stolen device
 //! unlocks them all). Read from the stored reports' `crypto` inventory; no
 //! index of its own (it loads every image record, in parallel), so it needs
-//! nothing from the storage layer but `image_ids`, `image` and `devices_on`.
+//! nothing from the storage layer but `image_ids`, `image` and `visit_devices_on`.
 
-use super::store::Fleet;
+use super::FleetStore;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,15 +35,16 @@ impl KeyUse {
     }
 }
 
-impl Fleet {
-    /// Every private key the stored images ship (library test keys left
-    /// out); with `shared_only`, those in more than one image or model.
-    pub fn keys(&self, shared_only: bool) -> Result<Vec<KeyUse>, String> {
-        let ids = self.image_ids()?;
+/// Every private key the stored images ship (library test keys left out);
+/// with `shared_only`, those in more than one image or model.
+pub fn keys(store: &(impl FleetStore + ?Sized), shared_only: bool) -> Result<Vec<KeyUse>, String> {
+    {
+        let this = store;
+        let ids = this.image_ids()?;
         let per_image: Vec<Result<Vec<Found>, String>> = ids
             .par_iter()
             .map(|sha| {
-                let Some(record) = self.image(sha)? else {
+                let Some(record) = this.image(sha)? else {
                     return Ok(Vec::new());
                 };
                 Ok(record
@@ -66,13 +67,15 @@ impl Fleet {
         for found in per_image {
             for (id, algorithm, bits, sha, path) in found? {
                 if !models.contains_key(&sha) {
-                    let devices = self.devices_on(&sha)?;
-                    let set = devices
-                        .iter()
-                        .map(|(_, d)| d.model.clone())
-                        .filter(|m| !m.is_empty())
-                        .collect();
-                    models.insert(sha.clone(), (set, devices.len()));
+                    let mut set = BTreeSet::new();
+                    let mut count = 0;
+                    this.visit_devices_on(&sha, &mut |_, model, _| {
+                        count += 1;
+                        if !model.is_empty() {
+                            set.insert(model.to_string());
+                        }
+                    })?;
+                    models.insert(sha.clone(), (set, count));
                 }
                 let entry = by_key.entry(id.clone()).or_insert_with(|| KeyUse {
                     fingerprint: id,

@@ -1,341 +1,180 @@
 //! The fleet inventory: stored scans of every firmware image, the devices
 //! that run them, and the questions a fleet operator asks of both.
+//!
+//! Everything the fleet keeps goes through one trait, [`FleetStore`]: the
+//! command line and `serve` use nothing else, so a second back end
+//! (PostgreSQL, for fleets that outgrow one machine) is one more
+//! implementation. [`sled_store`] is the embedded default. Operations built
+//! only on the trait (rematch, import, nightly) are in [`ops`].
 
-pub mod buckets;
-mod codec;
+pub mod access;
 pub mod devices;
 pub mod error;
+pub mod history;
 pub mod keys;
+pub mod ops;
 pub mod queries;
-pub mod store;
+pub mod record;
+pub mod sled_store;
 pub mod timing;
 
 pub use error::FleetError;
-pub use store::{Change, Device, Fleet};
+pub use ops::{FleetOps, ImageChange, ImportSummary, NightlySummary, RematchSummary, StoredScan};
+pub use record::{Change, Device, DeviceTag, FindingRecord, FindingState, ImageRecord};
+pub use sled_store::SledStore;
 
-use crate::advisory::Database;
-use crate::scan::{self, Options};
-use rayon::prelude::*;
+/// The embedded store under the data directory (the default back end).
+pub type Fleet = SledStore;
+
+use access::{ApiKey, AuditEntry, Delivery, DeviceToken, Hook, Job, TriageDecision, User};
+use queries::{PatchFilter, PatchGroup, Scope, VersionReq, WhereHit};
+use record::{DayCounts, FindingRow, FirmwareSeen};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use std::path::Path;
 
-/// A stored image re-judged: its id, its record, its fresh findings.
-type Judged = (String, store::ImageRecord, Vec<crate::model::Finding>);
-
-/// New and resolved findings per image, with the devices they touch.
-#[derive(Debug, Default, Serialize)]
-pub struct RematchSummary {
-    pub images: usize,
-    pub new: Vec<ImageChange>,
-    pub resolved: Vec<ImageChange>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ImageChange {
+/// An image an advisory affects, from the advisory index alone.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AdvisoryImage {
     pub image: String,
-    pub finding: String,
+    /// `name@version` as found.
+    pub component: String,
     pub severity: crate::model::Severity,
-    pub devices: usize,
+    pub fixed_versions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<String>,
 }
 
-fn describe(f: &crate::model::Finding) -> String {
-    format!(
-        "{} {} {}",
-        f.kind.as_str(),
-        f.component.as_deref().unwrap_or("-"),
-        f.advisory
-            .as_deref()
-            .or(f.rule.as_deref())
-            .or(f.path.as_deref())
-            .unwrap_or("-")
-    )
+/// A page of findings: where to start (after this image and finding key)
+/// and how many to return.
+#[derive(Debug, Clone, Default)]
+pub struct Page<'a> {
+    pub after: Option<(&'a str, &'a str)>,
+    pub limit: usize,
 }
 
-impl Fleet {
-    /// Re-judges every stored inventory against `db` without unpacking.
-    pub fn rematch(
+/// The fleet's operations, whatever stores them. Errors are messages that
+/// name what failed (`fleet store: corrupt image ...`).
+pub trait FleetStore: Send + Sync {
+    /// Where the store lives, for messages.
+    fn location(&self) -> String;
+    /// The schema the store had when opening migrated it, if it did.
+    fn migrated_from(&self) -> Option<u32>;
+    /// Writes everything to durable storage.
+    fn flush(&self) -> Result<(), String>;
+    /// Checks every index against the primary records; one line per problem.
+    fn verify(&self) -> Result<Vec<String>, String>;
+
+    // Images.
+    fn image(&self, sha: &str) -> Result<Option<ImageRecord>, String>;
+    fn has_image(&self, sha: &str) -> Result<bool, String>;
+    /// Every stored image's SHA-256, sorted.
+    fn image_ids(&self) -> Result<Vec<String>, String>;
+    /// The image a firmware version was stored under.
+    fn image_for_version(&self, version: &str) -> Result<Option<String>, String>;
+    /// Firmware versions an image was stored under, without loading it.
+    fn firmware_versions(&self, sha: &str) -> Result<Vec<String>, String>;
+    /// Stores a scan of an image and evaluates its findings, keeping
+    /// history (and triage decisions) if the image was stored before.
+    fn store_image(
         &self,
-        db: &Database,
-        options: &Options,
-        now: &str,
-    ) -> Result<RematchSummary, String> {
-        let mut summary = RematchSummary::default();
-        let ids = self.image_ids()?;
-        // Loading and judging is read-only and parallel; writes stay in order.
-        for chunk in ids.chunks(64) {
-            let judged: Vec<Result<Option<Judged>, String>> = chunk
-                .par_iter()
-                .map(|sha| {
-                    let Some(record) = self.image(sha)? else {
-                        return Ok(None);
-                    };
-                    let findings = scan::findings(
-                        &record.report.components,
-                        &record.report.libraries,
-                        &record.report.posture_findings(),
-                        db,
-                        options,
-                    );
-                    Ok(Some((sha.clone(), record, findings)))
-                })
-                .collect();
-            for item in judged {
-                let Some((sha, record, findings)) = item? else {
-                    continue;
-                };
-                let change = self.replace_findings(&sha, record, &findings, now)?;
-                let devices = self.device_count(&sha)?;
-                let entry = |f: &crate::model::Finding| ImageChange {
-                    image: sha.clone(),
-                    finding: describe(f),
-                    severity: f.severity,
-                    devices,
-                };
-                summary.new.extend(change.new.iter().map(entry));
-                summary.resolved.extend(change.resolved.iter().map(entry));
-                summary.images += 1;
-            }
-        }
-        Ok(summary)
-    }
-
-    /// The image a device's `firmware` names: a SHA-256, a file (hashed), or
-    /// a firmware version recorded with `scan --store --firmware-version`.
-    pub fn resolve_firmware(&self, firmware: &str, base: &Path) -> Result<Option<String>, String> {
-        let is_sha = firmware.len() == 64 && firmware.bytes().all(|b| b.is_ascii_hexdigit());
-        if is_sha {
-            return Ok(Some(firmware.to_ascii_lowercase()));
-        }
-        // A relative path is taken relative to the device list, then to the working directory.
-        let beside = base.join(firmware);
-        let path = if beside.is_file() {
-            beside
-        } else {
-            Path::new(firmware).to_path_buf()
-        };
-        if path.is_file() {
-            let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok(Some(hex::encode(Sha256::digest(&data))));
-        }
-        self.image_for_version(firmware)
-    }
-}
-
-/// A scan done through the store.
-pub struct StoredScan {
-    pub report: crate::scan::ScanReport,
-    pub change: Change,
-    /// True when the stored inventory was reused instead of unpacking again.
-    pub cached: bool,
-}
-
-impl Fleet {
-    /// Scans `path` unless an image with its SHA-256 is stored (then the
-    /// stored inventory is re-judged), and records the result.
-    pub fn scan_and_store(
-        &self,
-        path: &Path,
-        db: &Database,
-        options: &Options,
-        rescan: bool,
+        report: &crate::scan::ScanReport,
         firmware_version: Option<&str>,
         now: &str,
-    ) -> Result<StoredScan, String> {
-        if path.is_file() && !rescan {
-            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let sha = hex::encode(Sha256::digest(&data));
-            if let Some(mut record) = self.image(&sha)? {
-                if let Some(v) = firmware_version
-                    && !record.firmware_versions.iter().any(|x| x == v)
-                {
-                    record.firmware_versions.push(v.to_string());
-                }
-                let mut report = record.report.clone();
-                report.target.path = path.display().to_string();
-                report.findings = scan::findings(
-                    &report.components,
-                    &report.libraries,
-                    &report.posture_findings(),
-                    db,
-                    options,
-                );
-                // One read and one transaction: findings and any new version together.
-                let change = self.replace_findings(&sha, record, &report.findings, now)?;
-                return Ok(StoredScan {
-                    report,
-                    change,
-                    cached: true,
-                });
-            }
-        }
-        let report = scan::scan(path, db, options)?;
-        let change = self.store_image(&report, firmware_version, now)?;
-        Ok(StoredScan {
-            report,
-            change,
-            cached: false,
-        })
-    }
-
-    /// Records that device `id` runs `image` (model and tags kept if known).
-    pub fn attach_device(
+    ) -> Result<Change, String>;
+    /// Replaces the findings of a stored image (loaded as `old`) with a
+    /// fresh evaluation.
+    fn replace_findings(
         &self,
-        id: &str,
-        firmware: &str,
-        image: &str,
+        sha: &str,
+        old: ImageRecord,
+        findings: &[crate::model::Finding],
         now: &str,
-    ) -> Result<(), String> {
-        let old = self.device(id)?;
-        self.upsert_device(&Device {
-            id: id.to_string(),
-            model: old.as_ref().map(|d| d.model.clone()).unwrap_or_default(),
-            tags: old.map(|d| d.tags).unwrap_or_default(),
-            firmware: firmware.to_string(),
-            image: Some(image.to_string()),
-            last_seen: now.to_string(),
-        })
-    }
+    ) -> Result<Change, String>;
+    /// Each image's active findings by severity, per day they changed.
+    fn image_trends(&self) -> Result<Vec<(String, Vec<DayCounts>)>, String>;
 
-    /// Upserts every good row of a device list; `base` resolves relative firmware paths.
-    pub fn import_devices(&self, file: &Path, now: &str) -> Result<ImportSummary, String> {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let parsed = devices::parse(&file.display().to_string(), &text);
-        let base = file.parent().unwrap_or(Path::new("."));
-        let mut summary = ImportSummary {
-            errors: parsed.errors,
-            ..ImportSummary::default()
-        };
-        // A firmware file named by many rows is hashed once.
-        let mut resolved: std::collections::HashMap<String, Option<String>> =
-            std::collections::HashMap::new();
-        for rows in parsed.rows.chunks(IMPORT_BATCH) {
-            let mut batch = Vec::with_capacity(rows.len());
-            for row in rows {
-                let image = match resolved.get(&row.firmware) {
-                    Some(image) => image.clone(),
-                    None => {
-                        let image = self.resolve_firmware(&row.firmware, base)?;
-                        resolved.insert(row.firmware.clone(), image.clone());
-                        image
-                    }
-                };
-                if image.is_none() {
-                    summary.unresolved.push(format!(
-                        "{}: firmware {:?} matches no stored image or file",
-                        row.id, row.firmware
-                    ));
-                }
-                batch.push(Device {
-                    id: row.id.clone(),
-                    model: row.model.clone(),
-                    tags: row.tags.clone(),
-                    firmware: row.firmware.clone(),
-                    image,
-                    last_seen: now.to_string(),
-                });
-            }
-            self.upsert_devices(&batch)?;
-            summary.imported += batch.len();
-        }
-        Ok(summary)
-    }
-}
-
-/// Devices written per transaction by `fleet import`: each batch is all or
-/// nothing, and a device table touched by many rows of one batch is
-/// written once.
-const IMPORT_BATCH: usize = 256;
-
-#[derive(Debug, Default, Serialize)]
-pub struct ImportSummary {
-    pub imported: usize,
-    /// Devices stored without an image: their firmware is not known yet.
-    pub unresolved: Vec<String>,
-    /// Rows skipped, with file and line.
-    pub errors: Vec<String>,
-}
-
-/// What a nightly run did.
-#[derive(Debug, Default, Serialize)]
-pub struct NightlySummary {
-    /// Images scanned and stored by this run.
-    pub scanned: Vec<String>,
-    /// Images skipped because their SHA-256 was already stored.
-    pub already_stored: usize,
-    /// Images that could not be read, with the reason.
-    pub failed: Vec<String>,
-    pub devices: ImportSummary,
-    /// New and resolved findings: first findings of new images plus the rematch.
-    pub rematch: RematchSummary,
-}
-
-impl Fleet {
-    /// Scans the images in `images` not yet stored, imports `devices`, and
-    /// re-matches everything, in that order (so device firmware paths
-    /// resolve to freshly stored images).
-    pub fn nightly(
+    // Devices.
+    fn device(&self, id: &str) -> Result<Option<Device>, String>;
+    /// Inserts or replaces devices (one transaction), moving each between
+    /// its images' device tables.
+    fn upsert_devices(&self, list: &[Device]) -> Result<(), String>;
+    /// Devices in id order after `after`, those `keep` passes, at most `limit`.
+    fn devices_after(
         &self,
-        devices_file: &Path,
-        images: &Path,
-        db: &Database,
-        options: &Options,
-        now: &str,
-        progress: &dyn Fn(&str),
-    ) -> Result<NightlySummary, String> {
-        let mut summary = NightlySummary::default();
-        let mut files: Vec<_> = std::fs::read_dir(images)
-            .map_err(|e| format!("{}: {e}", images.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        let mut first_findings = Vec::new();
-        for (i, path) in files.iter().enumerate() {
-            progress(&format!("[{}/{}] {}", i + 1, files.len(), path.display()));
-            let data = match std::fs::read(path) {
-                Ok(d) => d,
-                Err(e) => {
-                    summary.failed.push(format!("{}: {e}", path.display()));
-                    continue;
-                }
-            };
-            let sha = hex::encode(Sha256::digest(&data));
-            drop(data);
-            if self.has_image(&sha)? {
-                summary.already_stored += 1;
-                continue;
-            }
-            match scan::scan(path, db, options) {
-                Ok(report) if !report.incomplete() || !report.components.is_empty() => {
-                    let change = self.store_image(&report, None, now)?;
-                    first_findings.extend(change.new.into_iter().map(|f| (sha.clone(), f)));
-                    summary.scanned.push(path.display().to_string());
-                }
-                Ok(report) => summary.failed.push(format!(
-                    "{}: {}",
-                    path.display(),
-                    report
-                        .notes
-                        .first()
-                        .map_or("nothing readable", |n| n.message.as_str())
-                )),
-                Err(e) => summary.failed.push(e.to_string()),
-            }
-        }
-        summary.devices = self.import_devices(devices_file, now)?;
-        summary.rematch = self.rematch(db, options, now)?;
-        for (sha, f) in first_findings {
-            let devices = self.device_count(&sha)?;
-            summary.rematch.new.push(ImageChange {
-                image: sha,
-                finding: describe(&f),
-                severity: f.severity,
-                devices,
-            });
-        }
-        self.flush()?;
-        Ok(summary)
-    }
+        after: Option<&str>,
+        limit: usize,
+        keep: &mut dyn FnMut(&Device) -> bool,
+    ) -> Result<Vec<Device>, String>;
+    /// How many devices run `sha`.
+    fn device_count(&self, sha: &str) -> Result<usize, String>;
+    /// Calls `f(id, model, tags)` for every device running `sha`, in no
+    /// particular order.
+    fn visit_devices_on(
+        &self,
+        sha: &str,
+        f: &mut dyn FnMut(&str, &str, &[&str]),
+    ) -> Result<(), String>;
+    /// Images run by devices carrying `tag`, with how many such devices.
+    fn tag_images(&self, tag: &str) -> Result<Vec<(String, u64)>, String>;
+    /// Records a device's check-in: the device as it now is and, when its
+    /// firmware changed, the firmware history entry; one transaction.
+    fn check_in(&self, device: &Device, seen: Option<&FirmwareSeen>) -> Result<(), String>;
+    /// The firmware a device reported over time, oldest first.
+    fn firmware_history(&self, id: &str) -> Result<Vec<FirmwareSeen>, String>;
+
+    // Answers from the indexes.
+    /// Devices needing a patch, grouped by the image they run.
+    fn needs_patch(&self, filter: &PatchFilter) -> Result<Vec<PatchGroup>, String>;
+    /// Images (and their devices within `scope`) carrying component
+    /// `name`, optionally within a version requirement.
+    fn where_component(
+        &self,
+        name: &str,
+        requirement: Option<&VersionReq>,
+        scope: &Scope,
+        count_only: bool,
+    ) -> Result<Vec<WhereHit>, String>;
+    /// Images an advisory (by id or alias) affects through an active finding.
+    fn advisory_images(&self, id: &str) -> Result<Vec<AdvisoryImage>, String>;
+    /// Findings of every image (or of `image`) in (image, key) order
+    /// after `page.after`, those `keep` passes, at most `page.limit`.
+    fn findings(
+        &self,
+        image: Option<&str>,
+        page: &Page,
+        keep: &mut dyn FnMut(&FindingRow) -> bool,
+    ) -> Result<Vec<FindingRow>, String>;
+
+    // Triage.
+    /// Applies a decision to the finding it names (one transaction: the
+    /// image record, its indexes, the decision and the audit entry).
+    fn triage(&self, decision: &TriageDecision) -> Result<AuditEntry, String>;
+    /// Decisions recorded for an image.
+    fn decisions(&self, image: &str) -> Result<Vec<TriageDecision>, String>;
+    /// Audit entries after `after` (a `seq`), oldest first.
+    fn audit_log(&self, after: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, String>;
+
+    // Keys, users, device tokens.
+    fn put_key(&self, key: &ApiKey) -> Result<(), String>;
+    fn key(&self, id: &str) -> Result<Option<ApiKey>, String>;
+    fn keys(&self) -> Result<Vec<ApiKey>, String>;
+    fn put_user(&self, user: &User) -> Result<(), String>;
+    fn user(&self, name: &str) -> Result<Option<User>, String>;
+    fn put_device_token(&self, token: &DeviceToken) -> Result<(), String>;
+    fn device_token(&self, device: &str) -> Result<Option<DeviceToken>, String>;
+
+    // Webhooks.
+    fn put_hook(&self, hook: &Hook) -> Result<(), String>;
+    fn hooks(&self) -> Result<Vec<Hook>, String>;
+    /// Removes a hook; false when there was none.
+    fn remove_hook(&self, id: &str) -> Result<bool, String>;
+    /// Appends to the delivery log; returns the entry's `seq`.
+    fn log_delivery(&self, delivery: &Delivery) -> Result<u64, String>;
+    /// A hook's deliveries, newest first.
+    fn deliveries(&self, hook: &str, limit: usize) -> Result<Vec<Delivery>, String>;
+
+    // Jobs.
+    fn put_job(&self, job: &Job) -> Result<(), String>;
+    fn job(&self, id: &str) -> Result<Option<Job>, String>;
+    /// The newest jobs first.
+    fn jobs(&self, limit: usize) -> Result<Vec<Job>, String>;
 }

@@ -1,14 +1,46 @@
-//! Questions asked of the fleet store: which devices need patching, where a
-//! component is, what changed between two releases. Each answers from the
-//! index trees; images are loaded only to describe them.
+//! Questions asked of the fleet, whatever stores it: the filters, the
+//! answers' shapes, version requirements, and the diff of two images
+//! (computed from their records). Back ends answer needs-patch and where
+//! from their own indexes (`sled_store::queries`).
 
-use super::store::{Fleet, HitRef, ImageRecord, severity_rank, split_key};
+use super::record::{FindingState, ImageRecord};
 use crate::model::{FindingKind, Severity};
 use crate::version::{self, Scheme};
-use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Which devices a caller may see: all, or those carrying one of a key's
+/// tags (and so the images they run and those images' findings).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    All,
+    Tags(Vec<String>),
+}
+
+impl Scope {
+    /// The scope of a key or user bound to `tags` (none: everything).
+    pub fn of_tags(tags: &[String]) -> Scope {
+        if tags.is_empty() {
+            Scope::All
+        } else {
+            Scope::Tags(tags.to_vec())
+        }
+    }
+
+    /// Whether a device with these tags is visible.
+    pub fn admits<S: AsRef<str>>(&self, tags: &[S]) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Tags(want) => tags.iter().any(|t| want.iter().any(|w| w == t.as_ref())),
+        }
+    }
+
+    pub fn is_all(&self) -> bool {
+        matches!(self, Scope::All)
+    }
+}
 
 /// Filters for `fleet needs-patch`.
 #[derive(Debug, Default, Clone)]
@@ -17,18 +49,42 @@ pub struct PatchFilter {
     pub min_severity: Option<Severity>,
     pub model: Option<String>,
     pub tag: Option<String>,
+    /// Devices the caller may see.
+    pub scope: Scope,
+    /// Count each image's devices instead of listing them (the API lists
+    /// them page by page).
+    pub count_only: bool,
+}
+
+impl PatchFilter {
+    /// Whether a device with this model and tags is asked about.
+    pub fn admits(&self, model: &str, tags: &[&str]) -> bool {
+        self.model.as_ref().is_none_or(|m| model == m)
+            && self.tag.as_ref().is_none_or(|t| tags.contains(&t.as_str()))
+            && self.scope.admits(tags)
+    }
+
+    /// True when every device on an image passes, so its count is the
+    /// table's count.
+    pub fn admits_all(&self) -> bool {
+        self.model.is_none() && self.tag.is_none() && self.scope.is_all()
+    }
 }
 
 /// Devices on one firmware image that need patching, and what to upgrade.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PatchGroup {
     pub image: String,
     pub firmware_versions: Vec<String>,
     pub devices: Vec<String>,
     pub upgrades: Vec<Upgrade>,
+    /// Devices on the image that pass the filter (with `count_only`, the
+    /// only device information filled in).
+    #[serde(skip)]
+    pub device_count: usize,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Upgrade {
     /// `name@version` as found.
     pub component: String,
@@ -39,261 +95,75 @@ pub struct Upgrade {
     pub max_severity: Severity,
 }
 
-/// Per component while collecting: advisories, worst severity, upgrade.
-type Pending = (BTreeSet<String>, Severity, Option<String>);
-
-fn device_matches(model: &str, tags: &[&str], filter: &PatchFilter) -> bool {
-    filter.model.as_ref().is_none_or(|m| model == m)
-        && filter
-            .tag
-            .as_ref()
-            .is_none_or(|t| tags.contains(&t.as_str()))
-}
-
-/// Index entries as sled iterates them.
-type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
-
-/// Reads the image id out of an index key.
-type KeyImage = fn(&[u8]) -> Option<&str>;
-
-/// The image id in a `idx_advisory` key (`id\0sha256\0finding key`).
-fn advisory_key_image(k: &[u8]) -> Option<&str> {
-    let mut parts = k.split(|&b| b == 0);
-    parts.next()?;
-    std::str::from_utf8(parts.next()?).ok()
-}
-
-/// The image id in a `idx_severity` key (`rank sha256\0finding key`).
-fn severity_key_image(k: &[u8]) -> Option<&str> {
-    let rest = k.get(1..)?;
-    std::str::from_utf8(rest.split(|&b| b == 0).next()?).ok()
-}
-
-impl Fleet {
-    /// Devices needing a patch, grouped by the image they run. With
-    /// `--advisory`, the advisory index (ids and aliases) is read for that
-    /// id; otherwise the severity index from `--min-severity` up, so a
-    /// selective query reads only the findings it reports.
-    pub fn needs_patch(&self, filter: &PatchFilter) -> Result<Vec<PatchGroup>, String> {
-        let min = filter.min_severity.unwrap_or(Severity::Info);
-        // image -> component -> (advisories, worst severity, upgrade)
-        let mut by_image: BTreeMap<String, BTreeMap<String, Pending>> = BTreeMap::new();
-        let (entries, image_of): (Entries, KeyImage) = match &filter.advisory {
-            Some(id) => (
-                Box::new(self.idx_advisory.scan_prefix(super::store::key(&[id, ""]))),
-                advisory_key_image,
-            ),
-            None => (
-                Box::new(self.idx_severity.range(vec![severity_rank(min)]..)),
-                severity_key_image,
-            ),
-        };
-        for item in entries {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            let Some(sha) = image_of(&k) else {
-                continue;
-            };
-            let hit = HitRef::decode(&v)?;
-            if hit.severity < min {
-                continue;
-            }
-            // Strings are copied once per image, component and advisory,
-            // not once per index entry.
-            if !by_image.contains_key(sha) {
-                by_image.insert(sha.to_string(), BTreeMap::new());
-            }
-            let Some(components) = by_image.get_mut(sha) else {
-                continue;
-            };
-            if !components.contains_key(hit.component) {
-                components.insert(
-                    hit.component.to_string(),
-                    (
-                        BTreeSet::new(),
-                        hit.severity,
-                        hit.upgrade.map(str::to_string),
-                    ),
-                );
-            }
-            let Some(entry) = components.get_mut(hit.component) else {
-                continue;
-            };
-            if !entry.0.contains(hit.advisory) {
-                entry.0.insert(hit.advisory.to_string());
-            }
-            entry.1 = entry.1.max(hit.severity);
-            if filter.advisory.is_some() {
-                // Only this advisory matters: its own fix is the upgrade.
-                entry.2 = hit.first_fixed.map(str::to_string);
-            }
+/// Components and findings that differ between two stored images.
+/// Components and findings that differ between two stored images.
+pub fn diff(ra: &ImageRecord, rb: &ImageRecord) -> Diff {
+    let versions = |r: &ImageRecord| -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // Products by their upstream identity: a package carrying a product
+        // counts as that product at its upstream release (the binary found
+        // in it is the same thing, not a second one).
+        for c in &r.report.components {
+            let up = c.upstream();
+            m.entry(up.name).or_default().insert(up.version);
         }
-        // Each image's device table is read on its own: in parallel (a
-        // fleet-wide answer reads thousands), kept in image order.
-        let by_image: Vec<_> = by_image.into_iter().collect();
-        let groups: Vec<Result<Option<PatchGroup>, String>> = by_image
-            .into_par_iter()
-            .map(|(sha, components)| {
-                let devices =
-                    self.device_ids_on(&sha, |model, tags| device_matches(model, tags, filter))?;
-                if devices.is_empty() {
-                    return Ok(None);
+        m
+    };
+    let (va, vb) = (versions(ra), versions(rb));
+    let mut diff = Diff::default();
+    for (name, old) in &va {
+        match vb.get(name) {
+            None => diff
+                .removed
+                .extend(old.iter().map(|v| format!("{name}@{v}"))),
+            Some(new) if new != old => {
+                let from = old.iter().next_back().cloned().unwrap_or_default();
+                let to = new.iter().next_back().cloned().unwrap_or_default();
+                let entry = format!("{name}: {from} -> {to}");
+                if version::compare(&to, &from) == Ordering::Less {
+                    diff.downgraded.push(entry);
+                } else {
+                    diff.upgraded.push(entry);
                 }
-                let firmware_versions = self.firmware_versions(&sha)?;
-                let upgrades = components
-                    .into_iter()
-                    .map(|(component, (advisories, max_severity, to))| Upgrade {
-                        component,
-                        to,
-                        advisories: advisories.into_iter().collect(),
-                        max_severity,
-                    })
-                    .collect();
-                Ok(Some(PatchGroup {
-                    image: sha,
-                    firmware_versions,
-                    devices,
-                    upgrades,
-                }))
+            }
+            _ => {}
+        }
+    }
+    for (name, new) in &vb {
+        if !va.contains_key(name) {
+            diff.added.extend(new.iter().map(|v| format!("{name}@{v}")));
+        }
+    }
+    // (advisory, product): a finding is fixed when the advisory no
+    // longer applies to that product, whatever its version now.
+    let active = |r: &ImageRecord| -> BTreeSet<(String, String)> {
+        r.findings
+            .iter()
+            .filter(|f| {
+                f.state == FindingState::Active && f.finding.kind == FindingKind::Vulnerable
             })
-            .collect();
-        let mut out = Vec::with_capacity(groups.len());
-        for g in groups {
-            out.extend(g?);
-        }
-        Ok(out)
-    }
-
-    /// Images (and their devices) carrying component `name`, optionally
-    /// within a version requirement.
-    pub fn where_component(
-        &self,
-        name: &str,
-        requirement: Option<&VersionReq>,
-    ) -> Result<Vec<WhereHit>, String> {
-        let mut by_image: BTreeMap<(String, String), String> = BTreeMap::new();
-        for item in self
-            .idx_component
-            .scan_prefix(super::store::key(&[&name.to_ascii_lowercase(), ""]))
-        {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            let parts = split_key(&k);
-            let (Some(version), Some(sha)) = (parts.get(1), parts.get(2)) else {
-                continue;
-            };
-            let ecosystem = String::from_utf8_lossy(&v).into_owned();
-            // Package versions compare by their packaging's rules (`1:1.35.0-4` is dpkg's).
-            let scheme = Scheme::for_ecosystem(&ecosystem);
-            if requirement.is_none_or(|r| r.matches_in(scheme, version)) {
-                by_image.insert((sha.clone(), version.clone()), ecosystem);
-            }
-        }
-        // Each image's devices are listed once (one image often carries a
-        // name twice: a package and its upstream), in parallel.
-        let mut images: Vec<String> = by_image.keys().map(|(sha, _)| sha.clone()).collect();
-        images.dedup();
-        let listed: Vec<Result<Vec<String>, String>> = images
-            .par_iter()
-            .map(|sha| self.device_ids_on(sha, |_, _| true))
-            .collect();
-        let mut devices_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (sha, ids) in images.into_iter().zip(listed) {
-            devices_of.insert(sha, ids?);
-        }
-        let mut hits: Vec<WhereHit> = Vec::with_capacity(by_image.len());
-        for ((image, version), ecosystem) in by_image {
-            // The image's last hit takes its list; an earlier one copies it.
-            let devices = match hits.last() {
-                Some(prev) if prev.image == image => prev.devices.clone(),
-                _ => devices_of.remove(&image).unwrap_or_default(),
-            };
-            hits.push(WhereHit {
-                image,
-                version,
-                ecosystem,
-                devices,
-            });
-        }
-        Ok(hits)
-    }
-
-    /// Components and findings that differ between two stored images.
-    pub fn diff(&self, a: &str, b: &str) -> Result<Diff, String> {
-        let load = |sha: &str| -> Result<ImageRecord, String> {
-            self.image(sha)?
-                .ok_or_else(|| format!("image {sha} is not in the fleet store"))
-        };
-        let (ra, rb) = (load(a)?, load(b)?);
-        let versions = |r: &ImageRecord| -> BTreeMap<String, BTreeSet<String>> {
-            let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for c in r
-                .report
-                .components
-                .iter()
-                .filter(|c| c.ecosystem == "generic" || c.upstream.is_none())
-            {
-                m.entry(c.name.clone())
-                    .or_default()
-                    .insert(c.version.clone());
-            }
-            m
-        };
-        let (va, vb) = (versions(&ra), versions(&rb));
-        let mut diff = Diff::default();
-        for (name, old) in &va {
-            match vb.get(name) {
-                None => diff
-                    .removed
-                    .extend(old.iter().map(|v| format!("{name}@{v}"))),
-                Some(new) if new != old => {
-                    let from = old.iter().next_back().cloned().unwrap_or_default();
-                    let to = new.iter().next_back().cloned().unwrap_or_default();
-                    let entry = format!("{name}: {from} -> {to}");
-                    if version::compare(&to, &from) == Ordering::Less {
-                        diff.downgraded.push(entry);
-                    } else {
-                        diff.upgraded.push(entry);
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (name, new) in &vb {
-            if !va.contains_key(name) {
-                diff.added.extend(new.iter().map(|v| format!("{name}@{v}")));
-            }
-        }
-        // (advisory, product): a finding is fixed when the advisory no
-        // longer applies to that product, whatever its version now.
-        let active = |r: &ImageRecord| -> BTreeSet<(String, String)> {
-            r.findings
-                .iter()
-                .filter(|f| {
-                    f.state == super::store::FindingState::Active
-                        && f.finding.kind == FindingKind::Vulnerable
-                })
-                .filter_map(|f| {
-                    let product = f
-                        .finding
-                        .component
-                        .as_deref()?
-                        .split('@')
-                        .next()?
-                        .to_string();
-                    Some((f.finding.advisory.clone()?, product))
-                })
-                .collect()
-        };
-        let (fa, fb) = (active(&ra), active(&rb));
-        diff.fixed = fa
-            .difference(&fb)
-            .map(|(a, p)| format!("{a} {p}"))
-            .collect();
-        diff.introduced = fb
-            .difference(&fa)
-            .map(|(a, p)| format!("{a} {p}"))
-            .collect();
-        Ok(diff)
-    }
+            .filter_map(|f| {
+                let product = f
+                    .finding
+                    .component
+                    .as_deref()?
+                    .split('@')
+                    .next()?
+                    .to_string();
+                Some((f.finding.advisory.clone()?, product))
+            })
+            .collect()
+    };
+    let (fa, fb) = (active(ra), active(rb));
+    diff.fixed = fa
+        .difference(&fb)
+        .map(|(a, p)| format!("{a} {p}"))
+        .collect();
+    diff.introduced = fb
+        .difference(&fa)
+        .map(|(a, p)| format!("{a} {p}"))
+        .collect();
+    diff
 }
 
 #[derive(Debug, Serialize)]
@@ -304,6 +174,10 @@ pub struct WhereHit {
     /// or `upstream` (the upstream product a package carries).
     pub ecosystem: String,
     pub devices: Vec<String>,
+    /// How many devices run the image (within the scope); with
+    /// `count_only` the only device information filled in.
+    #[serde(skip)]
+    pub device_count: usize,
 }
 
 #[derive(Debug, Default, Serialize)]

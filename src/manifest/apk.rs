@@ -106,6 +106,7 @@ fn component(path: &str, e: Entry, distro: Option<&Distro>) -> Result<Component,
     let (Some(name), Some(version)) = (e.name, e.version) else {
         return Err(format!("line {}: package without `P:` or `V:`", e.line));
     };
+    let distro = distro.filter(|d| d.is_like(&["alpine", "wolfi", "postmarketos", "chainguard"]));
     let vendor = distro.map_or("alpine", |d| d.id.as_str());
     let release = distro.and_then(Distro::purl_distro).unwrap_or_default();
     let purl = crate::purl::build(

@@ -7,6 +7,18 @@ use super::{Parsed, package_component};
 use crate::identify::catalog;
 use crate::model::{Component, Distro};
 
+/// Distributions whose packages are `.deb`s (others that use dpkg say so
+/// in `ID_LIKE`).
+const DEB_FAMILY: &[&str] = &[
+    "debian",
+    "ubuntu",
+    "raspbian",
+    "kali",
+    "devuan",
+    "linuxmint",
+    "pop",
+];
+
 /// Installed packages in a dpkg status file at `path`.
 pub fn parse(path: &str, text: &str, distro: Option<&Distro>) -> Result<Parsed, String> {
     Ok(database(path, control::installed(text)?, distro))
@@ -48,6 +60,7 @@ pub(super) fn components(
 ) -> Vec<Component> {
     // The PURL namespace is the distribution (`debian`, `ubuntu`), and the
     // release a qualifier, when the file system says which it is.
+    let distro = distro.filter(|d| d.is_like(DEB_FAMILY));
     let vendor = distro.map_or("debian", |d| d.id.as_str());
     let release = distro.and_then(Distro::purl_distro).unwrap_or_default();
     packages

@@ -238,7 +238,23 @@ impl Header {
             None => format!("{version}-{release}"),
         };
         let epoch = self.epoch.map(|e| e.to_string()).unwrap_or_default();
-        let release_distro = distro.and_then(Distro::purl_distro).unwrap_or_default();
+        let release_distro = distro
+            .filter(|d| {
+                d.is_like(&[
+                    "rhel",
+                    "fedora",
+                    "centos",
+                    "rocky",
+                    "almalinux",
+                    "suse",
+                    "opensuse",
+                    "sles",
+                    "amzn",
+                    "ol",
+                ])
+            })
+            .and_then(Distro::purl_distro)
+            .unwrap_or_default();
         let purl = crate::purl::build(
             "rpm",
             self.vendor.as_deref().and_then(namespace).as_deref(),

@@ -100,12 +100,22 @@ pub fn findings(report: &Value) -> Vec<String> {
                 .iter()
                 .map(s)
                 .collect();
+            // A posture finding is named by its rule and the file it is about.
+            let (what, id) = match f["rule"].as_str() {
+                Some(rule) => (
+                    s(&f["path"]).rsplit(':').next().unwrap_or("-").to_string(),
+                    rule.to_string(),
+                ),
+                None => (s(&f["component"]), s(&f["advisory"])),
+            };
+            let state = match f["state"].as_str() {
+                Some("active") | None => String::new(),
+                Some(other) => format!(" [{other}]"),
+            };
             format!(
-                "{} {} {} {} {}",
+                "{} {} {what} {id} {}{state}",
                 s(&f["severity"]),
                 s(&f["kind"]),
-                s(&f["component"]),
-                s(&f["advisory"]),
                 if fixed.is_empty() {
                     "-".to_string()
                 } else {
@@ -133,14 +143,30 @@ pub fn components(report: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `path offset evidence` of every source of component `name` (ecosystem generic).
+/// `path offset evidence` of every piece of binary evidence for product
+/// `name`, sorted: the sources of a component found by its bytes, and those
+/// the inventory joined to the package that installed the file.
 pub fn evidence(report: &Value, name: &str) -> Vec<String> {
-    report["components"]
+    let mut out: Vec<String> = report["components"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["name"] == name && c["ecosystem"] == "generic")
-        .flat_map(|c| c["sources"].as_array().unwrap().clone())
+        .filter(|c| {
+            let product = c["upstream"]["name"].as_str().or(c["name"].as_str());
+            product == Some(name)
+        })
+        .flat_map(|c| {
+            let generic = c["ecosystem"] == "generic";
+            c["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(move |e| generic || !e["package"].is_null())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
         .map(|e| format!("{} {} {}", s(&e["path"]), e["offset"], s(&e["evidence"])))
-        .collect()
+        .collect();
+    out.sort();
+    out
 }

@@ -3,9 +3,12 @@
 //! not JSON), and zstd-compressed JSON for image records (big, read whole,
 //! and their layout follows `ScanReport`, so it stays self-describing).
 //!
+//! The advisory index value ([`AdvisoryHit`]) lives here too.
+//!
 //! Decoding never panics: a truncated or corrupt value is an error naming
 //! what it was.
 
+use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 
 /// Appends unsigned LEB128 integers and length-prefixed strings.
@@ -93,6 +96,124 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         (0..n).map(|_| self.str().map(str::to_string)).collect()
     }
+}
+
+/// What the advisory index keeps, so `needs-patch` answers without loading images.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AdvisoryHit {
+    pub advisory: String,
+    pub component: String,
+    pub severity: Severity,
+    pub fixed_versions: Vec<String>,
+    #[serde(default)]
+    pub upgrade: Option<String>,
+}
+
+impl AdvisoryHit {
+    /// `rank advisory component fixed-versions upgrade?`, length-prefixed.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.uint(u64::from(severity_rank(self.severity)));
+        w.str(&self.advisory);
+        w.str(&self.component);
+        w.strs(&self.fixed_versions);
+        match &self.upgrade {
+            Some(u) => {
+                w.uint(1);
+                w.str(u);
+            }
+            None => w.uint(0),
+        }
+        w.bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<AdvisoryHit, String> {
+        let mut fixed_versions = Vec::new();
+        let hit = HitRef::parse(bytes, |f| fixed_versions.push(f.to_string()))?;
+        Ok(AdvisoryHit {
+            advisory: hit.advisory.to_string(),
+            component: hit.component.to_string(),
+            severity: hit.severity,
+            fixed_versions,
+            upgrade: hit.upgrade.map(str::to_string),
+        })
+    }
+}
+
+/// An [`AdvisoryHit`] read in place: what a query needs, borrowed from
+/// the index value (a fleet-wide query reads tens of thousands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitRef<'a> {
+    pub severity: Severity,
+    pub advisory: &'a str,
+    pub component: &'a str,
+    /// The first of the advisory's fixed versions.
+    pub first_fixed: Option<&'a str>,
+    pub upgrade: Option<&'a str>,
+}
+
+impl<'a> HitRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<HitRef<'a>, String> {
+        Self::parse(bytes, |_| {})
+    }
+
+    fn parse(bytes: &'a [u8], mut fixed: impl FnMut(&'a str)) -> Result<HitRef<'a>, String> {
+        let mut r = Reader::new(bytes, "advisory index entry");
+        let severity = u8::try_from(r.uint()?)
+            .ok()
+            .and_then(severity_of_rank)
+            .ok_or_else(|| r.corrupt())?;
+        let advisory = r.str()?;
+        let component = r.str()?;
+        let mut first_fixed = None;
+        for _ in 0..r.len()? {
+            let f = r.str()?;
+            first_fixed.get_or_insert(f);
+            fixed(f);
+        }
+        let upgrade = match r.uint()? {
+            0 => None,
+            1 => Some(r.str()?),
+            _ => return Err(r.corrupt()),
+        };
+        if !r.is_empty() {
+            return Err(r.corrupt());
+        }
+        Ok(HitRef {
+            severity,
+            advisory,
+            component,
+            first_fixed,
+            upgrade,
+        })
+    }
+}
+
+/// A severity's rank on disk: the first byte of `idx_severity` keys, in
+/// the order of [`Severity`]'s `Ord` (so a range scan from a rank reads
+/// that severity and every worse one). Part of the layout: fixed here,
+/// not taken from the enum's declaration order.
+pub fn severity_rank(s: Severity) -> u8 {
+    match s {
+        Severity::Info => 0,
+        Severity::Unknown => 1,
+        Severity::Low => 2,
+        Severity::Medium => 3,
+        Severity::High => 4,
+        Severity::Critical => 5,
+    }
+}
+
+fn severity_of_rank(rank: u8) -> Option<Severity> {
+    Some(match rank {
+        0 => Severity::Info,
+        1 => Severity::Unknown,
+        2 => Severity::Low,
+        3 => Severity::Medium,
+        4 => Severity::High,
+        5 => Severity::Critical,
+        _ => return None,
+    })
 }
 
 /// The zstd frame magic: an image record starting with it is compressed
