@@ -209,6 +209,16 @@ pub struct VexArgs {
     pub vex: Vec<PathBuf>,
 }
 
+/// What the fleet commands that judge findings read besides the store:
+/// the advisory database (and when it is stale) and VEX documents.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Judging {
+    #[command(flatten)]
+    pub db_age: DbAge,
+    #[command(flatten)]
+    pub vex: VexArgs,
+}
+
 /// When the advisory database counts as stale.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbAge {
@@ -235,9 +245,7 @@ pub enum FleetCommand {
         #[command(flatten)]
         format: ReportFormat,
         #[command(flatten)]
-        db_age: DbAge,
-        #[command(flatten)]
-        vex: VexArgs,
+        judging: Judging,
     },
     /// Devices that need patching, grouped by firmware, with what to upgrade.
     NeedsPatch {
@@ -293,9 +301,7 @@ pub enum FleetCommand {
         #[command(flatten)]
         format: ReportFormat,
         #[command(flatten)]
-        db_age: DbAge,
-        #[command(flatten)]
-        vex: VexArgs,
+        judging: Judging,
         #[command(flatten)]
         limits: LimitArgs,
     },

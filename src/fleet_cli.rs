@@ -2,7 +2,7 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::cli::{LimitArgs, VexArgs};
+use crate::cli::{Judging, LimitArgs, VexArgs};
 use crate::{Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::config::Config;
@@ -80,8 +80,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
         }
         FleetCommand::Rematch {
             format,
-            db_age,
-            vex,
+            judging: Judging { db_age, vex },
         } => {
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
@@ -222,8 +221,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             images,
             fail_on,
             format,
-            db_age,
-            vex,
+            judging: Judging { db_age, vex },
             limits,
         } => {
             check_db_age(data_dir, &db_age, ui)?;
