@@ -128,7 +128,7 @@ fn main() {
         today: "2026-11-25".into(),
         ..Options::default()
     };
-    let now = fwaudit::advisory::store::now_utc();
+    let now = fwaudit::date::now_utc();
     let mut shas = Vec::new();
     for i in 0..images {
         let mut report = image(i, per_image);

@@ -2,9 +2,10 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
+use crate::cli::{Judging, LimitArgs, VexArgs};
+use crate::{Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
-use fwaudit::advisory::store::now_utc;
+use fwaudit::config::Config;
 use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
 use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
@@ -19,14 +20,24 @@ fn json<T: Serialize>(value: &T) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn options() -> Options {
-    Options {
-        today: fwaudit::analyze::outdated::today(),
+/// How stored inventories are judged: with the configuration's triage,
+/// exactly as `scan` judges a target, so that a rematch never re-activates
+/// what `scan --store` suppressed (the configuration's VEX documents
+/// and `--vex` included). `bounds` are the unpacking bounds of the
+/// commands that scan new images.
+fn options(config: &Config, vex: &VexArgs, bounds: Option<&LimitArgs>) -> Result<Options, String> {
+    let mut vex_files = config.triage.vex_paths();
+    vex_files.extend(vex.vex.iter().cloned());
+    Ok(Options {
+        today: fwaudit::date::today(),
+        triage: config.triage.clone(),
+        vex: fwaudit::vex::VexSet::load(&vex_files)?,
+        limits: bounds.map(limits).unwrap_or_default(),
         ..Options::default()
-    }
+    })
 }
 
-pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
+pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
     timing::mark("fleet command start");
     // Queries open the store without sled's background flusher and leave
     // it without sled's teardown; commands that write close it so that the
@@ -36,22 +47,23 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::NeedsPatch { .. }
             | FleetCommand::Where { .. }
             | FleetCommand::Keys { .. }
-            | FleetCommand::Verify
+            | FleetCommand::Verify { .. }
     );
     let fleet = if reads_only {
         Fleet::open_to_read(data_dir)?
     } else {
         Fleet::open(data_dir)?
     };
-    crate::note_migration(&fleet);
-    let now = now_utc();
+    crate::note_migration(&fleet, ui);
+    let now = fwaudit::date::now_utc();
     let code = match command {
-        FleetCommand::Import {
-            file,
-            json: as_json,
-        } => {
-            let summary = fleet.import_devices(&file, &now)?;
-            let text = if as_json {
+        FleetCommand::Import { file, format } => {
+            let bar = ui.spinner();
+            bar.set_message(format!("importing devices from {}", file.display()));
+            let summary = fleet.import_devices(&file, &now);
+            bar.finish_and_clear();
+            let summary = summary?;
+            let text = if format.is_json() {
                 json(&summary)?
             } else {
                 let mut t = format!("imported {} devices\n", summary.imported);
@@ -64,18 +76,23 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             for e in &summary.errors {
                 eprintln!("fwaudit: error: {e} (row skipped)");
             }
-            if summary.errors.is_empty() {
-                0
-            } else {
-                EXIT_ERROR
-            }
+            exit_code(false, !summary.errors.is_empty())
         }
-        FleetCommand::Rematch { json: as_json } => {
+        FleetCommand::Rematch {
+            format,
+            judging: Judging { db_age, vex },
+        } => {
+            check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
-            let summary = fleet.rematch(&db, &options(), &now)?;
+            let options = options(config, &vex, None)?;
+            let bar = ui.spinner();
+            bar.set_message("re-matching stored inventories");
+            let summary = fleet.rematch(&db, &options, &now);
+            bar.finish_and_clear();
+            let summary = summary?;
             notify(&fleet, &summary);
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(&summary)?
                 } else {
                     render_rematch(&summary)
@@ -89,7 +106,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             min_severity,
             model,
             tag,
-            json: as_json,
+            format,
         } => {
             let filter = PatchFilter {
                 advisory,
@@ -100,7 +117,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             };
             let groups = fleet.needs_patch(&filter)?;
             timing::mark("query");
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&groups)?
             } else {
                 let mut t = String::new();
@@ -113,7 +130,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                     let _ = writeln!(
                         t,
                         "firmware {}{versions}: {} devices: {}",
-                        &g.image[..12],
+                        short(&g.image),
                         g.devices.len(),
                         id_list(&g.devices)
                     );
@@ -139,17 +156,14 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             emit(&text, None)?;
             0
         }
-        FleetCommand::Where {
-            spec,
-            json: as_json,
-        } => {
+        FleetCommand::Where { spec, format } => {
             let (name, req) = match spec.split_once('@') {
                 Some((n, r)) => (n.to_string(), Some(VersionReq::parse(r)?)),
                 None => (spec.clone(), None),
             };
             let hits = fleet.where_component(&name, req.as_ref(), &Scope::All, false)?;
             timing::mark("query");
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&hits)?
             } else {
                 let mut t = String::new();
@@ -158,7 +172,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                         t,
                         "{name} {} in {}: {} devices {}",
                         h.version,
-                        &h.image[..12],
+                        short(&h.image),
                         h.devices.len(),
                         id_list(&h.devices)
                     );
@@ -172,13 +186,16 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::Diff {
             image_a,
             image_b,
-            json: as_json,
+            format,
+            vex,
+            limits,
         } => {
             let db = Database::load(data_dir)?;
-            let a = image_id(&fleet, &image_a, &db, &now)?;
-            let b = image_id(&fleet, &image_b, &db, &now)?;
+            let options = options(config, &vex, Some(&limits))?;
+            let a = image_id(&fleet, &image_a, &db, &options, &now)?;
+            let b = image_id(&fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&diff)?
             } else {
                 let mut t = String::new();
@@ -203,17 +220,21 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             devices,
             images,
             fail_on,
-            json: as_json,
+            format,
+            judging: Judging { db_age, vex },
+            limits,
         } => {
+            check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
-            let bar = progress();
-            let summary = fleet.nightly(&devices, &images, &db, &options(), &now, &|m| {
+            let options = options(config, &vex, Some(&limits))?;
+            let bar = ui.spinner();
+            let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
                 bar.set_message(m.to_string())
             });
             bar.finish_and_clear();
             let summary = summary?;
             notify(&fleet, &summary.rematch);
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&summary)?
             } else {
                 format!(
@@ -231,20 +252,21 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
                 eprintln!("fwaudit: error: {e}");
             }
             let threshold = fail_on.map(severity_of);
-            if threshold.is_some_and(|t| summary.rematch.new.iter().any(|c| c.severity >= t)) {
-                EXIT_FINDINGS
-            } else if !summary.failed.is_empty() || !summary.devices.errors.is_empty() {
-                EXIT_ERROR
-            } else {
-                0
-            }
+            let reached =
+                threshold.is_some_and(|t| summary.rematch.new.iter().any(|c| c.severity >= t));
+            let incomplete = !summary.failed.is_empty() || !summary.devices.errors.is_empty();
+            exit_code(reached, incomplete)
         }
-        FleetCommand::Compact { json: as_json } => {
+        FleetCommand::Compact { format } => {
             // Compaction consumes the store and swaps it out: nothing to close.
-            let summary = fleet.compact()?;
+            let bar = ui.spinner();
+            bar.set_message("compacting the fleet store");
+            let summary = fleet.compact();
+            bar.finish_and_clear();
+            let summary = summary?;
             let mib = |b: u64| b as f64 / 1048576.0;
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(&summary)?
                 } else {
                     format!(
@@ -258,9 +280,9 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             )?;
             return Ok(0);
         }
-        FleetCommand::Keys { shared, json } => {
+        FleetCommand::Keys { shared, format } => {
             let keys = fwaudit::fleet::keys::keys(&fleet, shared)?;
-            if json {
+            if format.is_json() {
                 emit(
                     &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
                     None,
@@ -287,13 +309,17 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             }
             0
         }
-        FleetCommand::Verify => {
+        FleetCommand::Verify { format } => {
             let problems = fleet.verify()?;
-            for p in &problems {
-                eprintln!("fwaudit: error: {p}");
+            if format.is_json() {
+                emit(&json(&serde_json::json!({ "problems": problems }))?, None)?;
+            } else {
+                for p in &problems {
+                    eprintln!("fwaudit: error: {p}");
+                }
+                emit(&format!("{} problems\n", problems.len()), None)?;
             }
-            emit(&format!("{} problems\n", problems.len()), None)?;
-            if problems.is_empty() { 0 } else { EXIT_ERROR }
+            exit_code(false, !problems.is_empty())
         }
     };
     timing::mark("output written");
@@ -304,6 +330,13 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
     }
     timing::mark("store closed");
     Ok(code)
+}
+
+/// The first 12 characters of an image's SHA-256, as a human-readable line
+/// shows it; a key from a damaged store may be shorter (or not ASCII) and
+/// is then shown whole.
+fn short(image: &str) -> &str {
+    image.get(..12).unwrap_or(image)
 }
 
 /// Tells the webhooks (if any) what a rematch or nightly run found; a
@@ -346,11 +379,17 @@ fn id_list(ids: &[String]) -> String {
 }
 
 /// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).
-fn image_id(fleet: &Fleet, spec: &str, db: &Database, now: &str) -> Result<String, String> {
+fn image_id(
+    fleet: &Fleet,
+    spec: &str,
+    db: &Database,
+    options: &Options,
+    now: &str,
+) -> Result<String, String> {
     if spec.len() == 64 && spec.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(spec.to_ascii_lowercase());
     }
-    let stored = fleet.scan_and_store(Path::new(spec), db, &options(), false, None, now)?;
+    let stored = fleet.scan_and_store(Path::new(spec), db, options, false, None, now)?;
     stored
         .report
         .target
@@ -372,10 +411,20 @@ fn render_rematch(s: &RematchSummary) -> String {
                 "{label:<8} {:<8} {} on {} ({} devices)",
                 c.severity.as_str(),
                 c.finding,
-                &c.image[..12],
+                short(&c.image),
                 c.devices
             );
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_short_or_odd_image_key_is_shown_whole() {
+        assert_eq!(super::short("868e0e80a421efc7885af9f9"), "868e0e80a421");
+        assert_eq!(super::short("868e"), "868e");
+        assert_eq!(super::short("aéééééé"), "aéééééé");
+    }
 }

@@ -7,7 +7,9 @@
 pub mod advisory;
 pub mod analyze;
 pub mod binary;
+pub mod config;
 pub mod datadir;
+pub mod date;
 pub mod fleet;
 pub mod identify;
 pub mod inventory;

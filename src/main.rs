@@ -1,5 +1,5 @@
 //! Entry point: parse the command line, run the command, map the outcome to
-//! the contract's exit codes (0 clean, 1 findings at/above --fail-on, 2 error).
+//! the contract's exit codes (see [`exit_code`]).
 
 mod cli;
 mod fleet_cli;
@@ -7,13 +7,14 @@ mod service_cli;
 
 use clap::Parser;
 use cli::{
-    Cli, Command, DbCommand, FailOn, LimitArgs, OutputFormat, ScanArgs, UnpackArgs, UpdateSource,
+    Cli, Command, DbAge, DbCommand, FailOn, LimitArgs, OutputFormat, ScanArgs, UnpackArgs,
+    UpdateSource,
 };
 use fwaudit::advisory::Database;
 use fwaudit::advisory::update;
 use fwaudit::analyze::posture;
 use fwaudit::analyze::rules::Checks;
-use fwaudit::analyze::triage::TriageFile;
+use fwaudit::config::Config;
 use fwaudit::fleet::{Fleet, FleetOps};
 use fwaudit::model::Severity;
 use fwaudit::report;
@@ -31,29 +32,104 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A command's exit code, or the error that stopped it (printed, exit 2).
+pub(crate) type Outcome = Result<u8, Box<dyn std::error::Error>>;
+
 pub(crate) const EXIT_FINDINGS: u8 = 1;
-/// Triage file read from the working directory when `--ignore` is not given.
-const DEFAULT_TRIAGE: &str = ".fwaudit.toml";
 pub(crate) const EXIT_ERROR: u8 = 2;
+
+/// The one rule for the exit code of every command that judges findings
+/// (`scan`, `fleet nightly`): a finding at or above `--fail-on` gives 1,
+/// even when part of the input could not be read (a release gate must not
+/// read "incomplete" as "tool trouble" and let a known vulnerability
+/// through; the notes say what was missed); otherwise anything incomplete
+/// or unreadable gives 2; otherwise 0. Usage errors, and errors before any
+/// input was read, give 2 through `Err`.
+pub(crate) fn exit_code(reached: bool, incomplete: bool) -> u8 {
+    if reached {
+        EXIT_FINDINGS
+    } else if incomplete {
+        EXIT_ERROR
+    } else {
+        0
+    }
+}
+
+/// How much to say on stderr besides the report.
+#[derive(Clone, Copy)]
+pub(crate) struct Ui {
+    pub quiet: bool,
+}
+
+impl Ui {
+    /// A warning or notice (not an error): silent with `-q`.
+    pub fn say(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("fwaudit: {message}");
+        }
+    }
+
+    /// A progress spinner with a message, drawn only when a person is
+    /// watching (stderr is a terminal and no `-q`).
+    pub fn spinner(&self) -> ProgressBar {
+        let bar = self.bar(None);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
+    /// A progress bar over `len` steps (drawn as [`Ui::spinner`] is).
+    pub fn bar(&self, len: Option<u64>) -> ProgressBar {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
+        }
+        let (bar, template) = match len {
+            Some(n) => (
+                ProgressBar::new(n),
+                "{spinner} {elapsed} [{bar:30}] {pos}/{len} {msg}",
+            ),
+            None => (ProgressBar::new_spinner(), "{spinner} {elapsed} {msg}"),
+        };
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                .progress_chars("=> "),
+        );
+        bar
+    }
+}
 
 fn main() -> ExitCode {
     fwaudit::fleet::timing::start();
-    let cli = Cli::parse();
-    let data_dir = fwaudit::datadir::resolve(cli.data_dir);
-    let limits = limits(&cli.limits);
-    let result = match cli.command {
-        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, &limits)),
-        Command::Unpack(args) => run_unpack(args, &limits),
-        Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
-        Command::Serve(args) => data_dir.and_then(|d| service_cli::run_serve(args, &d)),
-        Command::Keys(command) => data_dir.and_then(|d| service_cli::run_keys(command, &d)),
-        Command::Users(command) => data_dir.and_then(|d| service_cli::run_users(command, &d)),
-        Command::Webhooks(command) => data_dir.and_then(|d| service_cli::run_webhooks(command, &d)),
-        Command::Db(DbCommand::Import { paths }) => {
-            data_dir.and_then(|d| run_db_import(&paths, &d))
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("fwaudit: error: {error}");
+            ExitCode::from(EXIT_ERROR)
         }
-        Command::Db(DbCommand::Status { json, max_age_days }) => {
-            data_dir.and_then(|d| run_db_status(json, max_age_days, &d))
+    }
+}
+
+fn run(cli: Cli) -> Outcome {
+    let ui = Ui { quiet: cli.quiet };
+    let data_dir = || fwaudit::datadir::resolve(cli.data_dir.clone());
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Scan(args) => {
+            let config = Config::find(args.ignore.as_deref().or(config))?;
+            run_scan(args, &data_dir()?, &config, ui)
+        }
+        Command::Unpack(args) => run_unpack(args, ui),
+        Command::Fleet(command) => {
+            let config = Config::find(config)?;
+            fleet_cli::run(command, &data_dir()?, &config, ui)
+        }
+        Command::Serve(args) => Ok(service_cli::run_serve(args, &data_dir()?)?),
+        Command::Keys(command) => Ok(service_cli::run_keys(command, &data_dir()?)?),
+        Command::Users(command) => Ok(service_cli::run_users(command, &data_dir()?)?),
+        Command::Webhooks(command) => Ok(service_cli::run_webhooks(command, &data_dir()?)?),
+        Command::Db(DbCommand::Import { paths }) => run_db_import(&paths, &data_dir()?, ui),
+        Command::Db(DbCommand::Status { format, max_db_age }) => {
+            run_db_status(format.is_json(), max_db_age, &data_dir()?, ui)
         }
         Command::Db(DbCommand::Update {
             sources,
@@ -62,7 +138,7 @@ fn main() -> ExitCode {
             timeout,
             nvd_page_delay,
             full,
-        }) => data_dir.and_then(|d| {
+        }) => {
             let mut options = update::Options::default();
             if !sources.is_empty() {
                 options.sources = sources
@@ -85,20 +161,13 @@ fn main() -> ExitCode {
                 options.nvd_page_delay = std::time::Duration::from_millis(ms);
             }
             options.nvd_full = full;
-            run_db_update(&options, &d)
-        }),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("fwaudit: error: {message}");
-            ExitCode::from(EXIT_ERROR)
+            run_db_update(&options, &data_dir()?, ui)
         }
     }
 }
 
 /// The default bounds with the command line's overrides.
-fn limits(args: &LimitArgs) -> Limits {
+pub(crate) fn limits(args: &LimitArgs) -> Limits {
     let d = Limits::default();
     Limits {
         max_depth: args.max_depth.unwrap_or(d.max_depth),
@@ -106,48 +175,67 @@ fn limits(args: &LimitArgs) -> Limits {
         max_file_size: args.max_file_size.unwrap_or(d.max_file_size),
         max_ratio: args.max_ratio.unwrap_or(d.max_ratio),
         max_entries: args.max_entries.unwrap_or(d.max_entries),
+        max_memory: args.max_memory.unwrap_or(d.max_memory),
     }
-}
-
-/// A spinner on stderr, only when a person is watching.
-pub(crate) fn progress() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
 
 /// Says on stderr that opening the fleet store migrated it.
-fn note_migration(fleet: &Fleet) {
+fn note_migration(fleet: &Fleet, ui: Ui) {
     if let Some(from) = fleet.migrated_from {
-        eprintln!(
-            "fwaudit: fleet store migrated from schema {from} to {}",
+        ui.say(&format!(
+            "fleet store migrated from schema {from} to {}",
             fwaudit::fleet::sled_store::SCHEMA
-        );
+        ));
     }
 }
 
-fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, String> {
+/// Checks the advisory database's age before judging anything: a source
+/// imported more than `--max-db-age` days ago (or, with nothing imported,
+/// the bundled set) is a warning, and with `--fail-on-stale-db` an error.
+pub(crate) fn check_db_age(
+    data_dir: &Path,
+    age: &DbAge,
+    ui: Ui,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let status = fwaudit::advisory::store::status(data_dir)?;
+    let today = fwaudit::date::today();
+    let mut stale = status.stale(age.max_db_age);
+    if status.sources.is_empty()
+        && let Some(date) = fwaudit::advisory::bundled_date()
+        && let Some(days) = fwaudit::date::days_between(&date, &today)
+        && days > age.max_db_age as i64
+    {
+        stale.push(("bundled".to_string(), days as u64));
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = stale
+        .iter()
+        .map(|(source, days)| format!("{source} ({days} days)"))
+        .collect();
+    let message = format!(
+        "advisory data older than --max-db-age {}: {}; run `fwaudit db update`",
+        age.max_db_age,
+        list.join(", ")
+    );
+    if age.fail_on_stale_db {
+        return Err(message.into());
+    }
+    ui.say(&format!("warning: {message}"));
+    Ok(())
+}
+
+fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
+    check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
-    let triage = match &args.ignore {
-        Some(path) => TriageFile::load(path)?,
-        None if Path::new(DEFAULT_TRIAGE).exists() => TriageFile::load(Path::new(DEFAULT_TRIAGE))?,
-        None => TriageFile::default(),
-    };
-    let mut vex_files = triage.vex_paths();
-    vex_files.extend(args.vex.iter().cloned());
-    let vex = fwaudit::vex::VexSet::load(&vex_files)?;
+    let mut vex_files = config.triage.vex_paths();
+    vex_files.extend(args.vex.vex.iter().cloned());
     let options = scan::Options {
-        limits: limits.clone(),
-        triage,
-        today: fwaudit::analyze::outdated::today(),
-        vex,
+        limits: limits(&args.limits),
+        triage: config.triage.clone(),
+        today: fwaudit::date::today(),
+        vex: fwaudit::vex::VexSet::load(&vex_files)?,
         posture: posture::Options {
             checks: Checks::parse(&args.checks)?,
             now: match &args.now {
@@ -159,19 +247,23 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
     };
     let fleet = if args.store {
         let fleet = Fleet::open(data_dir)?;
-        note_migration(&fleet);
+        note_migration(&fleet, ui);
         Some(fleet)
     } else {
         None
     };
-    let now = fwaudit::advisory::store::now_utc();
-    let bar = progress();
+    let now = fwaudit::date::now_utc();
+    let bar = if args.targets.len() > 1 {
+        ui.bar(Some(args.targets.len() as u64))
+    } else {
+        ui.spinner()
+    };
     let mut reports: Vec<ScanReport> = Vec::new();
     let mut failed = false;
     for target in &args.targets {
         bar.set_message(format!("scanning {}", target.display()));
         let result = match &fleet {
-            None => scan::scan(target, &db, &options),
+            None => scan::scan(target, &db, &options).map_err(String::from),
             Some(fleet) => fleet
                 .scan_and_store(
                     target,
@@ -184,10 +276,10 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
                 .and_then(|stored| {
                     if stored.cached {
                         bar.suspend(|| {
-                            eprintln!(
-                                "fwaudit: {}: inventory reused from the fleet store",
+                            ui.say(&format!(
+                                "{}: inventory reused from the fleet store",
                                 target.display()
-                            )
+                            ))
                         });
                     }
                     if let (Some(device), Some(sha)) = (&args.device, &stored.report.target.sha256)
@@ -204,6 +296,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
                 failed = true;
             }
         }
+        bar.inc(1);
     }
     if let Some(fleet) = fleet {
         // Flushed, and left so that the next command opens it fast.
@@ -212,28 +305,31 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
     bar.finish_and_clear();
     let text = match args.format {
         OutputFormat::Table => report::table::render(&reports),
+        OutputFormat::Json if args.json_array => report::json::render_array(&reports),
         OutputFormat::Json => report::json::render(&reports),
         OutputFormat::Sarif => report::sarif::render(&reports),
         OutputFormat::Cyclonedx => report::cyclonedx::render(&reports),
         OutputFormat::Spdx => report::spdx::render(&reports),
     };
     emit(&text, args.output.as_deref())?;
-    for r in &reports {
-        for n in &r.notes {
-            let at = n
-                .offset
-                .map(|o| format!(" at offset {o:#x}"))
-                .unwrap_or_default();
-            eprintln!(
-                "fwaudit: {}: {}{at}: {}",
-                n.level.as_str(),
-                n.path,
-                n.message
-            );
+    // Notes are printed once: the table and the JSON carry them; the
+    // SBOM and SARIF formats have no place for them, so they go to stderr.
+    let notes: Vec<&fwaudit::unpack::Note> = reports.iter().flat_map(|r| &r.notes).collect();
+    let in_report = matches!(args.format, OutputFormat::Table | OutputFormat::Json);
+    if !in_report {
+        for n in &notes {
+            print_note(n);
         }
-    }
-    if failed || reports.iter().any(ScanReport::incomplete) {
-        return Ok(EXIT_ERROR);
+    } else if args.output.is_some() {
+        let problems = notes
+            .iter()
+            .filter(|n| n.level != fwaudit::unpack::Level::Note)
+            .count();
+        if problems > 0 {
+            ui.say(&format!(
+                "{problems} problems met (parts of the input not read); see the report"
+            ));
+        }
     }
     let threshold = args.fail_on.map(severity_of);
     let reached = threshold.is_some_and(|t| {
@@ -242,87 +338,64 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
             .flat_map(|r| &r.findings)
             .any(|f| f.severity >= t && f.is_active())
     });
-    Ok(if reached { EXIT_FINDINGS } else { 0 })
+    let incomplete = failed || reports.iter().any(ScanReport::incomplete);
+    Ok(exit_code(reached, incomplete))
+}
+
+fn print_note(n: &fwaudit::unpack::Note) {
+    let at = n
+        .offset
+        .map(|o| format!(" at offset {o:#x}"))
+        .unwrap_or_default();
+    eprintln!(
+        "fwaudit: {}: {}{at}: {}",
+        n.level.as_str(),
+        n.path,
+        n.message
+    );
 }
 
 #[derive(Serialize)]
 struct UnpackListing<'a> {
     layers: &'a [fwaudit::unpack::Layer],
-    files: Vec<FileEntry<'a>>,
+    files: Vec<fwaudit::unpack::listing::FileEntry<'a>>,
     notes: &'a [fwaudit::unpack::Note],
 }
 
-#[derive(Serialize)]
-struct FileEntry<'a> {
-    path: &'a str,
-    size: usize,
-    kind: fwaudit::unpack::tree::FileClass,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    target: Option<&'a str>,
-    /// Permission bits in octal (`"4755"`), when the container stores them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gid: Option<u32>,
-}
-
-fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
-    use fwaudit::unpack::tree::EntryKind;
-    use rayon::prelude::*;
-    use sha2::{Digest, Sha256};
-    let (target, unpacked) = scan::load_unhashed(&args.image, limits)?;
-    // files[0] is the image itself; list what it contains. The listing (with
-    // --json, a SHA-256 of every file; the text listing shows none, so none
-    // is computed) is made while the files are written: both only read the tree.
-    let skip = usize::from(unpacked.files.first().is_some_and(|f| f.fs.is_none()));
-    let list = || -> Vec<FileEntry> {
-        unpacked.files[skip..]
-            .par_iter()
-            .map(|f| FileEntry {
-                path: &f.path,
-                size: f.data.len(),
-                kind: f.class(),
-                sha256: (args.json && f.is_regular()).then(|| hex::encode(Sha256::digest(&f.data))),
-                target: match &f.kind {
-                    EntryKind::Symlink(t) => Some(t.as_str()),
-                    _ => None,
-                },
-                mode: f.meta.map(|m| format!("{:04o}", m.mode)),
-                uid: f.meta.map(|m| m.uid),
-                gid: f.meta.map(|m| m.gid),
-            })
-            .collect()
-    };
+fn run_unpack(args: UnpackArgs, ui: Ui) -> Outcome {
+    use fwaudit::unpack::listing;
+    let json = args.format.is_json();
+    let bar = ui.spinner();
+    bar.set_message(format!("unpacking {}", args.image.display()));
+    let (target, unpacked) = scan::load_unhashed(&args.image, &limits(&args.limits))?;
+    // The listing is made while the files are written: both only read the tree.
     let (extracted, files) = match &args.extract {
         Some(dir) => {
             let (summary, files) = rayon::join(
                 || fwaudit::unpack::extract::extract(&unpacked, &target.path, dir),
-                list,
+                || listing::files(&unpacked, json),
             );
             (Some((dir, summary?)), files)
         }
-        None => (None, list()),
+        None => (None, listing::files(&unpacked, json)),
     };
+    bar.finish_and_clear();
     let mut notes = unpacked.notes.clone();
     if let Some((dir, summary)) = extracted {
-        if !args.json {
-            eprintln!(
-                "fwaudit: extracted {} files, {} directories, {} symlinks to {} ({} refused, {} device nodes/fifos skipped)",
+        if !json {
+            ui.say(&format!(
+                "extracted {} files, {} directories, {} symlinks to {} ({} refused, {} device nodes/fifos skipped)",
                 summary.files,
                 summary.dirs,
                 summary.symlinks,
                 dir.display(),
                 summary.refused.len(),
                 summary.special
-            );
+            ));
         }
         notes.extend(summary.refused);
     }
-    let text = if args.json {
+    let text = if json {
         let listing = UnpackListing {
             layers: &unpacked.layers,
             files,
@@ -330,32 +403,19 @@ fn run_unpack(args: UnpackArgs, limits: &Limits) -> Result<u8, String> {
         };
         serde_json::to_string_pretty(&listing).map_err(|e| e.to_string())? + "\n"
     } else {
-        let mut out = String::new();
-        for l in &unpacked.layers {
-            out.push_str(&format!(
-                "layer {:<9} {:>10} bytes  {}\n",
-                l.format, l.size, l.path
-            ));
-        }
-        for f in &files {
-            let kind = serde_json::to_value(f.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let link = f.target.map(|t| format!(" -> {t}")).unwrap_or_default();
-            out.push_str(&format!("{kind:<8} {:>10}  {}{link}\n", f.size, f.path));
-        }
-        out
+        listing::text(&unpacked, &files)
     };
     emit(&text, None)?;
-    for n in &notes {
-        eprintln!("fwaudit: {}: {}: {}", n.level.as_str(), n.path, n.message);
+    // Printed once: in the JSON, or (the text listing has no place) on stderr.
+    if !json {
+        notes.iter().for_each(print_note);
     }
-    Ok(if notes.is_empty() { 0 } else { EXIT_ERROR })
+    Ok(exit_code(false, !notes.is_empty()))
 }
 
 pub(crate) fn severity_of(f: FailOn) -> Severity {
     match f {
+        FailOn::Info => Severity::Info,
         FailOn::Low => Severity::Low,
         FailOn::Medium => Severity::Medium,
         FailOn::High => Severity::High,
@@ -363,24 +423,24 @@ pub(crate) fn severity_of(f: FailOn) -> Severity {
     }
 }
 
-fn run_db_import(paths: &[PathBuf], data_dir: &Path) -> Result<u8, String> {
+fn run_db_import(paths: &[PathBuf], data_dir: &Path, ui: Ui) -> Outcome {
     let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let summary = fwaudit::advisory::import::import_into_store(data_dir, &paths)?;
+    let bar = ui.spinner();
+    bar.set_message(format!("importing {} paths", paths.len()));
+    let summary = fwaudit::advisory::import::import_into_store(data_dir, &paths);
+    bar.finish_and_clear();
+    let summary = summary?;
     for (source, count) in &summary.imported {
         println!("imported {count} {source} advisories");
     }
     for e in &summary.errors {
         eprintln!("fwaudit: error: {e}");
     }
-    Ok(if summary.errors.is_empty() {
-        0
-    } else {
-        EXIT_ERROR
-    })
+    Ok(exit_code(false, !summary.errors.is_empty()))
 }
 
-fn run_db_update(options: &update::Options, data_dir: &Path) -> Result<u8, String> {
-    let bar = progress();
+fn run_db_update(options: &update::Options, data_dir: &Path, ui: Ui) -> Outcome {
+    let bar = ui.spinner();
     let summary = update::update(data_dir, options, &|msg| bar.set_message(msg.to_string()));
     bar.finish_and_clear();
     let summary = summary?;
@@ -399,12 +459,12 @@ fn run_db_update(options: &update::Options, data_dir: &Path) -> Result<u8, Strin
     Ok(0)
 }
 
-fn run_db_status(json: bool, max_age_days: u64, data_dir: &Path) -> Result<u8, String> {
+fn run_db_status(json: bool, max_db_age: u64, data_dir: &Path, ui: Ui) -> Outcome {
     let status = fwaudit::advisory::store::status(data_dir)?;
-    for (source, age) in &status.stale(max_age_days) {
-        eprintln!(
-            "fwaudit: warning: source {source} was last updated {age} days ago (older than {max_age_days})"
-        );
+    for (source, age) in &status.stale(max_db_age) {
+        ui.say(&format!(
+            "warning: source {source} was last updated {age} days ago (older than {max_db_age})"
+        ));
     }
     if json {
         emit(
@@ -443,5 +503,18 @@ pub(crate) fn emit(text: &str, path: Option<&std::path::Path>) -> Result<(), Str
                 _ => Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_wins_over_an_incomplete_input() {
+        assert_eq!(exit_code(true, true), EXIT_FINDINGS);
+        assert_eq!(exit_code(true, false), EXIT_FINDINGS);
+        assert_eq!(exit_code(false, true), EXIT_ERROR);
+        assert_eq!(exit_code(false, false), 0);
     }
 }

@@ -94,20 +94,49 @@ impl ScanReport {
     }
 }
 
+/// Why a target could not be read at all (anything after that is a note).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The target alone is larger than the memory bound: not read.
+    #[error(
+        "{path}: {size} bytes, more than the memory bound ({bound} bytes, --max-memory); not read"
+    )]
+    TooLarge { path: String, size: u64, bound: u64 },
+}
+
+impl From<LoadError> for String {
+    fn from(e: LoadError) -> Self {
+        e.to_string()
+    }
+}
+
 /// Reads and unpacks `path`; `Err` only when the target itself cannot be read.
-pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), String> {
+pub fn load(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), LoadError> {
     load_with(path, limits, true)
 }
 
 /// [`load`] without the target's SHA-256 (`sha256: None`), for `unpack`,
 /// which never shows it: hashing the image runs before unpacking, on one core.
-pub fn load_unhashed(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), String> {
+pub fn load_unhashed(path: &Path, limits: &Limits) -> Result<(TargetInfo, Unpacked), LoadError> {
     load_with(path, limits, false)
 }
 
-fn load_with(path: &Path, limits: &Limits, hash: bool) -> Result<(TargetInfo, Unpacked), String> {
+fn load_with(
+    path: &Path,
+    limits: &Limits,
+    hash: bool,
+) -> Result<(TargetInfo, Unpacked), LoadError> {
     let display = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{display}: {e}"))?;
+    let read_error = |source| LoadError::Read {
+        path: display.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_error)?;
     if meta.is_dir() {
         let unpacked = unpack::directory::unpack_dir(path, &display, limits);
         let size = unpacked.files.iter().map(|f| f.data.len() as u64).sum();
@@ -122,7 +151,24 @@ fn load_with(path: &Path, limits: &Limits, hash: bool) -> Result<(TargetInfo, Un
             unpacked,
         ));
     }
-    let data = std::fs::read(path).map_err(|e| format!("{display}: {e}"))?;
+    // The target is memory held like any other: one larger than the bound
+    // is not read at all.
+    if meta.len() > limits.max_memory {
+        return Err(LoadError::TooLarge {
+            path: display,
+            size: meta.len(),
+            bound: limits.max_memory,
+        });
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(f, limits.max_memory + 1),
+                &mut data,
+            )
+        })
+        .map_err(read_error)?;
     let name = path
         .file_name()
         .map(|n| format!("/{}", n.to_string_lossy()))
@@ -232,7 +278,7 @@ pub struct Options {
 }
 
 /// Scans one target end to end.
-pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport, String> {
+pub fn scan(path: &Path, db: &Database, options: &Options) -> Result<ScanReport, LoadError> {
     let (target, unpacked) = load(path, &options.limits)?;
     let mut extra = Vec::new();
     if target.kind == TargetKind::Project && path.join("Cargo.toml").is_file() {

@@ -3,7 +3,7 @@
 
 use crate::cli::{KeysCommand, ScopeArg, ServeArgs, UsersCommand, WebhooksCommand};
 use crate::{emit, severity_of};
-use fwaudit::advisory::store::now_utc;
+use fwaudit::date::now_utc;
 use fwaudit::fleet::access::{DeviceToken, EventKind, Role, User};
 use fwaudit::fleet::{Fleet, FleetStore};
 use fwaudit::serve::{self, auth};
@@ -56,12 +56,12 @@ pub fn run_keys(command: KeysCommand, data_dir: &Path) -> Result<u8, String> {
             name,
             scope,
             tags,
-            json: as_json,
+            format,
         } => {
             let (key, token) = auth::new_key(&name, role(scope), &tags, &now)?;
             fleet.put_key(&key)?;
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(
                         &serde_json::json!({"id": key.id, "name": key.name, "scope": key.scope, "tags": key.tags, "token": token}),
                     )?
@@ -81,7 +81,7 @@ pub fn run_keys(command: KeysCommand, data_dir: &Path) -> Result<u8, String> {
                 None,
             )?;
         }
-        KeysCommand::List { json: as_json } => {
+        KeysCommand::List { format } => {
             let keys: Vec<serde_json::Value> = fleet
                 .keys()?
                 .into_iter()
@@ -90,7 +90,7 @@ pub fn run_keys(command: KeysCommand, data_dir: &Path) -> Result<u8, String> {
                                        "created": k.created, "revoked": k.revoked})
                 })
                 .collect();
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&keys)?
             } else {
                 let mut t = String::new();
@@ -180,7 +180,7 @@ pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, Str
             url,
             events,
             min_severity,
-            json: as_json,
+            format,
         } => {
             let kinds = events
                 .iter()
@@ -194,7 +194,7 @@ pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, Str
                 .map_err(|e| format!("{}: {}", e.field.unwrap_or_default(), e.message))?;
             fleet.put_hook(&hook)?;
             emit(
-                &if as_json {
+                &if format.is_json() {
                     json(&hook)?
                 } else {
                     format!(
@@ -205,13 +205,13 @@ pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, Str
                 None,
             )?;
         }
-        WebhooksCommand::List { json: as_json } => {
+        WebhooksCommand::List { format } => {
             let hooks: Vec<serde_json::Value> = fleet
                 .hooks()?
                 .into_iter()
                 .map(|h| serde_json::json!({"id": h.id, "url": h.url, "events": h.events, "min_severity": h.min_severity}))
                 .collect();
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&hooks)?
             } else {
                 let mut t = String::new();
@@ -235,9 +235,9 @@ pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, Str
             }
             emit(&format!("webhook {id} removed\n"), None)?;
         }
-        WebhooksCommand::Deliveries { id, json: as_json } => {
+        WebhooksCommand::Deliveries { id, format } => {
             let log = fleet.deliveries(&id, 200)?;
-            let text = if as_json {
+            let text = if format.is_json() {
                 json(&log)?
             } else {
                 let mut t = String::new();

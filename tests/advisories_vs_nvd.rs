@@ -1,4 +1,5 @@
-//! The bundled advisories against NVD's own CPE ranges (../shared/data/nvd-full):
+//! The bundled advisories against NVD's own CPE ranges (tests/data/nvd-full, the
+//! records of the bundled CVEs):
 //! for every NVD range on the advisory's product, the first affected version
 //! must match and the first fixed version must not. This checks both the
 //! hand-written ranges and the version comparison on real NVD data.
@@ -8,7 +9,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn nvd_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nvd-full")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nvd-full")
 }
 
 #[test]

@@ -1,18 +1,19 @@
 //! The advisory database: NVD CPE matching against an independent
-//! computation, and `db import` / `db status` on the real data in ../shared/data.
+//! computation, and `db import` / `db status` on the real data trimmed into
+//! tests/data/ (sources, commits and licences in tests/data/README.md).
 
 mod common;
 use common::*;
 use fwaudit::advisory::{Database, cpe::Cpe, import};
 use std::path::Path;
 
-fn shared(p: &str) -> std::path::PathBuf {
-    root().join("../shared/data").join(p)
+fn data(p: &str) -> std::path::PathBuf {
+    root().join("tests/data").join(p)
 }
 
 #[test]
 fn nvd_matching_agrees_with_the_independent_script() {
-    let nvd = shared("nvd");
+    let nvd = data("nvd");
     let imported = import::import(&[nvd.as_path()]);
     assert!(imported.errors.is_empty(), "{:?}", imported.errors);
     let advisories = imported.by_source.into_values().flatten().collect();
@@ -42,9 +43,9 @@ fn nvd_matching_agrees_with_the_independent_script() {
 fn import_status_and_scan_with_imported_data() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().to_str().unwrap();
-    let rustsec = shared("rustsec-advisory-db");
-    let nvd = shared("nvd");
-    let osv = shared("osv");
+    let rustsec = data("rustsec-advisory-db");
+    let nvd = data("nvd");
+    let osv = data("osv");
     let run = fwaudit(&[
         "--data-dir",
         dir,
@@ -57,14 +58,15 @@ fn import_status_and_scan_with_imported_data() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "imported 404 nvd advisories\nimported 203 osv advisories\nimported 1212 rustsec advisories\n"
+        "imported 404 nvd advisories\nimported 203 osv advisories\nimported 93 rustsec advisories\n"
     );
     let (code, status) = json(&["--data-dir", dir, "db", "status", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(status["bundled"], 106);
     assert_eq!(status["sources"]["nvd"]["count"], 404);
-    assert_eq!(status["sources"]["rustsec"]["count"], 1212);
-    assert_eq!(status["total"], 106 + 404 + 203 + 1212);
+    // 95 advisory files in tests/data/rustsec-advisory-db, 2 of them withdrawn.
+    assert_eq!(status["sources"]["rustsec"]["count"], 93);
+    assert_eq!(status["total"], 106 + 404 + 203 + 93);
 
     // NVD knows busybox CVEs the bundled set does not; the bundled ids are
     // not repeated where NVD has the same CVE.
@@ -91,7 +93,7 @@ fn a_bad_file_is_named_and_the_rest_imported() {
     let dir = home.path().to_str().unwrap();
     let bad = home.path().join("broken.json");
     std::fs::write(&bad, "{\n  \"id\": \"OSV-1\",\n  \"affected\": [\n").unwrap();
-    let good = shared("osv/oss-fuzz-vulns/dnsmasq.json");
+    let good = data("osv/oss-fuzz-vulns/dnsmasq.json");
     let run = fwaudit(&[
         "--data-dir",
         dir,
@@ -132,7 +134,7 @@ fn rustsec_ids_match_cargo_audit_on_the_same_database() {
     .unwrap();
     let home = tempfile::tempdir().unwrap();
     let h = home.path().to_str().unwrap();
-    let db = shared("rustsec-advisory-db");
+    let db = data("rustsec-advisory-db");
     assert_eq!(
         fwaudit(&["--data-dir", h, "db", "import", db.to_str().unwrap()]).code,
         0
@@ -156,4 +158,57 @@ fn rustsec_ids_match_cargo_audit_on_the_same_database() {
         .map(s)
         .collect();
     assert_eq!(ids, want);
+}
+
+/// fwaudit's own Cargo.lock against the RustSec snapshot, as `.ci/run` audits
+/// it: the two unmaintained crates sled brings are triaged in `.fwaudit.toml`
+/// (so `--fail-on info` passes), and without that file the same scan fails.
+#[test]
+fn own_lockfile_passes_its_audit_only_through_its_triage() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let db = data("rustsec-advisory-db");
+    assert_eq!(
+        fwaudit(&["--data-dir", h, "db", "import", db.to_str().unwrap()]).code,
+        0
+    );
+    let audit = |triage: &str| {
+        json(&[
+            "--data-dir",
+            h,
+            "scan",
+            "Cargo.lock",
+            "--ignore",
+            triage,
+            "--fail-on",
+            "info",
+            "--format",
+            "json",
+        ])
+    };
+    let line = |f: &serde_json::Value| {
+        format!(
+            "{} {} {} suppressed={}",
+            s(&f["kind"]),
+            s(&f["component"]),
+            s(&f["advisory"]),
+            !f["suppressed"].is_null()
+        )
+    };
+    let (code, r) = audit(".fwaudit.toml");
+    assert_eq!(code, 0);
+    let got: Vec<String> = r["findings"].as_array().unwrap().iter().map(line).collect();
+    assert_eq!(
+        got,
+        [
+            "informational fxhash@0.2.1 RUSTSEC-2025-0057 suppressed=true",
+            "informational instant@0.1.13 RUSTSEC-2024-0384 suppressed=true",
+        ]
+    );
+    let empty = home.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let (code, r) = audit(empty.to_str().unwrap());
+    assert_eq!(code, 1);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 2);
+    assert!(r["findings"][0]["suppressed"].is_null());
 }

@@ -258,8 +258,14 @@ async fn drive(url: &str, port: u16, profile: &Path) {
         .unwrap();
     form.submit().await.unwrap();
     // Back on the list the form was on, which now shows the new state.
+    // While the page is replaced the row may be missing or stale: poll
+    // without failing until the new page's row reads something else.
     for _ in 0..50 {
-        if text("#findings tbody tr .state").await != "active" {
+        let state = match c.find(Locator::Css("#findings tbody tr .state")).await {
+            Ok(cell) => cell.text().await.ok(),
+            Err(_) => None,
+        };
+        if state.is_some_and(|s| s != "active") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

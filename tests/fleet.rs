@@ -237,7 +237,7 @@ fn rematch_reports_new_and_resolved_without_unpacking() {
     assert_eq!(quiet["images"], 2);
     assert_eq!(quiet["new"], serde_json::json!([]));
     // A new advisory source arrives: the busybox NVD records.
-    let nvd = root().join("../shared/data/nvd/busybox.json");
+    let nvd = root().join("tests/data/nvd/busybox.json");
     assert_eq!(with(h, &["db", "import", nvd.to_str().unwrap()]).code, 0);
     let after = with_json(h, &["fleet", "rematch", "--json"]);
     let new: Vec<String> = after["new"]
@@ -672,4 +672,155 @@ fn human_lists_are_capped_and_compaction_keeps_every_answer() {
     // The compacted store takes new work.
     assert_eq!(with(h, &["fleet", "rematch"]).code, 0);
     assert_eq!(with(h, &["fleet", "verify"]).stdout, "0 problems\n");
+}
+
+/// `fleet rematch` judges stored inventories with the configuration's
+/// triage, exactly as `scan` does: what `scan --store` suppressed stays
+/// suppressed, and without the file the finding is active again.
+#[test]
+fn rematch_honours_the_triage_file_as_scan_does() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let config = home.path().join("triage.toml");
+    std::fs::write(
+        &config,
+        "[[ignore]]\nid = \"CVE-2023-38545\"\ncomponent = \"curl\"\nreason = \"SOCKS5 not built\"\nexpires = \"2027-01-01\"\n",
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let run = with(
+        h,
+        &["scan", "samples/router-armhf.bin", "--store", "--config", c],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let quiet = with_json(h, &["fleet", "rematch", "-f", "json", "--config", c]);
+    assert_eq!(quiet["new"], serde_json::json!([]));
+    let patch = with_json(
+        h,
+        &[
+            "fleet",
+            "needs-patch",
+            "--advisory",
+            "CVE-2023-38545",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(patch, serde_json::json!([]));
+    // Without the triage file the finding is active again, and new.
+    let bare = home.path().join("empty.toml");
+    std::fs::write(&bare, "").unwrap();
+    let loud = with_json(
+        h,
+        &[
+            "fleet",
+            "rematch",
+            "-f",
+            "json",
+            "--config",
+            bare.to_str().unwrap(),
+        ],
+    );
+    let new: Vec<String> = loud["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| s(&c["finding"]))
+        .collect();
+    assert_eq!(new, ["vulnerable curl@7.88.1 CVE-2023-38545"]);
+}
+
+/// VEX statements reach every command that judges findings, as the
+/// configuration's `vex` list and as `--vex`: `scan --store`, `fleet
+/// rematch` and `fleet nightly` agree, and a rematch without them makes
+/// the finding active (and new) again.
+#[test]
+fn rematch_and_nightly_read_vex_as_scan_does() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let vex = home.path().join("vendor.vex.json");
+    std::fs::write(
+        &vex,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex-1",
+            "author": "Example", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+            "statements": [{"vulnerability": {"name": "CVE-2023-38545"},
+                "products": [{"@id": "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u15"}],
+                "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}"#,
+    )
+    .unwrap();
+    let v = vex.to_str().unwrap();
+    let with_vex = home.path().join("with-vex.toml");
+    std::fs::write(&with_vex, "vex = [\"vendor.vex.json\"]\n").unwrap();
+    let bare = home.path().join("empty.toml");
+    std::fs::write(&bare, "").unwrap();
+    let (w, b) = (with_vex.to_str().unwrap(), bare.to_str().unwrap());
+    let curl_state = |report: &serde_json::Value| -> String {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["advisory"] == "CVE-2023-38545")
+            .map(|f| s(&f["state"]))
+            .unwrap()
+    };
+    let new = |summary: &serde_json::Value| -> Vec<String> {
+        summary["new"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| s(&c["finding"]))
+            .filter(|f| f.contains("CVE-2023-38545"))
+            .collect()
+    };
+    let scan = with_json(
+        h,
+        &[
+            "scan",
+            "samples/router-armhf.bin",
+            "--store",
+            "-f",
+            "json",
+            "--config",
+            b,
+            "--vex",
+            v,
+        ],
+    );
+    assert_eq!(curl_state(&scan), "not_affected");
+    // --vex on the command line, then the configuration's list.
+    let by_flag = with_json(
+        h,
+        &["fleet", "rematch", "-f", "json", "--config", b, "--vex", v],
+    );
+    assert_eq!(new(&by_flag), Vec::<String>::new());
+    let by_config = with_json(h, &["fleet", "rematch", "-f", "json", "--config", w]);
+    assert_eq!(new(&by_config), Vec::<String>::new());
+    // Without either the finding is active again, and new.
+    let without = with_json(h, &["fleet", "rematch", "-f", "json", "--config", b]);
+    assert_eq!(new(&without), ["vulnerable curl@7.88.1 CVE-2023-38545"]);
+    // A nightly run reads --vex too: the finding it leaves is not active,
+    // so a rematch without the statement finds it new once more.
+    let devices = home.path().join("devices.csv");
+    std::fs::write(&devices, "id,model,firmware\n").unwrap();
+    let images = home.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let (d, i) = (devices.to_str().unwrap(), images.to_str().unwrap());
+    let night = with(
+        h,
+        &[
+            "fleet",
+            "nightly",
+            "--devices",
+            d,
+            "--images",
+            i,
+            "--config",
+            b,
+            "--vex",
+            v,
+        ],
+    );
+    assert_eq!(night.code, 0, "{}", night.stderr);
+    let again = with_json(h, &["fleet", "rematch", "-f", "json", "--config", b]);
+    assert_eq!(new(&again), ["vulnerable curl@7.88.1 CVE-2023-38545"]);
 }

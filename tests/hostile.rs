@@ -4,6 +4,8 @@
 //! or 2 per the contract, and no panic; refusals and bounds are notes.
 
 mod common;
+use common::bounded::{Bounded, MIB, run_bounded};
+use common::hostile_inputs::*;
 use common::*;
 use serde_json::Value;
 use std::io::Write;
@@ -22,57 +24,6 @@ fn notes(v: &Value) -> Vec<String> {
         .iter()
         .map(|n| format!("{} {}: {}", s(&n["level"]), s(&n["path"]), s(&n["message"])))
         .collect()
-}
-
-/// One ustar header block (+ data, padded) the way tar writes it, with any name.
-fn tar_entry(name: &str, kind: u8, link: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = [0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-    h[136..148].copy_from_slice(b"14000000000\0");
-    h[156] = kind;
-    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-    h[257..265].copy_from_slice(b"ustar\x0000");
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let mut out = h.to_vec();
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(512) * 512, 0);
-    out
-}
-
-/// One newc cpio entry.
-fn cpio_entry(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-        1,
-        0,
-        0,
-        1,
-        0,
-        data.len(),
-        0,
-        0,
-        0,
-        0,
-        name.len() + 1,
-        0
-    )
-    .into_bytes();
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    out.resize(out.len().div_ceil(4) * 4, 0);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(4) * 4, 0);
-    out
-}
-
-fn cpio_trailer() -> Vec<u8> {
-    cpio_entry("TRAILER!!!", 0, b"")
 }
 
 /// Runs `unpack --json --extract` and checks nothing escaped `outside`.
@@ -298,8 +249,9 @@ fn an_entry_flood_hits_the_entry_bound_not_memory() {
     let run = fwaudit(&["unpack", &image]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr
-            .contains("cpio has more than 200000 entries; the rest were skipped"),
+        run.stderr.contains(
+            "cpio: the entry bound (200000 entries, --max-entries) reached; the rest of its entries were skipped"
+        ),
         "{}",
         &run.stderr[..run.stderr.len().min(2000)]
     );
@@ -315,7 +267,7 @@ fn an_entry_flood_hits_the_entry_bound_not_memory() {
     assert!(
         notes(&v)
             .join("\n")
-            .contains("tar has more than 1000 entries")
+            .contains("tar: the entry bound (1000 entries, --max-entries) reached")
     );
 }
 
@@ -615,7 +567,7 @@ fn ext4_directory_cycle_and_huge_extent_claims_are_notes() {
     let n = notes(&v).join("\n");
     assert!(
         n.contains(&format!(
-            "limit {}: ext: /usr/share/big.txt: 1099511638936 bytes exceeds the file size or total size bound; skipped",
+            "limit {}: ext: /usr/share/big.txt: 1099511638936 bytes reach the file size bound (536870912 bytes, --max-file-size); skipped",
             fs("size.img")
         )),
         "{n}"
@@ -684,6 +636,271 @@ fn a_ubifs_index_loop_ends_in_a_report_with_every_file() {
         .collect();
     assert_eq!(files.len(), 15, "{files:?}");
     assert!(files.contains(&format!("{image}@0x0:ubifs/usr/share/text.txt 14880")));
+}
+
+// ---------------------------------------------------------------------------
+// Resource exhaustion: one crafted input per class. Each scan runs as a child
+// under `--max-memory 256M`, with its address space capped far above that
+// (so that a regression fails here instead of exhausting the machine) and a
+// deadline; its peak resident memory, measured by the kernel, must stay
+// within the bound plus 256 MiB. Before and after times and peaks are in
+// `benches/hostile.rs` (`cargo bench --bench hostile`).
+
+/// The memory bound these tests set.
+const MEMORY: u64 = 256 * MIB;
+
+/// `fwaudit ARGS --max-memory 256M` under the bounds above, killed after
+/// `secs` seconds (a debug build: generous, this is a hang guard).
+fn bounded(args: &[&str], secs: u64) -> Bounded {
+    let mut all = args.to_vec();
+    all.extend(["--max-memory", "256M"]);
+    let b = run_bounded(
+        env!("CARGO_BIN_EXE_fwaudit"),
+        &all,
+        MEMORY + 3072 * MIB,
+        std::time::Duration::from_secs(secs),
+    );
+    assert!(
+        b.peak_rss <= MEMORY + 256 * MIB,
+        "{args:?}: peak resident memory {} MiB, past the {} MiB bound plus 256 MiB",
+        b.peak_rss / MIB,
+        MEMORY / MIB
+    );
+    b
+}
+
+/// Writes `data` as `name` and runs `unpack FILE --json ARGS` bounded,
+/// expecting exit code 2 (a bound or an error met); the file's path and
+/// the listing.
+fn unpack_hostile(
+    tmp: &Path,
+    name: &str,
+    data: &[u8],
+    args: &[&str],
+    secs: u64,
+) -> (String, Value) {
+    let path = write(tmp, name, data);
+    let mut all = vec!["unpack", path.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let b = bounded(&all, secs);
+    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
+    let v = json_of(&b);
+    (path, v)
+}
+
+fn json_of(b: &Bounded) -> Value {
+    serde_json::from_str(&b.run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            &b.run.stdout[..b.run.stdout.len().min(2000)],
+            &b.run.stderr[..b.run.stderr.len().min(2000)]
+        )
+    })
+}
+
+#[test]
+fn an_rpmdb_view_that_never_ends_is_refused() {
+    for (name, setup, query) in RPMDB_VIEWS {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(name);
+        std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+        rpmdb_with_view(&root.join("var/lib/rpm/rpmdb.sqlite"), setup, query);
+        let r = root.to_str().unwrap();
+        let b = bounded(&["scan", r, "--format", "json"], 60);
+        assert_eq!(b.run.code, 2, "{name}: {}", b.run.stderr);
+        let v = json_of(&b);
+        assert_eq!(v["target"]["kind"], "rootfs");
+        assert_eq!(
+            notes(&v),
+            [format!(
+                "error {r}/var/lib/rpm/rpmdb.sqlite: malformed package database: Packages is a view, not a table: refused (a view runs a query the database chose)"
+            )],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn sparse_files_in_a_directory_are_read_under_the_memory_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir(&dir).unwrap();
+    // Six 100 MiB files of holes: nothing on disk, 600 MiB to read.
+    for i in 0..6 {
+        let f = std::fs::File::create(dir.join(format!("disk-{i}.img"))).unwrap();
+        f.set_len(100 * MIB).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    let b = bounded(&["scan", d, "--format", "json"], 120);
+    assert_eq!(b.run.code, 2, "{}", b.run.stderr);
+    let v = json_of(&b);
+    // Read in name order until the bound: two fit in 256 MiB, four do not.
+    let want: Vec<String> = (2..6)
+        .map(|i| {
+            format!(
+                "limit {d}/disk-{i}.img: 104857600 bytes reach the memory bound (268435456 bytes, --max-memory); not read"
+            )
+        })
+        .collect();
+    assert_eq!(notes(&v), want);
+    assert_eq!(v["target"]["size"], 200 * MIB);
+}
+
+#[test]
+fn a_cramfs_of_holes_is_held_to_the_ratio_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 300 files of 16 MiB, all pointing at one table of holes: 4.7 GiB
+    // claimed by 21 KiB.
+    let image = cramfs_of_holes(300);
+    let len = image.len();
+    assert!(len < 22 * 1024, "{len}");
+    let (path, v) = unpack_hostile(tmp.path(), "holes.cramfs", &image, &[], 120);
+    let sizes: Vec<u64> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] != "directory")
+        .map(|f| f["size"].as_u64().unwrap())
+        .collect();
+    // One file fits in len × 1000 bytes; every other one is a note.
+    assert_eq!(sizes, [16_777_215]);
+    let n = notes(&v);
+    assert_eq!(n.len(), 101, "{n:?}");
+    assert_eq!(
+        n[0],
+        format!(
+            "limit {path}@0x0:cramfs: cramfs: /0001: 16777215 bytes reach the layer's output/input ratio bound ({} bytes, --max-ratio); skipped",
+            len * 1000
+        )
+    );
+    assert_eq!(
+        n[100],
+        format!("error {path}@0x0:cramfs: cramfs: 199 more problems not listed")
+    );
+}
+
+#[test]
+fn gzip_bombs_side_by_side_share_one_memory_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Eight members of 256 MiB of zeros each (1.6 MiB compressed): 2 GiB
+    // in all, decoded on every core at once.
+    let (_, v) = unpack_hostile(
+        tmp.path(),
+        "bombs.tar",
+        &tar_of_gzip_bombs(8, 256 * MIB),
+        &[],
+        180,
+    );
+    let kept: u64 = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with(":gzip/data"))
+        .map(|f| f["size"].as_u64().unwrap())
+        .sum();
+    assert!(kept < MEMORY, "{kept} bytes decoded and kept");
+    let n = notes(&v).join("\n");
+    assert!(
+        n.contains("the memory bound (268435456 bytes, --max-memory)"),
+        "{n}"
+    );
+}
+
+#[test]
+fn a_squashfs_listing_more_entries_than_the_bound_is_refused_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Four million names for one empty file: 2 inodes, 64 MB of listing.
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "links.sqfs",
+        &squashfs_of_links(4_000_000),
+        &[],
+        120,
+    );
+    assert_eq!(
+        notes(&v),
+        [format!(
+            "limit {path}: squashfs at 0x0: squashfs: its directory table lists 4000000 entries, more than the 200000 left of the entry bound (200000 entries, --max-entries); image not read"
+        )]
+    );
+    // Below the bound the same construction is read, every link listed.
+    let small = write(tmp.path(), "few.sqfs", &squashfs_of_links(1000));
+    let b = bounded(&["unpack", &small, "--json"], 120);
+    assert_eq!(b.run.code, 0, "{}", b.run.stderr);
+    assert_eq!(json_of(&b)["files"].as_array().unwrap().len(), 1000);
+}
+
+#[test]
+fn a_cpio_carved_again_where_it_stopped_gets_no_fresh_entry_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "flood.cpio",
+        &cpio_flood(5000),
+        &["--max-entries", "1000"],
+        120,
+    );
+    // One layer: where it stopped, nothing more is carved.
+    let l = layers(&v);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(
+        l[0].starts_with(&format!("{path}@0x0:cpio cpio 0 ")),
+        "{l:?}"
+    );
+    assert_eq!(v["files"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        notes(&v),
+        [format!(
+            "limit {path}@0x0:cpio: cpio: the entry bound (1000 entries, --max-entries) reached; the rest of its entries were skipped"
+        )]
+    );
+}
+
+#[test]
+fn an_overlapping_zip_is_refused_before_anything_is_inflated() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Sixteen names for one 64 MiB stream: 1 GiB from 420 KiB.
+    let (path, v) = unpack_hostile(
+        tmp.path(),
+        "overlap.zip",
+        &overlapping_zip(16, 64 * MIB),
+        &[],
+        120,
+    );
+    assert_eq!(
+        notes(&v),
+        [format!(
+            "error {path}: zip at 0x0: zip entries 0 (local header at 0x0) and 1 (at 0x0) overlap: a zip bomb construction; archive refused"
+        )]
+    );
+    assert_eq!(v["files"], serde_json::json!([]));
+}
+
+#[test]
+fn mutually_including_ld_so_conf_files_are_read_once_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rootfs");
+    // 48 files, each including all 48: 48^5 reads at the old depth bound.
+    ld_so_conf_web(&root, 48);
+    let b = bounded(&["scan", root.to_str().unwrap(), "--format", "json"], 60);
+    assert_eq!(b.run.code, 0, "{}", b.run.stderr);
+    assert_eq!(json_of(&b)["target"]["kind"], "rootfs");
+}
+
+#[test]
+fn requirements_included_along_many_paths_are_read_once_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir(&dir).unwrap();
+    // Eight levels of eight files, each including all of the next level:
+    // 8^8 reads when every path is followed.
+    requirements_lattice(&dir, 8, 8);
+    let b = bounded(&["scan", dir.to_str().unwrap(), "--format", "json"], 60);
+    assert_eq!(b.run.code, 0, "{}", b.run.stderr);
+    let mut got = components(&json_of(&b));
+    got.sort();
+    let want: Vec<String> = (0..8).map(|i| format!("pkg{i} 1.{i} pypi")).collect();
+    assert_eq!(got, want);
 }
 
 // ---------------------------------------------------------------------------

@@ -431,29 +431,27 @@ fn table_output_reads_well() {
 }
 
 #[test]
-fn several_targets_give_an_array_and_output_file() {
+fn several_targets_give_json_lines_or_an_array_and_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    let run = fwaudit(&[
-        "scan",
-        ROUTER,
-        OPENWRT,
-        "--format",
-        "json",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0);
-    assert_eq!(run.stdout, "");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
-    let paths: Vec<String> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| s(&r["target"]["path"]))
+    let o = out.to_str().unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", ROUTER, OPENWRT, "--format", "json", "-o", o];
+        args.extend_from_slice(extra);
+        let run = fwaudit(&args);
+        assert_eq!((run.code, run.stdout.as_str()), (0, ""));
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let path = |r: serde_json::Value| s(&r["target"]["path"]);
+    let lines: Vec<String> = scan(&[])
+        .lines()
+        .map(|line| path(serde_json::from_str(line).unwrap()))
         .collect();
-    assert_eq!(paths, [ROUTER, OPENWRT]);
+    assert_eq!(lines, [ROUTER, OPENWRT]);
+    // The array of earlier versions, behind --json-array.
+    let array: Vec<serde_json::Value> = serde_json::from_str(&scan(&["--json-array"])).unwrap();
+    let array: Vec<String> = array.into_iter().map(path).collect();
+    assert_eq!(array, [ROUTER, OPENWRT]);
 }
 
 #[test]

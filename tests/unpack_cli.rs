@@ -54,11 +54,22 @@ fn text_listing_and_errors() {
         "layer uimage         33329 bytes  samples/openwrt-mipsel.bin@0x20000:uimage\n\
          layer squashfs     2777829 bytes  samples/openwrt-mipsel.bin@0x30000:squashfs\n"
     ));
+    // Notes are printed once: in the JSON with --json, else on stderr.
     let run = fwaudit(&["unpack", "samples/bad/truncated.bin", "--json"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr
+        run.stdout
             .contains("superblock says 21278 bytes, only 12288 present")
+    );
+    assert!(!run.stderr.contains("superblock says"), "{}", run.stderr);
+    let run = fwaudit(&["unpack", "samples/bad/truncated.bin"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "fwaudit: error: samples/bad/truncated.bin at offset 0x20000: squashfs at 0x20000: \
+         squashfs superblock: image is truncated: superblock says 21278 bytes, only 12288 present\n\
+         fwaudit: error: samples/bad/truncated.bin@0x20060:xz: xz stream is truncated or corrupt \
+         after 21538 output bytes (12192 input bytes): unexpected end of compressed data\n"
     );
 }
 

@@ -9,6 +9,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         max_total_bytes: 64 << 20,
         max_file_size: 16 << 20,
         max_entries: 10_000,
+        max_memory: 256 << 20,
         ..Limits::default()
     };
     let _ = Qcow2.extract(data, &mut Budget::new(limits));

@@ -285,10 +285,29 @@ pub struct ImportSummary {
     pub errors: Vec<String>,
 }
 
+/// Why `db import` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// No path held a readable advisory (the files' own errors, one a line).
+    #[error("nothing imported:\n{0}")]
+    NothingImported(String),
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    /// A distribution feed could not be written.
+    #[error("{0}")]
+    Feed(String),
+}
+
+impl From<String> for ImportError {
+    fn from(message: String) -> Self {
+        ImportError::Feed(message)
+    }
+}
+
 /// Reads `paths` and replaces the matching sources in the store under
 /// `data_dir`. Files that fail are listed and skipped; nothing is written
 /// when no file could be read.
-pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSummary, String> {
+pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSummary, ImportError> {
     let imported = import(paths);
     if imported.is_empty() {
         let why = if imported.errors.is_empty() {
@@ -296,10 +315,10 @@ pub fn import_into_store(data_dir: &Path, paths: &[&Path]) -> Result<ImportSumma
         } else {
             imported.errors.join("\n")
         };
-        return Err(format!("nothing imported:\n{why}"));
+        return Err(ImportError::NothingImported(why));
     }
     let mut store = super::store::load(data_dir)?.unwrap_or_default();
-    let now = super::store::now_utc();
+    let now = crate::date::now_utc();
     let mut counts = BTreeMap::new();
     for (source, list) in imported.by_source {
         counts.insert(source.clone(), list.len());

@@ -120,7 +120,7 @@ impl Database {
     }
 
     /// The bundled set plus whatever `db import` stored in `data_dir`.
-    pub fn load(data_dir: &std::path::Path) -> Result<Database, String> {
+    pub fn load(data_dir: &std::path::Path) -> Result<Database, DatabaseError> {
         let mut db = Database::bundled()?;
         db.distro = distro::Feeds::in_dir(data_dir);
         if let Some(store) = store::load(data_dir)? {
@@ -377,6 +377,34 @@ pub fn bundled_advisories() -> Result<Vec<Advisory>, String> {
                 .map_err(|e| format!("advisories/osv/{name}: {e}"))
         })
         .collect()
+}
+
+/// Why the advisory database cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The bundled set is broken (a build problem, not an input one).
+    #[error("bundled advisories: {0}")]
+    Bundled(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+impl From<String> for DatabaseError {
+    fn from(message: String) -> Self {
+        DatabaseError::Bundled(message)
+    }
+}
+
+/// The date of the bundled set: its newest `modified` field (`None` for an
+/// empty set). Its age is the database's age when nothing was imported.
+pub fn bundled_date() -> Option<String> {
+    bundled::BUNDLED_OSV
+        .iter()
+        .filter_map(|(_, text)| {
+            let v: serde_json::Value = serde_json::from_str(text).ok()?;
+            v["modified"].as_str().map(str::to_string)
+        })
+        .max()
 }
 
 /// The bundled end-of-life data.

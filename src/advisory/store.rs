@@ -48,27 +48,53 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("advisories.json")
 }
 
+/// What can go wrong with the store file, by kind.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: corrupt advisory store at line {}: {source}", .path.display(), .source.line())]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{}: written by a newer fwaudit (schema {found}, this one reads up to {known})", .path.display())]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("advisory store cannot be encoded: {0}")]
+    Encode(serde_json::Error),
+}
+
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> Self {
+        e.to_string()
+    }
+}
+
 /// The store in `data_dir`, or `None` when nothing has been imported.
-pub fn load(data_dir: &Path) -> Result<Option<Store>, String> {
+pub fn load(data_dir: &Path) -> Result<Option<Store>, StoreError> {
     let file = path(data_dir);
     let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Err(source) => return Err(StoreError::Io { path: file, source }),
     };
-    let store: Store = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}: corrupt advisory store at line {}: {e}",
-            file.display(),
-            e.line()
-        )
+    let store: Store = serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+        path: file.clone(),
+        source,
     })?;
     if store.schema > SCHEMA {
-        return Err(format!(
-            "{}: written by a newer fwaudit (schema {}, this one reads up to {SCHEMA})",
-            file.display(),
-            store.schema
-        ));
+        return Err(StoreError::NewerSchema {
+            path: file,
+            found: store.schema,
+            known: SCHEMA,
+        });
     }
     Ok(Some(store))
 }
@@ -136,44 +162,26 @@ impl Store {
     }
 
     /// Writes the store beside the old one and renames it into place.
-    pub fn save(&mut self, data_dir: &Path) -> Result<(), String> {
+    pub fn save(&mut self, data_dir: &Path) -> Result<(), StoreError> {
         self.schema = SCHEMA;
-        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let file = path(data_dir);
         let tmp = data_dir.join(format!(".advisories.json.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec(self).map_err(StoreError::Encode)?;
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&text)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &file)
         };
-        write().map_err(|e| {
+        write().map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            format!("{}: {e}", file.display())
+            StoreError::Io { path: file, source }
         })
     }
-}
-
-/// Now as RFC 3339 UTC, to the second.
-pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    utc_stamp(secs)
-}
-
-/// Seconds since 1970 as RFC 3339 UTC (`2026-11-25T06:30:00Z`).
-pub fn utc_stamp(secs: u64) -> String {
-    let date = crate::analyze::outdated::civil_date((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// What `db status` reports.
@@ -188,7 +196,7 @@ pub struct Status {
 impl Status {
     /// Sources older than `max_age_days`, with their age in days.
     pub fn stale(&self, max_age_days: u64) -> Vec<(String, u64)> {
-        super::update::stale_sources(&self.sources, &now_utc(), max_age_days)
+        stale_sources(&self.sources, &crate::date::today(), max_age_days)
     }
 }
 
@@ -201,4 +209,20 @@ pub fn status(data_dir: &Path) -> Result<Status, String> {
         total: bundled + store.advisories.len(),
         sources: store.sources,
     })
+}
+
+/// Sources imported more than `max_age_days` before `today`, with their age
+/// in days.
+pub fn stale_sources(
+    sources: &BTreeMap<String, SourceInfo>,
+    today: &str,
+    max_age_days: u64,
+) -> Vec<(String, u64)> {
+    sources
+        .iter()
+        .filter_map(|(name, info)| {
+            let age = crate::date::days_between(&info.updated, today)?;
+            (age > max_age_days as i64).then(|| (name.clone(), age as u64))
+        })
+        .collect()
 }

@@ -20,7 +20,7 @@
 
 use super::eol::{Cycle, Product};
 use super::import::{self, Imported};
-use super::store::{self, CacheEntry, SourceInfo};
+use super::store::{self, CacheEntry};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -291,28 +291,50 @@ fn read_body(
     Ok((bytes, cache))
 }
 
+/// Why `db update` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("--url needs exactly one --source")]
+    UrlNeedsOneSource,
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// One source could not be fetched or read; the store was not touched.
+    #[error("source {name} failed: {message}")]
+    Source { name: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for UpdateError {
+    fn from(message: String) -> Self {
+        UpdateError::Other(message)
+    }
+}
+
 /// Runs the update; the store is written only if every source succeeded.
 pub fn update(
     data_dir: &Path,
     options: &Options,
     progress: &dyn Fn(&str),
-) -> Result<Summary, String> {
+) -> Result<Summary, UpdateError> {
     if options.url.is_some() && options.sources.len() != 1 {
-        return Err("--url needs exactly one --source".to_string());
+        return Err(UpdateError::UrlNeedsOneSource);
     }
     let mut store = store::load(data_dir)?.unwrap_or_default();
     let client = Client::builder()
         .timeout(options.timeout)
         .user_agent(concat!("fwaudit/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+        .map_err(|e| UpdateError::Client(e.to_string()))?;
     let cache = store.http_cache.clone();
     let http = Http {
         client,
         cache: &cache,
         progress,
     };
-    let now = store::now_utc();
+    let now = crate::date::now_utc();
     let mut summary = Summary::default();
     let mut new_cache = BTreeMap::new();
     // Everything is fetched and parsed before the store is touched.
@@ -322,7 +344,10 @@ pub fn update(
     let mut staged_feeds: Vec<(String, Vec<super::distro::ReleaseFeed>, String)> = Vec::new();
     for &source in &options.sources {
         let base = options.url.clone();
-        let fail = |e: String| format!("source {} failed: {e}", source.name());
+        let fail = |message: String| UpdateError::Source {
+            name: source.name(),
+            message,
+        };
         match source {
             Source::Osv | Source::Rustsec => {
                 let base = base.unwrap_or_else(|| OSV_BASE.to_string());
@@ -495,7 +520,7 @@ fn nvd_since(store: &store::Store, base: &str, now: &str) -> Option<String> {
     if !info.origins.iter().any(|o| o == base) {
         return None;
     }
-    let age = days(now)? - days(&info.updated)?;
+    let age = crate::date::days_between(&info.updated, now)?;
     (0..NVD_MAX_WINDOW_DAYS)
         .contains(&age)
         .then(|| info.updated.clone())
@@ -589,48 +614,9 @@ fn parse_eol(bytes: &[u8]) -> Result<Product, String> {
     Ok(Product { cycles })
 }
 
-/// Sources older than `max_age_days`, for `db status` warnings.
-pub fn stale_sources(
-    sources: &BTreeMap<String, SourceInfo>,
-    now: &str,
-    max_age_days: u64,
-) -> Vec<(String, u64)> {
-    let today = days(now);
-    sources
-        .iter()
-        .filter_map(|(name, info)| {
-            let age = today?.checked_sub(days(&info.updated)?)?;
-            (age > max_age_days as i64).then(|| (name.clone(), age as u64))
-        })
-        .collect()
-}
-
-/// Days since 1970-01-01 of an RFC 3339 date (only the date part is read).
-pub(crate) fn days(stamp: &str) -> Option<i64> {
-    let y: i64 = stamp.get(0..4)?.parse().ok()?;
-    let m: i64 = stamp.get(5..7)?.parse().ok()?;
-    let d: i64 = stamp.get(8..10)?.parse().ok()?;
-    // Inverse of `civil_date` (H. Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_arithmetic_round_trips() {
-        for n in [0, 19_723, 20_782, -1, 40_000] {
-            let date = crate::analyze::outdated::civil_date(n);
-            assert_eq!(days(&format!("{date}T00:00:00Z")), Some(n));
-        }
-    }
 
     #[test]
     fn incremental_nvd_only_from_the_same_url_within_120_days() {

@@ -514,7 +514,7 @@ fn certificate(path: &str, offset: u64, format: &str, der: &[u8]) -> Option<Cryp
     let spki_raw = cert.tbs_certificate.subject_pki.raw;
     let facts = spki_facts(spki_raw);
     let validity = cert.validity();
-    let stamp = |t: i64| crate::advisory::store::utc_stamp(u64::try_from(t).unwrap_or(0));
+    let stamp = |t: i64| crate::date::utc_stamp(t).unwrap_or_default();
     let subject = cert.subject().to_string();
     let issuer = cert.issuer().to_string();
     let self_signed = cert.subject().as_raw() == cert.issuer().as_raw();

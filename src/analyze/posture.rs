@@ -33,33 +33,13 @@ impl Default for Options {
 
 /// Now, or the start of `FWAUDIT_TODAY` when that pins the date.
 pub fn default_now() -> String {
-    match std::env::var("FWAUDIT_TODAY") {
-        Ok(day) => format!("{day}T00:00:00Z"),
-        Err(_) => crate::advisory::store::now_utc(),
-    }
+    crate::date::now_or_pinned()
 }
 
-/// `YYYY-MM-DD` or RFC 3339 UTC (`2027-01-01T12:00:00Z`) -> RFC 3339 UTC.
+/// `--now`: `YYYY-MM-DD` or RFC 3339 UTC (`2027-01-01T12:00:00Z`) -> RFC 3339 UTC.
 pub fn parse_now(text: &str) -> Result<String, String> {
-    let b = text.as_bytes();
-    let date_ok = |b: &[u8]| {
-        b.len() >= 10
-            && b[4] == b'-'
-            && b[7] == b'-'
-            && b[..10]
-                .iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-    };
-    match b.len() {
-        10 if date_ok(b) => Ok(format!("{text}T00:00:00Z")),
-        20 if date_ok(b) && b[10] == b'T' && b[19] == b'Z' && b[13] == b':' && b[16] == b':' => {
-            Ok(text.to_string())
-        }
-        _ => Err(format!(
-            "--now {text:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
-        )),
-    }
+    crate::date::parse_instant(text)
+        .ok_or_else(|| format!("--now {text:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))
 }
 
 /// What the posture checks found in one target.

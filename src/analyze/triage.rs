@@ -17,7 +17,7 @@ use crate::model::{Finding, FindingState, Suppression};
 use serde::Deserialize;
 use std::path::Path;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriageFile {
     #[serde(default)]
@@ -50,9 +50,30 @@ impl TriageFile {
         let mut file: TriageFile =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         file.dir = path.parent().map(Path::to_path_buf);
-        for (i, entry) in file.ignore.iter().enumerate() {
+        file.check(path)?;
+        Ok(file)
+    }
+
+    /// Entries and VEX documents read from `path` (a configuration file),
+    /// checked as [`TriageFile::load`] checks them.
+    pub fn from_entries(
+        ignore: Vec<Entry>,
+        vex: Vec<std::path::PathBuf>,
+        path: &Path,
+    ) -> Result<TriageFile, String> {
+        let file = TriageFile {
+            ignore,
+            vex,
+            dir: path.parent().map(Path::to_path_buf),
+        };
+        file.check(path)?;
+        Ok(file)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), String> {
+        for (i, entry) in self.ignore.iter().enumerate() {
             if let Some(date) = &entry.expires
-                && !is_iso_date(date)
+                && !crate::date::is_date(date)
             {
                 return Err(format!(
                     "{}: ignore entry {} ({}): expires {date:?} is not a YYYY-MM-DD date",
@@ -62,7 +83,7 @@ impl TriageFile {
                 ));
             }
         }
-        Ok(file)
+        Ok(())
     }
 
     /// The `vex` list, relative paths taken from the file's directory.
@@ -140,16 +161,6 @@ fn path_matches(want: &str, have: &str) -> bool {
 
 fn expired(entry: &Entry, today: &str) -> bool {
     entry.expires.as_deref().is_some_and(|d| d < today)
-}
-
-fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]

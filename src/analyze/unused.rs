@@ -140,7 +140,8 @@ impl SearchDirs {
                     .map(|i| String::from_utf8_lossy(&unpacked.files[i].data).into_owned())
             };
             if let Some(conf) = read("/etc/ld.so.conf") {
-                ld_so_conf(&conf, fs, unpacked, &mut dirs, 0);
+                let mut seen = BTreeSet::new();
+                ld_so_conf(&conf, fs, unpacked, &mut dirs, &mut seen, 0);
             }
             // musl reads /etc/ld-musl-ARCH.path: one directory per line or colon-separated.
             for path in fs.namespace.dirs() {
@@ -232,12 +233,15 @@ fn is_multiarch_dir(dir: &str) -> bool {
 }
 
 /// Directories from an ld.so.conf text, following `include` globs of the
-/// form `dir/*.conf` (the only form distributions use).
+/// form `dir/*.conf` (the only form distributions use). Each file is read
+/// once (`seen` holds the files read): files that include each other would
+/// otherwise be read a number of times exponential in the nesting depth.
 fn ld_so_conf(
     text: &str,
     fs: &crate::unpack::Filesystem,
     unpacked: &Unpacked,
     dirs: &mut Vec<String>,
+    seen: &mut BTreeSet<usize>,
     depth: usize,
 ) {
     if depth > 4 {
@@ -257,9 +261,11 @@ fn ld_so_conf(
                 .collect();
             included.sort();
             for path in included {
-                if let Some(i) = fs.namespace.resolve(&unpacked.files, path) {
+                if let Some(i) = fs.namespace.resolve(&unpacked.files, path)
+                    && seen.insert(i)
+                {
                     let text = String::from_utf8_lossy(&unpacked.files[i].data).into_owned();
-                    ld_so_conf(&text, fs, unpacked, dirs, depth + 1);
+                    ld_so_conf(&text, fs, unpacked, dirs, seen, depth + 1);
                 }
             }
         } else if line.starts_with('/') {

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod devices;
+pub mod error;
 pub mod history;
 pub mod keys;
 pub mod ops;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod sled_store;
 pub mod timing;
 
+pub use error::FleetError;
 pub use ops::{FleetOps, ImageChange, ImportSummary, NightlySummary, RematchSummary, StoredScan};
 pub use record::{Change, Device, DeviceTag, FindingRecord, FindingState, ImageRecord};
 pub use sled_store::SledStore;

@@ -10,6 +10,7 @@ use crate::scan::{self, Options};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::Path;
 
 /// A stored image re-judged: its id, its record, its fresh findings.
@@ -110,8 +111,8 @@ pub trait FleetOps: FleetStore {
             Path::new(firmware).to_path_buf()
         };
         if path.is_file() {
-            let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            return Ok(Some(hex::encode(Sha256::digest(&data))));
+            let sha = file_sha256(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(Some(sha));
         }
         self.image_for_version(firmware)
     }
@@ -128,8 +129,7 @@ pub trait FleetOps: FleetStore {
         now: &str,
     ) -> Result<StoredScan, String> {
         if path.is_file() && !rescan {
-            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let sha = hex::encode(Sha256::digest(&data));
+            let sha = file_sha256(path).map_err(|e| format!("{}: {e}", path.display()))?;
             if let Some(mut record) = self.image(&sha)? {
                 if let Some(v) = firmware_version
                     && !record.firmware_versions.iter().any(|x| x == v)
@@ -268,15 +268,13 @@ pub trait FleetOps: FleetStore {
         let mut first_findings = Vec::new();
         for (i, path) in files.iter().enumerate() {
             progress(&format!("[{}/{}] {}", i + 1, files.len(), path.display()));
-            let data = match std::fs::read(path) {
-                Ok(d) => d,
+            let sha = match file_sha256(path) {
+                Ok(sha) => sha,
                 Err(e) => {
                     summary.failed.push(format!("{}: {e}", path.display()));
                     continue;
                 }
             };
-            let sha = hex::encode(Sha256::digest(&data));
-            drop(data);
             if self.has_image(&sha)? {
                 summary.already_stored += 1;
                 continue;
@@ -295,7 +293,7 @@ pub trait FleetOps: FleetStore {
                         .first()
                         .map_or("nothing readable", |n| n.message.as_str())
                 )),
-                Err(e) => summary.failed.push(e),
+                Err(e) => summary.failed.push(e.to_string()),
             }
         }
         summary.devices = self.import_devices(devices_file, now)?;
@@ -409,4 +407,21 @@ pub struct NightlySummary {
     pub devices: ImportSummary,
     /// New and resolved findings: first findings of new images plus the rematch.
     pub rematch: RematchSummary,
+}
+
+/// A file's SHA-256, read in pieces: an image is hashed to find it in the
+/// store before anything decides whether (and under which budget) it is
+/// read whole, so hashing must not hold it in memory.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

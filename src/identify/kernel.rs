@@ -127,17 +127,13 @@ pub fn bzimage_banner(data: &[u8]) -> Option<(usize, String)> {
     Some((start, text.to_string()))
 }
 
-/// The kernel an x86 boot image names in its setup header, as a hit.
-pub fn bzimage_hit(data: &[u8]) -> Option<super::signatures::Hit> {
+/// The kernel an x86 boot image names in its setup header: the header
+/// string's offset, its text and the kernel's version.
+pub fn bzimage(data: &[u8]) -> Option<(usize, String, String)> {
     let (offset, text) = bzimage_banner(data)?;
     let (release_text, distro) = banner_parts(&text)?;
-    Some(super::signatures::Hit {
-        product: "linux".to_string(),
-        version: version(Post::KernelBanner, release_text, distro)?,
-        offset: Some(offset as u64),
-        text,
-        weak: false,
-    })
+    let version = version(Post::KernelBanner, release_text, distro)?;
+    Some((offset, text, version))
 }
 
 /// True for a hit quoting a module's `vermagic=` rather than a banner.

@@ -228,8 +228,14 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     };
     let base = named.and_then(|p| p.rsplit('/').next()).unwrap_or_default();
     let mut facts = FileFacts::default();
-    if let Some(hit) = kernel::bzimage_hit(&file.data) {
-        facts.ships.push(hit);
+    if let Some((offset, text, version)) = kernel::bzimage(&file.data) {
+        facts.ships.push(Hit {
+            product: "linux".to_string(),
+            version,
+            offset: Some(offset as u64),
+            text,
+            weak: false,
+        });
     }
     for hit in scan.hits {
         match elf.and_then(|e| linked_not_shipped(&hit, e, base, &scan.markers)) {

@@ -1,11 +1,17 @@
 //! Package files shipped inside an image, not installed: Debian `.deb` (an
-//! `ar` archive whose `control.tar.{gz,xz}` holds `./control`) and OpenWrt
-//! `.ipk` (the same layout, either as `ar` or as a gzip'd tar). A firmware
-//! that carries packages for later installation ships their code too.
+//! `ar` archive whose `control.tar.{gz,xz,zst,bz2}` or plain `control.tar`
+//! holds `./control`) and OpenWrt `.ipk` (the same layout, either as `ar`
+//! or as a gzip'd tar). A firmware that carries packages for later
+//! installation ships their code too.
+//!
+//! Read with the unpack stage's own readers (ar, tar, the stream codecs),
+//! under a budget of their own: no second archive reader here.
 
 use super::{control, dpkg, opkg};
 use crate::model::Component;
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
+use crate::unpack::formats::{Format, Problem, Rejection, ar, tar::Tar};
+use crate::unpack::limits::{Budget, Limits};
 
 /// Control archives are a few KiB; more than this is not a package.
 const CONTROL_CAP: u64 = 4 << 20;
@@ -14,13 +20,36 @@ pub fn is_package_file(fs_path: &str) -> bool {
     fs_path.ends_with(".deb") || fs_path.ends_with(".ipk")
 }
 
+/// What reading one package file may cost: a gzip'd `.ipk` holds its data
+/// archive too, so the outer archive gets more than the control file.
+fn budget() -> Budget {
+    Budget::new(Limits {
+        max_total_bytes: CONTROL_CAP * 32,
+        max_file_size: CONTROL_CAP * 16,
+        max_memory: CONTROL_CAP * 64,
+        max_entries: 10_000,
+        ..Limits::default()
+    })
+}
+
 /// The package described by the `.deb` or `.ipk` file at `path`.
 pub fn parse(path: &str, fs_path: &str, data: &[u8]) -> Result<Vec<Component>, String> {
-    let members = if data.starts_with(b"!<arch>\n") {
-        ar_members(data)?
+    let mut budget = budget();
+    let members: Vec<(String, Vec<u8>)> = if let Some(archive) = ar::members(data) {
+        if let Some(problem) = archive.problems.first() {
+            return Err(message(problem));
+        }
+        archive
+            .members
+            .into_iter()
+            .map(|(name, body)| (name, body.to_vec()))
+            .collect()
     } else if data.starts_with(&[0x1f, 0x8b]) {
-        let outer = decoded(compress::gzip(data, CONTROL_CAP * 16))?;
-        tar_members(&outer)?
+        let outer = decoded(
+            compress::decode(Codec::Gzip, data, &budget),
+            CONTROL_CAP * 16,
+        )?;
+        tar_files(&outer, &mut budget)?
     } else {
         return Err("offset 0: neither an ar archive nor a gzip'd tar".to_string());
     };
@@ -28,13 +57,21 @@ pub fn parse(path: &str, fs_path: &str, data: &[u8]) -> Result<Vec<Component>, S
         .iter()
         .find(|(name, _)| name.starts_with("control.tar"))
         .ok_or("no control.tar member")?;
-    let tar = match name.as_str() {
-        "control.tar.gz" => decoded(compress::gzip(archive, CONTROL_CAP))?,
-        "control.tar.xz" => decoded(compress::xz(archive, CONTROL_CAP))?,
-        "control.tar" => archive.clone(),
+    let codec = match name.as_str() {
+        "control.tar" => None,
+        "control.tar.gz" => Some(Codec::Gzip),
+        "control.tar.xz" => Some(Codec::Xz),
+        "control.tar.zst" => Some(Codec::Zstd),
+        "control.tar.bz2" => Some(Codec::Bzip2),
+        "control.tar.lzma" => Some(Codec::LzmaAlone),
         other => return Err(format!("{other}: compression not supported")),
     };
-    let (_, text) = tar_members(&tar)?
+    let tar = match codec {
+        None => archive.clone(),
+        Some(codec) => decoded(compress::decode(codec, archive, &budget), CONTROL_CAP)
+            .map_err(|e| format!("{name}: {e}"))?,
+    };
+    let (_, text) = tar_files(&tar, &mut budget)?
         .into_iter()
         .find(|(name, _)| name == "control")
         .ok_or("control archive without ./control")?;
@@ -54,9 +91,16 @@ pub fn parse(path: &str, fs_path: &str, data: &[u8]) -> Result<Vec<Component>, S
     Ok(components)
 }
 
-fn decoded(d: compress::Decoded) -> Result<Vec<u8>, String> {
-    if d.capped {
-        return Err(format!("archive expands past {} MiB", CONTROL_CAP >> 20));
+fn message(problem: &Problem) -> String {
+    match problem {
+        Problem::Error(m) | Problem::Limit(m) => m.clone(),
+    }
+}
+
+/// A whole stream no larger than `cap`, or why not.
+fn decoded(d: compress::Decoded, cap: u64) -> Result<Vec<u8>, String> {
+    if d.data.len() as u64 > cap || d.stopped() {
+        return Err(format!("archive expands past {} MiB", cap >> 20));
     }
     match d.error {
         Some(e) => Err(e),
@@ -64,63 +108,22 @@ fn decoded(d: compress::Decoded) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Members of an `ar` archive: 60-byte headers, data padded to even offsets.
-fn ar_members(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    let mut at = 8;
-    while at < data.len() {
-        let header = data
-            .get(at..at + 60)
-            .ok_or_else(|| format!("offset {at:#x}: truncated ar member header"))?;
-        let name = String::from_utf8_lossy(&header[..16])
-            .trim_end()
-            .trim_end_matches('/')
-            .to_string();
-        let size: usize = std::str::from_utf8(&header[48..58])
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| format!("offset {:#x}: bad ar member size", at + 48))?;
-        let start = at + 60;
-        let body = data
-            .get(start..start.saturating_add(size))
-            .ok_or_else(|| format!("offset {start:#x}: ar member {name} truncated"))?;
-        out.push((name, body.to_vec()));
-        at = start + size + (size & 1);
+/// Regular files of a tar archive (names without `./`), through the tar
+/// layer reader; any problem it meets is an error here.
+fn tar_files(data: &[u8], budget: &mut Budget) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let out = Tar.extract(data, budget).map_err(|r| match r {
+        Rejection::NotThisFormat => "offset 0: not a tar archive".to_string(),
+        Rejection::Corrupt(m) | Rejection::Limit(m) => m,
+    })?;
+    if let Some(problem) = out.notes.first() {
+        return Err(message(problem));
     }
-    Ok(out)
-}
-
-/// Regular-file members of a tar archive, names without a leading `./`.
-fn tar_members(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(header) = data.get(at..at + 512) {
-        if header.iter().all(|&b| b == 0) {
-            break;
-        }
-        let field = |r: std::ops::Range<usize>| {
-            let raw = &header[r];
-            let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-            String::from_utf8_lossy(&raw[..end]).into_owned()
-        };
-        let size = usize::from_str_radix(field(124..136).trim(), 8)
-            .map_err(|_| format!("offset {:#x}: bad tar size field", at + 124))?;
-        let mut name = field(0..100);
-        let prefix = field(345..500);
-        if header[257..262] == *b"ustar" && !prefix.is_empty() {
-            name = format!("{prefix}/{name}");
-        }
-        let start = at + 512;
-        let body = data
-            .get(start..start.saturating_add(size))
-            .ok_or_else(|| format!("offset {start:#x}: tar member {name} truncated"))?;
-        if matches!(header[156], b'0' | 0) {
-            let name = name.trim_start_matches("./").to_string();
-            out.push((name, body.to_vec()));
-        }
-        at = start + size.div_ceil(512) * 512;
-    }
-    Ok(out)
+    Ok(out
+        .entries
+        .into_iter()
+        .filter(|e| e.kind == crate::unpack::tree::EntryKind::File)
+        .map(|e| (e.path, e.data))
+        .collect())
 }
 
 #[cfg(test)]
@@ -147,6 +150,20 @@ mod tests {
         assert_eq!(
             c[0].purl,
             "pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc"
+        );
+    }
+
+    /// dpkg-deb -Zzstd (Ubuntu's default): control.tar.zst.
+    #[test]
+    fn reads_a_deb_with_zstd_members() {
+        const ZSTD: &[u8] = include_bytes!(
+            "../../tests/fixtures/manifests/package-files/zstd-demo_1.2.3-1_amd64.deb"
+        );
+        let c = parse("z.deb", "/z.deb", ZSTD).unwrap();
+        assert_eq!(c[0].purl, "pkg:deb/debian/zstd-demo@1.2.3-1?arch=amd64");
+        assert_eq!(
+            c[0].sources[0].evidence,
+            "control line 1: Package: zstd-demo, Version: 1.2.3-1"
         );
     }
 

@@ -6,7 +6,7 @@
 use super::{Input, Package, pypi_name};
 use crate::model::Component;
 
-/// How deep `-r` includes may nest (include cycles stop here too).
+/// How deep `-r` includes may nest (a file is read once, so cycles end sooner).
 const MAX_INCLUDE_DEPTH: usize = 8;
 
 pub fn is_requirements(fs_path: &str) -> bool {
@@ -19,16 +19,30 @@ pub fn is_requirements(fs_path: &str) -> bool {
 pub fn parse(input: &Input) -> Result<Vec<Component>, String> {
     let prefix = input.path.strip_suffix(input.fs_path).unwrap_or("");
     let mut out = Vec::new();
-    read(input, prefix, input.fs_path, input.text()?, 0, &mut out)?;
+    let mut seen = std::collections::HashSet::from([input.fs_path.to_string()]);
+    read(
+        input,
+        prefix,
+        input.fs_path,
+        input.text()?,
+        0,
+        &mut seen,
+        &mut out,
+    )?;
     Ok(out)
 }
 
+/// Reads one file and, depth first, what it includes. A file is read once
+/// (`seen`): a file included again, or a cycle, adds nothing it has not
+/// already added, and files that include each other would otherwise be read
+/// a number of times exponential in the nesting depth.
 fn read(
     input: &Input,
     prefix: &str,
     fs_path: &str,
     text: &str,
     depth: usize,
+    seen: &mut std::collections::HashSet<String>,
     out: &mut Vec<Component>,
 ) -> Result<(), String> {
     let display = format!("{prefix}{fs_path}");
@@ -61,18 +75,21 @@ fn read(
             false => format!("{display}: line {start}: {m}"),
         };
         if let Some(file) = include_target(entry) {
+            let target = crate::unpack::tree::normalize(&format!("{dir}{file}"));
+            if !seen.insert(target.clone()) {
+                continue;
+            }
             if depth >= MAX_INCLUDE_DEPTH {
                 return Err(here(format!(
                     "includes nest deeper than {MAX_INCLUDE_DEPTH}"
                 )));
             }
-            let target = crate::unpack::tree::normalize(&format!("{dir}{file}"));
             let data = input
                 .sibling(&target)
                 .ok_or_else(|| here(format!("included file {file} is not in the target")))?;
             let text = std::str::from_utf8(data)
                 .map_err(|_| here(format!("included file {file} is not UTF-8")))?;
-            read(input, prefix, &target, text, depth + 1, out)?;
+            read(input, prefix, &target, text, depth + 1, seen, out)?;
             continue;
         }
         if entry.starts_with('-') {

@@ -31,13 +31,27 @@ const TYPE_STRING: u32 = 6;
 const TYPE_STRING_ARRAY: u32 = 8;
 const TYPE_I18NSTRING: u32 = 9;
 
+/// How many SQLite VM instructions pass between two calls of the progress
+/// handler.
+const PROGRESS_EVERY: i32 = 1000;
+/// SQLite's heap for the whole process (only this reader uses SQLite).
+const SQLITE_HEAP_LIMIT: i64 = 256 << 20;
+
 /// Installed packages in an rpmdb.sqlite held in `data`.
+///
+/// The database is the image's, so it is as hostile as the rest: opened
+/// in defensive mode with an untrusted schema, `Packages` must be an
+/// ordinary table (a view could run any query: a recursive CTE or a cross
+/// join that never ends), the query is interrupted after a number of VM
+/// instructions proportional to the database's size, and SQLite's heap is
+/// capped.
 pub fn parse(path: &str, data: &[u8], distro: Option<&Distro>) -> Result<Vec<Component>, String> {
     let mut conn = Connection::open_with_flags(
         ":memory:",
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| format!("cannot open SQLite: {e}"))?;
+    harden(&conn).map_err(|e| format!("cannot configure SQLite: {e}"))?;
     // rpm keeps its database in WAL mode; a deserialized database cannot
     // open a WAL, so read the (checkpointed) main file as rollback-journal.
     let mut bytes = data.to_vec();
@@ -47,6 +61,31 @@ pub fn parse(path: &str, data: &[u8], distro: Option<&Distro>) -> Result<Vec<Com
     }
     conn.deserialize_read_exact("main", bytes.as_slice(), bytes.len(), true)
         .map_err(|e| format!("not an SQLite database: {e}"))?;
+    drop(bytes);
+    packages_is_a_table(&conn)?;
+    // Reading N rows of a table takes some tens of instructions each; a
+    // query past this many is not reading a table.
+    let most = 16u64
+        .saturating_mul(data.len() as u64)
+        .saturating_add(10_000_000);
+    let mut steps = 0u64;
+    conn.progress_handler(
+        PROGRESS_EVERY,
+        Some(move || {
+            steps += u64::from(PROGRESS_EVERY.unsigned_abs());
+            steps > most
+        }),
+    )
+    .map_err(|e| format!("cannot configure SQLite: {e}"))?;
+    let interrupted = |e: rusqlite::Error| {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+            format!(
+                "reading Packages stopped after {most} SQLite instructions (a table of this size needs far fewer)"
+            )
+        } else {
+            format!("cannot read Packages: {e}")
+        }
+    };
     let mut stmt = conn
         .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
         .map_err(|e| format!("no rpm Packages table: {e}"))?;
@@ -54,14 +93,65 @@ pub fn parse(path: &str, data: &[u8], distro: Option<&Distro>) -> Result<Vec<Com
         .query_map([], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
         })
-        .map_err(|e| format!("cannot read Packages: {e}"))?;
+        .map_err(interrupted)?;
     let mut out = Vec::new();
     for row in rows {
-        let (hnum, blob) = row.map_err(|e| format!("cannot read Packages: {e}"))?;
+        let (hnum, blob) = row.map_err(interrupted)?;
         let header = Header::parse(&blob).map_err(|e| format!("package {hnum}: {e}"))?;
         out.push(header.component(path, hnum, distro)?);
     }
     Ok(out)
+}
+
+/// Defensive mode (no writes to the schema or shadow tables), an untrusted
+/// schema (no functions with side effects in views or triggers), no
+/// attached databases, values no longer than the database can hold, and a
+/// cap on SQLite's heap.
+fn harden(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::config::DbConfig;
+    use rusqlite::limits::Limit;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, super::MAX_MANIFEST_BYTES as i32)?;
+    conn.pragma_update(None, "hard_heap_limit", SQLITE_HEAP_LIMIT)?;
+    Ok(())
+}
+
+/// Refuses a `Packages` that is a view, a virtual table or missing: only
+/// rpm's own `CREATE TABLE` is read.
+fn packages_is_a_table(conn: &Connection) -> Result<(), String> {
+    let found: Option<(String, String)> = conn
+        .query_row(
+            "SELECT type, sql FROM sqlite_schema WHERE name = 'Packages' COLLATE NOCASE",
+            [],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            },
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(format!("cannot read the schema: {e}")),
+        })?;
+    match found {
+        None => Err("no rpm Packages table".to_string()),
+        Some((kind, _)) if kind != "table" => Err(format!(
+            "Packages is a {kind}, not a table: refused (a {kind} runs a query the database chose)"
+        )),
+        Some((_, sql))
+            if !sql
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("CREATE TABLE") =>
+        {
+            Err("Packages is a virtual table, not a table: refused".to_string())
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// The tags of one rpm header that identify a package.

@@ -6,7 +6,6 @@
 //! `creationInfo.created` is the current time, or `SOURCE_DATE_EPOCH` when
 //! set, so that a reproducible build can produce the same document twice.
 
-use crate::advisory::store::{now_utc, utc_stamp};
 use crate::model::{Component, FindingKind};
 use crate::scan::ScanReport;
 use serde_json::{Value, json};
@@ -26,10 +25,10 @@ pub fn render(reports: &[ScanReport]) -> String {
 fn created() -> String {
     match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
+        .and_then(|s| s.trim().parse::<i64>().ok())
     {
-        Some(secs) => utc_stamp(secs),
-        None => now_utc(),
+        Some(secs) => crate::date::utc_stamp(secs).unwrap_or_else(crate::date::now_utc),
+        None => crate::date::now_utc(),
     }
 }
 

@@ -121,7 +121,7 @@ async fn openapi() -> ApiResult<Json<serde_json::Value>> {
 async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Read)?;
     // The trend is written with the clock of the store's writes.
-    let today = crate::advisory::store::now_utc()[..10].to_string();
+    let today = crate::date::now_utc()[..10].to_string();
     let o = blocking(move || Ok(state.overview(&caller.scope, &today)?)).await?;
     Ok(Json(o.as_ref().clone()).into_response())
 }
@@ -235,7 +235,7 @@ async fn import_devices(
         }
         parsed.rows.push(row);
     }
-    let now = crate::advisory::store::now_utc();
+    let now = crate::date::now_utc();
     blocking(move || {
         let store = state.store.as_ref();
         for row in &parsed.rows {
@@ -299,7 +299,7 @@ async fn checkin(
     if body.facts.len() > 32 || serde_json::to_vec(&body.facts).map_or(true, |b| b.len() > 4096) {
         return Err(ApiError::invalid("facts", "at most 32 facts, 4 KiB in all"));
     }
-    let now = crate::advisory::store::now_utc();
+    let now = crate::date::now_utc();
     let s = state.clone();
     let (answer, event) = blocking(move || {
         auth::check_device(&s, &headers, &id)?;
@@ -385,7 +385,7 @@ pub fn issue_device_token(state: &AppState, device: &str) -> ApiResult<(String, 
     store.put_device_token(&DeviceToken {
         device: device.to_string(),
         hash: hash.clone(),
-        created: crate::advisory::store::now_utc(),
+        created: crate::date::now_utc(),
     })?;
     if let Ok(mut set) = state.device_tokens.write() {
         set.insert(hash.clone());
@@ -712,7 +712,7 @@ pub fn apply_triage(
     if reason.len() > 2000 {
         return Err(ApiError::invalid("reason", "at most 2000 characters"));
     }
-    let now = crate::advisory::store::now_utc();
+    let now = crate::date::now_utc();
     let expires = match req
         .expires
         .as_deref()
@@ -721,10 +721,7 @@ pub fn apply_triage(
     {
         None => None,
         Some(e) => {
-            let valid = e.len() == 10
-                && crate::advisory::update::days(e)
-                    .is_some_and(|d| crate::analyze::outdated::civil_date(d) == e);
-            if !valid {
+            if !crate::date::is_date(e) {
                 return Err(ApiError::invalid("expires", "must be a date, YYYY-MM-DD"));
             }
             if e <= &now[..10] {
@@ -1102,7 +1099,7 @@ fn new_job(kind: JobKind) -> ApiResult<Job> {
         id: auth::random_hex(8)?,
         kind,
         state: JobState::Queued,
-        created: crate::advisory::store::now_utc(),
+        created: crate::date::now_utc(),
         started: None,
         finished: None,
         file: None,
@@ -1293,7 +1290,7 @@ async fn create_key(
             "a tag-bound key can only create keys bound to its own tags",
         ));
     }
-    let now = crate::advisory::store::now_utc();
+    let now = crate::date::now_utc();
     let (key, token) = auth::new_key(&name, req.scope, &req.tags, &now)?;
     blocking(move || {
         state.store.put_key(&key)?;
@@ -1320,7 +1317,7 @@ async fn revoke_key(
             .key(&id)?
             .ok_or_else(|| ApiError::not_found(format!("no key {id:?}")))?;
         if key.revoked.is_none() {
-            key.revoked = Some(crate::advisory::store::now_utc());
+            key.revoked = Some(crate::date::now_utc());
             store.put_key(&key)?;
         }
         Ok(Json(key.into()))
@@ -1412,7 +1409,7 @@ pub fn new_hook(
         events,
         min_severity,
         secret: auth::random_hex(32)?,
-        created: crate::advisory::store::now_utc(),
+        created: crate::date::now_utc(),
     })
 }
 

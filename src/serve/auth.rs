@@ -9,7 +9,6 @@
 //! hashes. No secret is ever logged or put in an error message.
 
 use super::error::{ApiError, ApiResult};
-use super::state::AppState;
 use crate::fleet::FleetStore;
 use crate::fleet::access::{ApiKey, Role, User};
 use crate::fleet::queries::Scope;
@@ -17,8 +16,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -172,11 +171,21 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// What checking a caller needs of the service's state (the service's
+/// `AppState` has it): declared here so that authentication does not
+/// depend on the state that holds its limiter and sessions.
+pub trait Authority {
+    fn store(&self) -> &dyn FleetStore;
+    fn limiter(&self) -> &Limiter;
+    /// Hashes of every device token.
+    fn device_tokens(&self) -> &RwLock<HashSet<String>>;
+}
+
 /// API callers: a live API key in `Authorization: Bearer`, within its rate.
-impl FromRequestParts<AppState> for Caller {
+impl<S: Authority + Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Caller> {
         let Some(token) = bearer(&parts.headers) else {
             return Err(ApiError::unauthorized(
                 "an API key is needed: Authorization: Bearer fwk_...",
@@ -187,16 +196,16 @@ impl FromRequestParts<AppState> for Caller {
                 "a device token can only check its own device in",
             ));
         }
-        let key = check_key(state.store.as_ref(), token)?
+        let key = check_key(state.store(), token)?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
         let caller = Caller::of_key(&key);
-        state.limiter.check(&caller.limit_id)?;
+        state.limiter().check(&caller.limit_id)?;
         Ok(caller)
     }
 }
 
 /// A device proving it is `device` with its own token, within its rate.
-pub fn check_device(state: &AppState, headers: &HeaderMap, device: &str) -> ApiResult<()> {
+pub fn check_device(state: &impl Authority, headers: &HeaderMap, device: &str) -> ApiResult<()> {
     let Some(token) = bearer(headers) else {
         return Err(ApiError::unauthorized(
             "a device token is needed: Authorization: Bearer fwd_...",
@@ -208,14 +217,14 @@ pub fn check_device(state: &AppState, headers: &HeaderMap, device: &str) -> ApiR
         ));
     };
     let digest = sha256_hex(secret);
-    let own = state.store.device_token(device)?;
+    let own = state.store().device_token(device)?;
     if own.as_ref().is_some_and(|t| same_digest(&digest, &t.hash)) {
-        state.limiter.check(&format!("device:{device}"))?;
+        state.limiter().check(&format!("device:{device}"))?;
         return Ok(());
     }
     // A valid token of another device is forbidden, anything else unknown.
     if state
-        .device_tokens
+        .device_tokens()
         .read()
         .map_err(|_| ApiError::internal("token index"))?
         .contains(&digest)

@@ -40,14 +40,14 @@ fn run(state: &AppState, id: &str) -> Result<(), String> {
         return Ok(());
     };
     job.state = JobState::Running;
-    job.started = Some(crate::advisory::store::now_utc());
+    job.started = Some(crate::date::now_utc());
     store.put_job(&job)?;
-    let now = crate::advisory::store::now_utc();
+    let now = crate::date::now_utc();
     let outcome = match job.kind {
         JobKind::Rematch => rematch(state, &now),
         JobKind::Scan => scan(state, &job, &now),
     };
-    job.finished = Some(crate::advisory::store::now_utc());
+    job.finished = Some(crate::date::now_utc());
     match outcome {
         Ok((result, events)) => {
             job.state = JobState::Done;
@@ -69,7 +69,7 @@ type Outcome = Result<(serde_json::Value, Vec<Event>), String>;
 
 fn rematch(state: &AppState, now: &str) -> Outcome {
     // The advisory database may have been updated since the server started.
-    let db = Database::load(&state.config.data_dir)?;
+    let db = Database::load(&state.config.data_dir).map_err(|e| e.to_string())?;
     let summary = state.store.rematch(&db, &super::scan_options(), now)?;
     let events = webhooks::rematch_events(&summary);
     let value = serde_json::to_value(&summary).map_err(|e| e.to_string())?;
@@ -82,7 +82,7 @@ fn scan(state: &AppState, job: &Job, now: &str) -> Outcome {
         .as_deref()
         .ok_or_else(|| "scan job without a file".to_string())?;
     let path = upload_dir(&state.config.data_dir).join(file);
-    let db = Database::load(&state.config.data_dir)?;
+    let db = Database::load(&state.config.data_dir).map_err(|e| e.to_string())?;
     let result = state.store.scan_and_store(
         &path,
         &db,

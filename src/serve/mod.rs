@@ -41,7 +41,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// Scan options of jobs the service runs (today's date for end-of-life).
 pub fn scan_options() -> crate::scan::Options {
     crate::scan::Options {
-        today: crate::analyze::outdated::today(),
+        today: crate::date::today(),
         ..crate::scan::Options::default()
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Days the trend covers, ending today.
-pub const TREND_DAYS: i64 = 30;
+pub const TREND_DAYS: u32 = 30;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Overview {
@@ -184,12 +184,9 @@ pub fn compute(store: &dyn FleetStore, scope: &Scope, today: &str) -> Result<Ove
 /// Active findings on each of the last [`TREND_DAYS`] days: each image
 /// counts as its latest entry on or before the day says.
 fn trend(trends: &[(String, Vec<DayCounts>)], today: &str) -> Vec<TrendPoint> {
-    let Some(end) = crate::advisory::update::days(today) else {
-        return Vec::new();
-    };
-    (end - TREND_DAYS + 1..=end)
-        .map(|d| {
-            let day = crate::analyze::outdated::civil_date(d);
+    crate::date::days_ending(today, TREND_DAYS)
+        .into_iter()
+        .map(|day| {
             let mut active = 0;
             let mut high = 0;
             for (_, t) in trends {

@@ -299,7 +299,7 @@ async fn overview(State(state): State<AppState>, headers: HeaderMap) -> PageResu
     let scope = s.caller.scope.clone();
     let st = state.clone();
     // The trend is written with the clock of the store's writes.
-    let today = crate::advisory::store::now_utc()[..10].to_string();
+    let today = crate::date::now_utc()[..10].to_string();
     let o = blocking(move || Ok(st.overview(&scope, &today)?))
         .await
         .map_err(|e| error_page(Some(&s), e))?;

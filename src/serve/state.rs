@@ -1,7 +1,7 @@
 //! What every request handler shares: the store, the caller checks, the
 //! job queue, the notification queue and the dashboard's cached numbers.
 
-use super::auth::{Limiter, Sessions};
+use super::auth::{Authority, Limiter, Sessions};
 use super::overview::Overview;
 use super::webhooks::{Event, RetryPolicy};
 use crate::fleet::FleetStore;
@@ -55,6 +55,20 @@ pub struct AppState {
     pub generation: Arc<AtomicU64>,
     pub overview_cache: Arc<OverviewCache>,
     pub patch_cache: Arc<PatchCache>,
+}
+
+impl Authority for AppState {
+    fn store(&self) -> &dyn FleetStore {
+        self.store.as_ref()
+    }
+
+    fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    fn device_tokens(&self) -> &RwLock<HashSet<String>> {
+        &self.device_tokens
+    }
 }
 
 impl AppState {

@@ -172,7 +172,7 @@ async fn deliver_one(
     policy: RetryPolicy,
 ) -> Vec<Delivery> {
     let batch = super::auth::random_hex(8).unwrap_or_else(|_| "batch".into());
-    let sent_at = crate::advisory::store::now_utc();
+    let sent_at = crate::date::now_utc();
     let count = events.len();
     let body = serde_json::to_vec(&Batch {
         batch: &batch,
@@ -208,7 +208,7 @@ async fn deliver_one(
             hook: hook.id.clone(),
             batch: batch.clone(),
             attempt,
-            at: crate::advisory::store::now_utc(),
+            at: crate::date::now_utc(),
             events: count,
             status,
             error,

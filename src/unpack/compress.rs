@@ -4,6 +4,7 @@
 //! Each returns how many input bytes the stream used, so that carving can step
 //! over it, and stops at `cap` output bytes so that a bomb cannot exhaust memory.
 
+use super::limits::{Budget, Exceeded, Reservation};
 use flate2::bufread::GzDecoder;
 use liblzma::stream::{Action, Status, Stream};
 use std::io::Read;
@@ -18,85 +19,316 @@ pub struct Decoded {
     pub error: Option<String>,
     /// True when output reached `cap` before the stream ended.
     pub capped: bool,
+    /// The memory bound that stopped decoding, if one did (output kept so far
+    /// is in `data`).
+    pub starved: Option<Exceeded>,
+    /// The memory `data` holds, reserved from the budget as it grew
+    /// (decoders given a budget); [`Decoded::keep`] charges it for good.
+    reservation: Option<Reservation>,
 }
 
-/// Reads from `reader` into a vector until EOF, an error, or `cap` bytes.
-fn read_capped(mut reader: impl Read, cap: u64) -> (Vec<u8>, Option<String>, bool) {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return (out, None, false),
-            Ok(n) => {
-                if out.len() as u64 + n as u64 > cap {
-                    let keep = (cap - out.len() as u64) as usize;
-                    out.extend_from_slice(&buf[..keep]);
-                    return (out, None, true);
-                }
-                out.extend_from_slice(&buf[..n]);
+impl Decoded {
+    /// A result decoded outside this module (a format's own codec), with
+    /// the memory reserved for its output before it was allocated, if any.
+    pub fn new(
+        data: Vec<u8>,
+        consumed: usize,
+        error: Option<String>,
+        capped: bool,
+        reservation: Option<Reservation>,
+    ) -> Decoded {
+        Decoded {
+            data,
+            consumed,
+            error,
+            capped,
+            starved: None,
+            reservation,
+        }
+    }
+
+    /// Nothing decoded: `bound` refused the memory the output needs.
+    pub fn starved(bound: Exceeded) -> Decoded {
+        starved(bound)
+    }
+
+    /// True when output stopped at a bound (the cap or memory), not at the
+    /// stream's end: only a real stream decodes that far.
+    pub fn stopped(&self) -> bool {
+        self.capped || self.starved.is_some()
+    }
+
+    /// Charges the output for good, to be kept in the tree: the memory
+    /// reserved while it grew (its capacity) stays charged, and its length
+    /// is charged to the total and layer bounds. (Shrinking the vector would
+    /// not help: the allocator reallocates large blocks in place.)
+    pub fn keep(&mut self, budget: &mut Budget) -> Result<(), Exceeded> {
+        let len = self.data.len() as u64;
+        // A buffer more than twice its length (a short stream in its first
+        // growth step) moves to a smaller one; less spare than that stays.
+        if self.data.capacity() > 2 * self.data.len() {
+            let before = self.data.capacity() as u64;
+            self.data.shrink_to_fit();
+            if let Some(r) = &mut self.reservation {
+                r.release(before.saturating_sub(self.data.capacity() as u64));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return (out, Some(e.to_string()), false),
+        }
+        match self.reservation.take() {
+            Some(r) => budget.keep(r, len),
+            None => budget.charge(self.data.capacity() as u64),
         }
     }
 }
 
-/// One gzip member (RFC 1952).
-pub fn gzip(input: &[u8], cap: u64) -> Decoded {
-    let mut rest = input;
-    let (data, error, capped) = read_capped(GzDecoder::new(&mut rest), cap);
-    Decoded {
-        consumed: input.len() - rest.len(),
-        data,
-        error,
-        capped,
+/// Where a decoder writes: a vector that grows only up to `cap` (plus one
+/// byte, to tell a stream that goes on from one that ends), and only after
+/// the memory for its new capacity is reserved from the budget, when there
+/// is one. Decoders given no budget are for blocks of a small known size
+/// whose output the caller charged before asking.
+struct Sink {
+    data: Vec<u8>,
+    cap: u64,
+    reservation: Option<Reservation>,
+    capped: bool,
+    starved: Option<Exceeded>,
+}
+
+impl Sink {
+    fn new(cap: u64, budget: Option<&Budget>) -> Sink {
+        Sink {
+            data: Vec::new(),
+            cap,
+            // Reserving nothing cannot fail.
+            reservation: budget.and_then(|b| b.reserve(0).ok()),
+            capped: false,
+            starved: None,
+        }
+    }
+
+    /// The capacity the vector may grow to: one byte past the cap.
+    fn limit(&self) -> usize {
+        usize::try_from(self.cap)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+    }
+
+    /// Makes capacity for `extra` more bytes, growing by half (from
+    /// 256 KiB) but never past [`Sink::limit`]; false when the memory bound
+    /// refuses (then `starved` says which). While the vector moves, its old
+    /// and its new buffer both exist: both are reserved until the move is
+    /// done, then the old one is given back.
+    fn make_room(&mut self, extra: usize) -> bool {
+        const FIRST: usize = 256 * 1024;
+        let need = self.data.len().saturating_add(extra).min(self.limit());
+        let have = self.data.capacity();
+        if need <= have {
+            return true;
+        }
+        let want = have
+            .saturating_add(have / 2)
+            .max(need)
+            .max(FIRST)
+            .min(self.limit());
+        let target = match &mut self.reservation {
+            None => want,
+            Some(r) => match r.grow(want as u64) {
+                Ok(()) => want,
+                // Not the growth step: perhaps exactly what is needed fits.
+                Err(e) => {
+                    if need == want || r.grow(need as u64).is_err() {
+                        self.starved = Some(e);
+                        return false;
+                    }
+                    need
+                }
+            },
+        };
+        self.data.reserve_exact(target - self.data.len());
+        if let Some(r) = &mut self.reservation {
+            r.release(have as u64);
+            // The allocator may round the capacity up: that is held too.
+            let extra = self.data.capacity().saturating_sub(target);
+            let _ = r.grow(extra as u64);
+        }
+        true
+    }
+
+    /// Appends what fits under the cap; false once output must stop (the
+    /// cap is reached or memory refused).
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        let room = self.cap.saturating_sub(self.data.len() as u64);
+        let n = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if !self.make_room(n) {
+            return false;
+        }
+        self.data.extend_from_slice(&bytes[..n]);
+        if bytes.len() > n {
+            self.capped = true;
+            return false;
+        }
+        true
+    }
+
+    fn finish(self, consumed: usize, error: Option<String>) -> Decoded {
+        Decoded {
+            data: self.data,
+            consumed,
+            error,
+            capped: self.capped,
+            starved: self.starved,
+            reservation: self.reservation,
+        }
     }
 }
 
-/// A zlib stream (RFC 1950). Unlike a reader over `flate2`, which takes
-/// input that ends early for a finished stream, this reports an error unless
-/// the stream reached its end and its Adler-32 matched.
+/// Memory a decoder needs besides its output (window, block buffers),
+/// reserved for as long as it decodes.
+fn working(budget: Option<&Budget>, bytes: u64) -> Result<Option<Reservation>, Exceeded> {
+    budget.map(|b| b.reserve(bytes)).transpose()
+}
+
+/// Reads from `reader` into `sink` until EOF, an error, or the sink stops.
+fn read_into(mut reader: impl Read, sink: &mut Sink) -> Option<String> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return None,
+            Ok(n) => {
+                if !sink.push(&buf[..n]) {
+                    return None;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+}
+
+/// A stream codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Gzip,
+    Zlib,
+    Bzip2,
+    Xz,
+    LzmaAlone,
+    Zstd,
+    Lz4Frame,
+    Lz4Legacy,
+}
+
+/// Decodes one stream under `budget`: the output stops at
+/// [`Budget::output_cap`] of the input, and every byte of memory (the
+/// output as it grows, the decoder's window and buffers) is reserved before
+/// it is allocated, from the pool all threads share. Keep the result with
+/// [`Decoded::keep`]; dropped, it gives its memory back.
+pub fn decode(codec: Codec, input: &[u8], budget: &Budget) -> Decoded {
+    decode_with(
+        codec,
+        input,
+        budget.output_cap(input.len() as u64),
+        Some(budget),
+    )
+}
+
+fn decode_with(codec: Codec, input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    match codec {
+        Codec::Gzip => gzip_in(input, cap, budget),
+        Codec::Zlib => zlib_in(input, cap, budget),
+        Codec::Bzip2 => bzip2_in(input, cap, budget),
+        Codec::Xz => match Stream::new_stream_decoder(LZMA_FIRST_MEMLIMIT, 0) {
+            Ok(stream) => run_lzma(stream, input, cap, budget, LZMA_MAX_MEMLIMIT),
+            Err(e) => failed(e.to_string()),
+        },
+        Codec::LzmaAlone => match Stream::new_lzma_decoder(LZMA_FIRST_MEMLIMIT) {
+            Ok(stream) => run_lzma(stream, input, cap, budget, LZMA_MAX_MEMLIMIT),
+            Err(e) => failed(e.to_string()),
+        },
+        Codec::Zstd => zstd_in(input, cap, budget),
+        Codec::Lz4Frame => lz4_frame_in(input, cap, budget),
+        Codec::Lz4Legacy => lz4_legacy_in(input, cap, budget),
+    }
+}
+
+/// inflate's 32 KiB window and state, and the 64 KiB read buffer.
+const INFLATE_WORK: u64 = 128 << 10;
+
+/// One gzip member (RFC 1952), for a small bounded block; streams go
+/// through [`decode`].
+pub fn gzip(input: &[u8], cap: u64) -> Decoded {
+    gzip_in(input, cap, None)
+}
+
+fn gzip_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    let _work = match working(budget, INFLATE_WORK) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
+    let mut rest = input;
+    let mut sink = Sink::new(cap, budget);
+    let error = read_into(GzDecoder::new(&mut rest), &mut sink);
+    sink.finish(input.len() - rest.len(), error)
+}
+
+/// A zlib stream (RFC 1950), for a small bounded block; streams go through
+/// [`decode`]. Unlike a reader over `flate2`, which takes input that ends
+/// early for a finished stream, this reports an error unless the stream
+/// reached its end and its Adler-32 matched.
 pub fn zlib(input: &[u8], cap: u64) -> Decoded {
+    zlib_in(input, cap, None)
+}
+
+fn zlib_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
     use flate2::{Decompress, FlushDecompress, Status};
+    let _work = match working(budget, INFLATE_WORK) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
     let mut z = Decompress::new(true);
-    let mut out: Vec<u8> = Vec::new();
+    let mut sink = Sink::new(cap, budget);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let in_pos = z.total_in() as usize;
         let before = z.total_out();
         let status = z.decompress(&input[in_pos..], &mut chunk, FlushDecompress::None);
         let produced = (z.total_out() - before) as usize;
-        let room = cap.saturating_sub(out.len() as u64) as usize;
-        out.extend_from_slice(&chunk[..produced.min(room)]);
         let consumed = z.total_in() as usize;
-        let (error, capped) = match status {
-            _ if produced > room => (None, true),
-            Ok(Status::StreamEnd) => (None, false),
+        if !sink.push(&chunk[..produced]) {
+            return sink.finish(consumed, None);
+        }
+        let error = match status {
+            Ok(Status::StreamEnd) => None,
             Ok(_) if produced == 0 && consumed == in_pos => {
-                (Some("unexpected end of compressed data".to_string()), false)
+                Some("unexpected end of compressed data".to_string())
             }
             Ok(_) => continue,
-            Err(e) => (Some(e.to_string()), false),
+            Err(e) => Some(e.to_string()),
         };
-        return Decoded {
-            data: out,
-            consumed,
-            error,
-            capped,
-        };
+        return sink.finish(consumed, error);
     }
 }
 
-/// One bzip2 stream (`BZh`), stopping at its end-of-stream marker.
+/// One bzip2 stream (`BZh`), stopping at its end-of-stream marker; for a
+/// small bounded block, streams go through [`decode`].
 pub fn bzip2(input: &[u8], cap: u64) -> Decoded {
+    bzip2_in(input, cap, None)
+}
+
+fn bzip2_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    // libbz2 decodes a block of `level` × 100 000 bytes through a 4-byte
+    // entry per byte, plus its tables.
+    let level = match input.get(3) {
+        Some(d @ b'1'..=b'9') => u64::from(d - b'0'),
+        _ => 9,
+    };
+    let _work = match working(budget, level * 400_000 + (64 << 10)) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
     let mut rest = input;
-    let (data, error, capped) = read_capped(bzip2::bufread::BzDecoder::new(&mut rest), cap);
-    Decoded {
-        consumed: input.len() - rest.len(),
-        data,
-        error,
-        capped,
-    }
+    let mut sink = Sink::new(cap, budget);
+    let error = read_into(bzip2::bufread::BzDecoder::new(&mut rest), &mut sink);
+    sink.finish(input.len() - rest.len(), error)
 }
 
 /// zstd's own default bound on a frame's window (`ZSTD_WINDOWLOG_LIMIT_DEFAULT`, 128 MiB).
@@ -154,39 +386,65 @@ pub fn zstd_window_refusal(input: &[u8], cap: u64) -> Option<String> {
 
 /// One zstd frame, with the decoder's window bounded by
 /// [`zstd_window_log_max`] (callers report [`zstd_window_refusal`] first;
-/// this bound is the backstop).
+/// this bound is the backstop); for a small bounded block, streams go
+/// through [`decode`].
 pub fn zstd(input: &[u8], cap: u64) -> Decoded {
+    zstd_in(input, cap, None)
+}
+
+fn zstd_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    let log_max = zstd_window_log_max(cap);
+    // The window is allocated before any output: reserve what the frame
+    // declares (at most what the decoder will accept), and block buffers.
+    let window = zstd_window(input).unwrap_or(1 << log_max).min(1 << log_max);
+    let _work = match working(budget, window + (256 << 10)) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
     let mut rest = input;
     let mut decoder = match zstd::stream::read::Decoder::with_buffer(&mut rest) {
         Ok(d) => d.single_frame(),
         Err(e) => return failed(e.to_string()),
     };
-    if let Err(e) = decoder.window_log_max(zstd_window_log_max(cap)) {
+    if let Err(e) = decoder.window_log_max(log_max) {
         return failed(e.to_string());
     }
-    let (data, error, capped) = read_capped(decoder, cap);
-    Decoded {
-        consumed: input.len() - rest.len(),
-        data,
-        error,
-        capped,
+    let mut sink = Sink::new(cap, budget);
+    let error = read_into(decoder, &mut sink);
+    sink.finish(input.len() - rest.len(), error)
+}
+
+/// The largest block an LZ4 frame header declares (its BD byte), 4 MiB when
+/// the header is unreadable.
+fn lz4_block_max(input: &[u8]) -> u64 {
+    match input.get(5).map(|bd| (bd >> 4) & 7) {
+        Some(4) => 64 << 10,
+        Some(5) => 256 << 10,
+        Some(6) => 1 << 20,
+        _ => 4 << 20,
     }
 }
 
-/// One LZ4 frame (the `04 22 4d 18` format, not the kernel's legacy one).
-/// `lz4_flex` reports end of data at the end of a frame, before reading on.
+/// One LZ4 frame (the `04 22 4d 18` format, not the kernel's legacy one),
+/// for a small bounded block; streams go through [`decode`]. `lz4_flex`
+/// reports end of data at the end of a frame, before reading on.
 pub fn lz4_frame(input: &[u8], cap: u64) -> Decoded {
+    lz4_frame_in(input, cap, None)
+}
+
+fn lz4_frame_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    // lz4_flex keeps a compressed and a decompressed block, and 64 KiB of history.
+    let _work = match working(budget, 2 * lz4_block_max(input) + (64 << 10)) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
     let mut counted = Counted {
         inner: input,
         count: 0,
     };
-    let (data, error, capped) = read_capped(lz4_flex::frame::FrameDecoder::new(&mut counted), cap);
-    Decoded {
-        consumed: counted.count,
-        data,
-        error,
-        capped,
-    }
+    let mut sink = Sink::new(cap, budget);
+    let error = read_into(lz4_flex::frame::FrameDecoder::new(&mut counted), &mut sink);
+    sink.finish(counted.count, error)
 }
 
 /// Magic of the LZ4 legacy format (`lz4 -l`), little-endian 0x184C2102.
@@ -201,21 +459,24 @@ pub const LZ4_LEGACY_BOUND: usize = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 
 /// decoding to 8 MiB except the last. The format has no end marker, so the
 /// stream ends at the end of the input, after a short block, or where the next
 /// length cannot be a block (the kernel build appends the uncompressed size
-/// there); another magic continues the stream, as the kernel reads it.
+/// there); another magic continues the stream, as the kernel reads it. For a
+/// small bounded block; streams go through [`decode`].
 pub fn lz4_legacy(input: &[u8], cap: u64) -> Decoded {
+    lz4_legacy_in(input, cap, None)
+}
+
+fn lz4_legacy_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
     if !input.starts_with(&LZ4_LEGACY_MAGIC) {
         return failed("not an LZ4 legacy stream".into());
     }
-    let mut out: Vec<u8> = Vec::new();
+    let mut sink = Sink::new(cap, budget);
     let mut block = Vec::new();
+    let mut work = match working(budget, 0) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
     let mut pos = 4;
     let mut end = 4;
-    let result = |data, consumed, error, capped| Decoded {
-        data,
-        consumed,
-        error,
-        capped,
-    };
     while let Some(raw) = input.get(pos..pos + 4) {
         let len = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
         if raw == LZ4_LEGACY_MAGIC {
@@ -231,7 +492,7 @@ pub fn lz4_legacy(input: &[u8], cap: u64) -> Decoded {
                 "block at {pos:#x} needs {len} bytes, {} present",
                 input.len() - pos - 4
             );
-            return result(out, end, Some(e), false);
+            return sink.finish(end, Some(e));
         };
         // LZ4 expands at most ~255:1, so a short chunk needs no 8 MiB buffer
         // (a chance magic then costs little).
@@ -240,31 +501,35 @@ pub fn lz4_legacy(input: &[u8], cap: u64) -> Decoded {
             .saturating_add(64)
             .min(LZ4_LEGACY_BLOCK);
         if block.len() < most {
+            if let Some(w) = &mut work
+                && let Err(e) = w.grow((most - block.len()) as u64)
+            {
+                sink.starved = Some(e);
+                return sink.finish(end, None);
+            }
             block = vec![0u8; most];
         }
         let n = match lz4_flex::block::decompress_into(chunk, &mut block[..most]) {
             Ok(n) => n,
-            Err(e) => return result(out, end, Some(format!("block at {pos:#x}: {e}")), false),
+            Err(e) => return sink.finish(end, Some(format!("block at {pos:#x}: {e}"))),
         };
         pos += 4 + len;
         end = pos;
-        let room = cap.saturating_sub(out.len() as u64) as usize;
-        out.extend_from_slice(&block[..n.min(room)]);
-        if n > room {
-            return result(out, end, None, true);
+        if !sink.push(&block[..n]) {
+            return sink.finish(end, None);
         }
         if n < LZ4_LEGACY_BLOCK {
             break;
         }
     }
-    result(out, end, None, false)
+    sink.finish(end, None)
 }
 
 /// Raw LZMA1 data with known properties and output size (no header), as JFFS2
 /// nodes and squashfs blocks carry it; decoded through a synthesized `.lzma`
 /// header. Match distances never exceed the output, so the dictionary is cut
 /// to the output size: a hostile dictionary size cannot make the decoder
-/// allocate more.
+/// allocate more. For blocks: the caller charged `size`.
 pub fn lzma_known_size(props: u8, dict: u32, raw: &[u8], size: usize) -> Decoded {
     if props >= 225 {
         return failed(format!("invalid LZMA properties byte {props:#x}"));
@@ -295,20 +560,25 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// An `.xz` stream.
+/// An `.xz` stream, for a small bounded block; streams go through [`decode`].
 pub fn xz(input: &[u8], cap: u64) -> Decoded {
-    match Stream::new_stream_decoder(256 << 20, 0) {
-        Ok(stream) => run_lzma(stream, input, cap),
+    decode_with(Codec::Xz, input, cap, None)
+}
+
+/// An `.xz` stream holding one file system block of at most `cap` bytes:
+/// its dictionary never needs more than the block (squashfs writes it so),
+/// so the decoder may use no more than [`LZMA_BLOCK_MEMLIMIT`].
+pub fn xz_block(input: &[u8], cap: u64) -> Decoded {
+    match Stream::new_stream_decoder(LZMA_BLOCK_MEMLIMIT, 0) {
+        Ok(stream) => run_lzma(stream, input, cap, None, LZMA_BLOCK_MEMLIMIT),
         Err(e) => failed(e.to_string()),
     }
 }
 
-/// A legacy `.lzma` ("LZMA alone") stream, as used by kernels and U-Boot.
+/// A legacy `.lzma` ("LZMA alone") stream, as used by kernels and U-Boot;
+/// for a small bounded block, streams go through [`decode`].
 pub fn lzma_alone(input: &[u8], cap: u64) -> Decoded {
-    match Stream::new_lzma_decoder(256 << 20) {
-        Ok(stream) => run_lzma(stream, input, cap),
-        Err(e) => failed(e.to_string()),
-    }
+    decode_with(Codec::LzmaAlone, input, cap, None)
 }
 
 fn failed(error: String) -> Decoded {
@@ -317,18 +587,47 @@ fn failed(error: String) -> Decoded {
         consumed: 0,
         error: Some(error),
         capped: false,
+        starved: None,
+        reservation: None,
     }
 }
 
+fn starved(bound: Exceeded) -> Decoded {
+    Decoded {
+        starved: Some(bound),
+        error: None,
+        ..failed(String::new())
+    }
+}
+
+/// The memory limit an LZMA decoder starts with; raised (and reserved from
+/// the budget) step by step while the stream asks for more.
+const LZMA_FIRST_MEMLIMIT: u64 = 4 << 20;
+/// The most an LZMA decoder may use: `xz -9`'s 64 MiB dictionary fits, the
+/// largest (1.5 GiB) does not.
+const LZMA_MAX_MEMLIMIT: u64 = 256 << 20;
+/// The most an LZMA decoder of one file system block may use: squashfs
+/// blocks are at most 1 MiB, and so is their dictionary.
+const LZMA_BLOCK_MEMLIMIT: u64 = 16 << 20;
+
 /// Decodes into the output vector itself (`process_vec`), not through a
 /// chunk that is then copied: the copy was 2 % of unpacking a router image.
-/// The vector grows by doubling but never past one byte more than `cap`, so
-/// a bomb costs no more memory than before.
-fn run_lzma(mut stream: Stream, input: &[u8], cap: u64) -> Decoded {
-    const FIRST: usize = 256 * 1024;
-    // One byte past the cap tells a stream that goes on from one that ends.
-    let limit = usize::try_from(cap).unwrap_or(usize::MAX).saturating_add(1);
-    let mut out: Vec<u8> = Vec::new();
+/// The decoder's memory limit starts small and doubles, reserved from the
+/// budget first, only when the stream's dictionary needs it.
+fn run_lzma(
+    mut stream: Stream,
+    input: &[u8],
+    cap: u64,
+    budget: Option<&Budget>,
+    max_memlimit: u64,
+) -> Decoded {
+    let mut sink = Sink::new(cap, budget);
+    let mut memlimit = LZMA_FIRST_MEMLIMIT.min(max_memlimit);
+    let mut work = match working(budget, memlimit) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
+    let limit = sink.limit();
     loop {
         let in_pos = stream.total_in() as usize;
         let action = if in_pos >= input.len() {
@@ -336,54 +635,55 @@ fn run_lzma(mut stream: Stream, input: &[u8], cap: u64) -> Decoded {
         } else {
             Action::Run
         };
-        if out.len() == out.capacity() {
-            let want = out
-                .capacity()
-                .saturating_mul(2)
-                .clamp(FIRST.min(limit), limit);
-            out.reserve_exact(want - out.len());
+        if sink.data.len() == sink.data.capacity() {
+            // Room to grow, by half, but never past one byte over the cap.
+            let extra = (sink.data.capacity() / 2).clamp(1, limit);
+            if !sink.make_room(extra) {
+                return sink.finish(in_pos, None);
+            }
         }
-        let before_out = out.len();
-        let status = stream.process_vec(&input[in_pos..], &mut out, action);
-        let produced = out.len() - before_out;
+        let before_out = sink.data.len();
+        let status = stream.process_vec(&input[in_pos..], &mut sink.data, action);
+        let produced = sink.data.len() - before_out;
         let consumed = stream.total_in() as usize;
-        if out.len() as u64 > cap {
-            out.truncate(cap as usize);
-            return Decoded {
-                data: out,
-                consumed,
-                error: None,
-                capped: true,
-            };
+        if sink.data.len() as u64 > cap {
+            sink.data.truncate(cap as usize);
+            sink.capped = true;
+            return sink.finish(consumed, None);
         }
         match status {
-            Ok(Status::StreamEnd) => {
-                return Decoded {
-                    data: out,
-                    consumed,
-                    error: None,
-                    capped: false,
-                };
-            }
+            Ok(Status::StreamEnd) => return sink.finish(consumed, None),
             Ok(_) => {
                 let stalled = produced == 0 && consumed == in_pos;
                 if stalled && consumed >= input.len() {
-                    return Decoded {
-                        data: out,
-                        consumed,
-                        error: Some("unexpected end of compressed data".into()),
-                        capped: false,
-                    };
+                    return sink.finish(consumed, Some("unexpected end of compressed data".into()));
                 }
             }
-            Err(e) => {
-                return Decoded {
-                    data: out,
-                    consumed,
-                    error: Some(e.to_string()),
-                    capped: false,
-                };
+            Err(liblzma::stream::Error::MemLimit) if memlimit < max_memlimit => {
+                let next = (memlimit * 2).min(max_memlimit);
+                if let Some(w) = &mut work
+                    && let Err(e) = w.grow(next - memlimit)
+                {
+                    sink.starved = Some(e);
+                    return sink.finish(consumed, None);
+                }
+                memlimit = next;
+                if let Err(e) = stream.set_memlimit(memlimit)
+                    && e != liblzma::stream::Error::MemLimit
+                {
+                    return sink.finish(consumed, Some(e.to_string()));
+                }
             }
+            Err(liblzma::stream::Error::MemLimit) => {
+                return sink.finish(
+                    consumed,
+                    Some(format!(
+                        "the stream needs more than {} MiB of decoder memory",
+                        max_memlimit >> 20
+                    )),
+                );
+            }
+            Err(e) => return sink.finish(consumed, Some(e.to_string())),
         }
     }
 }

@@ -142,9 +142,21 @@ fn write_file(at: &Path, data: &[u8]) -> Result<(), String> {
 /// in the tree's order, so that which of two clashing entries wins is as
 /// before; the files' contents, most of the work, are then written on every
 /// core.
-pub fn extract(unpacked: &Unpacked, display: &str, dir: &Path) -> Result<Summary, String> {
+/// The extraction directory itself cannot be made (single entries that
+/// cannot be written are refusals in the summary, not errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", .dir.display())]
+pub struct ExtractError {
+    pub dir: PathBuf,
+    pub source: std::io::Error,
+}
+
+pub fn extract(unpacked: &Unpacked, display: &str, dir: &Path) -> Result<Summary, ExtractError> {
     use rayon::prelude::*;
-    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fs::create_dir_all(dir).map_err(|source| ExtractError {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let mut summary = Summary::default();
     // Refusals with the index of their entry, to list them in the tree's order.
     let mut refused: Vec<(usize, Note)> = Vec::new();

@@ -8,10 +8,12 @@
 pub mod bcj;
 pub mod carve;
 pub mod compress;
+pub mod contain;
 pub mod directory;
 pub mod extract;
 pub mod formats;
 pub mod limits;
+pub mod listing;
 pub mod tiano;
 pub mod tree;
 
@@ -103,12 +105,21 @@ pub fn unpack_bytes(name: &str, data: Vec<u8>, limits: &Limits) -> Unpacked {
         escape: None,
         meta: None,
     };
-    let budget = Budget::new(limits.clone());
+    let mut budget = Budget::new(limits.clone());
+    let mut root = Part::default();
+    // The target's own bytes are memory held like any other.
+    if let Err(bound) = budget.hold(target.data.len() as u64) {
+        let message = format!(
+            "the target alone ({} bytes) reaches {bound}; nothing unpacked",
+            target.data.len()
+        );
+        root.note(Level::Limit, name, None, message);
+        target.scan = std::iter::once(0..target.data.len()).collect();
+        root.files.push(target);
+        return root.finish();
+    }
     let part = examine(&mut target, 0, &budget);
-    let mut root = Part {
-        files: vec![target],
-        ..Part::default()
-    };
+    root.files.push(target);
     root.append(part);
     root.finish()
 }
@@ -299,8 +310,20 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             a.budget.refund();
         }
         let Some((offset, format)) = next else { break };
+        // Once the target's entry bound is spent, nothing carved could hold
+        // an entry (the bound's note was made where it was reached): a
+        // container carved again where a truncated one stopped must not
+        // cost a note, or any work, per entry.
+        if budget.entries_left() == 0 {
+            if let Some(a) = ahead.take() {
+                a.budget.refund();
+            }
+            break;
+        }
         let extracted = if elf {
-            formats::gzip::extract_verified(&data[offset..], &mut budget)
+            extract_contained(format, data.len() - offset, &mut budget, |b| {
+                formats::gzip::extract_verified(&data[offset..], b)
+            })
         } else if let Some(a) =
             ahead.take_if(|a| a.offset == offset && a.format.name() == format.name())
         {
@@ -311,8 +334,19 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             // turns out to cover it (then it is thrown away above).
             let mut next_budget = budget.fork();
             let (here, there) = rayon::join(
-                || format.extract(&data[offset..], &mut budget),
-                || next_format.extract(&data[next_offset..], &mut next_budget),
+                || {
+                    extract_contained(format, data.len() - offset, &mut budget, |b| {
+                        format.extract(&data[offset..], b)
+                    })
+                },
+                || {
+                    extract_contained(
+                        next_format,
+                        data.len() - next_offset,
+                        &mut next_budget,
+                        |b| next_format.extract(&data[next_offset..], b),
+                    )
+                },
             );
             ahead = Some(Ahead {
                 offset: next_offset,
@@ -322,7 +356,9 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             });
             here
         } else {
-            format.extract(&data[offset..], &mut budget)
+            extract_contained(format, data.len() - offset, &mut budget, |b| {
+                format.extract(&data[offset..], b)
+            })
         };
         let extracted = match extracted {
             Ok(extracted) => extracted,
@@ -335,6 +371,19 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             Err(Rejection::Limit(message)) => {
                 let message = format!("{} at {offset:#x}: {message}", format.name());
                 part.note(Level::Limit, path, Some(offset as u64), message);
+                // A container refused at a bound is real, only too large:
+                // what it declares it holds is not carved again piece by
+                // piece (its bytes are still scanned).
+                if let Some(len) = format
+                    .declared_len(&data[offset..])
+                    .and_then(|l| usize::try_from(l).ok())
+                    .filter(|&l| l > 0)
+                {
+                    pos = offset.saturating_add(len).min(data.len());
+                    if let Some(a) = ahead.take_if(|a| a.offset < pos) {
+                        a.budget.refund();
+                    }
+                }
                 continue;
             }
         };
@@ -360,6 +409,30 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
     }
     file.scan = uncovered(data.len(), &covered);
     part
+}
+
+/// Runs one format reader on one candidate: a panic inside it (a bug; the
+/// readers are fuzzed not to) costs this layer only and becomes a note
+/// naming the reader and the panic. The layer's ratio bound (see
+/// [`Budget::bound_layer`]) ends with it.
+fn extract_contained(
+    format: &dyn Format,
+    data_len: usize,
+    budget: &mut Budget,
+    extract: impl FnOnce(&mut Budget) -> Result<formats::Extracted, Rejection>,
+) -> Result<formats::Extracted, Rejection> {
+    // Nothing a layer yields, holes and shared blocks included, may exceed
+    // the ratio bound over the bytes it can occupy; readers that know their
+    // own size tighten this.
+    budget.bound_layer(data_len as u64);
+    let result = contain::contain(|| extract(&mut *budget));
+    budget.end_layer();
+    result.unwrap_or_else(|panic| {
+        Err(Rejection::Corrupt(format!(
+            "{} reader panicked ({panic}); this layer is skipped, the rest is still read",
+            format.name()
+        )))
+    })
 }
 
 /// A PE/COFF executable (`MZ` with a `PE` header where `e_lfanew` points) or
@@ -546,6 +619,46 @@ mod tests {
         assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
         assert_eq!(out.notes[0].offset, Some(0));
         assert!(out.notes[0].message.contains("header CRC mismatch"));
+    }
+
+    /// A reader that panics (a bug the fuzzers have not found yet).
+    struct Panics;
+
+    impl Format for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        fn magics(&self) -> &'static [&'static [u8]] {
+            &[b"PANIC"]
+        }
+        fn extract(&self, data: &[u8], _: &mut Budget) -> Result<formats::Extracted, Rejection> {
+            let at = data.len() + 10;
+            Ok(formats::Extracted {
+                size: u64::from(data[at]),
+                ..Default::default()
+            })
+        }
+    }
+
+    #[test]
+    fn a_panicking_reader_costs_its_layer_only() {
+        let mut budget = Budget::new(Limits::default());
+        let got = extract_contained(&Panics, 5, &mut budget, |b| Panics.extract(b"PANIC", b));
+        let Err(Rejection::Corrupt(message)) = got else {
+            panic!("{got:?}");
+        };
+        assert!(
+            message.starts_with(
+                "panics reader panicked (index out of bounds: the len is 5 but the index is 15 at src/unpack/mod.rs:"
+            ),
+            "{message}"
+        );
+        assert!(message.ends_with("); this layer is skipped, the rest is still read"));
+        // The next layer is read as usual.
+        let ok = extract_contained(&formats::gzip::Gzip, 3, &mut budget, |_| {
+            Err(Rejection::NotThisFormat)
+        });
+        assert_eq!(ok.unwrap_err(), Rejection::NotThisFormat);
     }
 
     #[test]

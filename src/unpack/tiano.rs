@@ -10,6 +10,7 @@
 //! error, never a panic, and the output stops at the cap the caller gives.
 
 use super::compress::Decoded;
+use super::limits::Budget;
 
 /// Which of the two variants to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,15 +357,24 @@ enum Slot {
     Right(usize),
 }
 
+/// [`decompress`] under `budget`: the output the header declares (at most
+/// the budget's cap) is reserved before anything is allocated; keep the
+/// result with [`Decoded::keep`].
+pub fn decode(input: &[u8], variant: Variant, budget: &Budget) -> Decoded {
+    let cap = budget.output_cap(input.len() as u64);
+    let want = sizes(input).map_or(0, |(_, orig)| u64::from(orig).min(cap));
+    let reservation = match budget.reserve(want) {
+        Ok(r) => r,
+        Err(bound) => return Decoded::starved(bound),
+    };
+    let d = decompress(input, variant, cap);
+    Decoded::new(d.data, d.consumed, d.error, d.capped, Some(reservation))
+}
+
 /// Decodes one stream (sizes header included), stopping at `cap` output
 /// bytes. `consumed` is the header plus the compressed size it declares.
 pub fn decompress(input: &[u8], variant: Variant, cap: u64) -> Decoded {
-    let fail = |error: String| Decoded {
-        data: Vec::new(),
-        consumed: 0,
-        error: Some(error),
-        capped: false,
-    };
+    let fail = |error: String| Decoded::new(Vec::new(), 0, Some(error), false, None);
     let Some((comp_size, orig_size)) = sizes(input) else {
         return fail("header is truncated".into());
     };
@@ -438,12 +448,8 @@ pub fn decompress(input: &[u8], variant: Variant, cap: u64) -> Decoded {
             "compressed data ends before the {orig_size} bytes it declares were decoded"
         ));
     }
-    Decoded {
-        capped: error.is_none() && (want as u64) < u64::from(orig_size),
-        data: out,
-        consumed: 8 + comp_size as usize,
-        error,
-    }
+    let capped = error.is_none() && (want as u64) < u64::from(orig_size);
+    Decoded::new(out, 8 + comp_size as usize, error, capped, None)
 }
 
 #[cfg(test)]

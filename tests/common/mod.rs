@@ -1,6 +1,9 @@
 //! Runs the built `fwaudit` binary the way a user or CI script would.
 #![allow(dead_code)]
 
+pub mod bounded;
+pub mod hostile_inputs;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,6 +21,11 @@ pub fn root() -> PathBuf {
 }
 
 pub fn fwaudit(args: &[&str]) -> Run {
+    fwaudit_env(args, &[])
+}
+
+/// [`fwaudit`] with environment variables set (or overriding the pinned ones).
+pub fn fwaudit_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_fwaudit"))
         .args(args)
         .current_dir(root())
@@ -30,6 +38,7 @@ pub fn fwaudit(args: &[&str]) -> Run {
             "FWAUDIT_HOME",
             root().join("target/fwaudit-test-home-never-written"),
         )
+        .envs(env.iter().copied())
         .output()
         .expect("run fwaudit");
     let run = Run {

@@ -50,7 +50,7 @@ pub use codec::{AdvisoryHit, HitRef, severity_rank};
 use super::access::{ApiKey, AuditEntry, Delivery, DeviceToken, Hook, Job, TriageDecision, User};
 use super::queries::{PatchFilter, PatchGroup, Scope, VersionReq, WhereHit};
 use super::record::{Change, DayCounts, Device, FindingRow, FirmwareSeen, ImageRecord};
-use super::{AdvisoryImage, FleetStore, Page};
+use super::{AdvisoryImage, FleetError, FleetStore, Page};
 use crate::model::Finding;
 use crate::scan::ScanReport;
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,8 @@ pub struct SledStore {
     pub migrated_from: Option<u32>,
     /// The data directory the store lives in (`data_dir/fleet`).
     data_dir: PathBuf,
+    /// `data_dir/fleet.lock`, locked while the store is open (dropped last).
+    _lock: std::fs::File,
 }
 
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
@@ -135,25 +137,50 @@ pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
 /// command finding the store busy can say who holds it and where.
 pub const SERVE_MARK: &str = "serve.json";
 
-/// Why the store is busy, as precisely as can be said.
-fn busy_message(data_dir: &Path, dir: &Path) -> String {
-    let mut text = format!(
-        "fleet store busy: another fwaudit is using {} (try again when it finishes)",
-        dir.display()
-    );
-    if let Ok(mark) = std::fs::read_to_string(data_dir.join(SERVE_MARK))
-        && let Ok(mark) = serde_json::from_str::<serde_json::Value>(&mark)
-    {
-        let pid = mark["pid"].as_u64().unwrap_or(0);
-        let alive = pid != 0 && Path::new(&format!("/proc/{pid}")).exists();
-        if alive {
-            text = format!(
-                "{text}; `fwaudit serve` (pid {pid}) holds it: use its API at {} or stop the server first",
-                mark["url"].as_str().unwrap_or("?")
-            );
-        }
+/// Who holds a busy store, when `serve` says so (its mark names a live
+/// process): the end of the "busy" message.
+fn busy_holder(data_dir: &Path) -> Option<String> {
+    let mark = std::fs::read_to_string(data_dir.join(SERVE_MARK)).ok()?;
+    let mark = serde_json::from_str::<serde_json::Value>(&mark).ok()?;
+    let pid = mark["pid"].as_u64().unwrap_or(0);
+    let alive = pid != 0 && Path::new(&format!("/proc/{pid}")).exists();
+    alive.then(|| {
+        format!(
+            "`fwaudit serve` (pid {pid}) holds it: use its API at {} or stop the server first",
+            mark["url"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// Takes `data_dir/fleet.lock`, held as long as the store is open: sled's
+/// own lock error carries its cause only in its message, so "busy" is
+/// decided here, by kind. The lock file sits beside `fleet/`, so a
+/// compaction's swap keeps it.
+fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
+    let lock_path = data_dir.join("fleet.lock");
+    let lock = std::fs::create_dir_all(data_dir)
+        .and_then(|()| {
+            std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+        })
+        .map_err(|source| FleetError::Lock {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(FleetError::Busy {
+            dir: dir.to_path_buf(),
+            holder: busy_holder(data_dir),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(FleetError::Lock {
+            path: lock_path,
+            source,
+        }),
     }
-    text
 }
 
 impl SledStore {
@@ -161,7 +188,7 @@ impl SledStore {
     /// fwaudit holds open gives a "busy" error rather than a second writer.
     /// A store of an older schema is migrated (its indexes rebuilt from the
     /// primary data); one of a newer schema is refused.
-    pub fn open(data_dir: &Path) -> Result<SledStore, String> {
+    pub fn open(data_dir: &Path) -> Result<SledStore, FleetError> {
         Self::open_with(data_dir, Some(500))
     }
 
@@ -169,27 +196,20 @@ impl SledStore {
     /// flusher is not started (it would fsync the free segments sled zeroes
     /// on every open). Whatever opening writes (a migration, a first
     /// schema mark) is flushed by `flush` as usual.
-    pub fn open_to_read(data_dir: &Path) -> Result<SledStore, String> {
+    pub fn open_to_read(data_dir: &Path) -> Result<SledStore, FleetError> {
         Self::open_with(data_dir, None)
     }
 
-    fn open_with(data_dir: &Path, flush_every_ms: Option<u64>) -> Result<SledStore, String> {
+    fn open_with(data_dir: &Path, flush_every_ms: Option<u64>) -> Result<SledStore, FleetError> {
         let dir = data_dir.join("fleet");
         super::timing::mark("store: opening");
+        let lock = lock(data_dir, &dir)?;
         let config = sled::Config::new()
             .path(&dir)
             .flush_every_ms(flush_every_ms);
-        let db = config.open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("lock")
-                || text.contains("WouldBlock")
-                || text.contains("temporarily unavailable")
-            {
-                busy_message(data_dir, &dir)
-            } else {
-                format!("{}: cannot open fleet store: {text}", dir.display())
-            }
-        })?;
+        let db = config
+            .open()
+            .map_err(|e| format!("{}: cannot open fleet store: {e}", dir.display()))?;
         super::timing::mark("store: sled open");
         // What an interrupted `fleet compact` left: a copy never swapped in,
         // or the old store after the swap. Nothing else uses it: a
@@ -221,6 +241,7 @@ impl SledStore {
             migrated_from: None,
             data_dir: data_dir.to_path_buf(),
             db,
+            _lock: lock,
         };
         schema::check(&mut fleet, &dir)?;
         super::timing::mark("store: trees open, schema checked");

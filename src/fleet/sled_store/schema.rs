@@ -6,12 +6,13 @@ use super::buckets::{self, Header, Member};
 use super::codec::{decode_record, encode_record};
 use super::records::{derived_entries, trend_after};
 use super::{SCHEMA, SledStore, from_json, storage, to_json};
+use crate::fleet::FleetError;
 use crate::fleet::record::{Device, ImageRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Reads the schema mark; migrates, refuses or marks a new store.
-pub(super) fn check(fleet: &mut SledStore, dir: &Path) -> Result<(), String> {
+pub(super) fn check(fleet: &mut SledStore, dir: &Path) -> Result<(), FleetError> {
     let read_u32 = |key: &str| -> Result<Option<u32>, String> {
         Ok(fleet.meta.get(key).map_err(storage)?.map(|v| {
             v.as_ref()
@@ -23,19 +24,20 @@ pub(super) fn check(fleet: &mut SledStore, dir: &Path) -> Result<(), String> {
     let stored = read_u32("schema")?;
     let interrupted = read_u32("migrating")?;
     match (stored, interrupted) {
-        (Some(v), _) if v > SCHEMA => Err(format!(
-            "{}: fleet store written by a newer fwaudit (schema {v}, this one knows up to {SCHEMA})",
-            dir.display()
-        )),
-        (Some(v), _) if v < SCHEMA => migrate(fleet, v),
+        (Some(v), _) if v > SCHEMA => Err(FleetError::NewerSchema {
+            dir: dir.to_path_buf(),
+            found: v,
+            known: SCHEMA,
+        }),
+        (Some(v), _) if v < SCHEMA => Ok(migrate(fleet, v)?),
         // A migration that did not finish starts again.
-        (Some(_), Some(from)) => migrate(fleet, from),
+        (Some(_), Some(from)) => Ok(migrate(fleet, from)?),
         (Some(_), None) => Ok(()),
-        (None, _) => fleet
+        (None, _) => Ok(fleet
             .meta
             .insert("schema", &SCHEMA.to_be_bytes())
             .map(|_| ())
-            .map_err(storage),
+            .map_err(storage)?),
     }
 }
 

@@ -84,9 +84,9 @@ impl Parts<'_> {
         }
         let bytes = &self.data[from as usize..end.min(len) as usize];
         let n = bytes.len() as u64;
-        if n > budget.limits.max_file_size || !budget.take(n) {
+        if let Err(bound) = budget.charge_file(n) {
             self.out.notes.push(Problem::Limit(format!(
-                "{name}: {n} bytes exceed the file size or total size bound; skipped"
+                "{name}: {n} bytes reach {bound}; skipped"
             )));
             return;
         }

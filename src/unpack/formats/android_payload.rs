@@ -252,9 +252,9 @@ impl Format for AndroidPayload {
                 .and_then(|i| fields(i).ok())
                 .and_then(|i| varint_of(&i, 1))
                 .unwrap_or(blocks_end.saturating_mul(block));
-            if size > budget.limits.max_file_size || !budget.take(size) {
+            if let Err(bound) = budget.entry().and_then(|()| budget.charge_file(size)) {
                 notes.push(Problem::Limit(format!(
-                    "Android OTA: {name}: {size} bytes exceeds the file size or total size bound; skipped"
+                    "Android OTA: {name}: {size} bytes reach {bound}; skipped"
                 )));
                 continue;
             }
@@ -320,6 +320,11 @@ fn apply(
                 return Err("data does not match its SHA-256".into());
             }
             let cap = room.min(budget.output_cap(op.data.len() as u64));
+            // The decoded copy exists beside the image until it is written:
+            // its memory is reserved first (returned when this ends).
+            let _held = budget
+                .reserve(cap)
+                .map_err(|bound| format!("{bound} reached"))?;
             let d = match op.kind {
                 0 => return write(op, op.data, image, block),
                 1 => compress::bzip2(op.data, cap),

@@ -170,9 +170,9 @@ impl Format for AndroidSuper {
             if total == 0 {
                 continue;
             }
-            if total > budget.limits.max_file_size || !budget.take(total) {
+            if let Err(bound) = budget.charge_file(total) {
                 out.notes.push(Problem::Limit(format!(
-                    "super partition {label}: {total} bytes exceed the file size or total size bound; skipped"
+                    "super partition {label}: {total} bytes reach {bound}; skipped"
                 )));
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use super::gzip::stream_entry;
 use super::{Extracted, Format, Rejection};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Bzip2;
@@ -27,7 +27,7 @@ impl Format for Bzip2 {
         if next != BLOCK_MAGIC && next != END_MAGIC {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::bzip2(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Bzip2, data, budget);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }

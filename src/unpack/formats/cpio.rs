@@ -177,10 +177,9 @@ impl Format for Cpio {
             if path.is_empty() || path == "." {
                 continue;
             }
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "cpio has more than {} entries; the rest were skipped",
-                    budget.limits.max_entries
+                    "cpio: {bound} reached; the rest of its entries were skipped"
                 )));
                 break;
             }
@@ -192,9 +191,9 @@ impl Format for Cpio {
             };
             let contents = if kind == EntryKind::File {
                 let len = body.len() as u64;
-                if len > budget.limits.max_file_size || !budget.take(len) {
+                if let Err(bound) = budget.charge_file(len) {
                     out.notes.push(Problem::Limit(format!(
-                        "/{path}: {len} bytes exceeds the file size or total size bound; skipped"
+                        "/{path}: {len} bytes reach {bound}; skipped"
                     )));
                     continue;
                 }
@@ -208,9 +207,10 @@ impl Format for Cpio {
                     links.push(out.entries.len());
                 } else {
                     for i in std::mem::take(links) {
-                        if !budget.take(contents.len() as u64) {
+                        if let Err(bound) = budget.charge(contents.len() as u64) {
                             out.notes.push(Problem::Limit(format!(
-                                "/{path}: hard link copies exceed the total size bound"
+                                "/{path}: hard link copies of {} bytes reach {bound}",
+                                contents.len()
                             )));
                             break;
                         }

@@ -303,6 +303,9 @@ impl Format for Cramfs {
             }
         }
         img.bytes = &data[..size.min(data.len())];
+        // Holes cost 4 bytes of block pointer per 4 KiB page, and inodes may
+        // share pointers: the image as a whole is held to the ratio bound.
+        budget.bound_layer(out.size);
         walk(&img, root, budget, &mut out);
         Ok(out)
     }
@@ -347,10 +350,9 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                 continue;
             }
             let path = format!("{dir_path}/{name}");
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 notes.push(Problem::Limit(format!(
-                    "cramfs has more than {} entries; the rest were skipped",
-                    budget.limits.max_entries
+                    "cramfs: {bound} reached; the rest of its entries were skipped"
                 )));
                 break 'dirs;
             }
@@ -378,11 +380,9 @@ fn walk(img: &Image, root: Inode, budget: &mut Budget, out: &mut Extracted) {
                 }
                 S_IFREG | S_IFLNK => {
                     let is_file = inode.mode & S_IFMT == S_IFREG;
-                    if is_file
-                        && (inode.size > budget.limits.max_file_size || !budget.take(inode.size))
-                    {
+                    if is_file && let Err(bound) = budget.charge_file(inode.size) {
                         notes.push(Problem::Limit(format!(
-                            "cramfs: {path}: {} bytes exceeds the file size or total size bound; skipped",
+                            "cramfs: {path}: {} bytes reach {bound}; skipped",
                             inode.size
                         )));
                         continue;

@@ -52,11 +52,11 @@ impl Format for DlinkEncrptedImg {
             size: (HEADER_LEN + len) as u64,
             ..Default::default()
         };
-        if !budget.take(len as u64) {
+        if let Err(bound) = budget.entry().and_then(|()| budget.charge_file(len as u64)) {
             out.detail = Some("D-Link encrpted_img, AES-256-CBC, not decrypted".into());
-            out.notes.push(Problem::Limit(
-                "D-Link encrpted_img: total decompressed size bound reached; not decrypted".into(),
-            ));
+            out.notes.push(Problem::Limit(format!(
+                "D-Link encrpted_img: {bound} reached; not decrypted"
+            )));
             return Ok(out);
         }
         let cipher = Aes256::new(GenericArray::from_slice(KEY));

@@ -51,11 +51,14 @@ impl Format for DlinkShrs {
             size: end as u64,
             ..Default::default()
         };
-        if !budget.take(padded as u64) {
+        if let Err(bound) = budget
+            .entry()
+            .and_then(|()| budget.charge_file(padded as u64))
+        {
             out.detail = Some(detail("not decrypted"));
-            out.notes.push(Problem::Limit(
-                "D-Link SHRS: total decompressed size bound reached; not decrypted".into(),
-            ));
+            out.notes.push(Problem::Limit(format!(
+                "D-Link SHRS: {bound} reached; not decrypted"
+            )));
             return Ok(out);
         }
         let mut iv = [0u8; 16];

@@ -187,11 +187,10 @@ impl Reader<'_, '_> {
     }
 
     fn push(&mut self, path: String, kind: EntryKind, data: Vec<u8>) {
-        if self.entries.len() >= self.budget.limits.max_entries {
+        if let Err(bound) = self.budget.entry() {
             if !self.full {
                 self.notes.push(Problem::Limit(format!(
-                    "EROFS has more than {} entries; the rest were skipped",
-                    self.budget.limits.max_entries
+                    "EROFS: {bound} reached; the rest of its entries were skipped"
                 )));
             }
             self.full = true;
@@ -224,8 +223,8 @@ impl Reader<'_, '_> {
             }
             // Held while the walk goes deeper: charged like file data, so
             // that nested directories sharing one huge extent are bounded.
-            if !self.budget.take(ino.size) {
-                return Err("total size bound reached".into());
+            if let Err(bound) = self.budget.charge(ino.size) {
+                return Err(format!("{} bytes reach {bound}", ino.size));
             }
             self.contents(&ino)
         }) {
@@ -311,9 +310,9 @@ impl Reader<'_, '_> {
                     return;
                 }
                 let size = ino.size;
-                if size > self.budget.limits.max_file_size || !self.budget.take(size) {
+                if let Err(bound) = self.budget.charge_file(size) {
                     self.notes.push(Problem::Limit(format!(
-                        "EROFS: /{path}: {size} bytes exceed the file size or total size bound; skipped"
+                        "EROFS: /{path}: {size} bytes reach {bound}; skipped"
                     )));
                     return;
                 }

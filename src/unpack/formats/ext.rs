@@ -601,6 +601,9 @@ impl Format for Ext {
             )),
             ..Default::default()
         };
+        // Holes are files' bytes that no block holds: the image as a whole
+        // is held to the ratio bound.
+        budget.bound_layer(out.size);
         if fs_bytes > data.len() as u64 {
             out.notes.push(Problem::Error(format!(
                 "ext image is truncated: superblock says {fs_bytes} bytes, only {} present",
@@ -652,9 +655,9 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
         };
         let data = if dir.flags & FLAG_INLINE_DATA != 0 {
             Vec::new()
-        } else if dir.size > budget.limits.max_file_size || !budget.take(dir.size) {
+        } else if let Err(bound) = budget.charge_file(dir.size) {
             notes.push(Problem::Limit(format!(
-                "ext: directory {shown}: {} bytes exceeds the file size or total size bound; not read",
+                "ext: directory {shown}: {} bytes reach {bound}; not read",
                 dir.size
             )));
             continue;
@@ -689,10 +692,9 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
                 continue;
             }
             let path = format!("{dir_path}/{name}");
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 notes.push(Problem::Limit(format!(
-                    "ext has more than {} entries; the rest were skipped",
-                    budget.limits.max_entries
+                    "ext: {bound} reached; the rest of its entries were skipped"
                 )));
                 break 'dirs;
             }
@@ -715,9 +717,9 @@ fn walk(reader: &Reader, budget: &mut Budget, out: &mut Extracted) {
                     (EntryKind::Dir, Vec::new())
                 }
                 S_IFREG => {
-                    if inode.size > budget.limits.max_file_size || !budget.take(inode.size) {
+                    if let Err(bound) = budget.charge_file(inode.size) {
                         notes.push(Problem::Limit(format!(
-                            "ext: {path}: {} bytes exceeds the file size or total size bound; skipped",
+                            "ext: {path}: {} bytes reach {bound}; skipped",
                             inode.size
                         )));
                         continue;
@@ -1050,13 +1052,20 @@ mod tests {
         };
         let out = Ext.extract(EXT4, &mut Budget::new(limits)).unwrap();
         assert_eq!(out.entries.len(), 10);
-        assert!(errors(&out).contains("more than 10 entries"));
+        assert!(
+            errors(&out)
+                .contains("ext: the entry bound (10 entries, --max-entries) reached; the rest of its entries were skipped"),
+            "{}",
+            errors(&out)
+        );
         let limits = Limits {
             max_file_size: 10_000,
             ..Limits::default()
         };
         let out = Ext.extract(EXT4, &mut Budget::new(limits)).unwrap();
         assert!(out.entries.iter().all(|e| e.data.len() <= 10_000));
-        assert!(errors(&out).contains("big.txt: 11160 bytes exceeds"));
+        assert!(errors(&out).contains(
+            "big.txt: 11160 bytes reach the file size bound (10000 bytes, --max-file-size); skipped"
+        ));
     }
 }

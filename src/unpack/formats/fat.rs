@@ -157,11 +157,10 @@ impl Reader<'_, '_> {
     }
 
     fn push(&mut self, path: String, kind: EntryKind, data: Vec<u8>) {
-        if self.entries.len() >= self.budget.limits.max_entries {
+        if let Err(bound) = self.budget.entry() {
             if !self.full {
                 self.notes.push(Problem::Limit(format!(
-                    "FAT volume has more than {} entries; the rest were skipped",
-                    self.budget.limits.max_entries
+                    "FAT volume: {bound} reached; the rest of its entries were skipped"
                 )));
             }
             self.full = true;
@@ -245,9 +244,9 @@ impl Reader<'_, '_> {
                 self.subdir(first, &child, depth + 1);
                 continue;
             }
-            if size > self.budget.limits.max_file_size || !self.budget.take(size) {
+            if let Err(bound) = self.budget.charge_file(size) {
                 self.notes.push(Problem::Limit(format!(
-                    "FAT: /{child}: {size} bytes exceed the file size or total size bound; skipped"
+                    "FAT: /{child}: {size} bytes reach {bound}; skipped"
                 )));
                 continue;
             }

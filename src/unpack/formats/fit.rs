@@ -5,132 +5,14 @@
 //! `data-position`), optionally compressed (`compression`). A device tree
 //! without `/images` is a plain DTB, not a FIT: not unpacked.
 //!
-//! The tree reader is our own: every offset and length is checked against
-//! the blob, nesting and token counts are bounded.
+//! The tree is read by the DTB reader's bounded parser ([`super::dtb`]).
 
+use super::dtb::{fdt_header, properties, signature_facts, text};
 use super::{Entry, Extracted, Format, Problem, Rejection, be32};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 
 pub struct Fit;
-
-const HEADER_LEN: usize = 40;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
-const FDT_NOP: u32 = 4;
-const FDT_END: u32 = 9;
-const MAX_NESTING: usize = 64;
-
-/// A property of the tree: owning node path (`/images/kernel`), name, value.
-#[derive(Debug)]
-pub struct Prop<'a> {
-    pub node: String,
-    pub name: String,
-    pub value: &'a [u8],
-}
-
-/// The checked header fields.
-pub(super) struct FdtHeader {
-    pub total: usize,
-    pub structs: std::ops::Range<usize>,
-    pub strings: std::ops::Range<usize>,
-}
-
-pub(super) fn fdt_header(data: &[u8]) -> Option<FdtHeader> {
-    let field = |i: usize| be32(data, i * 4).map(|v| v as usize);
-    if field(0)? != 0xd00d_feed {
-        return None;
-    }
-    let (total, off_struct, off_strings, off_rsv) = (field(1)?, field(2)?, field(3)?, field(4)?);
-    let (version, last_comp) = (field(5)?, field(6)?);
-    let (size_strings, size_struct) = (field(8)?, field(9)?);
-    // Versions 16 and 17 are what dtc and mkimage write.
-    if !(16..=17).contains(&version) || last_comp > 17 || total < HEADER_LEN {
-        return None;
-    }
-    let structs = off_struct..off_struct.checked_add(size_struct)?;
-    let strings = off_strings..off_strings.checked_add(size_strings)?;
-    let inside = |r: &std::ops::Range<usize>| r.start >= HEADER_LEN && r.end <= total;
-    if !inside(&structs) || !inside(&strings) || off_rsv < HEADER_LEN || off_rsv >= total {
-        return None;
-    }
-    if version == 16 {
-        // size_dt_struct only exists from v17: the block runs to the end.
-        return Some(FdtHeader {
-            total,
-            structs: off_struct..total,
-            strings,
-        });
-    }
-    Some(FdtHeader {
-        total,
-        structs,
-        strings,
-    })
-}
-
-/// NUL-terminated string at `at`.
-fn c_str(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let rest = data.get(at..)?;
-    let end = rest.iter().position(|&b| b == 0)?;
-    Some((&rest[..end], end))
-}
-
-/// Every property of the tree, or an error naming the struct offset.
-pub fn properties<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<Prop<'a>>, String> {
-    let mut props = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    let mut at = 0;
-    loop {
-        let token =
-            be32(structs, at).ok_or(format!("struct block ends at {at:#x} without FDT_END"))?;
-        at += 4;
-        match token {
-            FDT_BEGIN_NODE => {
-                let (name, len) =
-                    c_str(structs, at).ok_or(format!("node name at {at:#x} is not terminated"))?;
-                if path.len() >= MAX_NESTING {
-                    return Err(format!("nodes nest deeper than {MAX_NESTING} at {at:#x}"));
-                }
-                path.push(String::from_utf8_lossy(name).into_owned());
-                at += (len + 1).div_ceil(4) * 4;
-            }
-            FDT_END_NODE => {
-                if path.pop().is_none() {
-                    return Err(format!("unbalanced end of node at {:#x}", at - 4));
-                }
-            }
-            FDT_PROP => {
-                let (Some(len), Some(name_off)) = (be32(structs, at), be32(structs, at + 4)) else {
-                    return Err(format!("property header at {at:#x} is truncated"));
-                };
-                let start = at + 8;
-                let value = structs
-                    .get(start..start.saturating_add(len as usize))
-                    .ok_or(format!(
-                        "property at {at:#x} ({len} bytes) runs past the struct block"
-                    ))?;
-                let (name, _) = c_str(strings, name_off as usize).ok_or(format!(
-                    "property name offset {name_off:#x} is outside the strings block"
-                ))?;
-                props.push(Prop {
-                    node: path.iter().skip(1).fold(String::new(), |p, n| p + "/" + n),
-                    name: String::from_utf8_lossy(name).into_owned(),
-                    value,
-                });
-                at = start + (len as usize).div_ceil(4) * 4;
-            }
-            FDT_NOP => {}
-            FDT_END => return Ok(props),
-            other => return Err(format!("unknown token {other:#x} at {:#x}", at - 4)),
-        }
-    }
-}
-
-pub(super) fn text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
-}
 
 impl Format for Fit {
     fn name(&self) -> &'static str {
@@ -213,18 +95,18 @@ impl Format for Fit {
                 .unwrap_or_else(|| "none".into());
             let kind = get("type").map(text).unwrap_or_else(|| "?".into());
             described.push(format!("{entry_name} ({kind}, {codec})"));
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "FIT has more than {} images; the rest were skipped",
-                    budget.limits.max_entries
+                    "FIT: {bound} reached; the rest of its images were skipped"
                 )));
                 break;
             }
             let what = format!("FIT image {entry_name}");
             let contents = if codec == "none" {
-                if !budget.take(payload.len() as u64) {
+                if let Err(bound) = budget.charge(payload.len() as u64) {
                     out.notes.push(Problem::Limit(format!(
-                        "{what}: total size bound reached; skipped"
+                        "{what}: {} bytes reach {bound}; skipped",
+                        payload.len()
                     )));
                     continue;
                 }
@@ -240,7 +122,7 @@ impl Format for Fit {
             });
         }
         let mut detail = format!("FIT: {}", described.join(", "));
-        for fact in super::dtb::signature_facts(&props) {
+        for fact in signature_facts(&props) {
             detail += &format!("; {fact}");
         }
         out.detail = Some(detail);
@@ -250,6 +132,7 @@ impl Format for Fit {
 
 #[cfg(test)]
 mod tests {
+    use super::super::dtb::HEADER_LEN;
     use super::*;
     use crate::unpack::limits::Limits;
 

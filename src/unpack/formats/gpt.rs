@@ -173,18 +173,17 @@ impl Format for Gpt {
                 )));
             }
             out.size = out.size.max(end.min(len));
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "GPT has more than {} partitions; the rest were skipped",
-                    budget.limits.max_entries
+                    "GPT: {bound} reached; the rest of its partitions were skipped"
                 )));
                 break;
             }
             let bytes = &data[start as usize..end.min(len) as usize];
             let size = bytes.len() as u64;
-            if size > budget.limits.max_file_size || !budget.take(size) {
+            if let Err(bound) = budget.charge_file(size) {
                 out.notes.push(Problem::Limit(format!(
-                    "GPT partition {number}: {size} bytes exceed the file size or total size bound; skipped"
+                    "GPT partition {number}: {size} bytes reach {bound}; skipped"
                 )));
                 continue;
             }

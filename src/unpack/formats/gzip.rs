@@ -1,7 +1,7 @@
 //! gzip member (RFC 1952) found at any offset; yields the decompressed stream.
 
 use super::{Entry, Extracted, Format, Problem, Rejection};
-use crate::unpack::compress::{self, Decoded};
+use crate::unpack::compress::{self, Codec, Decoded};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 
@@ -26,7 +26,7 @@ impl Format for Gzip {
             return Err(Rejection::NotThisFormat);
         }
         let name = original_name(data, flags).unwrap_or_else(|| "data".to_string());
-        let decoded = compress::gzip(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Gzip, data, budget);
         stream_entry(self.name(), name, decoded, budget)
     }
 }
@@ -41,12 +41,13 @@ pub fn extract_verified(data: &[u8], budget: &mut Budget) -> Result<Extracted, R
     if flags & 0xe0 != 0 || !matches!(xfl, 0 | 2 | 4) {
         return Err(Rejection::NotThisFormat);
     }
-    let decoded = compress::gzip(data, budget.output_cap(data.len() as u64));
-    if decoded.capped {
+    let decoded = compress::decode(Codec::Gzip, data, budget);
+    if decoded.stopped() {
         // Only a real stream decodes that far; it is too large to verify.
         return Err(Rejection::Limit(format!(
-            "gzip stream stopped at {} output bytes (size/ratio bound); not verified, not extracted",
-            decoded.data.len()
+            "gzip stream stopped at {} output bytes ({}); not verified, not extracted",
+            decoded.data.len(),
+            stop_cause(&decoded, data.len(), budget)
         )));
     }
     let trailer = decoded
@@ -85,11 +86,20 @@ fn original_name(data: &[u8], flags: u8) -> Option<String> {
     (!base.is_empty() && base != "." && base != "..").then(|| base.to_string())
 }
 
+/// Which bound stopped a stream: the memory bound, or the cap
+/// ([`Budget::output_cap_cause`] of its input).
+pub fn stop_cause(decoded: &Decoded, input_len: usize, budget: &Budget) -> String {
+    match decoded.starved {
+        Some(bound) => bound.to_string(),
+        None => budget.output_cap_cause(input_len as u64),
+    }
+}
+
 /// Turns one decoded stream into a single-entry layer, shared by the stream codecs.
 pub fn stream_entry(
     codec: &str,
     name: String,
-    decoded: Decoded,
+    mut decoded: Decoded,
     budget: &mut Budget,
 ) -> Result<Extracted, Rejection> {
     let mut notes = Vec::new();
@@ -103,16 +113,18 @@ pub fn stream_entry(
             decoded.consumed
         )));
     }
-    if decoded.capped {
+    if decoded.stopped() {
         notes.push(Problem::Limit(format!(
-            "{codec} stream stopped at {} output bytes from {} input bytes (size/ratio bound)",
+            "{codec} stream stopped at {} output bytes from {} input bytes: {}",
             decoded.data.len(),
-            decoded.consumed
+            decoded.consumed,
+            stop_cause(&decoded, decoded.consumed, budget)
         )));
     }
-    if !budget.take(decoded.data.len() as u64) {
+    if let Err(bound) = budget.entry().and_then(|()| decoded.keep(budget)) {
         return Err(Rejection::Limit(format!(
-            "{codec} stream: total decompressed size bound reached"
+            "{codec} stream of {} output bytes not kept: {bound}",
+            decoded.data.len()
         )));
     }
     Ok(Extracted {
@@ -128,36 +140,4 @@ pub fn stream_entry(
         detail: None,
         notes,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::unpack::limits::Limits;
-    use std::io::Write;
-
-    #[test]
-    fn keeps_the_original_name_but_never_a_path() {
-        let mut e = flate2::GzBuilder::new()
-            .filename("../../etc/rootfs.cpio")
-            .write(Vec::new(), flate2::Compression::fast());
-        e.write_all(b"payload").unwrap();
-        let gz = e.finish().unwrap();
-        let out = Gzip
-            .extract(&gz, &mut Budget::new(Limits::default()))
-            .unwrap();
-        assert_eq!(out.entries[0].path, "rootfs.cpio");
-        assert_eq!(out.entries[0].data, b"payload");
-        assert_eq!(out.size, gz.len() as u64);
-    }
-
-    #[test]
-    fn chance_magic_is_not_a_gzip() {
-        let junk = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff];
-        assert_eq!(
-            Gzip.extract(&junk, &mut Budget::new(Limits::default()))
-                .unwrap_err(),
-            Rejection::NotThisFormat
-        );
-    }
 }

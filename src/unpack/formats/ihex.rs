@@ -51,9 +51,9 @@ impl Memory {
         let mut chunks = self.chunks.into_iter().peekable();
         for (start, end) in runs {
             let len = end - start;
-            if len > budget.limits.max_file_size || !budget.take(len) {
+            if let Err(bound) = budget.charge_file(len) {
                 notes.push(Problem::Limit(format!(
-                    "{len} bytes at {start:#x} exceed the file size or total size bound; skipped"
+                    "{len} bytes at {start:#x} reach {bound}; skipped"
                 )));
                 while chunks.next_if(|(a, _)| *a < end).is_some() {}
                 continue;

@@ -154,11 +154,10 @@ impl<'a> Reader<'a, '_> {
     }
 
     fn push(&mut self, path: String, kind: EntryKind, data: Vec<u8>) {
-        if self.entries.len() >= self.budget.limits.max_entries {
+        if let Err(bound) = self.budget.entry() {
             if !self.full {
                 self.notes.push(Problem::Limit(format!(
-                    "ISO 9660 image has more than {} entries; the rest were skipped",
-                    self.budget.limits.max_entries
+                    "ISO 9660 image: {bound} reached; the rest of its entries were skipped"
                 )));
             }
             self.full = true;
@@ -266,9 +265,9 @@ impl<'a> Reader<'a, '_> {
                 self.push(child, EntryKind::Special, Vec::new());
                 continue;
             }
-            if !self.budget.take(r.len) || r.len > self.budget.limits.max_file_size {
+            if let Err(bound) = self.budget.charge_file(r.len) {
                 self.notes.push(Problem::Limit(format!(
-                    "ISO 9660: /{child}: {} bytes exceed the file size or total size bound; skipped",
+                    "ISO 9660: /{child}: {} bytes reach {bound}; skipped",
                     r.len
                 )));
                 continue;

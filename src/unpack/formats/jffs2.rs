@@ -452,10 +452,11 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
     let mut cycles = 0usize;
 
     let mut entries: Vec<Entry> = Vec::new();
-    let mut files: HashMap<u32, Vec<u8>> = HashMap::new();
+    // The entry that holds each inode's bytes, for its other hard links.
+    let mut files: HashMap<u32, usize> = HashMap::new();
     let mut orphans: Vec<String> = Vec::new();
     let mut missing_inode = 0usize;
-    let mut limited = false;
+    let mut limited = None;
     for &(pino, name, d) in &links {
         let name_str = String::from_utf8_lossy(name);
         let Some(dir) = dir_path(pino, &parent, &mut paths, &mut cycles, budget) else {
@@ -473,8 +474,8 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
             missing_inode += 1;
             continue;
         };
-        if entries.len() >= budget.limits.max_entries {
-            limited = true;
+        if let Err(bound) = budget.entry() {
+            limited = Some(bound);
             break;
         }
         let nodes = inodes.get(&d.ino).map(Vec::as_slice).unwrap_or(&[]);
@@ -490,10 +491,12 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
             S_IFREG => {
                 // Hard links share one inode: read it once, copy per link.
                 let bytes = match files.get(&d.ino) {
-                    Some(b) => {
-                        if !budget.take(b.len() as u64) {
+                    Some(&at) => {
+                        let b = &entries[at].data;
+                        if let Err(bound) = budget.charge(b.len() as u64) {
                             notes.push(Problem::Limit(format!(
-                                "{path}: hard link copy exceeds the total size bound; skipped"
+                                "{path}: hard link copy of {} bytes reaches {bound}; skipped",
+                                b.len()
                             )));
                             continue;
                         }
@@ -501,7 +504,7 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
                     }
                     None => match content(data, nodes, &path, budget, notes) {
                         Some(b) => {
-                            files.insert(d.ino, b.clone());
+                            files.insert(d.ino, entries.len());
                             b
                         }
                         None => continue,
@@ -523,10 +526,9 @@ fn build(data: &[u8], scan: &Scan, budget: &mut Budget, notes: &mut Vec<Problem>
         });
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
-    if limited {
+    if let Some(bound) = limited {
         notes.push(Problem::Limit(format!(
-            "jffs2 has more than {} entries; the rest were skipped",
-            budget.limits.max_entries
+            "jffs2: {bound} reached; the rest of its entries were skipped"
         )));
     }
     if !orphans.is_empty() {
@@ -654,10 +656,14 @@ fn content(
         .iter()
         .map(|n| (n.data.len() + INODE_LEN) as u64)
         .sum();
-    let cap = budget.output_cap(stored);
-    if size > cap || !budget.take(size) {
+    let bound = if size > budget.output_cap(stored) {
+        Err(budget.output_cap_cause(stored))
+    } else {
+        budget.charge(size).map_err(|b| b.to_string())
+    };
+    if let Err(bound) = bound {
         notes.push(Problem::Limit(format!(
-            "{path}: {size} bytes from {stored} stored bytes exceeds the file size, ratio or total size bound; skipped"
+            "{path}: {size} bytes from {stored} stored bytes reach {bound}; skipped"
         )));
         return None;
     }

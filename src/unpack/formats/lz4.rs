@@ -5,7 +5,7 @@
 
 use super::gzip::stream_entry;
 use super::{Extracted, Format, Rejection};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Lz4;
@@ -29,7 +29,7 @@ impl Format for Lz4 {
         if flg >> 6 != 1 || flg & 0x02 != 0 || bd & 0x8f != 0 || block_size < 4 {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::lz4_frame(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Lz4Frame, data, budget);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }
@@ -57,7 +57,7 @@ impl Format for Lz4Legacy {
                 data.len() - 8
             )));
         }
-        let decoded = compress::lz4_legacy(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Lz4Legacy, data, budget);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }

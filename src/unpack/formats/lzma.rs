@@ -10,7 +10,7 @@
 
 use super::gzip::stream_entry;
 use super::{Extracted, Format, Rejection, le32, le64};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Lzma;
@@ -55,9 +55,10 @@ impl Format for Lzma {
         if !header_is_sane(data) {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::lzma_alone(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::LzmaAlone, data, budget);
         if data[0] != 0x5d
-            && (decoded.error.is_some() || (!decoded.capped && decoded.data.len() < MIN_6D_OUTPUT))
+            && (decoded.error.is_some()
+                || (!decoded.stopped() && decoded.data.len() < MIN_6D_OUTPUT))
         {
             return Err(Rejection::NotThisFormat);
         }

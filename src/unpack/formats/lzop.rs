@@ -160,9 +160,16 @@ impl Format for Lzop {
                 break;
             };
             let n = u64::from(dst_len);
-            if file.len() as u64 + n > budget.limits.max_file_size || !budget.take(n) {
+            let bound = if file.len() as u64 + n > budget.limits.max_file_size {
+                Err(crate::unpack::limits::Exceeded::FileSize(
+                    budget.limits.max_file_size,
+                ))
+            } else {
+                budget.charge(n)
+            };
+            if let Err(bound) = bound {
                 out.notes.push(Problem::Limit(format!(
-                    "lzop: output past {} bytes exceeds the file size or total size bound; stopped",
+                    "lzop: output past {} bytes reaches {bound}; stopped",
                     file.len()
                 )));
                 break;

@@ -184,17 +184,20 @@ impl Format for MatterOta {
             _ => facts.push("no digest".into()),
         }
         out.detail = Some(facts.join(", "));
-        if budget.take(payload.len() as u64) {
+        let charged = budget
+            .entry()
+            .and_then(|()| budget.charge_file(payload.len() as u64));
+        if let Err(bound) = charged {
+            out.notes.push(Problem::Limit(format!(
+                "Matter OTA: {bound} reached; payload dropped"
+            )));
+        } else {
             out.entries.push(Entry {
                 path: "payload.bin".into(),
                 kind: EntryKind::File,
                 data: payload.to_vec(),
                 meta: None,
             });
-        } else {
-            out.notes.push(Problem::Limit(
-                "Matter OTA: total decompressed size bound reached; payload dropped".into(),
-            ));
         }
         Ok(out)
     }

@@ -115,18 +115,17 @@ impl Format for Mbr {
             if EXTENDED.contains(&p.kind) {
                 continue;
             }
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 out.notes.push(Problem::Limit(format!(
-                    "MBR has more than {} partitions; the rest were skipped",
-                    budget.limits.max_entries
+                    "MBR: {bound} reached; the rest of its partitions were skipped"
                 )));
                 break;
             }
             let bytes = &data[(p.start * SECTOR) as usize..((p.start + p.count) * SECTOR) as usize];
             let size = bytes.len() as u64;
-            if size > budget.limits.max_file_size || !budget.take(size) {
+            if let Err(bound) = budget.charge_file(size) {
                 out.notes.push(Problem::Limit(format!(
-                    "partition {number}: {size} bytes exceed the file size or total size bound; skipped"
+                    "partition {number}: {size} bytes reach {bound}; skipped"
                 )));
                 continue;
             }

@@ -226,7 +226,7 @@ pub fn decode_payload(
     budget: &mut Budget,
     notes: &mut Vec<Problem>,
 ) -> Vec<u8> {
-    use super::compress;
+    use super::compress::{self, Codec};
     let cap = budget.output_cap(part.len() as u64);
     if codec == "zstd"
         && let Some(why) = compress::zstd_window_refusal(part, cap)
@@ -239,24 +239,25 @@ pub fn decode_payload(
     // A payload kept as it is is a copy all the same: it counts against the
     // total like a stored tar or TRX member, so that a container repeating
     // one large uncompressed payload cannot grow the tree without bound.
-    let keep = |budget: &mut Budget, notes: &mut Vec<Problem>| {
-        if budget.take(part.len() as u64) {
-            part.to_vec()
-        } else {
-            notes.push(Problem::Limit(format!(
-                "{what}: total decompressed size bound reached; payload dropped"
-            )));
-            Vec::new()
-        }
-    };
-    let decoded = match codec {
+    let keep =
+        |budget: &mut Budget, notes: &mut Vec<Problem>| match budget.charge(part.len() as u64) {
+            Ok(()) => part.to_vec(),
+            Err(bound) => {
+                notes.push(Problem::Limit(format!(
+                    "{what}: {} bytes reach {bound}; payload dropped",
+                    part.len()
+                )));
+                Vec::new()
+            }
+        };
+    let codec_of = match codec {
         "none" => return keep(budget, notes),
-        "gzip" => compress::gzip(part, cap),
-        "bzip2" => compress::bzip2(part, cap),
-        "lzma" => compress::lzma_alone(part, cap),
-        "xz" => compress::xz(part, cap),
-        "lz4" => compress::lz4_frame(part, cap),
-        "zstd" => compress::zstd(part, cap),
+        "gzip" => Codec::Gzip,
+        "bzip2" => Codec::Bzip2,
+        "lzma" => Codec::LzmaAlone,
+        "xz" => Codec::Xz,
+        "lz4" => Codec::Lz4Frame,
+        "zstd" => Codec::Zstd,
         _ => {
             notes.push(Problem::Error(format!(
                 "{what}: compression {codec} is not supported yet; payload kept as is"
@@ -264,21 +265,24 @@ pub fn decode_payload(
             return keep(budget, notes);
         }
     };
-    if let Some(e) = decoded.error {
+    let mut decoded = compress::decode(codec_of, part, budget);
+    if let Some(e) = &decoded.error {
         notes.push(Problem::Error(format!(
             "{what} ({codec}) is corrupt after {} output bytes: {e}",
             decoded.data.len()
         )));
     }
-    if decoded.capped {
+    if decoded.stopped() {
         notes.push(Problem::Limit(format!(
-            "{what} ({codec}) stopped at {} bytes (decompression bound)",
-            decoded.data.len()
+            "{what} ({codec}) stopped at {} bytes: {}",
+            decoded.data.len(),
+            gzip::stop_cause(&decoded, part.len(), budget)
         )));
     }
-    if !budget.take(decoded.data.len() as u64) {
+    if let Err(bound) = decoded.keep(budget) {
         notes.push(Problem::Limit(format!(
-            "{what}: total decompressed size bound reached; payload dropped"
+            "{what}: {} decoded bytes reach {bound}; payload dropped",
+            decoded.data.len()
         )));
         return Vec::new();
     }

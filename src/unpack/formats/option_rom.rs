@@ -192,34 +192,39 @@ fn efi_image(
     let name = format!("efi-{arch}.efi");
     match compressed {
         0 => {
-            if !budget.take(body.len() as u64) {
-                notes.push(Problem::Limit("total size bound reached; skipped".into()));
+            if let Err(bound) = budget.charge(body.len() as u64) {
+                notes.push(Problem::Limit(format!(
+                    "{} bytes reach {bound}; skipped",
+                    body.len()
+                )));
                 return Some((name, Vec::new(), format!("EFI {arch} {kind}")));
             }
             Some((name, body.to_vec(), format!("EFI {arch} {kind}")))
         }
         1 => {
-            let cap = budget.output_cap(body.len() as u64);
-            let decoded = tiano::decompress(body, tiano::Variant::Efi, cap);
+            let mut decoded = tiano::decode(body, tiano::Variant::Efi, budget);
             if let Some(e) = &decoded.error {
                 notes.push(Problem::Error(format!(
                     "EFI-compressed driver is corrupt after {} output bytes: {e}",
                     decoded.data.len()
                 )));
             }
-            if decoded.capped {
+            if decoded.stopped() {
                 notes.push(Problem::Limit(format!(
-                    "driver stopped at {} bytes (decompression bound)",
-                    decoded.data.len()
+                    "driver stopped at {} bytes: {}",
+                    decoded.data.len(),
+                    super::gzip::stop_cause(&decoded, decoded.consumed, budget)
                 )));
             }
-            let data = if budget.take(decoded.data.len() as u64) {
-                decoded.data
-            } else {
-                notes.push(Problem::Limit(
-                    "total decompressed size bound reached; driver dropped".into(),
-                ));
-                Vec::new()
+            let data = match decoded.keep(budget) {
+                Ok(()) => decoded.data,
+                Err(bound) => {
+                    notes.push(Problem::Limit(format!(
+                        "{} decoded bytes reach {bound}; driver dropped",
+                        decoded.data.len()
+                    )));
+                    Vec::new()
+                }
             };
             Some((name, data, format!("EFI {arch} {kind}, EFI-compressed")))
         }

@@ -156,9 +156,9 @@ impl Format for Qcow2 {
             .last()
             .map_or(0, |(g, _)| (g + 1) * cluster)
             .min(h.size);
-        if end > budget.limits.max_file_size || !budget.take(end) {
+        if let Err(bound) = budget.charge_file(end) {
             out.notes.push(Problem::Limit(format!(
-                "qcow2: the {end}-byte guest disk exceeds the file size or total size bound; not read"
+                "qcow2: the {end}-byte guest disk reaches {bound}; not read"
             )));
             return Ok(out);
         }
@@ -220,12 +220,14 @@ fn inflate_raw(input: &[u8], cap: usize) -> compress::Decoded {
     let mut out = vec![0u8; cap];
     let result = z.decompress(input, &mut out, FlushDecompress::Finish);
     out.truncate(z.total_out() as usize);
-    compress::Decoded {
-        consumed: z.total_in() as usize,
-        capped: false,
-        error: result.err().map(|e| e.to_string()),
-        data: out,
-    }
+    let consumed = z.total_in() as usize;
+    compress::Decoded::new(
+        out,
+        consumed,
+        result.err().map(|e| e.to_string()),
+        false,
+        None,
+    )
 }
 
 #[cfg(test)]

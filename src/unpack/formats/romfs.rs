@@ -111,6 +111,9 @@ impl Format for Romfs {
         }
         // The root directory's entries start right after the volume name.
         let first = volume.data_at;
+        // Entries may share data (hard links): the image as a whole is held
+        // to the ratio bound.
+        budget.bound_layer(out.size);
         walk(image, first, budget, &mut out);
         Ok(out)
     }
@@ -156,10 +159,9 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                 continue;
             }
             let path = format!("{dir}/{name}");
-            if out.entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 notes.push(Problem::Limit(format!(
-                    "romfs has more than {} entries; the rest were skipped",
-                    budget.limits.max_entries
+                    "romfs: {bound} reached; the rest of its entries were skipped"
                 )));
                 break 'dirs;
             }
@@ -197,9 +199,9 @@ fn walk(image: &[u8], first: usize, budget: &mut Budget, out: &mut Extracted) {
                 }
                 (2, Some(body)) => {
                     let len = body.len() as u64;
-                    if len > budget.limits.max_file_size || !budget.take(len) {
+                    if let Err(bound) = budget.charge_file(len) {
                         notes.push(Problem::Limit(format!(
-                            "romfs: {path}: {len} bytes exceeds the file size or total size bound; skipped"
+                            "romfs: {path}: {len} bytes reach {bound}; skipped"
                         )));
                         continue;
                     }

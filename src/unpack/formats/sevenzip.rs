@@ -95,11 +95,10 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
     let count = reader.archive().files.len();
     out.detail = Some(format!("7z, {count} entries"));
     let mut notes = Notes::default();
-    let max_entries = budget.limits.max_entries;
     let result = reader.for_each_entries(|entry, stream| {
-        if out.entries.len() >= max_entries {
+        if let Err(bound) = budget.entry() {
             notes.push(Problem::Limit(format!(
-                "7z has more than {max_entries} entries; the rest were skipped"
+                "7z: {bound} reached; the rest of its entries were skipped"
             )));
             return Ok(false);
         }
@@ -115,9 +114,9 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let declared = entry.size();
         let mut contents = Vec::new();
         if entry.has_stream {
-            if declared > budget.limits.max_file_size || !budget.take(declared) {
+            if let Err(bound) = budget.charge_file(declared) {
                 notes.push(Problem::Limit(format!(
-                    "7z: /{path}: {declared} bytes exceeds the file size or total size bound; skipped"
+                    "7z: /{path}: {declared} bytes reach {bound}; skipped"
                 )));
                 // The solid stream must still be read past this member.
                 std::io::copy(&mut stream.take(declared), &mut std::io::sink())?;

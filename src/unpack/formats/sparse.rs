@@ -65,7 +65,13 @@ impl Format for Sparse {
             )),
             ..Default::default()
         };
-        let mut raw: Vec<u8> = Vec::new();
+        // The image is never more than the header declares (nor than the
+        // cap): that much memory is reserved before any is allocated.
+        let most = cap.min(full);
+        let reservation = budget.reserve(most).map_err(|bound| {
+            Rejection::Limit(format!("sparse: {most} bytes of image reach {bound}"))
+        })?;
+        let mut raw: Vec<u8> = Vec::with_capacity(most as usize);
         let mut at = hdr_len;
         let mut capped = false;
         for index in 0..chunks {
@@ -121,8 +127,9 @@ impl Format for Sparse {
         }
         if capped {
             out.notes.push(Problem::Limit(format!(
-                "sparse: expansion stopped at {} of {full} bytes (size/ratio bound)",
-                raw.len()
+                "sparse: expansion stopped at {} of {full} bytes: {}",
+                raw.len(),
+                budget.output_cap_cause(data.len() as u64)
             )));
         }
         if out.notes.is_empty() && raw.len() as u64 != full {
@@ -132,10 +139,14 @@ impl Format for Sparse {
             )));
         }
         out.size = at.min(data.len()) as u64;
-        if !budget.take(raw.len() as u64) {
-            return Err(Rejection::Limit(
-                "sparse: total decompressed size bound reached".into(),
-            ));
+        if let Err(bound) = budget
+            .entry()
+            .and_then(|()| budget.keep(reservation, raw.len() as u64))
+        {
+            return Err(Rejection::Limit(format!(
+                "sparse: {} bytes of image reach {bound}",
+                raw.len()
+            )));
         }
         out.entries.push(Entry {
             path: "image.raw".into(),

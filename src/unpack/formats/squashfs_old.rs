@@ -272,6 +272,9 @@ pub fn extract(data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection>
         guids: Vec::new(),
     };
     let mut notes = Notes::default();
+    // Sparse blocks and shared fragments cost nothing to store: the layer as
+    // a whole is held to the ratio bound.
+    budget.bound_layer(image.len() as u64);
     reader.read_ids(&mut notes);
     let frag_blocks = reader.read_fragment_table(&mut notes);
     // Each table runs until the next one starts.
@@ -653,11 +656,10 @@ impl<'a> Reader<'a> {
             };
             let mut subdirs = Vec::new();
             for (name, iblock, ioffset) in listing {
-                if entries.len() >= budget.limits.max_entries {
+                if let Err(bound) = budget.entry() {
                     if !limit_noted {
                         notes.push(Problem::Limit(format!(
-                            "squashfs has more than {} entries; the rest were skipped",
-                            budget.limits.max_entries
+                            "squashfs: {bound} reached; the rest of its entries were skipped"
                         )));
                         limit_noted = true;
                     }
@@ -689,9 +691,9 @@ impl<'a> Reader<'a> {
                         frag_offset,
                         blocks_at,
                     } => {
-                        if size > budget.limits.max_file_size || !budget.take(size) {
+                        if let Err(bound) = budget.charge_file(size) {
                             notes.push(Problem::Limit(format!(
-                                "squashfs: /{path}: {size} bytes exceeds the file size or total size bound; skipped"
+                                "squashfs: /{path}: {size} bytes reach {bound}; skipped"
                             )));
                             continue;
                         }

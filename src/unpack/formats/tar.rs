@@ -138,10 +138,9 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
         if path.is_empty() || path == "." {
             continue;
         }
-        if out.entries.len() >= budget.limits.max_entries {
+        if let Err(bound) = budget.entry() {
             out.notes.push(Problem::Limit(format!(
-                "tar has more than {} entries; the rest were skipped",
-                budget.limits.max_entries
+                "tar: {bound} reached; the rest of its entries were skipped"
             )));
             break;
         }
@@ -150,9 +149,9 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
             .map(|l| String::from_utf8_lossy(l.as_ref()).into_owned());
         let (kind, contents) = match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                if size > budget.limits.max_file_size || !budget.take(size) {
+                if let Err(bound) = budget.charge_file(size) {
                     out.notes.push(Problem::Limit(format!(
-                        "/{path}: {size} bytes exceeds the file size or total size bound; skipped"
+                        "/{path}: {size} bytes reach {bound}; skipped"
                     )));
                     continue;
                 }
@@ -176,9 +175,9 @@ fn read_all(data: &[u8], budget: &mut Budget) -> Extracted {
                 match earlier {
                     Some(e) if e.kind == EntryKind::File => {
                         let len = e.data.len() as u64;
-                        if !budget.take(len) {
+                        if let Err(bound) = budget.charge(len) {
                             out.notes.push(Problem::Limit(format!(
-                                "/{path}: hard link copy exceeds the total size bound; skipped"
+                                "/{path}: hard link copy of {len} bytes reaches {bound}; skipped"
                             )));
                             continue;
                         }

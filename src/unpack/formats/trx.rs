@@ -112,9 +112,10 @@ impl Format for Trx {
         for (n, &(index, start)) in used.iter().enumerate() {
             let end = used.get(n + 1).map_or(h.len, |&(_, next)| next);
             let part = &image[start..end];
-            if !budget.take(part.len() as u64) {
+            if let Err(bound) = budget.charge(part.len() as u64) {
                 out.notes.push(Problem::Limit(format!(
-                    "TRX partition {index}: total size bound reached; skipped"
+                    "TRX partition {index}: {} bytes reach {bound}; skipped",
+                    part.len()
                 )));
                 continue;
             }

@@ -449,9 +449,9 @@ impl Format for Ubi {
 /// Takes `len` bytes from the budget for volume `name`, or notes the bound.
 fn reserve(name: &str, len: usize, budget: &mut Budget, notes: &mut Notes) -> bool {
     let len = len as u64;
-    if len > budget.limits.max_file_size || !budget.take(len) {
+    if let Err(bound) = budget.charge_file(len) {
         notes.push(Problem::Limit(format!(
-            "volume {name}: {len} bytes exceeds the file size or total size bound; skipped"
+            "volume {name}: {len} bytes reach {bound}; skipped"
         )));
         return false;
     }

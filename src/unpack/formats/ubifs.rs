@@ -649,10 +649,9 @@ fn build_tree(
             if le32(b, 92) == Some(0) {
                 continue; // deleted, not yet removed from the index
             }
-            if entries.len() >= budget.limits.max_entries {
+            if let Err(bound) = budget.entry() {
                 notes.push(Problem::Limit(format!(
-                    "ubifs has more than {} entries; the rest were skipped",
-                    budget.limits.max_entries
+                    "ubifs: {bound} reached; the rest of its entries were skipped"
                 )));
                 break 'walk;
             }
@@ -685,9 +684,10 @@ fn build_tree(
                         // A hard link: another copy of what was already read.
                         Some(&at) => {
                             let first: &Vec<u8> = &entries[at].data;
-                            if !budget.take(first.len() as u64) {
+                            if let Err(bound) = budget.charge(first.len() as u64) {
                                 notes.push(Problem::Limit(format!(
-                                    "{path}: hard link copy exceeds the total size bound; skipped"
+                                    "{path}: hard link copy of {} bytes reaches {bound}; skipped",
+                                    first.len()
                                 )));
                                 continue;
                             }
@@ -741,9 +741,14 @@ fn file_data(
     notes: &mut Notes,
 ) -> Option<Vec<u8>> {
     let stored: u64 = blocks.map_or(0, |b| b.values().map(|n| n.bytes.len() as u64).sum());
-    if size > budget.output_cap(stored) || !budget.take(size) {
+    let bound = if size > budget.output_cap(stored) {
+        Err(budget.output_cap_cause(stored))
+    } else {
+        budget.charge(size).map_err(|b| b.to_string())
+    };
+    if let Err(bound) = bound {
         notes.push(Problem::Limit(format!(
-            "{path}: {size} bytes exceeds the file size, ratio or total size bound; skipped"
+            "{path}: {size} bytes from {stored} stored bytes reach {bound}; skipped"
         )));
         return None;
     }

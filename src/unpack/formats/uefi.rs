@@ -218,18 +218,17 @@ impl Walk<'_> {
         if self.full {
             return;
         }
-        if self.entries.len() >= self.budget.limits.max_entries {
+        if let Err(bound) = self.budget.entry() {
             self.full = true;
             self.notes.push(Problem::Limit(format!(
-                "firmware volume has more than {} entries; the rest were skipped",
-                self.budget.limits.max_entries
+                "firmware volume: {bound} reached; the rest of its entries were skipped"
             )));
             return;
         }
         let len = data.len() as u64;
-        if !charged && (len > self.budget.limits.max_file_size || !self.budget.take(len)) {
+        if !charged && let Err(bound) = self.budget.charge_file(len) {
             self.notes.push(Problem::Limit(format!(
-                "{path}: {len} bytes exceeds the file size or total size bound; skipped"
+                "{path}: {len} bytes reach {bound}; skipped"
             )));
             return;
         }
@@ -509,11 +508,10 @@ impl Walk<'_> {
             1 => {
                 // The PI specification's "standard" compression is the EFI
                 // algorithm; some vendors put Tiano streams there.
-                let cap = self.budget.output_cap(data.len() as u64);
-                let mut decoded = tiano::decompress(data, tiano::Variant::Efi, cap);
+                let mut decoded = tiano::decode(data, tiano::Variant::Efi, self.budget);
                 let mut codec = "EFI";
                 if decoded.error.is_some() {
-                    let tiano = tiano::decompress(data, tiano::Variant::Tiano, cap);
+                    let tiano = tiano::decode(data, tiano::Variant::Tiano, self.budget);
                     if tiano.error.is_none() {
                         decoded = tiano;
                         codec = "Tiano";
@@ -558,22 +556,21 @@ impl Walk<'_> {
             ));
             return;
         };
-        let cap = self.budget.output_cap(data.len() as u64);
         match id.as_str() {
             GUID_LZMA => {
                 self.codecs.insert("LZMA");
-                let decoded = compress::lzma_alone(data, cap);
+                let decoded = compress::decode(compress::Codec::LzmaAlone, data, self.budget);
                 self.decoded(decoded, "LZMA", what, depth, leaves);
             }
             GUID_LZMA_F86 => {
                 self.codecs.insert("LZMA (x86 BCJ)");
-                let mut decoded = compress::lzma_alone(data, cap);
+                let mut decoded = compress::decode(compress::Codec::LzmaAlone, data, self.budget);
                 crate::unpack::bcj::x86_decode(&mut decoded.data);
                 self.decoded(decoded, "LZMA (x86 BCJ)", what, depth, leaves);
             }
             GUID_TIANO => {
                 self.codecs.insert("Tiano");
-                let decoded = tiano::decompress(data, tiano::Variant::Tiano, cap);
+                let decoded = tiano::decode(data, tiano::Variant::Tiano, self.budget);
                 self.decoded(decoded, "Tiano", what, depth, leaves);
             }
             GUID_CRC32 | GUID_RSA2048_SHA256 | GUID_PKCS7 => {
@@ -600,7 +597,7 @@ impl Walk<'_> {
     /// Sections from a decompressed stream, charged to the budget once.
     fn decoded(
         &mut self,
-        decoded: compress::Decoded,
+        mut decoded: compress::Decoded,
         codec: &str,
         what: &str,
         depth: usize,
@@ -612,15 +609,17 @@ impl Walk<'_> {
                 decoded.data.len()
             ));
         }
-        if decoded.capped {
+        if decoded.stopped() {
             self.notes.push(Problem::Limit(format!(
-                "{what}: {codec} section stopped at {} bytes (decompression bound)",
-                decoded.data.len()
+                "{what}: {codec} section stopped at {} bytes: {}",
+                decoded.data.len(),
+                super::gzip::stop_cause(&decoded, decoded.consumed, self.budget)
             )));
         }
-        if !self.budget.take(decoded.data.len() as u64) {
+        if let Err(bound) = decoded.keep(self.budget) {
             self.notes.push(Problem::Limit(format!(
-                "{what}: total decompressed size bound reached; section dropped"
+                "{what}: {} decoded bytes reach {bound}; section dropped",
+                decoded.data.len()
             )));
             return;
         }

@@ -3,7 +3,7 @@
 
 use super::gzip::stream_entry;
 use super::{Extracted, Format, Rejection};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Xz;
@@ -23,7 +23,7 @@ impl Format for Xz {
         if header[6] != 0 || crc32fast::hash(&header[6..8]) != stored {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::xz(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Xz, data, budget);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }

@@ -79,6 +79,9 @@ impl Format for Yaffs2 {
             filesystem: true,
             ..Default::default()
         };
+        // A header may declare a size its chunks never fill (zeros): the
+        // layer as a whole is held to the ratio bound.
+        budget.bound_layer(out.size);
         build(data, &scan, &geometry, budget, &mut out.entries, &mut notes);
         out.detail = Some(format!(
             "YAFFS2 {}, {} pages{}, {} objects{}",
@@ -440,10 +443,9 @@ fn build(
     }
     listed.sort();
     for (path, id) in listed {
-        if entries.len() >= budget.limits.max_entries {
+        if let Err(bound) = budget.entry() {
             notes.push(Problem::Limit(format!(
-                "yaffs2 has more than {} entries; the rest were skipped",
-                budget.limits.max_entries
+                "yaffs2: {bound} reached; the rest of its entries were skipped"
             )));
             break;
         }
@@ -470,9 +472,9 @@ fn build(
             SPECIAL => (EntryKind::Special, Vec::new()),
             _ => {
                 let size = target.size;
-                if size > budget.limits.max_file_size || !budget.take(size) {
+                if let Err(bound) = budget.charge_file(size) {
                     notes.push(Problem::Limit(format!(
-                        "yaffs2: /{path}: {size} bytes exceeds the file size or total size bound; skipped"
+                        "yaffs2: /{path}: {size} bytes reach {bound}; skipped"
                     )));
                     continue;
                 }

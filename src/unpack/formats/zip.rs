@@ -5,7 +5,7 @@
 //! read only those bytes. Entries form a namespace (rootfs zips exist).
 
 use super::{Entry, Extracted, Format, Problem, Rejection, le16, le32};
-use crate::unpack::limits::{Budget, EocdMemo};
+use crate::unpack::limits::{Budget, EocdMemo, Exceeded};
 use crate::unpack::tree::{EntryKind, Meta};
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -94,11 +94,13 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         detail: Some(format!("zip, {} entries", archive.len())),
         ..Default::default()
     };
+    if let Some(why) = overlap(&mut archive) {
+        return Err(Rejection::Corrupt(why));
+    }
     for i in 0..archive.len() {
-        if out.entries.len() >= budget.limits.max_entries {
+        if let Err(bound) = budget.entry() {
             out.notes.push(Problem::Limit(format!(
-                "zip has more than {} entries; the rest were skipped",
-                budget.limits.max_entries
+                "zip: {bound} reached; the rest of its entries were skipped"
             )));
             break;
         }
@@ -123,8 +125,9 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let cap = budget.output_cap(file.compressed_size().max(1));
         if declared > cap {
             out.notes.push(Problem::Limit(format!(
-                "/{path}: declares {declared} bytes from {} compressed (size/ratio bound); skipped",
-                file.compressed_size()
+                "/{path}: declares {declared} bytes from {} compressed, past {}; skipped",
+                file.compressed_size(),
+                budget.output_cap_cause(file.compressed_size().max(1))
             )));
             continue;
         }
@@ -134,17 +137,41 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         let meta = file.unix_mode().map(|mode| Meta::new(mode, 0, 0));
         let mut contents = Vec::new();
         if !is_dir {
-            // The declared size is checked, but never trusted: read at most cap + 1.
-            let read = (&mut file).take(cap + 1).read_to_end(&mut contents);
-            if let Err(e) = read {
-                out.notes.push(Problem::Error(format!(
-                    "zip: /{path} (local header at {at:#x}): {e}"
-                )));
-                continue;
+            // The declared size is reserved before reading, and never
+            // trusted: at most that much is read, and one byte more is an error.
+            let reservation = match budget.reserve(declared) {
+                Ok(r) => r,
+                Err(bound) => {
+                    out.notes.push(Problem::Limit(format!(
+                        "/{path}: {declared} bytes reach {bound}; skipped"
+                    )));
+                    continue;
+                }
+            };
+            contents.reserve_exact(declared as usize);
+            let read = (&mut file)
+                .take(declared)
+                .read_to_end(&mut contents)
+                .and_then(|_| file.read(&mut [0u8; 1]));
+            match read {
+                Err(e) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: /{path} (local header at {at:#x}): {e}"
+                    )));
+                    continue;
+                }
+                Ok(1..) => {
+                    out.notes.push(Problem::Error(format!(
+                        "zip: /{path} (local header at {at:#x}) inflates past the {declared} bytes its header declares; skipped"
+                    )));
+                    continue;
+                }
+                Ok(0) => {}
             }
-            if contents.len() as u64 > cap || !budget.take(contents.len() as u64) {
+            if let Err(bound) = budget.keep(reservation, contents.len() as u64) {
                 out.notes.push(Problem::Limit(format!(
-                    "/{path}: inflates past {cap} bytes (size/ratio/total bound); skipped"
+                    "/{path}: {} bytes reach {bound}; skipped",
+                    contents.len()
                 )));
                 continue;
             }
@@ -210,10 +237,9 @@ fn salvage(data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
             break format!("inside the member header at {at:#x}");
         };
         let name = String::from_utf8_lossy(name).into_owned();
-        if out.entries.len() >= budget.limits.max_entries {
+        if let Err(bound) = budget.entry() {
             out.notes.push(Problem::Limit(format!(
-                "zip has more than {} entries; the rest were skipped",
-                budget.limits.max_entries
+                "zip: {bound} reached; the rest of its members were skipped"
             )));
             break String::new();
         }
@@ -231,7 +257,7 @@ fn salvage(data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
             _ => (csize, usize_),
         };
         let (contents, used) =
-            match member(data, body_at, method, descriptor, csize, usize_, budget) {
+            match salvage_member(data, body_at, method, descriptor, csize, usize_, budget) {
                 Ok(m) => m,
                 Err(Cut::Short) => break format!("inside member {name} (header at {at:#x})"),
                 Err(Cut::Skip(why)) => {
@@ -331,8 +357,8 @@ enum Cut {
     Stop(String),
 }
 
-/// One member's contents and how many input bytes its data took.
-fn member(
+/// One salvaged member's contents and how many input bytes its data took.
+fn salvage_member(
     data: &[u8],
     body_at: usize,
     method: u16,
@@ -347,8 +373,15 @@ fn member(
         return Err(Cut::Short);
     }
     let cap = budget.output_cap(u64::from(csize.max(1)));
+    // Memory is reserved before the output grows into it, and kept with
+    // the member.
+    let bounded = |bound: Exceeded| Cut::Skip(format!("{bound} reached; skipped"));
+    let mut held = budget.reserve(0).map_err(bounded)?;
     let (contents, used) = match method {
-        0 if sized => (body[..csize as usize].to_vec(), csize as usize),
+        0 if sized => {
+            held.grow(u64::from(csize)).map_err(bounded)?;
+            (body[..csize as usize].to_vec(), csize as usize)
+        }
         0 => return Err(Cut::Stop("stored with a data descriptor".into())),
         8 => {
             use flate2::{Decompress, FlushDecompress, Status};
@@ -360,10 +393,14 @@ fn member(
                     "declares {want} bytes (size/ratio bound); skipped"
                 )));
             }
-            let mut out = Vec::with_capacity(want.min(1 << 20) as usize);
+            let first = want.min(1 << 20) as usize;
+            held.grow(first as u64).map_err(bounded)?;
+            let mut out = Vec::with_capacity(first);
             loop {
                 if out.len() == out.capacity() {
-                    out.reserve((out.capacity().max(4096)).min(cap as usize + 1 - out.len()));
+                    let more = (out.capacity().max(4096)).min(cap as usize + 1 - out.len());
+                    held.grow(more as u64).map_err(bounded)?;
+                    out.reserve_exact(more);
                 }
                 let in_pos = z.total_in() as usize;
                 let before = out.len();
@@ -396,12 +433,71 @@ fn member(
         m if sized => return Err(Cut::Skip(format!("method {m} is not salvaged; skipped"))),
         m => return Err(Cut::Stop(format!("method {m} with a data descriptor"))),
     };
-    if !budget.take(contents.len() as u64) {
-        return Err(Cut::Skip(
-            "total decompressed size bound reached; skipped".into(),
+    budget.keep(held, contents.len() as u64).map_err(bounded)?;
+    Ok((contents, used))
+}
+
+/// The first member whose name `pick` accepts, read with the same zip
+/// reader as the layer (only that member is inflated, at most `cap`
+/// bytes): for manifest readers that need one file of an archive (a
+/// wheel's METADATA). `Ok(None)` when no member is picked.
+pub fn member(
+    image: &[u8],
+    pick: impl Fn(&str) -> bool,
+    cap: u64,
+) -> Result<Option<(String, Vec<u8>)>, String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(image))
+        .map_err(|e| format!("zip: central directory unreadable: {e}"))?;
+    let Some(index) = (0..archive.len()).find(|&i| archive.name_for_index(i).is_some_and(&pick))
+    else {
+        return Ok(None);
+    };
+    let mut file = archive
+        .by_index(index)
+        .map_err(|e| format!("zip: entry {index}: {e}"))?;
+    let name = file.name().to_string();
+    let at = file.header_start();
+    if file.size() > cap {
+        return Err(format!(
+            "zip: {name} (local header at {at:#x}) declares {} bytes, more than {cap}",
+            file.size()
         ));
     }
-    Ok((contents, used))
+    let mut contents = Vec::new();
+    let read = (&mut file)
+        .take(cap + 1)
+        .read_to_end(&mut contents)
+        .map_err(|e| format!("zip: {name} (local header at {at:#x}): {e}"))?;
+    if read as u64 > cap {
+        return Err(format!(
+            "zip: {name} (local header at {at:#x}) inflates past {cap} bytes"
+        ));
+    }
+    Ok(Some((name, contents)))
+}
+
+/// Why the archive is refused when two entries share bytes: the local
+/// header and data of each must lie apart. Overlapping entries are how a
+/// small zip claims many copies of one large stream (David Fifield's
+/// "better zip bomb"); no archiver writes them. Checked on the central
+/// directory and local headers alone, before anything is inflated.
+fn overlap<R: std::io::Read + std::io::Seek>(archive: &mut zip::ZipArchive<R>) -> Option<String> {
+    let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        // An entry that cannot be opened is reported when it is read.
+        let Ok(file) = archive.by_index_raw(i) else {
+            continue;
+        };
+        let end = file.data_start().saturating_add(file.compressed_size());
+        spans.push((file.header_start(), end, i));
+    }
+    spans.sort_unstable();
+    spans.windows(2).find(|w| w[1].0 < w[0].1).map(|w| {
+        format!(
+            "zip entries {} (local header at {:#x}) and {} (at {:#x}) overlap: a zip bomb construction; archive refused",
+            w[0].2, w[0].0, w[1].2, w[1].0
+        )
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use super::gzip::{MIN_CREDIBLE_OUTPUT, stream_entry};
 use super::{Extracted, Format, Rejection};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Zlib;
@@ -29,9 +29,10 @@ impl Format for Zlib {
         if !header_is_sane(data) || !first_block_is_sane(&data[2..]) {
             return Err(Rejection::NotThisFormat);
         }
-        let decoded = compress::zlib(data, budget.output_cap(data.len() as u64));
+        let decoded = compress::decode(Codec::Zlib, data, budget);
         // Without a verified end (or a bound reached) nothing says this is zlib.
-        if decoded.error.is_some() || (!decoded.capped && decoded.data.len() < MIN_CREDIBLE_OUTPUT)
+        if decoded.error.is_some()
+            || (!decoded.stopped() && decoded.data.len() < MIN_CREDIBLE_OUTPUT)
         {
             return Err(Rejection::NotThisFormat);
         }

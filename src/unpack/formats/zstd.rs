@@ -3,7 +3,7 @@
 
 use super::gzip::stream_entry;
 use super::{Extracted, Format, Rejection};
-use crate::unpack::compress;
+use crate::unpack::compress::{self, Codec};
 use crate::unpack::limits::Budget;
 
 pub struct Zstd;
@@ -26,7 +26,7 @@ impl Format for Zstd {
         if let Some(why) = compress::zstd_window_refusal(data, cap) {
             return Err(Rejection::Limit(why));
         }
-        let decoded = compress::zstd(data, cap);
+        let decoded = compress::decode(Codec::Zstd, data, budget);
         stream_entry(self.name(), "data".to_string(), decoded, budget)
     }
 }
