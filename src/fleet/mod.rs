@@ -8,6 +8,7 @@
 //! only on the trait (rematch, import, nightly) are in [`ops`].
 
 pub mod access;
+pub mod derived;
 pub mod devices;
 pub mod history;
 pub mod keys;
