@@ -13,6 +13,10 @@ pub struct Cli {
     /// Where the advisory database and fleet store live (else $FWAUDIT_HOME, else the XDG data dir).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The fleet store on PostgreSQL (postgres://user@host/db; else $FWAUDIT_DATABASE_URL, else the
+    /// embedded store under the data directory), for fleet commands, scan --store, serve and worker.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     /// Unpacking bounds (hidden from --help, documented in the README).
     #[command(flatten)]
     pub limits: LimitArgs,

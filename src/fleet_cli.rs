@@ -5,9 +5,10 @@ use crate::cli::FleetCommand;
 use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::store::now_utc;
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
-use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
+use fwaudit::fleet::{FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
 use std::fmt::Write;
@@ -26,7 +27,7 @@ fn options() -> Options {
     }
 }
 
-pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
+pub fn run(command: FleetCommand, data_dir: &Path, database: Option<&str>) -> Result<u8, String> {
     timing::mark("fleet command start");
     // Queries open the store without sled's background flusher and leave
     // it without sled's teardown; commands that write close it so that the
@@ -38,11 +39,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             | FleetCommand::Keys { .. }
             | FleetCommand::Verify
     );
-    let fleet = if reads_only {
-        Fleet::open_to_read(data_dir)?
-    } else {
-        Fleet::open(data_dir)?
-    };
+    let fleet = open(database, data_dir, reads_only)?;
     crate::note_migration(&fleet);
     let now = now_utc();
     let code = match command {
@@ -73,7 +70,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         FleetCommand::Rematch { json: as_json } => {
             let db = Database::load(data_dir)?;
             let summary = fleet.rematch(&db, &options(), &now)?;
-            notify(&fleet, &summary);
+            notify(&*fleet, &summary);
             emit(
                 &if as_json {
                     json(&summary)?
@@ -175,8 +172,8 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             json: as_json,
         } => {
             let db = Database::load(data_dir)?;
-            let a = image_id(&fleet, &image_a, &db, &now)?;
-            let b = image_id(&fleet, &image_b, &db, &now)?;
+            let a = image_id(&*fleet, &image_a, &db, &now)?;
+            let b = image_id(&*fleet, &image_b, &db, &now)?;
             let diff = fleet.diff(&a, &b)?;
             let text = if as_json {
                 json(&diff)?
@@ -212,7 +209,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             });
             bar.finish_and_clear();
             let summary = summary?;
-            notify(&fleet, &summary.rematch);
+            notify(&*fleet, &summary.rematch);
             let text = if as_json {
                 json(&summary)?
             } else {
@@ -241,6 +238,9 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         }
         FleetCommand::Compact { json: as_json } => {
             // Compaction consumes the store and swaps it out: nothing to close.
+            let Store::Sled(fleet) = fleet else {
+                return Err("fleet compact is for the embedded store (PostgreSQL reclaims space with VACUUM, which autovacuum runs)".into());
+            };
             let summary = fleet.compact()?;
             let mib = |b: u64| b as f64 / 1048576.0;
             emit(
@@ -259,7 +259,7 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
             return Ok(0);
         }
         FleetCommand::Keys { shared, json } => {
-            let keys = fwaudit::fleet::keys::keys(&fleet, shared)?;
+            let keys = fwaudit::fleet::keys::keys(&*fleet, shared)?;
             if json {
                 emit(
                     &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
@@ -297,18 +297,14 @@ pub fn run(command: FleetCommand, data_dir: &Path) -> Result<u8, String> {
         }
     };
     timing::mark("output written");
-    if reads_only && fleet.migrated_from.is_none() {
-        fleet.leave()?;
-    } else {
-        fleet.close()?;
-    }
+    fleet.close(!reads_only)?;
     timing::mark("store closed");
     Ok(code)
 }
 
 /// Tells the webhooks (if any) what a rematch or nightly run found; a
 /// delivery that failed every attempt is a warning, not a failed command.
-fn notify(fleet: &Fleet, summary: &RematchSummary) {
+fn notify(fleet: &dyn FleetStore, summary: &RematchSummary) {
     let events = fwaudit::serve::webhooks::rematch_events(summary);
     match fwaudit::serve::webhooks::deliver_blocking(fleet, &events) {
         Ok(log) => {
@@ -346,7 +342,12 @@ fn id_list(ids: &[String]) -> String {
 }
 
 /// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).
-fn image_id(fleet: &Fleet, spec: &str, db: &Database, now: &str) -> Result<String, String> {
+fn image_id(
+    fleet: &dyn FleetStore,
+    spec: &str,
+    db: &Database,
+    now: &str,
+) -> Result<String, String> {
     if spec.len() == 64 && spec.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(spec.to_ascii_lowercase());
     }

@@ -14,7 +14,8 @@ use fwaudit::advisory::update;
 use fwaudit::analyze::posture;
 use fwaudit::analyze::rules::Checks;
 use fwaudit::analyze::triage::TriageFile;
-use fwaudit::fleet::{Fleet, FleetOps};
+use fwaudit::fleet::FleetOps;
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -40,15 +41,23 @@ fn main() -> ExitCode {
     fwaudit::fleet::timing::start();
     let cli = Cli::parse();
     let data_dir = fwaudit::datadir::resolve(cli.data_dir);
+    let database = fwaudit::fleet::open::database_url(cli.database);
+    let database = database.as_deref();
     let limits = limits(&cli.limits);
     let result = match cli.command {
-        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, &limits)),
+        Command::Scan(args) => data_dir.and_then(|d| run_scan(args, &d, database, &limits)),
         Command::Unpack(args) => run_unpack(args, &limits),
-        Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d)),
-        Command::Serve(args) => data_dir.and_then(|d| service_cli::run_serve(args, &d)),
-        Command::Keys(command) => data_dir.and_then(|d| service_cli::run_keys(command, &d)),
-        Command::Users(command) => data_dir.and_then(|d| service_cli::run_users(command, &d)),
-        Command::Webhooks(command) => data_dir.and_then(|d| service_cli::run_webhooks(command, &d)),
+        Command::Fleet(command) => data_dir.and_then(|d| fleet_cli::run(command, &d, database)),
+        Command::Serve(args) => data_dir.and_then(|d| service_cli::run_serve(args, &d, database)),
+        Command::Keys(command) => {
+            data_dir.and_then(|d| service_cli::run_keys(command, &d, database))
+        }
+        Command::Users(command) => {
+            data_dir.and_then(|d| service_cli::run_users(command, &d, database))
+        }
+        Command::Webhooks(command) => {
+            data_dir.and_then(|d| service_cli::run_webhooks(command, &d, database))
+        }
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }
@@ -124,16 +133,21 @@ pub(crate) fn progress() -> ProgressBar {
 }
 
 /// Says on stderr that opening the fleet store migrated it.
-fn note_migration(fleet: &Fleet) {
-    if let Some(from) = fleet.migrated_from {
+fn note_migration(fleet: &Store) {
+    if let Some(from) = fleet.migrated_from() {
         eprintln!(
             "fwaudit: fleet store migrated from schema {from} to {}",
-            fwaudit::fleet::sled_store::SCHEMA
+            fleet.schema()
         );
     }
 }
 
-fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, String> {
+fn run_scan(
+    args: ScanArgs,
+    data_dir: &Path,
+    database: Option<&str>,
+    limits: &Limits,
+) -> Result<u8, String> {
     let db = Database::load(data_dir)?;
     let triage = match &args.ignore {
         Some(path) => TriageFile::load(path)?,
@@ -158,7 +172,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
         },
     };
     let fleet = if args.store {
-        let fleet = Fleet::open(data_dir)?;
+        let fleet = open(database, data_dir, false)?;
         note_migration(&fleet);
         Some(fleet)
     } else {
@@ -207,7 +221,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, limits: &Limits) -> Result<u8, Stri
     }
     if let Some(fleet) = fleet {
         // Flushed, and left so that the next command opens it fast.
-        fleet.close()?;
+        fleet.close(true)?;
     }
     bar.finish_and_clear();
     let text = match args.format {

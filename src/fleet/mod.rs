@@ -12,13 +12,16 @@ pub mod derived;
 pub mod devices;
 pub mod history;
 pub mod keys;
+pub mod open;
 pub mod ops;
+pub mod pg_store;
 pub mod queries;
 pub mod record;
 pub mod sled_store;
 pub mod timing;
 
 pub use ops::{FleetOps, ImageChange, ImportSummary, NightlySummary, RematchSummary, StoredScan};
+pub use pg_store::PgStore;
 pub use record::{Change, Device, DeviceTag, FindingRecord, FindingState, ImageRecord};
 pub use sled_store::SledStore;
 
@@ -176,4 +179,42 @@ pub trait FleetStore: Send + Sync {
     fn job(&self, id: &str) -> Result<Option<Job>, String>;
     /// The newest jobs first.
     fn jobs(&self, limit: usize) -> Result<Vec<Job>, String>;
+
+    // Sharing the store between processes.
+    /// A number that changes after every write that changes findings or
+    /// device placement, whichever process made it; None when only this
+    /// process writes (the embedded store), which then counts its own.
+    fn generation(&self) -> Result<Option<u64>, String> {
+        Ok(None)
+    }
+    /// True when `fwaudit worker` processes claim the store's queued jobs;
+    /// false when `serve` runs them itself.
+    fn shared_queue(&self) -> bool {
+        false
+    }
+    /// The hashes of every device token.
+    fn device_token_hashes(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for d in self.devices_after(None, usize::MAX, &mut |_| true)? {
+            if let Some(t) = self.device_token(&d.id)? {
+                out.push(t.hash);
+            }
+        }
+        Ok(out)
+    }
+    /// Writes re-judged images (a rematch's batch: id, record as loaded,
+    /// fresh findings) and returns each one's change and device count.
+    fn replace_findings_batch(
+        &self,
+        batch: Vec<(String, ImageRecord, Vec<crate::model::Finding>)>,
+        now: &str,
+    ) -> Result<Vec<(String, Change, usize)>, String> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (sha, record, findings) in batch {
+            let change = self.replace_findings(&sha, record, &findings, now)?;
+            let devices = self.device_count(&sha)?;
+            out.push((sha, change, devices));
+        }
+        Ok(out)
+    }
 }

@@ -1110,11 +1110,17 @@ fn new_job(kind: JobKind) -> ApiResult<Job> {
         firmware_version: None,
         error: None,
         result: None,
+        attempts: 0,
+        worker: None,
     })
 }
 
 fn queue(state: &AppState, job: &Job) -> ApiResult<()> {
     state.store.put_job(job)?;
+    if state.store.shared_queue() {
+        // `fwaudit worker` processes claim it from the store.
+        return Ok(());
+    }
     state
         .jobs
         .send(job.id.clone())

@@ -1,6 +1,8 @@
 //! Runs the built `fwaudit` binary the way a user or CI script would.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -30,6 +32,8 @@ pub fn fwaudit(args: &[&str]) -> Run {
             "FWAUDIT_HOME",
             root().join("target/fwaudit-test-home-never-written"),
         )
+        // The embedded fleet store unless a test names a database.
+        .env_remove("FWAUDIT_DATABASE_URL")
         .output()
         .expect("run fwaudit");
     let run = Run {

@@ -46,6 +46,7 @@ mod records;
 mod schema;
 
 pub use codec::{AdvisoryHit, HitRef, severity_rank};
+pub(crate) use codec::{decode_record, encode_record};
 
 use super::access::{ApiKey, AuditEntry, Delivery, DeviceToken, Hook, Job, TriageDecision, User};
 use super::queries::{PatchFilter, PatchGroup, Scope, VersionReq, WhereHit};

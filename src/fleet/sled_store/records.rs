@@ -67,6 +67,7 @@ pub(super) fn store_image(
         findings,
         scanned_at: now.to_string(),
         firmware_versions: versions,
+        revision: 0,
     };
     write_image(store, &sha, old.as_ref(), &record, now, None)?;
     Ok(change)
