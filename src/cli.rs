@@ -47,6 +47,28 @@ pub enum Command {
     /// Manage webhooks.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Claim and run queued scan and rematch jobs from the fleet database (PostgreSQL).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Jobs to run at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub concurrency: usize,
+    /// Seconds a claimed job stays this worker's without a heartbeat (renewed every third of it);
+    /// a job whose worker died is claimed again after this.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub lease: u64,
+    /// Where uploaded images are (shared with `serve`; default: DATA_DIR/uploads).
+    #[arg(long, value_name = "DIR")]
+    pub uploads: Option<PathBuf>,
+    /// This worker's name in the jobs it holds (default: host:pid).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Milliseconds between looks at an empty queue.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub poll: u64,
 }
 
 #[derive(Debug, clap::Args)]

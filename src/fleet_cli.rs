@@ -2,7 +2,7 @@
 //! `fwaudit::fleet`.
 
 use crate::cli::FleetCommand;
-use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, severity_of};
+use crate::{EXIT_ERROR, EXIT_FINDINGS, emit, progress, progress_bar, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::advisory::store::now_utc;
 use fwaudit::fleet::open::{Store, open};
@@ -203,11 +203,28 @@ pub fn run(command: FleetCommand, data_dir: &Path, database: Option<&str>) -> Re
             json: as_json,
         } => {
             let db = Database::load(data_dir)?;
-            let bar = progress();
-            let summary = fleet.nightly(&devices, &images, &db, &options(), &now, &|m| {
-                bar.set_message(m.to_string())
-            });
-            bar.finish_and_clear();
+            let summary = match &fleet {
+                // Scans go to the job queue, for the workers.
+                Store::Postgres(pg) => {
+                    let bar = progress_bar();
+                    let summary =
+                        pg.nightly_queued(&devices, &images, &db, &options(), &now, &|p| {
+                            bar.set_length(p.total);
+                            bar.set_position(p.finished);
+                            bar.set_message(p.message.clone());
+                        });
+                    bar.finish_and_clear();
+                    summary
+                }
+                Store::Sled(_) => {
+                    let bar = progress();
+                    let summary = fleet.nightly(&devices, &images, &db, &options(), &now, &|m| {
+                        bar.set_message(m.to_string())
+                    });
+                    bar.finish_and_clear();
+                    summary
+                }
+            };
             let summary = summary?;
             notify(&*fleet, &summary.rematch);
             let text = if as_json {

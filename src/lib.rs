@@ -20,3 +20,4 @@ pub mod serve;
 pub mod unpack;
 pub mod version;
 pub mod vex;
+pub mod worker;

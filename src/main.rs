@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Webhooks(command) => {
             data_dir.and_then(|d| service_cli::run_webhooks(command, &d, database))
         }
+        Command::Worker(args) => data_dir.and_then(|d| service_cli::run_worker(args, &d, database)),
         Command::Db(DbCommand::Import { paths }) => {
             data_dir.and_then(|d| run_db_import(&paths, &d))
         }
@@ -129,6 +130,22 @@ pub(crate) fn progress() -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A progress bar on stderr (`[=====>   ] 12/40 message`), only when a
+/// person is watching.
+pub(crate) fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
     bar
 }
 

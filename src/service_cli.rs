@@ -5,7 +5,7 @@ use crate::cli::{KeysCommand, ScopeArg, ServeArgs, UsersCommand, WebhooksCommand
 use crate::{emit, severity_of};
 use fwaudit::advisory::store::now_utc;
 use fwaudit::fleet::access::{DeviceToken, EventKind, Role, User};
-use fwaudit::fleet::open::open;
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::serve::{self, auth};
 use std::fmt::Write;
 use std::io::Read;
@@ -276,5 +276,39 @@ pub fn run_webhooks(
         }
     }
     fleet.close(true)?;
+    Ok(0)
+}
+
+pub fn run_worker(
+    args: crate::cli::WorkerArgs,
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<u8, String> {
+    let Some(url) = database else {
+        return Err(
+            "fwaudit worker needs the fleet database: --database postgres://... (or FWAUDIT_DATABASE_URL)"
+                .into(),
+        );
+    };
+    let Store::Postgres(store) = open(Some(url), data_dir, false)? else {
+        return Err("fwaudit worker needs a PostgreSQL fleet database".into());
+    };
+    let summary = fwaudit::worker::run(
+        store,
+        fwaudit::worker::Config {
+            concurrency: args.concurrency.max(1),
+            lease: Duration::from_secs(args.lease.max(3)),
+            uploads: args
+                .uploads
+                .unwrap_or_else(|| fwaudit::serve::jobs::upload_dir(data_dir)),
+            data_dir: data_dir.to_path_buf(),
+            name: args.name.unwrap_or_else(fwaudit::worker::default_name),
+            poll: Duration::from_millis(args.poll.max(10)),
+        },
+    )?;
+    eprintln!(
+        "fwaudit: worker stopped: {} jobs done, {} failed, {} lost to an expired lease",
+        summary.done, summary.failed, summary.lost
+    );
     Ok(0)
 }

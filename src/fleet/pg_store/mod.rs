@@ -32,6 +32,7 @@
 
 mod devices;
 mod images;
+pub mod nightly;
 mod queries;
 pub mod queue;
 mod records;

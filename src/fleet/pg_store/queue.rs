@@ -11,6 +11,7 @@
 use super::{E, PgStore, R, retrying};
 use crate::fleet::access::{Job, JobKind, JobState};
 use crate::fleet::ops::describe;
+use crate::fleet::{ImageChange, RematchSummary};
 use crate::scan::ScanReport;
 use std::time::Duration;
 use tokio_postgres::GenericClient;
@@ -182,17 +183,18 @@ impl PgStore {
     }
 
     /// Stores a scan job's report and marks the job done, in one
-    /// transaction, if the claim still holds the job.
+    /// transaction, if the claim still holds the job; with the findings
+    /// the image raised for the first time (for the webhooks).
     pub async fn finish_scan(
         &self,
         claim: &Claim,
         report: &ScanReport,
         now: &str,
-    ) -> Result<Finished, String> {
-        let finished = retrying!(self, c => {
+    ) -> Result<(Finished, RematchSummary), String> {
+        let (finished, summary) = retrying!(self, c => {
             let tx = c.transaction().await?;
             if let Some(done) = check_lease(&tx, claim).await? {
-                return Ok(done);
+                return Ok((done, RematchSummary::default()));
             }
             let change = super::images::store_image(
                 &tx,
@@ -217,13 +219,32 @@ impl PgStore {
                 "notes": report.notes.iter().map(|n| n.message.clone()).collect::<Vec<_>>(),
             });
             mark_done(&tx, claim, result, now).await?;
+            let devices = super::devices::counts(&*tx, &[sha.as_str()])
+                .await?
+                .get(&sha)
+                .copied()
+                .unwrap_or(0);
             tx.commit().await?;
-            Ok(Finished::Ok(JobState::Done))
+            let summary = RematchSummary {
+                images: 1,
+                new: change
+                    .new
+                    .iter()
+                    .map(|f| ImageChange {
+                        image: sha.clone(),
+                        finding: describe(f),
+                        severity: f.severity,
+                        devices,
+                    })
+                    .collect(),
+                resolved: Vec::new(),
+            };
+            Ok((Finished::Ok(JobState::Done), summary))
         })?;
         if finished == Finished::Ok(JobState::Done) {
             self.bump().await.map_err(|e| self.fail(e))?;
         }
-        Ok(finished)
+        Ok((finished, summary))
     }
 
     /// Marks a job done with `result` if the claim still holds it.
