@@ -231,6 +231,26 @@ pub enum FleetCommand {
     },
     /// Check that the store's indexes agree with its data.
     Verify,
+    /// Copy this fleet into an empty store: a PostgreSQL URL, or a data directory for the embedded
+    /// store; both sides are verified afterwards.
+    Migrate {
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write everything the fleet store keeps to FILE (JSON Lines), for `fleet import-store`.
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a `fleet export` file into this (empty) store.
+    ImportStore {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Rewrite the store into a fresh directory (swapped in atomically) so
     /// that it takes only the space its data needs.
     Compact {

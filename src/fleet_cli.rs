@@ -8,6 +8,7 @@ use fwaudit::advisory::store::now_utc;
 use fwaudit::fleet::open::{Store, open};
 use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
+use fwaudit::fleet::transfer;
 use fwaudit::fleet::{FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
@@ -38,6 +39,8 @@ pub fn run(command: FleetCommand, data_dir: &Path, database: Option<&str>) -> Re
             | FleetCommand::Where { .. }
             | FleetCommand::Keys { .. }
             | FleetCommand::Verify
+            | FleetCommand::Migrate { .. }
+            | FleetCommand::Export { .. }
     );
     let fleet = open(database, data_dir, reads_only)?;
     crate::note_migration(&fleet);
@@ -304,6 +307,69 @@ pub fn run(command: FleetCommand, data_dir: &Path, database: Option<&str>) -> Re
             }
             0
         }
+        FleetCommand::Migrate { to, json: as_json } => {
+            let target = if fwaudit::fleet::pg_store::is_postgres_url(&to) {
+                open(Some(&to), data_dir, false)?
+            } else {
+                open(None, Path::new(&to), false)?
+            };
+            if target.location() == fleet.location() {
+                return Err(format!("fleet migrate: {to} is the store being copied"));
+            }
+            let bar = progress();
+            let counts = transfer::copy(&*fleet, &*target, &|c| {
+                bar.set_message(format!("copying: {}", count_text(c)))
+            });
+            bar.finish_and_clear();
+            let counts = counts?;
+            let code = checked_copy(&*fleet, &*target, &counts, as_json)?;
+            target.close(true)?;
+            code
+        }
+        FleetCommand::Export {
+            file,
+            json: as_json,
+        } => {
+            let counts = transfer::export(&*fleet, &file)?;
+            emit(
+                &if as_json {
+                    json(&counts)?
+                } else {
+                    format!("exported {} to {}\n", count_text(&counts), file.display())
+                },
+                None,
+            )?;
+            0
+        }
+        FleetCommand::ImportStore {
+            file,
+            json: as_json,
+        } => {
+            let bar = progress();
+            let counts = transfer::import(&*fleet, &file, &|c| {
+                bar.set_message(format!("loading: {}", count_text(c)))
+            });
+            bar.finish_and_clear();
+            let counts = counts?;
+            let problems = fleet.verify()?;
+            for p in &problems {
+                eprintln!("fwaudit: error: {p}");
+            }
+            emit(
+                &if as_json {
+                    json(&serde_json::json!({"loaded": counts, "problems": problems.len()}))?
+                } else {
+                    format!(
+                        "loaded {} into {}; verify: {} problems\n",
+                        count_text(&counts),
+                        fleet.location(),
+                        problems.len()
+                    )
+                },
+                None,
+            )?;
+            if problems.is_empty() { 0 } else { EXIT_ERROR }
+        }
         FleetCommand::Verify => {
             let problems = fleet.verify()?;
             for p in &problems {
@@ -341,6 +407,74 @@ fn notify(fleet: &dyn FleetStore, summary: &RematchSummary) {
         }
         Err(e) => eprintln!("fwaudit: warning: webhooks: {e}"),
     }
+}
+
+/// `12 images, 3 devices, ...`
+fn count_text(counts: &transfer::Counts) -> String {
+    if counts.is_empty() {
+        return "nothing".into();
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// After a copy: `fleet verify` on both sides, and what the copy holds
+/// counted again from the copy itself.
+fn checked_copy(
+    from: &dyn FleetStore,
+    to: &dyn FleetStore,
+    copied: &transfer::Counts,
+    as_json: bool,
+) -> Result<u8, String> {
+    let source = from.verify()?;
+    let target = to.verify()?;
+    let mut again = transfer::Counts::new();
+    transfer::dump(to, &mut |item| {
+        *again.entry(item.kind()).or_default() += 1;
+        Ok(())
+    })?;
+    for p in &source {
+        eprintln!("fwaudit: error: {}: {p}", from.location());
+    }
+    for p in &target {
+        eprintln!("fwaudit: error: {}: {p}", to.location());
+    }
+    let same = &again == copied;
+    if !same {
+        eprintln!(
+            "fwaudit: error: the copy holds {} (copied {})",
+            count_text(&again),
+            count_text(copied)
+        );
+    }
+    emit(
+        &if as_json {
+            json(&serde_json::json!({
+                "to": to.location(),
+                "copied": copied,
+                "problems": {"source": source.len(), "target": target.len()},
+                "counts_agree": same,
+            }))?
+        } else {
+            format!(
+                "copied {} to {}\nverify: {} problems in the source, {} in the copy; counts {}\n",
+                count_text(copied),
+                to.location(),
+                source.len(),
+                target.len(),
+                if same { "agree" } else { "DIFFER" }
+            )
+        },
+        None,
+    )?;
+    Ok(if source.is_empty() && target.is_empty() && same {
+        0
+    } else {
+        EXIT_ERROR
+    })
 }
 
 /// Device ids a human-readable line lists before "… and N more".

@@ -663,3 +663,155 @@ fn verify_finds_damaged_rows() {
         run.stderr
     );
 }
+
+/// Everything a store keeps, read through the trait, as comparable text
+/// (sequence numbers included: a copy keeps them).
+fn everything(store: &dyn FleetStore) -> String {
+    let mut out = String::new();
+    fwaudit::fleet::transfer::dump(store, &mut |item| {
+        out.push_str(&serde_json::to_string(&item).unwrap());
+        out.push('\n');
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+const QUERIES: &[&[&str]] = &[
+    &["fleet", "needs-patch", "--json"],
+    &[
+        "fleet",
+        "needs-patch",
+        "--min-severity",
+        "critical",
+        "--tag",
+        "eu",
+        "--json",
+    ],
+    &["fleet", "needs-patch", "--advisory", "CVE-2022-48174"],
+    &["fleet", "where", "openssl", "--json"],
+    &["fleet", "diff", ROUTER_SHA, OPENWRT_SHA, "--json"],
+    &["fleet", "keys", "--json"],
+];
+
+#[test]
+fn migrate_to_postgres_and_back_keeps_everything() {
+    let server = Postgres::start();
+    let sled = Side {
+        home: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    build_and_ask(&sled);
+    {
+        let store = SledStore::open(sled.home.path()).unwrap();
+        service_state(&store);
+        store
+            .put_user(&fwaudit::fleet::access::User {
+                name: "alice".into(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                scope: fwaudit::fleet::access::Role::Triage,
+                tags: vec!["eu".into()],
+                created: "2026-11-25T00:00:00Z".into(),
+            })
+            .unwrap();
+        store.close().unwrap();
+    }
+    let answers = |side: &Side| -> Vec<String> { QUERIES.iter().map(|q| side.ok(q)).collect() };
+    let before = answers(&sled);
+    let everything_before = everything(&SledStore::open_to_read(sled.home.path()).unwrap());
+    assert!(
+        everything_before.contains("\"type\":\"audit\"")
+            && everything_before.contains("\"type\":\"user\"")
+    );
+
+    // sled -> PostgreSQL
+    let url = server.database("fleet");
+    let out = sled.ok(&["fleet", "migrate", "--to", &url]);
+    assert!(
+        out.contains("to postgresql://postgres@")
+            && out.ends_with("verify: 0 problems in the source, 0 in the copy; counts agree\n"),
+        "{out}"
+    );
+    assert!(out.starts_with("copied 4 audit entries, 3 deliveries, 46 devices, 1 firmware histories, 2 images, 3 jobs, 2 triage decisions, 1 users, 1 webhooks to"), "{out}");
+    let pg = Side {
+        home: tempfile::tempdir().unwrap(),
+        database: Some(url.clone()),
+    };
+    assert_eq!(answers(&pg), before);
+    assert_eq!(everything(&PgStore::open(&url).unwrap()), everything_before);
+    // Copying into it again is refused: it is not empty.
+    let again = sled.run(&["fleet", "migrate", "--to", &url]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again
+            .stderr
+            .contains("already holds a fleet: copy only into an empty store"),
+        "{}",
+        again.stderr
+    );
+
+    // PostgreSQL -> a new embedded store.
+    let back = Side {
+        home: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    let out = pg.ok(&[
+        "fleet",
+        "migrate",
+        "--to",
+        back.home.path().to_str().unwrap(),
+    ]);
+    assert!(out.ends_with("counts agree\n"), "{out}");
+    assert_eq!(answers(&back), before);
+    assert_eq!(back.ok(&["fleet", "verify"]), "0 problems\n");
+    let everything_back = everything(&SledStore::open_to_read(back.home.path()).unwrap());
+    assert_eq!(everything_back, everything_before);
+
+    // Export and import-store: the same through a file.
+    let file = sled.home.path().join("fleet.jsonl");
+    let out = sled.ok(&["fleet", "export", file.to_str().unwrap()]);
+    assert!(out.starts_with("exported 4 audit entries,"), "{out}");
+    let url2 = server.database("fleet2");
+    let pg2 = Side {
+        home: tempfile::tempdir().unwrap(),
+        database: Some(url2.clone()),
+    };
+    let out = pg2.ok(&["fleet", "import-store", file.to_str().unwrap()]);
+    assert!(out.ends_with("verify: 0 problems\n"), "{out}");
+    assert_eq!(answers(&pg2), before);
+    assert_eq!(
+        everything(&PgStore::open(&url2).unwrap()),
+        everything_before
+    );
+
+    // New entries on the copies never reuse a copied sequence number.
+    for store in [
+        Box::new(PgStore::open(&url).unwrap()) as Box<dyn FleetStore>,
+        Box::new(SledStore::open(back.home.path()).unwrap()),
+    ] {
+        let top = store.audit_log(None, 1000).unwrap().last().unwrap().seq;
+        let row = store
+            .findings(
+                Some(OPENWRT_SHA),
+                &Page {
+                    after: None,
+                    limit: 1,
+                },
+                &mut |f| f.state == fwaudit::fleet::FindingState::Active,
+            )
+            .unwrap();
+        let entry = store
+            .triage(&TriageDecision {
+                image: OPENWRT_SHA.into(),
+                finding: row[0].key.clone(),
+                action: TriageAction::Suppress,
+                reason: "copied".into(),
+                expires: None,
+                by: "test".into(),
+                at: "2026-11-27T00:00:00Z".into(),
+            })
+            .unwrap();
+        assert!(entry.seq > top, "{} after {top}", entry.seq);
+        assert_eq!(store.audit_log(None, 1000).unwrap().len(), 5);
+    }
+}

@@ -19,6 +19,7 @@ pub mod queries;
 pub mod record;
 pub mod sled_store;
 pub mod timing;
+pub mod transfer;
 
 pub use ops::{FleetOps, ImageChange, ImportSummary, NightlySummary, RematchSummary, StoredScan};
 pub use pg_store::PgStore;
@@ -179,6 +180,17 @@ pub trait FleetStore: Send + Sync {
     fn job(&self, id: &str) -> Result<Option<Job>, String>;
     /// The newest jobs first.
     fn jobs(&self, limit: usize) -> Result<Vec<Job>, String>;
+
+    // Moving a fleet between stores (see [`transfer`]).
+    /// Every dashboard user, by name.
+    fn users(&self) -> Result<Vec<User>, String>;
+    /// Every device token, by device.
+    fn device_tokens(&self) -> Result<Vec<DeviceToken>, String>;
+    /// True when the store holds no image, device, key, user, webhook or job.
+    fn is_empty(&self) -> Result<bool, String>;
+    /// Writes copied items as they are (records, history, sequence
+    /// numbers) and derives every index from them.
+    fn load(&self, items: Vec<transfer::Item>) -> Result<(), String>;
 
     // Sharing the store between processes.
     /// A number that changes after every write that changes findings or

@@ -301,6 +301,27 @@ pub(super) async fn triage(tx: &Transaction<'_>, decision: &TriageDecision) -> R
     Ok(entry)
 }
 
+/// Writes a copied record as it is, with its trend (`fleet migrate`).
+pub(super) async fn load_image(
+    tx: &Transaction<'_>,
+    sha: &str,
+    record: &ImageRecord,
+    trend: &[DayCounts],
+) -> R<()> {
+    lock_images(tx, &[sha]).await?;
+    let old = stored(tx, sha).await?.map(|(r, _)| r);
+    write_images(
+        tx,
+        vec![Write {
+            sha: sha.to_string(),
+            old,
+            new: record.clone(),
+            trend: trend.to_vec(),
+        }],
+    )
+    .await
+}
+
 pub(super) fn json<T: serde::Serialize>(value: &T) -> R<String> {
     serde_json::to_string(value).map_err(|e| E::Msg(e.to_string()))
 }

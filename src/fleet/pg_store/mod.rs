@@ -37,6 +37,7 @@ mod queries;
 pub mod queue;
 mod records;
 mod schema;
+mod transfer;
 
 pub use schema::SCHEMA;
 
@@ -308,23 +309,6 @@ impl PgStore {
             .execute("SELECT nextval('fleet_generation')", &[])
             .await?;
         Ok(())
-    }
-
-    /// True when the database holds no image, device, key or job (`fleet
-    /// migrate` copies only into an empty store).
-    pub fn is_empty(&self) -> Result<bool, String> {
-        self.run(|| async {
-            retrying!(self, c => {
-                let row = c
-                    .query_one(
-                        "SELECT NOT EXISTS (SELECT 1 FROM images) AND NOT EXISTS (SELECT 1 FROM devices) \
-                         AND NOT EXISTS (SELECT 1 FROM api_keys) AND NOT EXISTS (SELECT 1 FROM jobs)",
-                        &[],
-                    )
-                    .await?;
-                Ok(row.get::<_, bool>(0))
-            })
-        })
     }
 }
 
@@ -662,5 +646,37 @@ impl FleetStore for PgStore {
 
     fn shared_queue(&self) -> bool {
         true
+    }
+
+    fn users(&self) -> Result<Vec<User>, String> {
+        self.run(|| async {
+            retrying!(self, c => records::all(&**c, "users", "name", "user").await)
+        })
+    }
+
+    fn device_tokens(&self) -> Result<Vec<DeviceToken>, String> {
+        self.run(|| async {
+            retrying!(self, c => records::all(&**c, "device_tokens", "device", "device token").await)
+        })
+    }
+
+    fn is_empty(&self) -> Result<bool, String> {
+        self.run(|| async {
+            retrying!(self, c => {
+                let row = c
+                    .query_one(
+                        "SELECT NOT EXISTS (SELECT 1 FROM images) AND NOT EXISTS (SELECT 1 FROM devices) \
+                         AND NOT EXISTS (SELECT 1 FROM api_keys) AND NOT EXISTS (SELECT 1 FROM users) \
+                         AND NOT EXISTS (SELECT 1 FROM hooks) AND NOT EXISTS (SELECT 1 FROM jobs)",
+                        &[],
+                    )
+                    .await?;
+                Ok(row.get::<_, bool>(0))
+            })
+        })
+    }
+
+    fn load(&self, items: Vec<crate::fleet::transfer::Item>) -> Result<(), String> {
+        self.run(|| transfer::load(self, items))
     }
 }

@@ -44,6 +44,7 @@ mod lists;
 mod queries;
 mod records;
 mod schema;
+mod transfer;
 
 pub use codec::{AdvisoryHit, HitRef, severity_rank};
 pub(crate) use codec::{decode_record, encode_record};
@@ -644,5 +645,26 @@ impl FleetStore for SledStore {
         all.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         all.truncate(limit);
         Ok(all)
+    }
+
+    fn users(&self) -> Result<Vec<User>, String> {
+        lists::all(&self.users, "user")
+    }
+
+    fn device_tokens(&self) -> Result<Vec<DeviceToken>, String> {
+        lists::all(&self.device_tokens, "device token")
+    }
+
+    fn is_empty(&self) -> Result<bool, String> {
+        Ok(self.images.is_empty()
+            && self.devices.is_empty()
+            && self.keys.is_empty()
+            && self.users.is_empty()
+            && self.hooks.is_empty()
+            && self.jobs.is_empty())
+    }
+
+    fn load(&self, items: Vec<crate::fleet::transfer::Item>) -> Result<(), String> {
+        transfer::load(self, items)
     }
 }

@@ -143,7 +143,7 @@ pub(super) fn triage(store: &SledStore, decision: &TriageDecision) -> Result<Aud
 }
 
 /// Writes that go with an image's in the same transaction (triage).
-struct Extra {
+pub(super) struct Extra {
     /// `triage` key and the decision (None: remove it).
     decision: Option<(Vec<u8>, Option<Vec<u8>>)>,
     /// `audit` key and entry.
@@ -174,7 +174,7 @@ pub(super) fn derived_entries(record: &ImageRecord) -> Result<Derived, String> {
 /// One transaction: the image record and every entry derived from it (and
 /// what `extra` adds). Only entries that change are written: an old entry
 /// the new record lacks is removed, a new or different one inserted.
-fn write_image(
+pub(super) fn write_image(
     store: &SledStore,
     sha: &str,
     old: Option<&ImageRecord>,
