@@ -57,6 +57,26 @@ pub struct Component {
     /// (`changelog.Debian.gz`), with the file and line that say so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patched: Vec<Patched>,
+    /// For a kernel: the configuration it was built with, when the image
+    /// carries it (`/boot/config-*`, the `IKCFG` copy inside the kernel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_config: Option<KernelConfig>,
+}
+
+/// A kernel's build configuration, as much of it as verdicts need.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// Where it was read (`fw.bin@...:squashfs/boot/config-6.1.0-28-armmp`,
+    /// or the kernel file itself for an `IKCFG` copy).
+    pub path: String,
+    /// The architecture its header names (`# Linux/arm 6.1.192 Kernel
+    /// Configuration`): code under another `arch/` is never built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Options set to `y`, `m` or a value.
+    pub set: std::collections::BTreeSet<String>,
+    /// `# CONFIG_X is not set` lines: option -> line number.
+    pub not_set: std::collections::BTreeMap<String, u64>,
 }
 
 /// One vulnerability a package changelog names as fixed, and in which

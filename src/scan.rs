@@ -341,7 +341,8 @@ fn analyze_with(
     components.extend(packaged);
     manifest::attribute(&mut components, &unpacked);
     let conflicts = identify::conflicts(&components);
-    let components = crate::inventory::merge(components, &unpacked);
+    let mut components = crate::inventory::merge(components, &unpacked);
+    manifest::kernel_config::attach(&mut components, &unpacked);
     if unpacked.layers.is_empty()
         && elfs.is_empty()
         && components.is_empty()

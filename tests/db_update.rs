@@ -562,3 +562,80 @@ fn end_of_life_data_replaces_the_bundled_lines() {
         run.stderr
     );
 }
+
+#[test]
+fn debian_tracker_is_downloaded_checked_and_kept_per_release() {
+    let server = Server::start();
+    let tracker = std::fs::read(root().join("tests/data/debian12-tracker.json")).unwrap();
+    server.route(
+        "/tracker/data/json",
+        vec![
+            Reply {
+                etag: Some("\"t1\""),
+                ..ok("application/json", tracker.clone())
+            },
+            Reply {
+                etag: Some("\"t1\""),
+                ..ok("application/json", tracker)
+            },
+        ],
+    );
+    server.route(
+        "/other/json",
+        vec![ok(
+            "application/json",
+            br#"{"id": "CVE-1", "affected": []}"#.to_vec(),
+        )],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let url = format!("{}/tracker/data/json", server.url());
+    let run = update(h, &["--source", "debian", "--url", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "updated distro:debian-tracker: 194 records\n");
+    assert!(
+        home.path()
+            .join("distro/debian-tracker.Debian_12.json")
+            .is_file()
+    );
+    // Unchanged: the validator is sent and the stored data stays.
+    let run = update(h, &["--source", "debian", "--url", &url]);
+    assert_eq!(
+        run.stdout,
+        "unchanged distro:debian-tracker: not modified since the last update\n"
+    );
+    assert_eq!(server.seen().last().unwrap().1.as_deref(), Some("\"t1\""));
+    // A document that is not the tracker's fails the source and keeps the old data.
+    let other = format!("{}/other/json", server.url());
+    let run = update(h, &["--source", "debian", "--url", &other]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("source debian failed: ")
+            && run
+                .stderr
+                .contains("not the Debian Security Tracker's JSON"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        home.path()
+            .join("distro/debian-tracker.Debian_12.json")
+            .is_file()
+    );
+    // And the scan uses it.
+    let (_, r) = json(&[
+        "--data-dir",
+        h,
+        "scan",
+        "tests/data/debian12-rootfs.tar.xz",
+        "--format",
+        "json",
+    ]);
+    let by_tracker = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["analysis"]["source"] == "debian-tracker")
+        .count();
+    assert_eq!(by_tracker, 19);
+}

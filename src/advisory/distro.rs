@@ -14,6 +14,7 @@
 
 use crate::version::Scheme;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -190,14 +191,43 @@ pub fn save(data_dir: &Path, source: &str, feeds: &[ReleaseFeed]) -> Result<usiz
     Ok(feeds.iter().map(ReleaseFeed::len).sum())
 }
 
+/// One release feed as loaded: each package's list stays raw JSON until a
+/// scan asks for that package (a scan of a Debian image reads a dozen of
+/// the tracker's thousands of packages).
+#[derive(Debug, Deserialize)]
+struct Loaded {
+    source: String,
+    packages: HashMap<String, Box<RawValue>>,
+    #[serde(default)]
+    descriptions: HashMap<String, Box<RawValue>>,
+}
+
+impl Loaded {
+    fn from_feed(feed: &ReleaseFeed) -> Option<Loaded> {
+        Some(Loaded {
+            source: feed.source.clone(),
+            packages: feed
+                .packages
+                .iter()
+                .map(|(k, v)| Some((k.clone(), serde_json::value::to_raw_value(v).ok()?)))
+                .collect::<Option<_>>()?,
+            descriptions: feed
+                .descriptions
+                .iter()
+                .map(|(k, v)| Some((k.clone(), serde_json::value::to_raw_value(v).ok()?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
 /// Fix data for the releases scanned, loaded from the data directory on
 /// first use and kept for the rest of the run.
 #[derive(Debug, Default)]
 pub struct Feeds {
     dir: Option<PathBuf>,
     /// Feeds given in memory (tests, `db import` of a file for one scan).
-    extra: Vec<Arc<ReleaseFeed>>,
-    loaded: Mutex<HashMap<String, Arc<Vec<Arc<ReleaseFeed>>>>>,
+    extra: Vec<ReleaseFeed>,
+    loaded: Mutex<HashMap<String, Arc<Vec<Loaded>>>>,
     /// Files that could not be read, reported once.
     pub errors: Mutex<Vec<String>>,
 }
@@ -213,32 +243,32 @@ impl Feeds {
 
     /// Adds a feed held in memory.
     pub fn add(&mut self, feed: ReleaseFeed) {
-        self.extra.push(Arc::new(feed));
+        self.extra.push(feed);
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.clear();
         }
     }
 
     /// Every feed of `ecosystem` (`Debian:12`), the tracker's first.
-    pub fn for_release(&self, ecosystem: &str) -> Arc<Vec<Arc<ReleaseFeed>>> {
+    fn for_release(&self, ecosystem: &str) -> Arc<Vec<Loaded>> {
         let Ok(mut loaded) = self.loaded.lock() else {
             return Arc::new(Vec::new());
         };
         if let Some(feeds) = loaded.get(ecosystem) {
             return feeds.clone();
         }
-        let mut feeds: Vec<Arc<ReleaseFeed>> = self
+        let mut feeds: Vec<Loaded> = self
             .extra
             .iter()
             .filter(|f| f.ecosystem == ecosystem)
-            .cloned()
+            .filter_map(Loaded::from_feed)
             .collect();
         if let Some(dir) = &self.dir {
             for source in ["debian-tracker", "osv"] {
                 let file = feed_path(dir, source, ecosystem);
                 match std::fs::read(&file) {
-                    Ok(bytes) => match serde_json::from_slice::<ReleaseFeed>(&bytes) {
-                        Ok(feed) => feeds.push(Arc::new(feed)),
+                    Ok(bytes) => match serde_json::from_slice::<Loaded>(&bytes) {
+                        Ok(feed) => feeds.push(feed),
                         Err(e) => self.report(format!("{}: corrupt: {e}", file.display())),
                     },
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -259,17 +289,31 @@ impl Feeds {
     }
 
     /// What the release's feeds say about `package`: the first feed that
-    /// knows a vulnerability decides it.
+    /// knows a vulnerability decides it. Each item is the fix, the
+    /// description (for what is still open) and the feed's source.
     pub fn fixes(&self, ecosystem: &str, package: &str) -> Vec<(Fix, Option<String>, String)> {
         let feeds = self.for_release(ecosystem);
         let mut out: Vec<(Fix, Option<String>, String)> = Vec::new();
         for feed in feeds.iter() {
-            for fix in feed.packages.get(package).into_iter().flatten() {
+            let Some(raw) = feed.packages.get(package) else {
+                continue;
+            };
+            let fixes: Vec<Fix> = match serde_json::from_str(raw.get()) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.report(format!("{} feed, package {package}: corrupt: {e}", feed.source));
+                    continue;
+                }
+            };
+            for fix in fixes {
                 if out.iter().any(|(f, _, _)| f.cve == fix.cve) {
                     continue;
                 }
-                let description = feed.descriptions.get(&fix.cve).cloned();
-                out.push((fix.clone(), description, feed.source.clone()));
+                let description = feed
+                    .descriptions
+                    .get(&fix.cve)
+                    .and_then(|d| serde_json::from_str::<String>(d.get()).ok());
+                out.push((fix, description, feed.source.clone()));
             }
         }
         out

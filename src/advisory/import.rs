@@ -206,6 +206,20 @@ pub fn import_json(name: &str, text: &str, out: &mut Imported) {
             ));
         }
     };
+    if super::cve5::looks_like_cve5(&value) {
+        let records = match value {
+            Value::Array(items) => items,
+            v => vec![v],
+        };
+        let list: Vec<Advisory> = records.iter().filter_map(super::cve5::advisory).collect();
+        if list.is_empty() {
+            out.errors
+                .push(format!("{name}: no CVE 5 record names a known product"));
+        } else {
+            out.add("cve5", name, list);
+        }
+        return;
+    }
     let is_nvd = nvd::looks_like_nvd(&value);
     if is_nvd {
         match nvd::parse_document(text) {

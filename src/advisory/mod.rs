@@ -3,6 +3,7 @@
 //! NVD and RustSec data to a store under the data directory.
 
 pub mod cpe;
+pub mod cve5;
 pub mod debian_tracker;
 pub mod distro;
 pub mod eol;
@@ -32,6 +33,9 @@ pub enum Affects {
     Nvd(Vec<nvd::Configuration>),
     /// RustSec: a crate and the semver requirements that are safe.
     Rustsec(rustsec_db::CrateRanges),
+    /// CVE JSON 5 (a CNA's own record): products with version ranges and
+    /// the program files the fix touched.
+    Cve5(Vec<cve5::Affected>),
 }
 
 /// An advisory reduced to what matching and reporting need.
@@ -165,6 +169,11 @@ impl Database {
             Affects::Rustsec(ranges) => {
                 keys.push(("crates.io".to_string(), ranges.package.to_ascii_lowercase()))
             }
+            Affects::Cve5(affected) => {
+                for a in affected {
+                    keys.push(("generic".to_string(), a.product.to_ascii_lowercase()));
+                }
+            }
         }
         keys.sort();
         keys.dedup();
@@ -192,6 +201,15 @@ impl Database {
         &self.advisories
     }
 
+    /// Every advisory known under `name` (its id or an alias).
+    pub fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Advisory> + 'a {
+        self.names
+            .get(&name.to_ascii_uppercase())
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.advisories[i])
+    }
+
     /// An advisory known under `name` (its id or an alias), preferring one
     /// that carries a severity: where a distribution reports a vulnerability
     /// no upstream range matched, its NVD or OSV record still says how bad
@@ -213,7 +231,10 @@ impl Database {
             let fixed = match &advisory.affects {
                 Affects::Osv(affected) => osv_affects(affected, ecosystem, name, version),
                 Affects::Rustsec(ranges) => ranges.affects(version),
-                Affects::Nvd(_) => None,
+                Affects::Cve5(list) if ecosystem.eq_ignore_ascii_case("generic") => {
+                    cve5::affects(list, &name.to_ascii_lowercase(), version)
+                }
+                Affects::Nvd(_) | Affects::Cve5(_) => None,
             };
             if let Some(fixed_versions) = fixed {
                 out.push(Match {

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod crypt;
 pub mod file_modes;
 pub mod hardening;
+pub mod kernel_config;
 pub mod keys;
 pub mod messaging;
 pub mod outdated;

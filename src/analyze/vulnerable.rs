@@ -13,17 +13,20 @@
 //!    revision has the fix, `not_affected` when the release never had the
 //!    code or rates it unimportant;
 //! 2. a VEX statement about the component: `not_affected` or `fixed`;
-//! 3. the distribution's open verdict, which keeps the finding active with
+//! 3. for a kernel whose configuration the image carries, the source files
+//!    the advisory names being left out of the build: `not_affected`;
+//! 4. the distribution's open verdict, which keeps the finding active with
 //!    the distribution's urgency and the revision that will fix it;
-//! 4. the package's own changelog naming the CVE in a revision at or below
+//! 5. the package's own changelog naming the CVE in a revision at or below
 //!    the installed one: `fixed`, with the changelog line as proof;
-//! 5. otherwise the upstream version range: active.
+//! 6. otherwise the upstream version range: active.
 //!
 //! A distribution's open vulnerabilities that no upstream range matched are
 //! findings too: the distribution knows its packages best.
 
 use crate::advisory::distro::{Fix, Verdict, is_distro_ecosystem};
-use crate::advisory::{Advisory, Affects, Database, Match};
+use crate::advisory::{Advisory, Affects, Database, Match, cve5};
+use crate::analyze::kernel_config;
 use crate::model::{Analysis, Component, Evidence, Finding, FindingKind, FindingState, Severity};
 use crate::version::Scheme;
 use crate::vex::{self, VexSet};
@@ -109,7 +112,6 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
         let up = rep.upstream();
         let distro = distro_of(&unit, db);
         let purls = unit.purls();
-        let cpe = rep.cpe.as_deref();
         let mut seen: Vec<String> = Vec::new();
         let mut unit_findings: Vec<Finding> = Vec::new();
         for m in db.matches_component(rep) {
@@ -118,7 +120,7 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
                 .collect();
             seen.extend(names.iter().map(|n| n.to_ascii_uppercase()));
             let mut f = from_match(&m, &up.name, &up.version, rep);
-            decide(&mut f, &names, &unit, distro.as_ref(), vex, &purls, cpe);
+            decide(&mut f, &names, &unit, distro.as_ref(), db, vex);
             unit_findings.push(f);
         }
         if let Some(d) = &distro {
@@ -140,7 +142,7 @@ pub fn findings(components: &[Component], db: &Database, vex: &VexSet) -> Vec<Fi
                 let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 f.fixed_versions = fixed.clone().into_iter().collect();
-                decide(&mut f, &names, &unit, Some(d), vex, &purls, cpe);
+                decide(&mut f, &names, &unit, Some(d), db, vex);
                 f.analysis.get_or_insert_with(|| Analysis {
                     source: source.clone(),
                     detail: format!("{} reports it for this package", d.label),
@@ -273,10 +275,11 @@ fn decide(
     names: &[&str],
     unit: &Unit,
     distro: Option<&Distro>,
+    db: &Database,
     vex: &VexSet,
-    purls: &[&str],
-    cpe: Option<&str>,
 ) {
+    let purls = unit.purls();
+    let cpe = unit.rep().cpe.as_deref();
     let named = |id: &str| names.iter().any(|n| n.eq_ignore_ascii_case(id));
     let fix = distro.and_then(|d| {
         d.fixes
@@ -340,7 +343,7 @@ fn decide(
             }
         }
     }
-    if let Some(statement) = vex.find(names, purls, cpe) {
+    if let Some(statement) = vex.find(names, &purls, cpe) {
         let state = match statement.status {
             vex::Status::NotAffected => Some(FindingState::NotAffected),
             vex::Status::Fixed => Some(FindingState::Fixed),
@@ -369,6 +372,11 @@ fn decide(
         if open.is_none() {
             open = Some(analysis);
         }
+    }
+    if let Some(analysis) = kernel_config_verdict(names, unit, db) {
+        f.state = FindingState::NotAffected;
+        f.analysis = Some(analysis);
+        return;
     }
     if let Some(analysis) = open {
         f.analysis = Some(analysis);
@@ -406,6 +414,47 @@ fn decide(
             ..Analysis::default()
         });
     }
+}
+
+/// For a kernel whose configuration the image carries: the reason the
+/// files the advisory's kernel CNA record names are not built, if none is.
+fn kernel_config_verdict(names: &[&str], unit: &Unit, db: &Database) -> Option<Analysis> {
+    let rep = unit.rep();
+    let config = rep.kernel_config.as_ref()?;
+    let product = rep.upstream().name;
+    let mut files: Vec<&str> = names
+        .iter()
+        .flat_map(|n| db.named(n))
+        .filter_map(|a| match &a.affects {
+            Affects::Cve5(list) => Some(cve5::program_files(list, &product)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    files.sort();
+    files.dedup();
+    let absent = kernel_config::verdict(&files, config)?;
+    let reasons: Vec<String> = absent
+        .iter()
+        .map(|a| format!("{} ({})", a.file, a.reason))
+        .collect();
+    let first = &absent[0];
+    Some(Analysis {
+        source: "kernel-config".to_string(),
+        detail: format!("not in this kernel's build: {}", reasons.join("; ")),
+        justification: Some("vulnerable_code_not_present".to_string()),
+        evidence: Some(Evidence {
+            method: "kernel-config".to_string(),
+            path: config.path.clone(),
+            line: first.line,
+            evidence: match first.line {
+                Some(_) => format!("# {}", first.reason),
+                None => first.reason.clone(),
+            },
+            ..Evidence::default()
+        }),
+        ..Analysis::default()
+    })
 }
 
 /// `summary (fixed in X)` with its note replaced.

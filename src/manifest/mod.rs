@@ -11,6 +11,7 @@ pub mod cyclonedx;
 pub mod dist_info;
 pub mod dpkg;
 pub mod gomod;
+pub mod kernel_config;
 pub mod npm;
 pub mod opkg;
 pub mod os_release;

@@ -338,10 +338,7 @@ fn posture_vulnerabilities(r: &ScanReport, crypto: &BTreeMap<(String, u64), Stri
                 .and_then(|e| crypto.get(&(e.path.clone(), e.offset?)))
                 .cloned()
                 .unwrap_or_else(|| "target".to_string());
-            let analysis = match &f.suppressed {
-                Some(s) => json!({"state": "not_affected", "justification": "protected_by_mitigating_control", "detail": s.reason}),
-                None => json!({"state": "in_triage"}),
-            };
+            let analysis = analysis(f);
             json!({
                 "bom-ref": format!("posture-{}", i + 1),
                 "id": rule.id,

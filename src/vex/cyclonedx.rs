@@ -42,12 +42,11 @@ pub fn parse(name: &str, v: &Value) -> Result<Vec<Statement>, String> {
             None => continue,
         };
         let mut products = Vec::new();
-        for a in vuln
-            .get("affects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        let affects = vuln.get("affects").and_then(Value::as_array);
+        if affects.is_none_or(|a| a.is_empty()) {
+            return Err(format!("{at}: no `affects`"));
+        }
+        for a in affects.into_iter().flatten() {
             let Some(r) = a.get("ref").and_then(Value::as_str) else {
                 continue;
             };
@@ -64,7 +63,9 @@ pub fn parse(name: &str, v: &Value) -> Result<Vec<Statement>, String> {
             }
         }
         if products.is_empty() {
-            return Err(format!("{at}: no `affects`"));
+            // About the device itself or an asset without a PURL or CPE (a
+            // key, a posture rule): nothing a component can be matched by.
+            continue;
         }
         let aliases = vuln
             .get("references")
