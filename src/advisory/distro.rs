@@ -301,7 +301,10 @@ impl Feeds {
             let fixes: Vec<Fix> = match serde_json::from_str(raw.get()) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.report(format!("{} feed, package {package}: corrupt: {e}", feed.source));
+                    self.report(format!(
+                        "{} feed, package {package}: corrupt: {e}",
+                        feed.source
+                    ));
                     continue;
                 }
             };

@@ -14,7 +14,12 @@ pub struct Postgres {
     bin: PathBuf,
     /// The user the server runs as when we are root.
     run_as: Option<String>,
+    /// Server settings (`-c name=value ...`).
+    settings: String,
 }
+
+/// Tests do not need durability: nothing survives the test.
+const TEST_SETTINGS: &str = "-c fsync=off -c full_page_writes=off -c synchronous_commit=off";
 
 /// The newest server under /usr/lib/postgresql, or `$FWAUDIT_PG_BIN`.
 fn server_bin() -> PathBuf {
@@ -69,17 +74,31 @@ fn ids_of(user: &str) -> (u32, u32) {
 impl Postgres {
     /// initdb and start; panics with the server's log if it does not come up.
     pub fn start() -> Postgres {
+        Postgres::start_with(TEST_SETTINGS, None)
+    }
+
+    /// [`start`](Self::start) with other server settings, in a directory
+    /// under `parent` (default: the system's temporary directory).
+    pub fn start_with(settings: &str, parent: Option<&Path>) -> Postgres {
         let bin = server_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("fwaudit-pg-")
-            .tempdir()
-            .unwrap();
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("fwaudit-pg-");
+        let dir = match parent {
+            Some(p) => builder.tempdir_in(p),
+            None => builder.tempdir(),
+        }
+        .unwrap();
         let run_as = is_root().then(|| "postgres".to_string());
         if let Some(user) = &run_as {
             let (uid, gid) = ids_of(user);
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         }
-        let pg = Postgres { dir, bin, run_as };
+        let pg = Postgres {
+            dir,
+            bin,
+            run_as,
+            settings: settings.to_string(),
+        };
         pg.tool(
             "initdb",
             &[
@@ -140,9 +159,9 @@ impl Postgres {
 
     fn ctl(&self, args: &[&str]) {
         let options = format!(
-            "-k {} -c listen_addresses= -c fsync=off -c full_page_writes=off \
-             -c synchronous_commit=off -c max_connections=200",
-            self.socket_dir().display()
+            "-k {} -c listen_addresses= -c max_connections=200 {}",
+            self.socket_dir().display(),
+            self.settings
         );
         let data = self.data();
         let log = self.log();
