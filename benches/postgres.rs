@@ -459,7 +459,7 @@ fn main() {
         per_image: env("FLEET_COMPONENTS", 150),
     };
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "postgres,sled".into());
-    let scan_jobs = env("BENCH_SCAN_JOBS", 16);
+    let scan_jobs = env("BENCH_SCAN_JOBS", 24);
     let parent = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
     let load_start = loadavg();
     let mut rows: Vec<(String, String)> = Vec::new();
@@ -470,7 +470,7 @@ fn main() {
         // with the benchmark itself.
         let server = pg::Postgres::start_with(
             "-c shared_buffers=2GB -c work_mem=64MB -c maintenance_work_mem=512MB \
-             -c max_wal_size=8GB -c checkpoint_timeout=15min -c effective_cache_size=12GB",
+             -c max_wal_size=2GB -c checkpoint_timeout=15min -c effective_cache_size=12GB",
             parent.as_deref(),
         );
         let url = server.database("fleet");

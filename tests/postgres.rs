@@ -14,6 +14,7 @@ use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::record::FirmwareSeen;
 use fwaudit::fleet::{FleetOps, FleetStore, Page, PgStore, SledStore};
 use fwaudit::model::Severity;
+use std::path::Path;
 
 const ROUTER_SHA: &str = "868e0e80a421efc7885af9f9577ec462ec91c9a5f8aa50ad5a061dbeaf65836b";
 const OPENWRT_SHA: &str = "c574200730615c43033b03c6544fe5e1b34401cb31ec160e9248c44dea6f7461";
@@ -807,4 +808,86 @@ fn migrate_to_postgres_and_back_keeps_everything() {
         assert!(entry.seq > top, "{} after {top}", entry.seq);
         assert_eq!(store.audit_log(None, 1000).unwrap().len(), 5);
     }
+}
+
+/// TLS to the database: required by the URL, the server's certificate
+/// checked against the CA of FWAUDIT_DATABASE_CA (refused without it).
+#[test]
+fn tls_to_the_database_is_verified() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fwaudit test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let server = Postgres::start_tcp(&server_cert.pem(), &server_key.serialize_pem());
+    server.sql("postgres", "CREATE DATABASE fleet");
+    let home = tempfile::tempdir().unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, ca_cert.pem()).unwrap();
+    let url = format!(
+        "postgresql://postgres@localhost:{}/fleet?sslmode=require",
+        server.port
+    );
+    let run = |ca: Option<&Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fwaudit"));
+        cmd.args([
+            "--data-dir",
+            home.path().to_str().unwrap(),
+            "--database",
+            &url,
+        ])
+        .args(["fleet", "verify"])
+        .env_remove("FWAUDIT_DATABASE_CA");
+        if let Some(ca) = ca {
+            cmd.env("FWAUDIT_DATABASE_CA", ca);
+        }
+        cmd.output().unwrap()
+    };
+    let refused = run(None);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("cannot open the fleet database") && err.contains("certificate"),
+        "{err}"
+    );
+    let ok = run(Some(&ca));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "0 problems\n");
+    // A worker's connections are encrypted.
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_fwaudit"))
+        .args([
+            "--data-dir",
+            home.path().to_str().unwrap(),
+            "--database",
+            &url,
+            "worker",
+        ])
+        .env("FWAUDIT_DATABASE_CA", &ca)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let connected = "SELECT count(*) FILTER (WHERE s.ssl) || '/' || count(*) FROM pg_stat_ssl s \
+                     JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'fwaudit'";
+    let start = std::time::Instant::now();
+    let mut seen = server.sql("postgres", connected);
+    while seen == "0/0" && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seen = server.sql("postgres", connected);
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let (encrypted, all) = seen.split_once('/').unwrap();
+    assert!(all != "0" && encrypted == all, "{seen}");
 }

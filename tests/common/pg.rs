@@ -16,6 +16,8 @@ pub struct Postgres {
     run_as: Option<String>,
     /// Server settings (`-c name=value ...`).
     settings: String,
+    /// The port: names the socket, and the TCP port with [`Postgres::start_tcp`].
+    pub port: u16,
 }
 
 /// Tests do not need durability: nothing survives the test.
@@ -98,7 +100,57 @@ impl Postgres {
             bin,
             run_as,
             settings: settings.to_string(),
+            port: 5432,
         };
+        pg.init();
+        pg
+    }
+
+    /// A server that also listens on 127.0.0.1 (a free port), with TLS from
+    /// `cert` and `key` (PEM).
+    pub fn start_tcp(cert: &str, key: &str) -> Postgres {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::Builder::new()
+            .prefix("fwaudit-pg-")
+            .tempdir()
+            .unwrap();
+        let run_as = is_root().then(|| "postgres".to_string());
+        for (name, text) in [("server.crt", cert), ("server.key", key)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(user) = &run_as {
+                let (uid, gid) = ids_of(user);
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        if let Some(user) = &run_as {
+            let (uid, gid) = ids_of(user);
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        }
+        let settings = format!(
+            "{TEST_SETTINGS} -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={0}/server.crt \
+             -c ssl_key_file={0}/server.key",
+            dir.path().display()
+        );
+        let pg = Postgres {
+            dir,
+            bin: server_bin(),
+            run_as,
+            settings,
+            port,
+        };
+        pg.init();
+        pg
+    }
+
+    fn init(&self) {
+        let pg = self;
         pg.tool(
             "initdb",
             &[
@@ -115,7 +167,6 @@ impl Postgres {
             ],
         );
         pg.ctl(&["start", "-w", "-t", "60"]);
-        pg
     }
 
     pub fn data(&self) -> PathBuf {
@@ -159,8 +210,9 @@ impl Postgres {
 
     fn ctl(&self, args: &[&str]) {
         let options = format!(
-            "-k {} -c listen_addresses= -c max_connections=200 {}",
+            "-k {} -p {} -c listen_addresses= -c max_connections=200 {}",
             self.socket_dir().display(),
+            self.port,
             self.settings
         );
         let data = self.data();
@@ -195,19 +247,20 @@ impl Postgres {
             .unwrap()
             .replace('%', "%25")
             .replace('/', "%2F");
-        format!("postgresql://postgres@{host}:5432/{db}")
+        format!("postgresql://postgres@{host}:{}/{db}", self.port)
     }
 
     /// Runs SQL as the superuser in database `db` (psql), returning its output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         let socket = self.socket_dir().to_str().unwrap().to_string();
+        let port = self.port.to_string();
         let out = self.tool(
             "psql",
             &[
                 "-h",
                 &socket,
                 "-p",
-                "5432",
+                &port,
                 "-U",
                 "postgres",
                 "-d",

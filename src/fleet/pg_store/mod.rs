@@ -51,6 +51,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 
 /// Connections per process: enough for serve's concurrent requests and a
 /// rematch's parallel loads on two cores.
@@ -183,6 +184,39 @@ impl Drop for PgStore {
     }
 }
 
+/// The environment variable naming a PEM file of CA certificates to trust
+/// for the database's TLS certificate, beside the system's (a managed
+/// database's own CA, for example).
+pub const CA_ENV: &str = "FWAUDIT_DATABASE_CA";
+
+/// TLS to the database: the system's CA certificates and those of
+/// [`CA_ENV`], rustls with aws-lc-rs (the provider already in the tree).
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot use is skipped, as TLS clients do.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = std::env::var_os(CA_ENV) {
+        use rustls::pki_types::pem::PemObject;
+        let path = std::path::PathBuf::from(path);
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
+            .map_err(|e| format!("{CA_ENV}={}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("{CA_ENV}={}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{CA_ENV}={}: {e}", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS to the database: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// True for a `--database` value naming PostgreSQL.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -225,13 +259,20 @@ impl PgStore {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the database runtime: {e}"))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.get_ssl_mode() {
+            SslMode::Disable => Manager::from_config(config, NoTls, manager_config),
+            // `prefer` (the default) and `require`: TLS when the server
+            // offers it (required with `require`), its certificate checked
+            // against the system's roots and FWAUDIT_DATABASE_CA.
+            _ => Manager::from_config(
+                config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?),
+                manager_config,
+            ),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
