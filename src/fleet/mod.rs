@@ -214,6 +214,33 @@ pub trait FleetStore: Send + Sync {
         }
         Ok(out)
     }
+    /// A keyset page of the devices on `sha`: in id order after `after`,
+    /// those whose tags `keep` passes, at most `limit` (API pages of an
+    /// image's 50,000 devices read one page, not the table).
+    fn devices_on_page(
+        &self,
+        sha: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&[String]) -> bool,
+    ) -> Result<Vec<(String, DeviceTag)>, String> {
+        let mut out = Vec::new();
+        self.visit_devices_on(sha, &mut |id, model, tags| {
+            if after.is_none_or(|a| id > a) {
+                out.push((
+                    id.to_string(),
+                    DeviceTag {
+                        model: model.to_string(),
+                        tags: tags.iter().map(|t| t.to_string()).collect(),
+                    },
+                ));
+            }
+        })?;
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.retain(|(_, t)| keep(&t.tags));
+        out.truncate(limit);
+        Ok(out)
+    }
     /// Writes re-judged images (a rematch's batch: id, record as loaded,
     /// fresh findings) and returns each one's change and device count.
     fn replace_findings_batch(

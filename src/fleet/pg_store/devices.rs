@@ -2,7 +2,7 @@
 //! firmware history, and pages of devices in id order.
 
 use super::{E, PgStore, R, retrying};
-use crate::fleet::record::{Device, FirmwareSeen};
+use crate::fleet::record::{Device, DeviceTag, FirmwareSeen};
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::GenericClient;
 
@@ -284,6 +284,47 @@ pub(super) fn devices_after(
             cursor = Some(d.id.clone());
             if keep(&d) {
                 out.push(d);
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A keyset page of the devices on one image (the `devices_image` index,
+/// read in chunks until `limit` pass `keep`).
+pub(super) fn page_on_image(
+    store: &PgStore,
+    sha: &str,
+    after: Option<&str>,
+    limit: usize,
+    keep: &dyn Fn(&[String]) -> bool,
+) -> Result<Vec<(String, DeviceTag)>, String> {
+    let mut out = Vec::new();
+    let mut cursor = after.unwrap_or("").to_string();
+    let chunk = (limit.saturating_add(1)).clamp(16, CHUNK as usize) as i64;
+    while out.len() < limit {
+        let rows: Vec<(String, String, Vec<String>)> = store.run(|| async {
+            retrying!(store, c => {
+                let rows = c
+                    .query(
+                        "SELECT id, model, tags FROM devices WHERE image = $1 AND id > $2 ORDER BY id LIMIT $3",
+                        &[&sha, &cursor, &chunk],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+            })
+        })?;
+        let done = (rows.len() as i64) < chunk;
+        for (id, model, tags) in rows {
+            cursor = id.clone();
+            if keep(&tags) {
+                out.push((id, DeviceTag { model, tags }));
+                if out.len() >= limit {
+                    break;
+                }
             }
         }
         if done {

@@ -514,6 +514,16 @@ impl FleetStore for PgStore {
         Ok(())
     }
 
+    fn devices_on_page(
+        &self,
+        sha: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&[String]) -> bool,
+    ) -> Result<Vec<(String, crate::fleet::DeviceTag)>, String> {
+        devices::page_on_image(self, sha, after, limit, keep)
+    }
+
     fn tag_images(&self, tag: &str) -> Result<Vec<(String, u64)>, String> {
         self.run(|| async {
             retrying!(self, c => {

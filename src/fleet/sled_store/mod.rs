@@ -655,6 +655,10 @@ impl FleetStore for SledStore {
         lists::all(&self.device_tokens, "device token")
     }
 
+    fn device_token_hashes(&self) -> Result<Vec<String>, String> {
+        Ok(self.device_tokens()?.into_iter().map(|t| t.hash).collect())
+    }
+
     fn is_empty(&self) -> Result<bool, String> {
         Ok(self.images.is_empty()
             && self.devices.is_empty()
