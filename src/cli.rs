@@ -26,6 +26,10 @@ pub struct Cli {
     /// Print only the report and errors: no progress, warnings or notices.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The fleet store on PostgreSQL (postgres://user@host/db; else $FWAUDIT_DATABASE_URL, else the
+    /// embedded store under the data directory), for fleet commands, scan --store, serve and worker.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +57,28 @@ pub enum Command {
     /// Manage webhooks.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Claim and run queued scan and rematch jobs from the fleet database (PostgreSQL).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Jobs to run at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub concurrency: usize,
+    /// Seconds a claimed job stays this worker's without a heartbeat (renewed every third of it);
+    /// a job whose worker died is claimed again after this.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub lease: u64,
+    /// Where uploaded images are (shared with `serve`; default: DATA_DIR/uploads).
+    #[arg(long, value_name = "DIR")]
+    pub uploads: Option<PathBuf>,
+    /// This worker's name in the jobs it holds (default: host:pid).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Milliseconds between looks at an empty queue.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub poll: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -316,6 +342,26 @@ pub enum FleetCommand {
     },
     /// Check that the store's indexes agree with its data.
     Verify {
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// Copy this fleet into an empty store: a PostgreSQL URL, or a data directory for the embedded
+    /// store; both sides are verified afterwards.
+    Migrate {
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// Write everything the fleet store keeps to FILE (JSON Lines), for `fleet import-store`.
+    Export {
+        file: PathBuf,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
+    /// Load a `fleet export` file into this (empty) store.
+    ImportStore {
+        file: PathBuf,
         #[command(flatten)]
         format: ReportFormat,
     },

@@ -3,12 +3,14 @@
 
 use crate::cli::FleetCommand;
 use crate::cli::{Judging, LimitArgs, VexArgs};
-use crate::{Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
+use crate::{EXIT_ERROR, Outcome, Ui, check_db_age, emit, exit_code, limits, severity_of};
 use fwaudit::advisory::Database;
 use fwaudit::config::Config;
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::fleet::queries::{PatchFilter, Scope, VersionReq};
 use fwaudit::fleet::timing;
-use fwaudit::fleet::{Fleet, FleetOps, FleetStore, RematchSummary};
+use fwaudit::fleet::transfer;
+use fwaudit::fleet::{FleetOps, FleetStore, RematchSummary};
 use fwaudit::scan::Options;
 use serde::Serialize;
 use std::fmt::Write;
@@ -37,7 +39,13 @@ fn options(config: &Config, vex: &VexArgs, bounds: Option<&LimitArgs>) -> Result
     })
 }
 
-pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
+pub fn run(
+    command: FleetCommand,
+    data_dir: &Path,
+    database: Option<&str>,
+    config: &Config,
+    ui: Ui,
+) -> Outcome {
     timing::mark("fleet command start");
     // Queries open the store without sled's background flusher and leave
     // it without sled's teardown; commands that write close it so that the
@@ -48,12 +56,10 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             | FleetCommand::Where { .. }
             | FleetCommand::Keys { .. }
             | FleetCommand::Verify { .. }
+            | FleetCommand::Migrate { .. }
+            | FleetCommand::Export { .. }
     );
-    let fleet = if reads_only {
-        Fleet::open_to_read(data_dir)?
-    } else {
-        Fleet::open(data_dir)?
-    };
+    let fleet = open(database, data_dir, reads_only)?;
     crate::note_migration(&fleet, ui);
     let now = fwaudit::date::now_utc();
     let code = match command {
@@ -90,7 +96,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             let summary = fleet.rematch(&db, &options, &now);
             bar.finish_and_clear();
             let summary = summary?;
-            notify(&fleet, &summary);
+            notify(&*fleet, &summary);
             emit(
                 &if format.is_json() {
                     json(&summary)?
@@ -192,8 +198,8 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
         } => {
             let db = Database::load(data_dir)?;
             let options = options(config, &vex, Some(&limits))?;
-            let a = image_id(&fleet, &image_a, &db, &options, &now)?;
-            let b = image_id(&fleet, &image_b, &db, &options, &now)?;
+            let a = image_id(&*fleet, &image_a, &db, &options, &now)?;
+            let b = image_id(&*fleet, &image_b, &db, &options, &now)?;
             let diff = fleet.diff(&a, &b)?;
             let text = if format.is_json() {
                 json(&diff)?
@@ -227,13 +233,30 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             check_db_age(data_dir, &db_age, ui)?;
             let db = Database::load(data_dir)?;
             let options = options(config, &vex, Some(&limits))?;
-            let bar = ui.spinner();
-            let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
-                bar.set_message(m.to_string())
-            });
-            bar.finish_and_clear();
+            let summary = match &fleet {
+                // Scans go to the job queue, for the workers.
+                Store::Postgres(pg) => {
+                    let bar = ui.bar(Some(0));
+                    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+                    let summary = pg.nightly_queued(&devices, &images, &db, &options, &now, &|p| {
+                        bar.set_length(p.total);
+                        bar.set_position(p.finished);
+                        bar.set_message(p.message.clone());
+                    });
+                    bar.finish_and_clear();
+                    summary
+                }
+                Store::Sled(_) => {
+                    let bar = ui.spinner();
+                    let summary = fleet.nightly(&devices, &images, &db, &options, &now, &|m| {
+                        bar.set_message(m.to_string())
+                    });
+                    bar.finish_and_clear();
+                    summary
+                }
+            };
             let summary = summary?;
-            notify(&fleet, &summary.rematch);
+            notify(&*fleet, &summary.rematch);
             let text = if format.is_json() {
                 json(&summary)?
             } else {
@@ -259,6 +282,9 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
         }
         FleetCommand::Compact { format } => {
             // Compaction consumes the store and swaps it out: nothing to close.
+            let Store::Sled(fleet) = fleet else {
+                return Err("fleet compact is for the embedded store (PostgreSQL reclaims space with VACUUM, which autovacuum runs)".into());
+            };
             let bar = ui.spinner();
             bar.set_message("compacting the fleet store");
             let summary = fleet.compact();
@@ -281,7 +307,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             return Ok(0);
         }
         FleetCommand::Keys { shared, format } => {
-            let keys = fwaudit::fleet::keys::keys(&fleet, shared)?;
+            let keys = fwaudit::fleet::keys::keys(&*fleet, shared)?;
             if format.is_json() {
                 emit(
                     &(serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())? + "\n"),
@@ -309,6 +335,63 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
             }
             0
         }
+        FleetCommand::Migrate { to, format } => {
+            let target = if fwaudit::fleet::pg_store::is_postgres_url(&to) {
+                open(Some(&to), data_dir, false)?
+            } else {
+                open(None, Path::new(&to), false)?
+            };
+            if target.location() == fleet.location() {
+                return Err(format!("fleet migrate: {to} is the store being copied").into());
+            }
+            let bar = ui.spinner();
+            let counts = transfer::copy(&*fleet, &*target, &|c| {
+                bar.set_message(format!("copying: {}", count_text(c)))
+            });
+            bar.finish_and_clear();
+            let counts = counts?;
+            let code = checked_copy(&*fleet, &*target, &counts, format.is_json())?;
+            target.close(true)?;
+            code
+        }
+        FleetCommand::Export { file, format } => {
+            let counts = transfer::export(&*fleet, &file)?;
+            emit(
+                &if format.is_json() {
+                    json(&counts)?
+                } else {
+                    format!("exported {} to {}\n", count_text(&counts), file.display())
+                },
+                None,
+            )?;
+            0
+        }
+        FleetCommand::ImportStore { file, format } => {
+            let bar = ui.spinner();
+            let counts = transfer::import(&*fleet, &file, &|c| {
+                bar.set_message(format!("loading: {}", count_text(c)))
+            });
+            bar.finish_and_clear();
+            let counts = counts?;
+            let problems = fleet.verify()?;
+            for p in &problems {
+                eprintln!("fwaudit: error: {p}");
+            }
+            emit(
+                &if format.is_json() {
+                    json(&serde_json::json!({"loaded": counts, "problems": problems.len()}))?
+                } else {
+                    format!(
+                        "loaded {} into {}; verify: {} problems\n",
+                        count_text(&counts),
+                        fleet.location(),
+                        problems.len()
+                    )
+                },
+                None,
+            )?;
+            if problems.is_empty() { 0 } else { EXIT_ERROR }
+        }
         FleetCommand::Verify { format } => {
             let problems = fleet.verify()?;
             if format.is_json() {
@@ -323,11 +406,7 @@ pub fn run(command: FleetCommand, data_dir: &Path, config: &Config, ui: Ui) -> O
         }
     };
     timing::mark("output written");
-    if reads_only && fleet.migrated_from.is_none() {
-        fleet.leave()?;
-    } else {
-        fleet.close()?;
-    }
+    fleet.close(!reads_only)?;
     timing::mark("store closed");
     Ok(code)
 }
@@ -341,7 +420,7 @@ fn short(image: &str) -> &str {
 
 /// Tells the webhooks (if any) what a rematch or nightly run found; a
 /// delivery that failed every attempt is a warning, not a failed command.
-fn notify(fleet: &Fleet, summary: &RematchSummary) {
+fn notify(fleet: &dyn FleetStore, summary: &RematchSummary) {
     let events = fwaudit::serve::webhooks::rematch_events(summary);
     match fwaudit::serve::webhooks::deliver_blocking(fleet, &events) {
         Ok(log) => {
@@ -363,6 +442,74 @@ fn notify(fleet: &Fleet, summary: &RematchSummary) {
     }
 }
 
+/// `12 images, 3 devices, ...`
+fn count_text(counts: &transfer::Counts) -> String {
+    if counts.is_empty() {
+        return "nothing".into();
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// After a copy: `fleet verify` on both sides, and what the copy holds
+/// counted again from the copy itself.
+fn checked_copy(
+    from: &dyn FleetStore,
+    to: &dyn FleetStore,
+    copied: &transfer::Counts,
+    as_json: bool,
+) -> Result<u8, String> {
+    let source = from.verify()?;
+    let target = to.verify()?;
+    let mut again = transfer::Counts::new();
+    transfer::dump(to, &mut |item| {
+        *again.entry(item.kind()).or_default() += 1;
+        Ok(())
+    })?;
+    for p in &source {
+        eprintln!("fwaudit: error: {}: {p}", from.location());
+    }
+    for p in &target {
+        eprintln!("fwaudit: error: {}: {p}", to.location());
+    }
+    let same = &again == copied;
+    if !same {
+        eprintln!(
+            "fwaudit: error: the copy holds {} (copied {})",
+            count_text(&again),
+            count_text(copied)
+        );
+    }
+    emit(
+        &if as_json {
+            json(&serde_json::json!({
+                "to": to.location(),
+                "copied": copied,
+                "problems": {"source": source.len(), "target": target.len()},
+                "counts_agree": same,
+            }))?
+        } else {
+            format!(
+                "copied {} to {}\nverify: {} problems in the source, {} in the copy; counts {}\n",
+                count_text(copied),
+                to.location(),
+                source.len(),
+                target.len(),
+                if same { "agree" } else { "DIFFER" }
+            )
+        },
+        None,
+    )?;
+    Ok(if source.is_empty() && target.is_empty() && same {
+        0
+    } else {
+        EXIT_ERROR
+    })
+}
+
 /// Device ids a human-readable line lists before "… and N more".
 const LISTED_IDS: usize = 10;
 
@@ -380,7 +527,7 @@ fn id_list(ids: &[String]) -> String {
 
 /// A stored image's SHA-256 from a SHA-256 or a file path (scanned and stored if new).
 fn image_id(
-    fleet: &Fleet,
+    fleet: &dyn FleetStore,
     spec: &str,
     db: &Database,
     options: &Options,

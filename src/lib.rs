@@ -22,3 +22,4 @@ pub mod serve;
 pub mod unpack;
 pub mod version;
 pub mod vex;
+pub mod worker;

@@ -15,7 +15,8 @@ use fwaudit::advisory::update;
 use fwaudit::analyze::posture;
 use fwaudit::analyze::rules::Checks;
 use fwaudit::config::Config;
-use fwaudit::fleet::{Fleet, FleetOps};
+use fwaudit::fleet::FleetOps;
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::model::Severity;
 use fwaudit::report;
 use fwaudit::scan::{self, ScanReport};
@@ -113,20 +114,25 @@ fn run(cli: Cli) -> Outcome {
     let ui = Ui { quiet: cli.quiet };
     let data_dir = || fwaudit::datadir::resolve(cli.data_dir.clone());
     let config = cli.config.as_deref();
+    let database = fwaudit::fleet::open::database_url(cli.database.clone());
+    let database = database.as_deref();
     match cli.command {
         Command::Scan(args) => {
             let config = Config::find(args.ignore.as_deref().or(config))?;
-            run_scan(args, &data_dir()?, &config, ui)
+            run_scan(args, &data_dir()?, database, &config, ui)
         }
         Command::Unpack(args) => run_unpack(args, ui),
         Command::Fleet(command) => {
             let config = Config::find(config)?;
-            fleet_cli::run(command, &data_dir()?, &config, ui)
+            fleet_cli::run(command, &data_dir()?, database, &config, ui)
         }
-        Command::Serve(args) => Ok(service_cli::run_serve(args, &data_dir()?)?),
-        Command::Keys(command) => Ok(service_cli::run_keys(command, &data_dir()?)?),
-        Command::Users(command) => Ok(service_cli::run_users(command, &data_dir()?)?),
-        Command::Webhooks(command) => Ok(service_cli::run_webhooks(command, &data_dir()?)?),
+        Command::Serve(args) => Ok(service_cli::run_serve(args, &data_dir()?, database)?),
+        Command::Keys(command) => Ok(service_cli::run_keys(command, &data_dir()?, database)?),
+        Command::Users(command) => Ok(service_cli::run_users(command, &data_dir()?, database)?),
+        Command::Webhooks(command) => {
+            Ok(service_cli::run_webhooks(command, &data_dir()?, database)?)
+        }
+        Command::Worker(args) => Ok(service_cli::run_worker(args, &data_dir()?, database)?),
         Command::Db(DbCommand::Import { paths }) => run_db_import(&paths, &data_dir()?, ui),
         Command::Db(DbCommand::Status { format, max_db_age }) => {
             run_db_status(format.is_json(), max_db_age, &data_dir()?, ui)
@@ -180,11 +186,11 @@ pub(crate) fn limits(args: &LimitArgs) -> Limits {
 }
 
 /// Says on stderr that opening the fleet store migrated it.
-fn note_migration(fleet: &Fleet, ui: Ui) {
-    if let Some(from) = fleet.migrated_from {
+fn note_migration(fleet: &Store, ui: Ui) {
+    if let Some(from) = fleet.migrated_from() {
         ui.say(&format!(
             "fleet store migrated from schema {from} to {}",
-            fwaudit::fleet::sled_store::SCHEMA
+            fleet.schema()
         ));
     }
 }
@@ -226,7 +232,13 @@ pub(crate) fn check_db_age(
     Ok(())
 }
 
-fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome {
+fn run_scan(
+    args: ScanArgs,
+    data_dir: &Path,
+    database: Option<&str>,
+    config: &Config,
+    ui: Ui,
+) -> Outcome {
     check_db_age(data_dir, &args.db_age, ui)?;
     let db = Database::load(data_dir)?;
     let mut vex_files = config.triage.vex_paths();
@@ -246,7 +258,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome
         },
     };
     let fleet = if args.store {
-        let fleet = Fleet::open(data_dir)?;
+        let fleet = open(database, data_dir, false)?;
         note_migration(&fleet, ui);
         Some(fleet)
     } else {
@@ -300,7 +312,7 @@ fn run_scan(args: ScanArgs, data_dir: &Path, config: &Config, ui: Ui) -> Outcome
     }
     if let Some(fleet) = fleet {
         // Flushed, and left so that the next command opens it fast.
-        fleet.close()?;
+        fleet.close(true)?;
     }
     bar.finish_and_clear();
     let text = match args.format {

@@ -5,7 +5,7 @@ use crate::cli::{KeysCommand, ScopeArg, ServeArgs, UsersCommand, WebhooksCommand
 use crate::{emit, severity_of};
 use fwaudit::date::now_utc;
 use fwaudit::fleet::access::{DeviceToken, EventKind, Role, User};
-use fwaudit::fleet::{Fleet, FleetStore};
+use fwaudit::fleet::open::{Store, open};
 use fwaudit::serve::{self, auth};
 use std::fmt::Write;
 use std::io::Read;
@@ -27,7 +27,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-pub fn run_serve(args: ServeArgs, data_dir: &Path) -> Result<u8, String> {
+pub fn run_serve(args: ServeArgs, data_dir: &Path, database: Option<&str>) -> Result<u8, String> {
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(c), Some(k)) => Some((c, k)),
         _ => None,
@@ -36,6 +36,7 @@ pub fn run_serve(args: ServeArgs, data_dir: &Path) -> Result<u8, String> {
         listen: args.listen,
         tls,
         data_dir: data_dir.to_path_buf(),
+        database: database.map(str::to_string),
         rate_limit: args.rate_limit,
         max_upload: args.max_upload,
         session_lifetime: Duration::from_secs(args.session_hours * 3600),
@@ -48,8 +49,12 @@ pub fn run_serve(args: ServeArgs, data_dir: &Path) -> Result<u8, String> {
     Ok(0)
 }
 
-pub fn run_keys(command: KeysCommand, data_dir: &Path) -> Result<u8, String> {
-    let fleet = Fleet::open(data_dir)?;
+pub fn run_keys(
+    command: KeysCommand,
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<u8, String> {
+    let fleet = open(database, data_dir, false)?;
     let now = now_utc();
     match command {
         KeysCommand::Create {
@@ -143,11 +148,15 @@ pub fn run_keys(command: KeysCommand, data_dir: &Path) -> Result<u8, String> {
             )?;
         }
     }
-    fleet.close()?;
+    fleet.close(true)?;
     Ok(0)
 }
 
-pub fn run_users(command: UsersCommand, data_dir: &Path) -> Result<u8, String> {
+pub fn run_users(
+    command: UsersCommand,
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<u8, String> {
     let UsersCommand::Add { name, scope, tags } = command;
     let mut password = String::new();
     std::io::stdin()
@@ -166,15 +175,19 @@ pub fn run_users(command: UsersCommand, data_dir: &Path) -> Result<u8, String> {
         tags,
         created: now_utc(),
     };
-    let fleet = Fleet::open(data_dir)?;
+    let fleet = open(database, data_dir, false)?;
     fleet.put_user(&user)?;
-    fleet.close()?;
+    fleet.close(true)?;
     emit(&format!("user {name} saved\n"), None)?;
     Ok(0)
 }
 
-pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, String> {
-    let fleet = Fleet::open(data_dir)?;
+pub fn run_webhooks(
+    command: WebhooksCommand,
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<u8, String> {
+    let fleet = open(database, data_dir, false)?;
     match command {
         WebhooksCommand::Add {
             url,
@@ -262,6 +275,40 @@ pub fn run_webhooks(command: WebhooksCommand, data_dir: &Path) -> Result<u8, Str
             emit(&text, None)?;
         }
     }
-    fleet.close()?;
+    fleet.close(true)?;
+    Ok(0)
+}
+
+pub fn run_worker(
+    args: crate::cli::WorkerArgs,
+    data_dir: &Path,
+    database: Option<&str>,
+) -> Result<u8, String> {
+    let Some(url) = database else {
+        return Err(
+            "fwaudit worker needs the fleet database: --database postgres://... (or FWAUDIT_DATABASE_URL)"
+                .into(),
+        );
+    };
+    let Store::Postgres(store) = open(Some(url), data_dir, false)? else {
+        return Err("fwaudit worker needs a PostgreSQL fleet database".into());
+    };
+    let summary = fwaudit::worker::run(
+        store,
+        fwaudit::worker::Config {
+            concurrency: args.concurrency.max(1),
+            lease: Duration::from_secs(args.lease.max(3)),
+            uploads: args
+                .uploads
+                .unwrap_or_else(|| fwaudit::serve::jobs::upload_dir(data_dir)),
+            data_dir: data_dir.to_path_buf(),
+            name: args.name.unwrap_or_else(fwaudit::worker::default_name),
+            poll: Duration::from_millis(args.poll.max(10)),
+        },
+    )?;
+    eprintln!(
+        "fwaudit: worker stopped: {} jobs done, {} failed, {} lost to an expired lease",
+        summary.done, summary.failed, summary.lost
+    );
     Ok(0)
 }

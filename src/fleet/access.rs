@@ -256,4 +256,15 @@ pub struct Job {
     /// a rematch the summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// Times a worker claimed it (a claim whose worker died counts): the
+    /// third failed one marks the job failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// The worker that holds it, or held it last (`fwaudit worker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

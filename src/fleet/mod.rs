@@ -8,18 +8,23 @@
 //! only on the trait (rematch, import, nightly) are in [`ops`].
 
 pub mod access;
+pub mod derived;
 pub mod devices;
 pub mod error;
 pub mod history;
 pub mod keys;
+pub mod open;
 pub mod ops;
+pub mod pg_store;
 pub mod queries;
 pub mod record;
 pub mod sled_store;
 pub mod timing;
+pub mod transfer;
 
 pub use error::FleetError;
 pub use ops::{FleetOps, ImageChange, ImportSummary, NightlySummary, RematchSummary, StoredScan};
+pub use pg_store::PgStore;
 pub use record::{Change, Device, DeviceTag, FindingRecord, FindingState, ImageRecord};
 pub use sled_store::SledStore;
 
@@ -177,4 +182,80 @@ pub trait FleetStore: Send + Sync {
     fn job(&self, id: &str) -> Result<Option<Job>, String>;
     /// The newest jobs first.
     fn jobs(&self, limit: usize) -> Result<Vec<Job>, String>;
+
+    // Moving a fleet between stores (see [`transfer`]).
+    /// Every dashboard user, by name.
+    fn users(&self) -> Result<Vec<User>, String>;
+    /// Every device token, by device.
+    fn device_tokens(&self) -> Result<Vec<DeviceToken>, String>;
+    /// True when the store holds no image, device, key, user, webhook or job.
+    fn is_empty(&self) -> Result<bool, String>;
+    /// Writes copied items as they are (records, history, sequence
+    /// numbers) and derives every index from them.
+    fn load(&self, items: Vec<transfer::Item>) -> Result<(), String>;
+
+    // Sharing the store between processes.
+    /// A number that changes after every write that changes findings or
+    /// device placement, whichever process made it; None when only this
+    /// process writes (the embedded store), which then counts its own.
+    fn generation(&self) -> Result<Option<u64>, String> {
+        Ok(None)
+    }
+    /// True when `fwaudit worker` processes claim the store's queued jobs;
+    /// false when `serve` runs them itself.
+    fn shared_queue(&self) -> bool {
+        false
+    }
+    /// The hashes of every device token.
+    fn device_token_hashes(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for d in self.devices_after(None, usize::MAX, &mut |_| true)? {
+            if let Some(t) = self.device_token(&d.id)? {
+                out.push(t.hash);
+            }
+        }
+        Ok(out)
+    }
+    /// A keyset page of the devices on `sha`: in id order after `after`,
+    /// those whose tags `keep` passes, at most `limit` (API pages of an
+    /// image's 50,000 devices read one page, not the table).
+    fn devices_on_page(
+        &self,
+        sha: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&[String]) -> bool,
+    ) -> Result<Vec<(String, DeviceTag)>, String> {
+        let mut out = Vec::new();
+        self.visit_devices_on(sha, &mut |id, model, tags| {
+            if after.is_none_or(|a| id > a) {
+                out.push((
+                    id.to_string(),
+                    DeviceTag {
+                        model: model.to_string(),
+                        tags: tags.iter().map(|t| t.to_string()).collect(),
+                    },
+                ));
+            }
+        })?;
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.retain(|(_, t)| keep(&t.tags));
+        out.truncate(limit);
+        Ok(out)
+    }
+    /// Writes re-judged images (a rematch's batch: id, record as loaded,
+    /// fresh findings) and returns each one's change and device count.
+    fn replace_findings_batch(
+        &self,
+        batch: Vec<(String, ImageRecord, Vec<crate::model::Finding>)>,
+        now: &str,
+    ) -> Result<Vec<(String, Change, usize)>, String> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (sha, record, findings) in batch {
+            let change = self.replace_findings(&sha, record, &findings, now)?;
+            let devices = self.device_count(&sha)?;
+            out.push((sha, change, devices));
+        }
+        Ok(out)
+    }
 }

@@ -77,12 +77,11 @@ pub trait FleetOps: FleetStore {
                     Ok(Some((sha.clone(), record, findings)))
                 })
                 .collect();
+            let mut batch = Vec::with_capacity(judged.len());
             for item in judged {
-                let Some((sha, record, findings)) = item? else {
-                    continue;
-                };
-                let change = self.replace_findings(&sha, record, &findings, now)?;
-                let devices = self.device_count(&sha)?;
+                batch.extend(item?);
+            }
+            for (sha, change, devices) in self.replace_findings_batch(batch, now)? {
                 let entry = |f: &crate::model::Finding| ImageChange {
                     image: sha.clone(),
                     finding: describe(f),

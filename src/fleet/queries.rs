@@ -95,8 +95,96 @@ pub struct Upgrade {
     pub max_severity: Severity,
 }
 
-/// Components and findings that differ between two stored images.
-/// Components and findings that differ between two stored images.
+/// Per component while collecting: advisories, worst severity, upgrade.
+type Pending = (BTreeSet<String>, Severity, Option<String>);
+
+/// Gathers needs-patch's advisory hits per image and component, in the
+/// order a back end reads them (by severity rank, image and finding key;
+/// with `--advisory`, by image and finding key): which advisories, the
+/// worst severity, and what to upgrade to. Both back ends feed it the same
+/// hits in the same order, so they give the same answer.
+#[derive(Debug, Default)]
+pub struct PatchCollector {
+    min: Option<Severity>,
+    by_advisory: bool,
+    by_image: BTreeMap<String, BTreeMap<String, Pending>>,
+}
+
+impl PatchCollector {
+    pub fn new(filter: &PatchFilter) -> PatchCollector {
+        PatchCollector {
+            min: filter.min_severity,
+            by_advisory: filter.advisory.is_some(),
+            by_image: BTreeMap::new(),
+        }
+    }
+
+    /// The least severity asked about.
+    pub fn min(&self) -> Severity {
+        self.min.unwrap_or(Severity::Info)
+    }
+
+    /// One active vulnerable finding of image `sha`.
+    pub fn add(
+        &mut self,
+        sha: &str,
+        severity: Severity,
+        advisory: &str,
+        component: &str,
+        first_fixed: Option<&str>,
+        upgrade: Option<&str>,
+    ) {
+        if severity < self.min() {
+            return;
+        }
+        // Strings are copied once per image, component and advisory,
+        // not once per hit.
+        if !self.by_image.contains_key(sha) {
+            self.by_image.insert(sha.to_string(), BTreeMap::new());
+        }
+        let Some(components) = self.by_image.get_mut(sha) else {
+            return;
+        };
+        if !components.contains_key(component) {
+            components.insert(
+                component.to_string(),
+                (BTreeSet::new(), severity, upgrade.map(str::to_string)),
+            );
+        }
+        let Some(entry) = components.get_mut(component) else {
+            return;
+        };
+        if !entry.0.contains(advisory) {
+            entry.0.insert(advisory.to_string());
+        }
+        entry.1 = entry.1.max(severity);
+        if self.by_advisory {
+            // Only this advisory matters: its own fix is the upgrade.
+            entry.2 = first_fixed.map(str::to_string);
+        }
+    }
+
+    /// Each image with a hit, in image order, and its upgrades.
+    pub fn finish(self) -> Vec<(String, Vec<Upgrade>)> {
+        self.by_image
+            .into_iter()
+            .map(|(sha, components)| {
+                let upgrades = components
+                    .into_iter()
+                    .map(|(component, (advisories, max_severity, to))| Upgrade {
+                        component,
+                        to,
+                        advisories: advisories.into_iter().collect(),
+                        max_severity,
+                    })
+                    .collect();
+                (sha, upgrades)
+            })
+            .collect()
+    }
+}
+
+/// Components and findings that differ between two stored images. that differ between two stored images.
 pub fn diff(ra: &ImageRecord, rb: &ImageRecord) -> Diff {
     let versions = |r: &ImageRecord| -> BTreeMap<String, BTreeSet<String>> {
         let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

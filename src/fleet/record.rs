@@ -17,6 +17,10 @@ pub struct ImageRecord {
     pub scanned_at: String,
     #[serde(default)]
     pub firmware_versions: Vec<String>,
+    /// Which write of the record this is, where the store counts them
+    /// (PostgreSQL: a rematch tells a record triaged since it was read).
+    #[serde(skip)]
+    pub revision: u64,
 }
 
 /// A finding with its history on one image.

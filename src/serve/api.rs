@@ -545,10 +545,10 @@ async fn image_devices(
             return Err(image_not_found(&sha));
         }
         let mut items: Vec<DeviceOnImage> = store
-            .devices_on(&sha)?
+            .devices_on_page(&sha, after.as_deref(), limit + 1, &|tags| {
+                caller.scope.admits(tags)
+            })?
             .into_iter()
-            .filter(|(id, t)| caller.scope.admits(&t.tags) && after.as_ref().is_none_or(|a| id > a))
-            .take(limit + 1)
             .map(|(id, t)| DeviceOnImage {
                 id,
                 model: t.model,
@@ -1037,15 +1037,15 @@ pub fn affected_devices(
             continue;
         }
         last_image = hit.image.clone();
-        let devices = store.devices_on(&hit.image)?;
+        let start = after
+            .as_ref()
+            .filter(|(a, _)| *a == hit.image)
+            .map(|(_, d)| d.as_str());
+        let devices =
+            store.devices_on_page(&hit.image, start, limit + 1 - items.len(), &|tags| {
+                scope.admits(tags)
+            })?;
         for (dev, t) in devices {
-            if !scope.admits(&t.tags)
-                || after
-                    .as_ref()
-                    .is_some_and(|(a, d)| hit.image == *a && &dev <= d)
-            {
-                continue;
-            }
             items.push(AffectedDevice {
                 device: dev,
                 model: t.model,
@@ -1107,11 +1107,17 @@ fn new_job(kind: JobKind) -> ApiResult<Job> {
         firmware_version: None,
         error: None,
         result: None,
+        attempts: 0,
+        worker: None,
     })
 }
 
 fn queue(state: &AppState, job: &Job) -> ApiResult<()> {
     state.store.put_job(job)?;
+    if state.store.shared_queue() {
+        // `fwaudit worker` processes claim it from the store.
+        return Ok(());
+    }
     state
         .jobs
         .send(job.id.clone())

@@ -17,8 +17,8 @@ pub mod pages;
 pub mod state;
 pub mod webhooks;
 
+use crate::fleet::FleetStore;
 use crate::fleet::sled_store::SERVE_MARK;
-use crate::fleet::{FleetStore, SledStore};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -99,14 +99,9 @@ async fn headers(req: Request, next: Next, tls: bool) -> Response {
 pub fn start(store: Arc<dyn FleetStore>, config: Config) -> Result<AppState, String> {
     let (job_tx, job_rx) = std::sync::mpsc::channel();
     let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<webhooks::Event>>();
-    let mut tokens = HashSet::new();
     // Device tokens are few (one per device) and small: kept in memory to
     // tell another device's token from an unknown one.
-    for d in store.devices_after(None, usize::MAX, &mut |_| true)? {
-        if let Some(t) = store.device_token(&d.id)? {
-            tokens.insert(t.hash);
-        }
-    }
+    let tokens: HashSet<String> = store.device_token_hashes()?.into_iter().collect();
     let state = AppState {
         store: store.clone(),
         limiter: Arc::new(auth::Limiter::new(config.rate_limit)),
@@ -119,13 +114,17 @@ pub fn start(store: Arc<dyn FleetStore>, config: Config) -> Result<AppState, Str
         patch_cache: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
     };
-    let worker_state = state.clone();
-    std::thread::Builder::new()
-        .name("fwaudit-jobs".into())
-        .spawn(move || jobs::worker(worker_state, job_rx))
-        .map_err(|e| format!("cannot start the job worker: {e}"))?;
-    for id in jobs::unfinished(store.as_ref())? {
-        let _ = state.jobs.send(id);
+    // With a shared queue (PostgreSQL), `fwaudit worker` processes claim
+    // the jobs this service queues; otherwise it runs them itself.
+    if !store.shared_queue() {
+        let worker_state = state.clone();
+        std::thread::Builder::new()
+            .name("fwaudit-jobs".into())
+            .spawn(move || jobs::worker(worker_state, job_rx))
+            .map_err(|e| format!("cannot start the job worker: {e}"))?;
+        for id in jobs::unfinished(store.as_ref())? {
+            let _ = state.jobs.send(id);
+        }
     }
     // Events are gathered for a moment so that a burst of check-ins goes
     // out as one batch per hook.
@@ -150,19 +149,24 @@ pub fn start(store: Arc<dyn FleetStore>, config: Config) -> Result<AppState, Str
 
 /// Runs the service until Ctrl-C or SIGTERM.
 pub fn run(config: Config) -> Result<(), String> {
-    let store = SledStore::open(&config.data_dir)?;
+    let store = crate::fleet::open::open(config.database.as_deref(), &config.data_dir, false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let store: Arc<dyn FleetStore> = Arc::new(store);
+    let store: Arc<dyn FleetStore> = store.shared();
     let scheme = if config.tls.is_some() {
         "https"
     } else {
         "http"
     };
     let url = format!("{scheme}://{}", config.listen);
-    let mark = config.data_dir.join(SERVE_MARK);
+    // The embedded store has one owner, which says so beside it; any
+    // number of services share a database.
+    let mark = config
+        .database
+        .is_none()
+        .then(|| config.data_dir.join(SERVE_MARK));
     let result = runtime.block_on(async {
         let state = start(store.clone(), config.clone())?;
         let app = app(state);
@@ -178,10 +182,12 @@ pub fn run(config: Config) -> Result<(), String> {
             .local_addr()
             .map_err(|e| format!("{}: {e}", config.listen))?;
         let url = format!("{scheme}://{local}");
-        let _ = std::fs::write(
-            &mark,
-            serde_json::json!({"pid": std::process::id(), "url": url}).to_string(),
-        );
+        if let Some(mark) = &mark {
+            let _ = std::fs::write(
+                mark,
+                serde_json::json!({"pid": std::process::id(), "url": url}).to_string(),
+            );
+        }
         eprintln!("fwaudit: serving {} on {url}", store.location());
         let served = match &config.tls {
             Some((cert, key)) => {
@@ -210,7 +216,9 @@ pub fn run(config: Config) -> Result<(), String> {
         };
         served.map_err(|e| format!("{url}: {e}"))
     });
-    let _ = std::fs::remove_file(&mark);
+    if let Some(mark) = &mark {
+        let _ = std::fs::remove_file(mark);
+    }
     let _ = url;
     store.flush()?;
     result

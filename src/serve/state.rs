@@ -19,6 +19,8 @@ pub struct Config {
     /// Certificate and key (PEM) for TLS; plain HTTP without.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub data_dir: PathBuf,
+    /// The fleet database (PostgreSQL URL); None: the embedded store.
+    pub database: Option<String>,
     /// Requests a second per key, device or user (0: no limit).
     pub rate_limit: u32,
     /// Largest image upload, in bytes.
@@ -77,6 +79,14 @@ impl AppState {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The write generation cached answers are kept under: this process's
+    /// own writes, plus the store's count of everyone's (a shared store),
+    /// read before the answer is computed.
+    pub fn generation(&self) -> Result<u64, String> {
+        let own = self.generation.load(Ordering::Relaxed);
+        Ok(own.wrapping_add(self.store.generation()?.unwrap_or(0)))
+    }
+
     /// Queues events for the webhooks.
     pub fn notify(&self, events: Vec<Event>) {
         if !events.is_empty() {
@@ -90,7 +100,7 @@ impl AppState {
         filter: &crate::fleet::queries::PatchFilter,
     ) -> Result<Arc<Vec<crate::fleet::queries::PatchGroup>>, String> {
         let key = format!("{filter:?}");
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.generation()?;
         if let Ok(cache) = self.patch_cache.lock()
             && let Some((g, groups)) = cache.get(&key)
             && *g == generation
@@ -116,7 +126,7 @@ impl AppState {
             Scope::All => String::new(),
             Scope::Tags(t) => t.join("\0"),
         };
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.generation()?;
         if let Ok(cache) = self.overview_cache.lock()
             && let Some((g, at, o)) = cache.get(&key)
             && *g == generation

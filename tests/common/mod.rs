@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod hostile_inputs;
+pub mod pg;
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub fn fwaudit_env(args: &[&str], env: &[(&str, &str)]) -> Run {
             root().join("target/fwaudit-test-home-never-written"),
         )
         .envs(env.iter().copied())
+        // The embedded fleet store unless a test names a database.
+        .env_remove("FWAUDIT_DATABASE_URL")
         .output()
         .expect("run fwaudit");
     let run = Run {

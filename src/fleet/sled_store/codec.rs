@@ -189,32 +189,11 @@ impl<'a> HitRef<'a> {
     }
 }
 
+use crate::fleet::derived::severity_of_rank;
 /// A severity's rank on disk: the first byte of `idx_severity` keys, in
 /// the order of [`Severity`]'s `Ord` (so a range scan from a rank reads
-/// that severity and every worse one). Part of the layout: fixed here,
-/// not taken from the enum's declaration order.
-pub fn severity_rank(s: Severity) -> u8 {
-    match s {
-        Severity::Info => 0,
-        Severity::Unknown => 1,
-        Severity::Low => 2,
-        Severity::Medium => 3,
-        Severity::High => 4,
-        Severity::Critical => 5,
-    }
-}
-
-fn severity_of_rank(rank: u8) -> Option<Severity> {
-    Some(match rank {
-        0 => Severity::Info,
-        1 => Severity::Unknown,
-        2 => Severity::Low,
-        3 => Severity::Medium,
-        4 => Severity::High,
-        5 => Severity::Critical,
-        _ => return None,
-    })
-}
+/// that severity and every worse one).
+pub use crate::fleet::derived::severity_rank;
 
 /// The zstd frame magic: an image record starting with it is compressed
 /// JSON; one starting with `{` is plain JSON (schema 1).

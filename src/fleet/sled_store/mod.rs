@@ -44,8 +44,10 @@ mod lists;
 mod queries;
 mod records;
 mod schema;
+mod transfer;
 
 pub use codec::{AdvisoryHit, HitRef, severity_rank};
+pub(crate) use codec::{decode_record, encode_record};
 
 use super::access::{ApiKey, AuditEntry, Delivery, DeviceToken, Hook, Job, TriageDecision, User};
 use super::queries::{PatchFilter, PatchGroup, Scope, VersionReq, WhereHit};
@@ -664,5 +666,30 @@ impl FleetStore for SledStore {
         all.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         all.truncate(limit);
         Ok(all)
+    }
+
+    fn users(&self) -> Result<Vec<User>, String> {
+        lists::all(&self.users, "user")
+    }
+
+    fn device_tokens(&self) -> Result<Vec<DeviceToken>, String> {
+        lists::all(&self.device_tokens, "device token")
+    }
+
+    fn device_token_hashes(&self) -> Result<Vec<String>, String> {
+        Ok(self.device_tokens()?.into_iter().map(|t| t.hash).collect())
+    }
+
+    fn is_empty(&self) -> Result<bool, String> {
+        Ok(self.images.is_empty()
+            && self.devices.is_empty()
+            && self.keys.is_empty()
+            && self.users.is_empty()
+            && self.hooks.is_empty()
+            && self.jobs.is_empty())
+    }
+
+    fn load(&self, items: Vec<crate::fleet::transfer::Item>) -> Result<(), String> {
+        transfer::load(self, items)
     }
 }

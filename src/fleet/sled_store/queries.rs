@@ -4,16 +4,12 @@
 
 use super::codec::{HitRef, severity_rank};
 use super::{SledStore, from_json, key, split_key, storage};
-use crate::fleet::queries::{PatchFilter, PatchGroup, Scope, Upgrade, VersionReq, WhereHit};
+use crate::fleet::queries::{PatchCollector, PatchFilter, PatchGroup, Scope, VersionReq, WhereHit};
 use crate::fleet::record::FindingRow;
 use crate::fleet::{AdvisoryImage, FleetOps, FleetStore, Page};
-use crate::model::Severity;
 use crate::version::Scheme;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
-
-/// Per component while collecting: advisories, worst severity, upgrade.
-type Pending = (BTreeSet<String>, Severity, Option<String>);
+use std::collections::BTreeMap;
 
 /// Index entries as sled iterates them.
 type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
@@ -42,16 +38,18 @@ pub(super) fn needs_patch(
     store: &SledStore,
     filter: &PatchFilter,
 ) -> Result<Vec<PatchGroup>, String> {
-    let min = filter.min_severity.unwrap_or(Severity::Info);
-    // image -> component -> (advisories, worst severity, upgrade)
-    let mut by_image: BTreeMap<String, BTreeMap<String, Pending>> = BTreeMap::new();
+    let mut collector = PatchCollector::new(filter);
     let (entries, image_of): (Entries, KeyImage) = match &filter.advisory {
         Some(id) => (
             Box::new(store.idx_advisory.scan_prefix(key(&[id, ""]))),
             advisory_key_image,
         ),
         None => (
-            Box::new(store.idx_severity.range(vec![severity_rank(min)]..)),
+            Box::new(
+                store
+                    .idx_severity
+                    .range(vec![severity_rank(collector.min())]..),
+            ),
             severity_key_image,
         ),
     };
@@ -61,45 +59,21 @@ pub(super) fn needs_patch(
             continue;
         };
         let hit = HitRef::decode(&v)?;
-        if hit.severity < min {
-            continue;
-        }
-        // Strings are copied once per image, component and advisory,
-        // not once per index entry.
-        if !by_image.contains_key(sha) {
-            by_image.insert(sha.to_string(), BTreeMap::new());
-        }
-        let Some(components) = by_image.get_mut(sha) else {
-            continue;
-        };
-        if !components.contains_key(hit.component) {
-            components.insert(
-                hit.component.to_string(),
-                (
-                    BTreeSet::new(),
-                    hit.severity,
-                    hit.upgrade.map(str::to_string),
-                ),
-            );
-        }
-        let Some(entry) = components.get_mut(hit.component) else {
-            continue;
-        };
-        if !entry.0.contains(hit.advisory) {
-            entry.0.insert(hit.advisory.to_string());
-        }
-        entry.1 = entry.1.max(hit.severity);
-        if filter.advisory.is_some() {
-            // Only this advisory matters: its own fix is the upgrade.
-            entry.2 = hit.first_fixed.map(str::to_string);
-        }
+        collector.add(
+            sha,
+            hit.severity,
+            hit.advisory,
+            hit.component,
+            hit.first_fixed,
+            hit.upgrade,
+        );
     }
     // Each image's device table is read on its own: in parallel (a
     // fleet-wide answer reads thousands), kept in image order.
-    let by_image: Vec<_> = by_image.into_iter().collect();
-    let groups: Vec<Result<Option<PatchGroup>, String>> = by_image
+    let groups: Vec<Result<Option<PatchGroup>, String>> = collector
+        .finish()
         .into_par_iter()
-        .map(|(sha, components)| {
+        .map(|(sha, upgrades)| {
             let (devices, device_count) = if filter.count_only && filter.admits_all() {
                 (Vec::new(), store.device_count(&sha)?)
             } else if filter.count_only {
@@ -117,15 +91,6 @@ pub(super) fn needs_patch(
                 return Ok(None);
             }
             let firmware_versions = store.firmware_versions(&sha)?;
-            let upgrades = components
-                .into_iter()
-                .map(|(component, (advisories, max_severity, to))| Upgrade {
-                    component,
-                    to,
-                    advisories: advisories.into_iter().collect(),
-                    max_severity,
-                })
-                .collect();
             Ok(Some(PatchGroup {
                 image: sha,
                 firmware_versions,

@@ -6,11 +6,10 @@ use super::buckets::{self, Header, Member};
 use super::codec::{AdvisoryHit, decode_record, encode_record, severity_rank};
 use super::{SledStore, TxResult, abort, from_json, key, split_key, storage, to_json, tx_error};
 use crate::fleet::access::{AuditEntry, TriageAction, TriageDecision};
+use crate::fleet::derived::{self, trend_after};
 use crate::fleet::history::{apply_decision, evaluate};
-use crate::fleet::record::{
-    Change, DayCounts, Device, FindingRow, FindingState, ImageRecord, active_counts,
-};
-use crate::model::{Finding, FindingKind, Severity};
+use crate::fleet::record::{Change, DayCounts, Device, FindingRow, FindingState, ImageRecord};
+use crate::model::{Finding, Severity};
 use crate::scan::ScanReport;
 use sled::Transactional;
 use sled::Tree;
@@ -68,6 +67,7 @@ pub(super) fn store_image(
         findings,
         scanned_at: now.to_string(),
         firmware_versions: versions,
+        revision: 0,
     };
     write_image(store, &sha, old.as_ref(), &record, now, None)?;
     Ok(change)
@@ -143,7 +143,7 @@ pub(super) fn triage(store: &SledStore, decision: &TriageDecision) -> Result<Aud
 }
 
 /// Writes that go with an image's in the same transaction (triage).
-struct Extra {
+pub(super) struct Extra {
     /// `triage` key and the decision (None: remove it).
     decision: Option<(Vec<u8>, Option<Vec<u8>>)>,
     /// `audit` key and entry.
@@ -171,24 +171,10 @@ pub(super) fn derived_entries(record: &ImageRecord) -> Result<Derived, String> {
     })
 }
 
-/// The image's trend after `record` was written on `now`'s day: a new
-/// entry when its active counts changed (replacing one of the same day).
-pub(super) fn trend_after(old: &[DayCounts], record: &ImageRecord, now: &str) -> Vec<DayCounts> {
-    let day = now.get(..10).unwrap_or(now).to_string();
-    let counts = active_counts(record);
-    let mut trend = old.to_vec();
-    match trend.last_mut() {
-        Some(last) if last.counts == counts => {}
-        Some(last) if last.day == day => last.counts = counts,
-        _ => trend.push(DayCounts { day, counts }),
-    }
-    trend
-}
-
 /// One transaction: the image record and every entry derived from it (and
 /// what `extra` adds). Only entries that change are written: an old entry
 /// the new record lacks is removed, a new or different one inserted.
-fn write_image(
+pub(super) fn write_image(
     store: &SledStore,
     sha: &str,
     old: Option<&ImageRecord>,
@@ -299,20 +285,10 @@ fn sync(tree: &TransactionalTree, old: &Entries, new: &Entries) -> TxResult<()> 
 
 fn component_keys(record: &ImageRecord) -> BTreeMap<Vec<u8>, String> {
     let sha = record.report.target.sha256.as_deref().unwrap_or("");
-    let mut out = BTreeMap::new();
-    for c in &record.report.components {
-        out.insert(
-            key(&[&c.name.to_ascii_lowercase(), &c.version, sha]),
-            c.ecosystem.clone(),
-        );
-        if let Some(up) = &c.upstream {
-            out.insert(
-                key(&[&up.name.to_ascii_lowercase(), &up.version, sha]),
-                "upstream".to_string(),
-            );
-        }
-    }
-    out
+    derived::components(record)
+        .into_iter()
+        .map(|((name, version), ecosystem)| (key(&[&name, &version, sha]), ecosystem))
+        .collect()
 }
 
 /// `idx_finding` entries: every finding of the record, in any state.
@@ -338,30 +314,19 @@ fn finding_entries(record: &ImageRecord) -> (Entries, Entries) {
     let sha = record.report.target.sha256.as_deref().unwrap_or("");
     let mut advisories = BTreeMap::new();
     let mut severities = BTreeMap::new();
-    for r in record
-        .findings
-        .iter()
-        .filter(|r| r.state == FindingState::Active)
-    {
-        let f = &r.finding;
-        let (Some(id), Some(component)) = (&f.advisory, &f.component) else {
-            continue;
-        };
-        if f.kind != FindingKind::Vulnerable {
-            continue;
-        }
+    for h in derived::patch_hits(record) {
         let hit = AdvisoryHit {
-            advisory: id.clone(),
-            component: component.clone(),
-            severity: f.severity,
-            fixed_versions: f.fixed_versions.clone(),
-            upgrade: f.upgrade.clone(),
+            advisory: h.advisory.to_string(),
+            component: h.component.to_string(),
+            severity: h.severity,
+            fixed_versions: h.fixed_versions.to_vec(),
+            upgrade: h.upgrade.map(str::to_string),
         };
         let value = hit.encode();
-        for name in std::iter::once(id).chain(f.aliases.iter()) {
-            advisories.insert(key(&[name, sha, &r.key]), value.clone());
+        for name in &h.names {
+            advisories.insert(key(&[name, sha, h.key]), value.clone());
         }
-        severities.insert(severity_key(f.severity, sha, &r.key), value);
+        severities.insert(severity_key(h.severity, sha, h.key), value);
     }
     (advisories, severities)
 }

@@ -4,9 +4,10 @@
 
 use super::buckets::{self, Header, Member};
 use super::codec::{decode_record, encode_record};
-use super::records::{derived_entries, trend_after};
+use super::records::derived_entries;
 use super::{SCHEMA, SledStore, from_json, storage, to_json};
 use crate::fleet::FleetError;
+use crate::fleet::derived::trend_after;
 use crate::fleet::record::{Device, ImageRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
