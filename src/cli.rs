@@ -348,6 +348,7 @@ pub enum FleetCommand {
     /// Copy this fleet into an empty store: a PostgreSQL URL, or a data directory for the embedded
     /// store; both sides are verified afterwards.
     Migrate {
+        /// The empty store to copy into: a postgres:// URL, or a data directory.
         #[arg(long, value_name = "URL|DIR")]
         to: String,
         #[command(flatten)]
@@ -355,12 +356,14 @@ pub enum FleetCommand {
     },
     /// Write everything the fleet store keeps to FILE (JSON Lines), for `fleet import-store`.
     Export {
+        /// The JSON Lines file to write.
         file: PathBuf,
         #[command(flatten)]
         format: ReportFormat,
     },
     /// Load a `fleet export` file into this (empty) store.
     ImportStore {
+        /// A file `fleet export` wrote.
         file: PathBuf,
         #[command(flatten)]
         format: ReportFormat,

@@ -268,3 +268,11 @@ pub struct Job {
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
+
+/// `n` random bytes as hex: ids and secrets of the records kept here
+/// (tokens, keys) and of the queue's jobs.
+pub fn random_hex(n: usize) -> Result<String, String> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(hex::encode(buf))
+}

@@ -21,12 +21,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
-/// `n` random bytes as hex.
-pub fn random_hex(n: usize) -> Result<String, String> {
-    let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).map_err(|e| format!("no randomness: {e}"))?;
-    Ok(hex::encode(buf))
-}
+pub use crate::fleet::access::random_hex;
 
 pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

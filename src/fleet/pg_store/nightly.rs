@@ -67,7 +67,7 @@ impl PgStore {
             let absolute =
                 std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
             // Claimed in the images' order (same time: by id).
-            let id = format!("n{:06}{}", jobs.len(), crate::serve::auth::random_hex(6)?);
+            let id = format!("n{:06}{}", jobs.len(), crate::fleet::access::random_hex(6)?);
             given.insert(id.clone(), path.display().to_string());
             jobs.push(Job {
                 id,

@@ -127,7 +127,7 @@ impl PgStore {
         now: &str,
     ) -> Result<Option<Claim>, String> {
         let kinds: Vec<&str> = kinds.iter().map(|k| kind_str(*k)).collect();
-        let token = crate::serve::auth::random_hex(16).map_err(|e| e.to_string())?;
+        let token = crate::fleet::access::random_hex(16).map_err(|e| e.to_string())?;
         let secs = lease.as_secs_f64();
         retrying!(self, c => {
             c.execute(
