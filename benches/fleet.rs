@@ -15,14 +15,10 @@ use std::time::Instant;
 
 #[path = "common/fleet_data.rs"]
 mod fleet_data;
+#[path = "common/measure.rs"]
+mod measure;
 use fleet_data::image;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use measure::{dir_size, env, loadavg, ms};
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -34,22 +30,8 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// The machine is shared: the load average goes with the numbers.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Calls per timed query.
 const RUNS: usize = 5;
-
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -65,20 +47,6 @@ fn process_cpu_ns() -> u64 {
                 .filter_map(Result::ok)
                 .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
                 .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
                 .sum()
         })
         .unwrap_or(0)

@@ -6,34 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// `path format offset size detail` per layer.
-fn layers_with_detail(v: &Value) -> Vec<String> {
-    v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            format!(
-                "{} {} {} {} | {}",
-                s(&l["path"]),
-                s(&l["format"]),
-                l["offset"],
-                l["size"],
-                s(&l["detail"])
-            )
-        })
-        .collect()
-}
-
-fn files(v: &Value) -> Vec<String> {
-    v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("{} {}", s(&f["path"]), f["size"]))
-        .collect()
-}
-
 /// The executable modules of a UEFI unpack: the directory of every `.efi`
 /// and `.te` file, less the `-<GUID>` that tells two modules of one name apart.
 fn modules(v: &Value) -> Vec<String> {

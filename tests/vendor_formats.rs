@@ -5,42 +5,13 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
-
-/// `path format offset size | detail` per layer.
-fn layers_detail(v: &Value) -> Vec<String> {
-    v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            format!(
-                "{} {} {} {} | {}",
-                s(&l["path"]),
-                s(&l["format"]),
-                l["offset"],
-                l["size"],
-                s(&l["detail"])
-            )
-        })
-        .collect()
-}
-
-fn files(v: &Value) -> Vec<String> {
-    v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("{} {}", s(&f["path"]), f["size"]))
-        .collect()
-}
 
 #[test]
 fn a_ddwrt_squashfs_opens_with_modes() {
     let image = "tests/fixtures/sqfs-old/sq30-ddwrt.sqfs";
     let (code, v) = json(&["unpack", image, "--json"]);
     assert_eq!(code, 0, "{}", v["notes"]);
-    let l = layers_detail(&v);
+    let l = layers_with_detail(&v);
     assert_eq!(l.len(), 1, "{l:?}");
     assert!(
         l[0].starts_with(&format!("{image}@0x0:squashfs squashfs 0 ")),
@@ -74,7 +45,7 @@ fn dlink_shrs_is_decrypted_and_its_payload_opened() {
     assert_eq!(code, 0, "{}", v["notes"]);
     let enc = format!("{image}@0x0:encrypted");
     assert_eq!(
-        layers_detail(&v),
+        layers_with_detail(&v),
         [
             format!(
                 "{enc} encrypted 0 1996 | D-Link SHRS, AES-128-CBC, decrypted, SHA-512 digests checked"
@@ -95,7 +66,7 @@ fn dlink_shrs_is_decrypted_and_its_payload_opened() {
 fn dlink_encrpted_img_is_decrypted_per_eraseblock() {
     let image = "tests/fixtures/encrypted/dlink-encrpted.img";
     let (code, v) = json(&["unpack", image, "--json"]);
-    let l = layers_detail(&v);
+    let l = layers_with_detail(&v);
     let enc = format!("{image}@0x0:encrypted");
     assert_eq!(
         l[0],
@@ -157,7 +128,7 @@ fn containers_without_a_key_are_named_layers_of_kind_encrypted() {
     for (image, want) in cases {
         let (code, v) = json(&["unpack", &image, "--json"]);
         assert_eq!(code, 0, "{image}: {}", v["notes"]);
-        let l = layers_detail(&v);
+        let l = layers_with_detail(&v);
         assert_eq!(l.len(), 1, "{image}: {l:?}");
         let head = format!("{image}@0x0:encrypted {want}");
         assert!(l[0].starts_with(&head), "{l:?} does not start with {head}");
@@ -169,9 +140,9 @@ fn containers_without_a_key_are_named_layers_of_kind_encrypted() {
         "--json",
     ]);
     assert!(
-        layers_detail(&v)[0].ends_with("| OpenPGP message (ASCII armour); no key to open it"),
+        layers_with_detail(&v)[0].ends_with("| OpenPGP message (ASCII armour); no key to open it"),
         "{:?}",
-        layers_detail(&v)
+        layers_with_detail(&v)
     );
 }
 
@@ -251,7 +222,7 @@ fn a_matter_ota_image_gives_its_header_facts_and_payload() {
     assert_eq!(code, 0, "{}", v["notes"]);
     let ota = format!("{image}@0x0:matter-ota");
     assert_eq!(
-        layers_detail(&v),
+        layers_with_detail(&v),
         [
             format!(
                 "{ota} matter-ota 0 361 | Matter OTA image, vendor 0xfff1, product 0x8000, software version 2 (\"2.0\"), \
@@ -299,7 +270,7 @@ fn an_android_ota_payload_gives_its_full_partitions() {
     assert_eq!(code, 2);
     let ota = format!("{image}@0x0:android-ota");
     assert_eq!(
-        layers_detail(&v),
+        layers_with_detail(&v),
         [format!(
             "{ota} android-ota 0 9549 | Android OTA payload v2, delta update, minor version 0, block size 4096, \
              max timestamp 1700000000, partitions: boot, system 14, vendor"
@@ -402,7 +373,7 @@ fn a_uefi_lzma_f86_section_gives_the_original_code() {
     let (code_rc, v) = json(&["unpack", path.to_str().unwrap(), "--json"]);
     assert_eq!(code_rc, 0, "{}", v["notes"]);
     assert_eq!(
-        layers_detail(&v)[0],
+        layers_with_detail(&v)[0],
         format!(
             "{}@0x0:uefi-fv uefi-fv 0 6144 | UEFI firmware volume, FFS v2, 1 files, LZMA (x86 BCJ) compressed sections",
             path.display()

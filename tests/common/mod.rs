@@ -90,6 +90,35 @@ pub fn layers(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `path format offset size | detail` per layer (the unpack report's).
+pub fn layers_with_detail(v: &Value) -> Vec<String> {
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {} {} | {}",
+                s(&l["path"]),
+                s(&l["format"]),
+                l["offset"],
+                l["size"],
+                s(&l["detail"])
+            )
+        })
+        .collect()
+}
+
+/// `path size` per unpacked file.
+pub fn files(v: &Value) -> Vec<String> {
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", s(&f["path"]), f["size"]))
+        .collect()
+}
+
 /// `severity kind component advisory fixed,versions` per finding, in report order.
 pub fn findings(report: &Value) -> Vec<String> {
     report["findings"]
