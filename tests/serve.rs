@@ -609,6 +609,24 @@ fn check_ins_keep_last_seen_and_firmware_history() {
             Some(&body),
         )
     };
+    // where's answer is reused until a write: asked before the device moves,
+    // it must not be the answer after.
+    let router_devices = || {
+        let (_, hits) = call(
+            &server,
+            "GET",
+            "/api/v1/where?component=busybox&version=1.35.0",
+            Some(&t.read),
+            None,
+        );
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["image"] == ROUTER)
+            .map(|h| h["devices"].clone())
+    };
+    assert_eq!(router_devices(), Some(json!(2)));
+    assert_eq!(router_devices(), Some(json!(2)));
     let (s, a) = checkin(json!({"version": "4.2.0", "facts": {"uptime": 3600}}));
     assert_eq!(
         (s, a),
@@ -649,6 +667,8 @@ fn check_ins_keep_last_seen_and_firmware_history() {
         .map(|h| h["firmware"].as_str().unwrap())
         .collect();
     assert_eq!(history, [OPENWRT, "9.9.9"]);
+    // The device moved off the router: where counts one device fewer there.
+    assert_eq!(router_devices(), Some(json!(1)));
     // The device moved off the router: its table has one device left.
     let (_, devs) = call(
         &server,

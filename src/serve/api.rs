@@ -888,15 +888,13 @@ async fn where_component(
         .map(|v| VersionReq::parse(v).map_err(|e| ApiError::invalid("version", e)))
         .transpose()?;
     blocking(move || {
-        let hits = state
-            .store
-            .where_component(&name, req.as_ref(), &caller.scope, true)?;
+        let hits = state.where_component(&name, req.as_ref(), &caller.scope)?;
         Ok(Json(
-            hits.into_iter()
+            hits.iter()
                 .map(|h| WhereItem {
-                    image: h.image,
-                    version: h.version,
-                    ecosystem: h.ecosystem,
+                    image: h.image.clone(),
+                    version: h.version.clone(),
+                    ecosystem: h.ecosystem.clone(),
                     devices: h.device_count,
                 })
                 .collect(),

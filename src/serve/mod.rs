@@ -112,6 +112,7 @@ pub fn start(store: Arc<dyn FleetStore>, config: Config) -> Result<AppState, Str
         generation: Arc::new(AtomicU64::new(0)),
         overview_cache: Arc::new(Mutex::new(Default::default())),
         patch_cache: Arc::new(Mutex::new(Default::default())),
+        where_cache: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
     };
     // With a shared queue (PostgreSQL), `fwaudit worker` processes claim

@@ -40,6 +40,10 @@ pub type OverviewCache = Mutex<HashMap<String, (u64, Instant, Arc<Overview>)>>;
 /// again for every page and every caller.
 pub type PatchCache = Mutex<HashMap<String, (u64, Arc<Vec<crate::fleet::queries::PatchGroup>>)>>;
 
+/// where answers (device counts only) by component, version requirement
+/// and scope, kept as needs-patch answers are: until the next write.
+pub type WhereCache = Mutex<HashMap<String, (u64, Arc<Vec<crate::fleet::queries::WhereHit>>)>>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn FleetStore>,
@@ -57,6 +61,7 @@ pub struct AppState {
     pub generation: Arc<AtomicU64>,
     pub overview_cache: Arc<OverviewCache>,
     pub patch_cache: Arc<PatchCache>,
+    pub where_cache: Arc<WhereCache>,
 }
 
 impl Authority for AppState {
@@ -110,6 +115,34 @@ impl AppState {
         let fresh = Arc::new(self.store.needs_patch(filter)?);
         if let Ok(mut cache) = self.patch_cache.lock() {
             // A bounded cache: old generations and rare filters go.
+            cache.retain(|_, (g, _)| *g == generation);
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(key, (generation, fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
+    /// Where `name` (within `requirement`) is shipped, with device counts
+    /// in `scope`, reused while nothing changed: every write that adds an
+    /// image, moves a device or changes findings bumps the generation.
+    pub fn where_component(
+        &self,
+        name: &str,
+        requirement: Option<&crate::fleet::queries::VersionReq>,
+        scope: &Scope,
+    ) -> Result<Arc<Vec<crate::fleet::queries::WhereHit>>, String> {
+        let key = format!("{name}\0{requirement:?}\0{scope:?}");
+        let generation = self.generation()?;
+        if let Ok(cache) = self.where_cache.lock()
+            && let Some((g, hits)) = cache.get(&key)
+            && *g == generation
+        {
+            return Ok(hits.clone());
+        }
+        let fresh = Arc::new(self.store.where_component(name, requirement, scope, true)?);
+        if let Ok(mut cache) = self.where_cache.lock() {
             cache.retain(|_, (g, _)| *g == generation);
             if cache.len() >= 256 {
                 cache.clear();
