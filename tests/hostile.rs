@@ -806,6 +806,33 @@ fn gzip_bombs_side_by_side_share_one_memory_bound() {
     );
 }
 
+/// 141- and 411-byte archives that declare a 1 GiB or 4 GiB LZMA2 window, or
+/// a 4 GiB encoded header (tests/fixtures/7z-bombs.py): before, 1.1 GB and
+/// 4.2 GB resident and up to 48 s; the crate zero-fills what a header
+/// declares, so the cost is asked of the budget first.
+#[test]
+fn a_7z_declaring_a_huge_window_or_header_is_refused_before_it_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, why) in [
+        (
+            "dict-1g.7z",
+            "7z decoders need 1073741824 bytes (their dictionaries) and reach the memory bound (268435456 bytes, --max-memory); not opened",
+        ),
+        (
+            "dict-4g.7z",
+            "7z decoders need 4294967296 bytes (their dictionaries) and reach the memory bound (268435456 bytes, --max-memory); not opened",
+        ),
+        (
+            "header-4g.7z",
+            "7z encoded header of 4294971393 bytes to decode reaches the memory bound (268435456 bytes, --max-memory); not opened",
+        ),
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures/7z").join(name)).unwrap();
+        let (path, v) = unpack_hostile(tmp.path(), name, &data, &[], 60);
+        assert_eq!(notes(&v), [format!("limit {path}@0x0:7z: {why}")], "{name}");
+    }
+}
+
 #[test]
 fn a_squashfs_listing_more_entries_than_the_bound_is_refused_before_it_is_read() {
     let tmp = tempfile::tempdir().unwrap();

@@ -34,6 +34,7 @@ pub mod qcow2;
 pub mod romfs;
 pub mod sealed;
 pub mod sevenzip;
+pub mod sevenzip_memory;
 pub mod sparse;
 pub mod squashfs;
 pub mod squashfs_old;

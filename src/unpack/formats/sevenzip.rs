@@ -7,6 +7,7 @@
 //! symlinks stored that way become links. An archive that needs a password
 //! is a layer that says so.
 
+use super::sevenzip_memory::Refusal;
 use super::{Entry, Extracted, Format, Notes, Problem, Rejection, le32, le64};
 use crate::unpack::limits::Budget;
 use crate::unpack::tree::{EntryKind, Meta};
@@ -80,6 +81,35 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
         filesystem: true,
         ..Default::default()
     };
+    // What the crate will allocate, asked of the budget before it sees the
+    // archive (it trusts declared dictionary and header sizes).
+    let next = &image[START_HEADER + le64(image, 12).unwrap_or(0) as usize..];
+    let mut header_memory = None;
+    let cost = super::sevenzip_memory::cost(image, next, &mut |n| {
+        let r = budget.reserve(n).map_err(|bound| {
+            format!("7z encoded header of {n} bytes to decode reaches {bound}; not opened")
+        })?;
+        header_memory = Some(r);
+        Ok(())
+    });
+    let cost = match cost {
+        Ok(cost) => cost,
+        Err(Refusal::Budget(why)) => {
+            out.notes.push(Problem::Limit(why));
+            return Ok(out);
+        }
+        Err(Refusal::Corrupt(why)) => return Err(Rejection::Corrupt(why)),
+    };
+    let _decoders = match budget.reserve(cost.folder) {
+        Ok(r) => r,
+        Err(bound) => {
+            out.notes.push(Problem::Limit(format!(
+                "7z decoders need {} bytes (their dictionaries) and reach {bound}; not opened",
+                cost.folder
+            )));
+            return Ok(out);
+        }
+    };
     let mut reader = match ArchiveReader::new(Cursor::new(image), Password::empty()) {
         Ok(r) => r,
         Err(e) if encrypted(&e) => {
@@ -92,6 +122,7 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
     // Files are already examined in parallel; the crate's own LZMA2 threads
     // would also escape the panic guard around this reader.
     reader.set_thread_count(1);
+    drop(header_memory);
     let count = reader.archive().files.len();
     out.detail = Some(format!("7z, {count} entries"));
     let mut notes = Notes::default();
