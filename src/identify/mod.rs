@@ -245,10 +245,12 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     }
     if named.is_some() {
         for hit in SIGNATURES.scan_name(base) {
-            if hit.weak {
-                facts.weak.push(hit);
-            } else {
+            if !hit.weak {
                 facts.ships.push(hit);
+            } else if let Some(confirmed) = name_confirmed_by_bytes(&hit, base, file) {
+                facts.ships.push(confirmed);
+            } else {
+                facts.weak.push(hit);
             }
         }
     }
@@ -261,6 +263,28 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         facts.sha256 = Some(hex::encode(Sha256::digest(&file.data)));
     }
     facts
+}
+
+/// A library named with its release (`liblzma.so.5.4.5`, a wheel's
+/// `liblzma-d1e41b3a.so.5.4.5`) that also carries that release as a whole
+/// NUL-delimited string (liblzma's, lz4's, libuv's bare version strings,
+/// which no product text surrounds) ships it: two independent facts agree.
+/// Either alone is not enough: a SONAME is only corroboration, and a bare
+/// "5.4.5" could be anybody's.
+fn name_confirmed_by_bytes(hit: &Hit, base: &str, file: &VirtualFile) -> Option<Hit> {
+    let needle = format!("\0{}\0", hit.version);
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    file.scan.iter().find_map(|range| {
+        let region = file.data.get(range.clone())?;
+        let at = finder.find(region)?;
+        Some(Hit {
+            product: hit.product.clone(),
+            version: hit.version.clone(),
+            offset: Some((range.start + at + 1) as u64),
+            text: format!("{base} and the bare string \"{}\"", hit.version),
+            weak: false,
+        })
+    })
 }
 
 /// Within one file, a version that only repeats the start of a fuller one
