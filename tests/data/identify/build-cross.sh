@@ -144,22 +144,24 @@ b_dnsmasq() {
     keep dnsmasq src/dnsmasq
 }
 
+ossl() { # ossl DIR SOURCE-PACKAGE OPTIONS...: libcrypto and libssl
+    local dir=$1 pkg=$2 cc=gcc
+    shift 2
+    work "$dir" "$pkg"
+    # Configure prefixes CC with --cross-compile-prefix: it gets the bare name.
+    [ "$TC" = musl ] && cc=musl-gcc
+    env CC=$cc AR=ar RANLIB=ranlib ./Configure "$OSSL1" shared no-tests no-afalgeng "$@" -Os \
+        $EXTRA ${CROSS:+--cross-compile-prefix="$CROSS"} >conf.log 2>&1
+    env CC=$cc AR=ar RANLIB=ranlib make -j2 build_libs >build.log 2>&1
+}
+
 b_openssl_111() {
-    work openssl-1.1.1 openssl_bullseye
-    ./Configure "$OSSL1" shared no-tests no-afalgeng -Os $EXTRA \
-        --cross-compile-prefix="$CROSS" >conf.log 2>&1
-    # Configure takes CC from the prefix; musl-gcc is not a prefix.
-    [ "$TC" = musl ] && sed -i 's/^CC=.*/CC=musl-gcc/' Makefile
-    make -j2 build_libs >build.log 2>&1
+    ossl openssl-1.1.1 openssl_bullseye
     keep openssl-1.1.1 libcrypto.so.1.1 libssl.so.1.1
 }
 
 b_openssl_30() {
-    work openssl-3.0 openssl_bookworm
-    ./Configure "$OSSL1" shared no-tests no-afalgeng no-docs -Os $EXTRA \
-        --cross-compile-prefix="$CROSS" >conf.log 2>&1
-    [ "$TC" = musl ] && sed -i 's/^CC=.*/CC=musl-gcc/' Makefile
-    make -j2 build_libs >build.log 2>&1
+    ossl openssl-3.0 openssl_bookworm no-docs
     keep openssl-3.0 libcrypto.so.3 libssl.so.3
 }
 
