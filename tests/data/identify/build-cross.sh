@@ -161,7 +161,7 @@ b_openssl_111() {
 }
 
 b_openssl_30() {
-    ossl openssl-3.0 openssl_bookworm no-docs
+    ossl openssl-3.0 openssl_bookworm
     keep openssl-3.0 libcrypto.so.3 libssl.so.3
 }
 
