@@ -295,7 +295,8 @@ b_pcre2() {
 b_libevent() {
     work libevent libevent_bookworm
     conf --disable-openssl --disable-samples --disable-libevent-regress
-    make -j2 libevent.la >build.log 2>&1
+    # event-config.h is a BUILT_SOURCE, made only by the default target.
+    make include/event2/event-config.h >build.log 2>&1 && make -j2 libevent.la >>build.log 2>&1
     keep libevent .libs/libevent-2.1.so.7.0.1
 }
 
