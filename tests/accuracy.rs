@@ -21,12 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Lowest recall any family may have. The goal is 0.95; the version text of
-/// the rows still missed is not in their bytes or not yet read (README,
-/// "Identification"), and the worst family stands at 0.86-0.91.
-const MIN_RECALL: f64 = 0.85;
-/// Lowest precision any family may have.
-const MIN_PRECISION: f64 = 0.98;
+/// Lowest recall any family may have: every family reads every row today
+/// (issue 13's goal was 0.95 on the worst family), so any row lost fails.
+const MIN_RECALL: f64 = 1.0;
+/// Lowest precision any family may have: nothing reported that a sample
+/// does not ship.
+const MIN_PRECISION: f64 = 1.0;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/identify")

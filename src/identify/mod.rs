@@ -245,10 +245,12 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     }
     if named.is_some() {
         for hit in SIGNATURES.scan_name(base) {
-            if hit.weak {
-                facts.weak.push(hit);
-            } else {
+            if !hit.weak {
                 facts.ships.push(hit);
+            } else if let Some(confirmed) = name_confirmed_by_bytes(&hit, base, file) {
+                facts.ships.push(confirmed);
+            } else {
+                facts.weak.push(hit);
             }
         }
     }
@@ -261,6 +263,35 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
         facts.sha256 = Some(hex::encode(Sha256::digest(&file.data)));
     }
     facts
+}
+
+/// A library named with its release (`liblzma.so.5.4.5`, a wheel's
+/// `liblzma-d1e41b3a.so.5.4.5`) that also carries that release as a whole
+/// NUL-terminated string (liblzma's, jansson's bare version strings, which
+/// no product text surrounds) ships it: two independent facts agree. Either
+/// alone is not enough: a SONAME is only corroboration, and a bare "5.4.5"
+/// could be anybody's. The string may follow a NUL or a non-text byte (the
+/// end of a constant before it), never a letter, digit, dot or dash.
+fn name_confirmed_by_bytes(hit: &Hit, base: &str, file: &VirtualFile) -> Option<Hit> {
+    let needle = format!("{}\0", hit.version);
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let whole = |region: &[u8], at: usize| {
+        at > 0 && {
+            let b = region[at - 1];
+            !(b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        }
+    };
+    file.scan.iter().find_map(|range| {
+        let region = file.data.get(range.clone())?;
+        let at = finder.find_iter(region).find(|&at| whole(region, at))?;
+        Some(Hit {
+            product: hit.product.clone(),
+            version: hit.version.clone(),
+            offset: Some((range.start + at) as u64),
+            text: format!("{base} and the bare string \"{}\"", hit.version),
+            weak: false,
+        })
+    })
 }
 
 /// Within one file, a version that only repeats the start of a fuller one
@@ -418,6 +449,29 @@ mod tests {
             .map(|c| format!("{} {}", c.name, c.version))
             .collect();
         assert_eq!(got, ["bash 5.2.15"]);
+    }
+
+    /// Pillow 9.5.0's wheel: liblzma-72f7b2a5.so.5.4.2 whose only version
+    /// text is a bare "5.4.2"; jansson 2.14 (mipsel) after a double constant.
+    #[test]
+    fn a_release_named_by_the_file_and_carried_bare_ships() {
+        let found = |name: &str, data: &[u8]| -> Vec<String> {
+            let unpacked = crate::unpack::unpack_bytes(name, data.to_vec(), &Limits::default());
+            components(&unpacked, &[])
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.version))
+                .collect()
+        };
+        let lzma = b"\0\0\0\0\x005.4.2\0\0\0\r\x1d\xfd\xff";
+        assert_eq!(found("liblzma-72f7b2a5.so.5.4.2", lzma), ["xz 5.4.2"]);
+        let jansson = b"\0\0\xff\xff\xef\x7f2.14\0\0\0";
+        assert_eq!(found("libjansson.so.4.14.0", jansson), ["jansson 2.14"]);
+        // Either fact alone is nothing: the name without the string, the
+        // string under another name, or the string inside a longer one.
+        assert!(found("liblzma.so.5.4.2", b"\0\x005.4.1\0\0").is_empty());
+        assert!(found("libfoo.so.1", lzma).is_empty());
+        assert!(found("liblzma.so.5.4.2", b"\0v15.4.2\0\0").is_empty());
+        assert!(found("liblzma.so.5.4.2", b"\0\x005.4.2.1\0").is_empty());
     }
 
     fn component(name: &str, version: &str, method: &str, upstream: Option<&str>) -> Component {

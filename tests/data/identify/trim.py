@@ -6,7 +6,8 @@ file's headers and the sections identification and ELF facts read
 (.dynamic, .dynstr, .interp, .modinfo, notes); a boot image's first 4 KiB
 (setup header); and 320 bytes either side of every occurrence of the
 expected version text, of the product names, of every anchor and marker
-in src/identify/signatures.toml (at most 24 occurrences each). Everything
+in src/identify/signatures.toml, and of what each expected product's
+anchorless signatures match (at most 24 occurrences each). Everything
 else reads back as zeros. Precision is therefore measured on the bytes the
 signatures look at, not on the whole file.
 
@@ -28,15 +29,18 @@ PER_NEEDLE = 24
 def catalogue_needles():
     with open(os.path.join(ROOT, "src/identify/signatures.toml"), "rb") as f:
         cat = tomllib.load(f)
-    needles, by_product = set(), {}
+    needles, by_product, gated = set(), {}, {}
     for p in cat["product"]:
         own = set(p.get("markers", []))
         for s in p.get("signature", []):
             if "anchor" in s:
                 needles.add(s["anchor"].encode("latin-1"))
                 own.add(s["anchor"])
+            else:
+                # Anchorless (marker-gated) signatures: keep what they match.
+                gated.setdefault(p["name"], []).append(re.compile(s["pattern"].encode("latin-1")))
         by_product[p["name"]] = {n.encode("latin-1") for n in own}
-    return needles, by_product
+    return needles, by_product, gated
 
 
 def elf_ranges(data):
@@ -89,12 +93,17 @@ def version_forms(product, version):
     return {f.encode() for f in forms}
 
 
-def trim(data, expected, needles, by_product):
+def trim(data, expected, needles, by_product, gated):
     ranges = elf_ranges(data) or [(0, 4096)]
     wanted = set()
     for product, version in expected:
         if product == "-":
             continue
+        for pattern in gated.get(product, []):
+            for n, m in enumerate(pattern.finditer(data)):
+                if n >= PER_NEEDLE:
+                    break
+                ranges.append((m.start() - WINDOW, m.end() - m.start() + 2 * WINDOW))
         wanted |= version_forms(product, version)
         wanted |= by_product.get(product, set())
         wanted.add(product.encode())
@@ -134,7 +143,7 @@ def main():
             continue
         f = line.rstrip("\n").split("\t")
         rows.setdefault(f[0], []).append((f[2], f[3]))
-    needles, by_product = catalogue_needles()
+    needles, by_product, gated = catalogue_needles()
     for sample, expected in sorted(rows.items()):
         if only and sample not in only:
             continue
@@ -147,7 +156,7 @@ def main():
         dest = os.path.join(out_dir, sample + ".fws.gz")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with gzip.GzipFile(dest, "wb", compresslevel=9, mtime=0) as g:
-            g.write(trim(data, expected, needles, by_product))
+            g.write(trim(data, expected, needles, by_product, gated))
 
 
 if __name__ == "__main__":
