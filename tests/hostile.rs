@@ -1175,3 +1175,28 @@ fn sevenzip_archives_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged 7z archives reported: {reported:?}");
 }
+
+// ---------------------------------------------------------------------------
+// UEFI capsules, Brotli sections, Intel microcode and coreboot CBFS (issue 18,
+// second UEFI part; fixtures by tests/fixtures/fwuefi/make.sh). Kept apart
+// from the cases above to keep merges easy.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn capsules_microcode_and_cbfs_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "fwuefi/fmp.cap",
+        "fwuefi/fmp-signed.cap",
+        "fwuefi/fmp-multi.cap",
+        "fwuefi/ux.cap",
+        "fwuefi/uefi-brotli.fv",
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let base = name.rsplit('/').next().unwrap();
+        let errors = cut_and_flip(tmp.path(), base, &data);
+        reported.push(format!("{base} {errors}/20"));
+    }
+    eprintln!("damaged capsules, microcode and CBFS images reported: {reported:?}");
+}

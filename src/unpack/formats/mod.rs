@@ -49,6 +49,7 @@ pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
+pub mod uefi_capsule;
 
 /// Every format the carver looks for.
 pub static FORMATS: &[&dyn Format] = &[
@@ -100,6 +101,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &lz4::Lz4,
     &lz4::Lz4Legacy,
     &zlib::Zlib,
+    &uefi_capsule::UefiCapsule,
 ];
 
 /// A container format.
