@@ -72,6 +72,7 @@ seed() {
         android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         uefi_capsule) cp $fx/fwuefi/*.cap "corpus/$1/" ;;
+        intel_microcode) cp ../tests/data/intel-ucode/0f-04-0a "corpus/$1/" && head -c 8192 ../tests/data/intel-ucode/06-c5-02 > "corpus/$1/head-06-c5-02" ;;
         *) ;;
     esac
 }

@@ -135,3 +135,38 @@ fn brotli_sections_open_and_a_short_stream_is_an_error() {
          bytes: declares 68 decoded bytes, stream ends after 60"
     );
 }
+
+#[test]
+fn intel_microcode_files_from_debian_and_in_a_volume() {
+    let image = "tests/data/intel-ucode/06-c5-02";
+    let (code, v) = json(&["unpack", image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    // What Debian's iucode_tool -L lists (tests/data/intel-ucode/README.md).
+    assert_eq!(
+        layers_with_detail(&v),
+        [format!(
+            "{image}@0x0:intel-microcode intel-microcode 0 90112 | Intel microcode, 1 updates: \
+             cpu 0x000c0662 platforms 0x82 + 0x000c0662 platforms 0x82 + 0x000c06a2 platforms \
+             0x82 + 0x000c0652 platforms 0x82 + 0x000c0664 platforms 0x82 revision 0x11a \
+             2025-06-30 checksum ok"
+        )]
+    );
+    assert!(files(&v).is_empty());
+
+    let image = format!("{FX}/uefi-microcode.fv");
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let file = format!("{image}@0x0:uefi-fv/197db236-f856-4924-90f8-cdf12fb875f3/microcode.bin");
+    assert_eq!(
+        layers_with_detail(&v),
+        [
+            format!("{image}@0x0:uefi-fv uefi-fv 0 8192 | UEFI firmware volume, FFS v2, 1 files"),
+            format!(
+                "{file}@0x0:intel-microcode intel-microcode 0 4096 | Intel microcode, 2 updates: \
+                 cpu 0x00000f4a platforms 0x5d revision 0x2 2005-06-10 checksum ok; cpu \
+                 0x00000f4a platforms 0x5c revision 0x4 2005-12-14 checksum ok"
+            ),
+        ]
+    );
+    assert_eq!(files(&v), [format!("{file} 4096")]);
+}

@@ -1192,6 +1192,9 @@ fn capsules_microcode_and_cbfs_truncated_and_flipped_end_in_a_report() {
         "fwuefi/fmp-multi.cap",
         "fwuefi/ux.cap",
         "fwuefi/uefi-brotli.fv",
+        "fwuefi/uefi-microcode.fv",
+        "../data/intel-ucode/0f-04-0a",
+        "../data/intel-ucode/06-c5-02",
     ] {
         let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
         let base = name.rsplit('/').next().unwrap();

@@ -50,6 +50,7 @@ pub mod zip;
 pub mod zlib;
 pub mod zstd;
 pub mod uefi_capsule;
+pub mod intel_microcode;
 
 /// Every format the carver looks for.
 pub static FORMATS: &[&dyn Format] = &[
@@ -102,6 +103,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &lz4::Lz4Legacy,
     &zlib::Zlib,
     &uefi_capsule::UefiCapsule,
+    &intel_microcode::IntelMicrocode,
 ];
 
 /// A container format.

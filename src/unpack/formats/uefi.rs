@@ -37,6 +37,9 @@ const FFS1: &str = "7a9354d9-0468-444a-81ce-0bf617d890df";
 const FFS2: &str = "8c8ce578-8a3d-4f1c-9935-896185c32dd3";
 const FFS3: &str = "5473c07a-3dcb-4dca-bd6f-1e9689e7349a";
 const NVRAM: &str = "fff12b8d-7696-4c8b-a985-2747075b4f50";
+/// EDK II's microcode file (IntelSiliconPkg): Intel updates back to back,
+/// read by [`super::intel_microcode`] once extracted.
+const MICROCODE_FILE: &str = "197db236-f856-4924-90f8-cdf12fb875f3";
 
 const GUID_LZMA: &str = "ee4e5898-3914-4259-9d6e-dc7bd79403cf";
 const GUID_LZMA_F86: &str = "d42ae6bd-1352-4bfb-909a-ca72a6eae889";
@@ -379,6 +382,7 @@ impl Walk<'_> {
                 SECTION_PIC => format!("{base}.pic"),
                 SECTION_TE => format!("{base}.te"),
                 SECTION_COMPATIBILITY16 => "csm16.bin".into(),
+                SECTION_RAW if name == MICROCODE_FILE => "microcode.bin".into(),
                 SECTION_RAW => "raw.bin".into(),
                 SECTION_FREEFORM_SUBTYPE_GUID => match leaf.data.get(..16) {
                     Some(g) => format!("{}.bin", guid(g)),
