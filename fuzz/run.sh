@@ -73,6 +73,8 @@ seed() {
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         uefi_capsule) cp $fx/fwuefi/*.cap "corpus/$1/" ;;
         intel_microcode) cp ../tests/data/intel-ucode/0f-04-0a "corpus/$1/" && head -c 8192 ../tests/data/intel-ucode/06-c5-02 > "corpus/$1/head-06-c5-02" ;;
+        cbfs) gzip -dc $fx/fwuefi/cbfs-legacy.rom.gz | head -c 8192 > "corpus/$1/legacy-head.rom"; gzip -dc $fx/fwuefi/cbfs-fmap.rom.gz | tail -c +20481 | head -c 4096 > "corpus/$1/fmap-coreboot.rom" ;;
+        fmap) cp $fx/fwuefi/layout.fmap "corpus/$1/" ;;
         *) ;;
     esac
 }

@@ -170,3 +170,71 @@ fn intel_microcode_files_from_debian_and_in_a_volume() {
     );
     assert_eq!(files(&v), [format!("{file} 4096")]);
 }
+
+#[test]
+fn coreboot_cbfs_images_by_cbfstool() {
+    // Legacy layout: the master header at the ROM's end.
+    let image = format!("{FX}/cbfs-legacy.rom.gz");
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let rom = format!("{image}@0x0:gzip/data");
+    let cbfs = format!("{rom}@0x0:cbfs");
+    assert_eq!(
+        layers_with_detail(&v),
+        [
+            format!("{image}@0x0:gzip gzip 0 1044 | -"),
+            format!(
+                "{cbfs} cbfs 0 262080 | coreboot CBFS, 8 files (3 raw, 2 simple elf, 3 stage), \
+                 LZ4 and LZMA compressed, master header: ROM 262144 bytes, x86, alignment 64; \
+                 fallback/romstage: load 0x100000, entry 0x100000, memlen 20192; \
+                 fallback/ramstage: load 0x100000, entry 0x100000, memlen 20192; \
+                 fallback/lz4stage: load 0x100000, entry 0x100000, memlen 20192; \
+                 fallback/payload: payload entry 0x100000; img/lz4payload: payload entry 0x100000"
+            ),
+        ]
+    );
+    // cbfs-legacy.print: the decompressed sizes cbfstool lists.
+    assert_eq!(
+        files(&v),
+        [
+            format!("{rom} 262144"),
+            format!("{cbfs}/config/raw.txt 1000"),
+            format!("{cbfs}/raw-lzma 1000"),
+            format!("{cbfs}/raw-lz4 1000"),
+            format!("{cbfs}/fallback/romstage 3784"),
+            format!("{cbfs}/fallback/ramstage 3784"),
+            format!("{cbfs}/fallback/lz4stage 3784"),
+            format!("{cbfs}/fallback/payload/1-code-0x100000.bin 3784"),
+            format!("{cbfs}/img/lz4payload/1-code-0x100000.bin 3784"),
+        ]
+    );
+
+    // FMAP layout: the flash map's facts, then the COREBOOT area's CBFS.
+    let image = format!("{FX}/cbfs-fmap.rom.gz");
+    let (code, v) = json(&["unpack", &image, "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let rom = format!("{image}@0x0:gzip/data");
+    assert_eq!(
+        layers_with_detail(&v),
+        [
+            format!("{image}@0x0:gzip gzip 0 683 | -"),
+            format!(
+                "{rom}@0x4000:fmap fmap 16384 224 | flash map 1.1 \"FLASH\", 262144 bytes at 0x0, \
+                 4 areas: BIOS 0x0+0x40000, RW_MRC_CACHE 0x0+0x4000, FMAP 0x4000+0x1000, \
+                 COREBOOT 0x5000+0x3b000"
+            ),
+            format!(
+                "{rom}@0x5000:cbfs cbfs 20480 241664 | coreboot CBFS, 2 files (1 raw, 1 stage), \
+                 LZ4 and LZMA compressed; fallback/romstage: load 0x100000, entry 0x100000, memlen 20192"
+            ),
+        ]
+    );
+    assert_eq!(
+        files(&v),
+        [
+            format!("{rom} 262144"),
+            format!("{rom}@0x5000:cbfs/config 1000"),
+            format!("{rom}@0x5000:cbfs/fallback/romstage 3784"),
+        ]
+    );
+}

@@ -50,7 +50,11 @@ fn bcd_date(d: u32) -> Option<String> {
             (digit < 10).then_some(acc * 10 + digit)
         })
     };
-    let (month, day, year) = (digits(d >> 24, 2)?, digits(d >> 16 & 0xff, 2)?, digits(d & 0xffff, 4)?);
+    let (month, day, year) = (
+        digits(d >> 24, 2)?,
+        digits(d >> 16 & 0xff, 2)?,
+        digits(d & 0xffff, 4)?,
+    );
     ((1..=12).contains(&month) && (1..=31).contains(&day) && (1990..=2099).contains(&year))
         .then(|| format!("{year:04}-{month:02}-{day:02}"))
 }
@@ -85,8 +89,9 @@ fn header(data: &[u8]) -> Option<Header> {
 
 /// The 32-bit sum of `data` as little-endian words (a whole number of them).
 fn sum(data: &[u8]) -> u32 {
-    data.chunks_exact(4)
-        .fold(0u32, |s, w| s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+    data.chunks_exact(4).fold(0u32, |s, w| {
+        s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    })
 }
 
 /// One update: its facts, and what is wrong with it.
@@ -134,9 +139,7 @@ fn update(h: &Header, data: &[u8]) -> Update {
                         .wrapping_add(h.platforms)
                         == cs.wrapping_add(sig).wrapping_add(pf);
                     if !same {
-                        problems.push(format!(
-                            "extended signature {sig:#010x} checksum is off"
-                        ));
+                        problems.push(format!("extended signature {sig:#010x} checksum is off"));
                     }
                     signatures.push((sig, pf));
                 }

@@ -10,6 +10,7 @@ pub mod android_payload;
 pub mod android_super;
 pub mod ar;
 pub mod bzip2;
+pub mod cbfs;
 pub mod cpio;
 pub mod cramfs;
 pub mod dlink_encrpted_img;
@@ -19,9 +20,11 @@ pub mod erofs;
 pub mod ext;
 pub mod fat;
 pub mod fit;
+pub mod fmap;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod intel_microcode;
 pub mod iso9660;
 pub mod jffs2;
 pub mod lz4;
@@ -43,14 +46,13 @@ pub mod trx;
 pub mod ubi;
 pub mod ubifs;
 pub mod uefi;
+pub mod uefi_capsule;
 pub mod uimage;
 pub mod xz;
 pub mod yaffs2;
 pub mod zip;
 pub mod zlib;
 pub mod zstd;
-pub mod uefi_capsule;
-pub mod intel_microcode;
 
 /// Every format the carver looks for.
 pub static FORMATS: &[&dyn Format] = &[
@@ -104,6 +106,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &zlib::Zlib,
     &uefi_capsule::UefiCapsule,
     &intel_microcode::IntelMicrocode,
+    &cbfs::Cbfs,
+    &fmap::Fmap,
 ];
 
 /// A container format.

@@ -651,13 +651,9 @@ impl Walk<'_> {
 /// a stream that goes on past it, or ends short of it, is an error.
 fn brotli(data: &[u8], budget: &Budget) -> Result<compress::Decoded, String> {
     let (Some(declared), Some(stream)) = (le64(data, 0), data.get(16..)) else {
-        return Err(format!(
-            "header is truncated: {} of 16 bytes",
-            data.len()
-        ));
+        return Err(format!("header is truncated: {} of 16 bytes", data.len()));
     };
-    let mut decoded =
-        compress::decode_at_most(compress::Codec::Brotli, stream, budget, declared);
+    let mut decoded = compress::decode_at_most(compress::Codec::Brotli, stream, budget, declared);
     let len = decoded.data.len() as u64;
     if decoded.error.is_none() && decoded.capped && len == declared {
         decoded.error = Some(format!(
@@ -677,7 +673,11 @@ fn brotli(data: &[u8], budget: &Budget) -> Result<compress::Decoded, String> {
 fn version_fact(data: &[u8]) -> String {
     let build = le16(data, 0).unwrap_or(0);
     let text = ucs2(data.get(2..).unwrap_or_default());
-    let text = if text.is_empty() { "(no string)" } else { &text };
+    let text = if text.is_empty() {
+        "(no string)"
+    } else {
+        &text
+    };
     if build == 0 {
         text.to_string()
     } else {
@@ -970,9 +970,7 @@ mod tests {
             max_memory: 64 << 10,
             ..Limits::default()
         };
-        let out = UefiFv
-            .extract(BROTLI_FV, &mut Budget::new(limits))
-            .unwrap();
+        let out = UefiFv.extract(BROTLI_FV, &mut Budget::new(limits)).unwrap();
         assert!(
             out.notes
                 .iter()

@@ -159,9 +159,8 @@ impl Reading<'_> {
         }
         let (drivers, payloads) = (usize::from(drivers), usize::from(payloads));
         let count = drivers + payloads;
-        self.facts.push(format!(
-            "{drivers} embedded drivers, {payloads} payloads"
-        ));
+        self.facts
+            .push(format!("{drivers} embedded drivers, {payloads} payloads"));
         if count > MAX_ITEMS {
             self.error(format!(
                 "FMP capsule header at {at:#x} lists {count} items, more than {MAX_ITEMS}; not read"
@@ -231,7 +230,11 @@ impl Reading<'_> {
             }
         };
         let type_id = guid(type_id);
-        let instance = if version >= 2 { le64(item, 32) } else { Some(0) };
+        let instance = if version >= 2 {
+            le64(item, 32)
+        } else {
+            Some(0)
+        };
         let support = if version >= 3 { le64(item, 40) } else { None };
         let mut fact = format!("payload {n}: image type {type_id}, index {index}");
         if let Some(i) = instance.filter(|&i| i != 0) {
@@ -364,7 +367,10 @@ fn authentication(image: &[u8]) -> Result<(String, usize), String> {
         other => format!("certificate type {other}"),
     };
     Ok((
-        format!("signed ({scheme}, {} certificate bytes), monotonic count {count}", len - 24),
+        format!(
+            "signed ({scheme}, {} certificate bytes), monotonic count {count}",
+            len - 24
+        ),
         total,
     ))
 }
@@ -376,8 +382,8 @@ fn dependency_len(data: &[u8]) -> Option<usize> {
     loop {
         let op = *data.get(at)?;
         at += match op {
-            0x00 => 17,             // PUSH_GUID
-            0x01 | 0x0e => 5,       // PUSH_VERSION, DECLARE_LENGTH
+            0x00 => 17,       // PUSH_GUID
+            0x01 | 0x0e => 5, // PUSH_VERSION, DECLARE_LENGTH
             0x02 => {
                 // DECLARE_VERSION_NAME: a NUL-terminated string
                 let nul = data.get(at + 1..)?.iter().position(|&b| b == 0)?;
