@@ -329,7 +329,7 @@ mod tests {
     fn dates_are_bcd() {
         assert_eq!(bcd_date(0x0630_2025).as_deref(), Some("2025-06-30"));
         assert_eq!(bcd_date(0x1330_2025), None);
-        assert_eq!(bcd_date(0x06_3a_2025), None);
+        assert_eq!(bcd_date(0x063a_2025), None);
         assert_eq!(bcd_date(0x0630_1899), None);
     }
 }
