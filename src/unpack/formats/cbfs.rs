@@ -459,22 +459,13 @@ impl Format for Cbfs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpack::formats::listing;
+    use crate::unpack::formats::{gunzip, listing};
     use crate::unpack::limits::Limits;
-    use std::io::Read;
 
     /// Made by Debian 12's cbfstool (tests/fixtures/fwuefi/make.sh; what
     /// `cbfstool print -v` says of them is beside them, `*.print`).
     const LEGACY: &[u8] = include_bytes!("../../../tests/fixtures/fwuefi/cbfs-legacy.rom.gz");
     const FMAP: &[u8] = include_bytes!("../../../tests/fixtures/fwuefi/cbfs-fmap.rom.gz");
-
-    fn rom(gz: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
 
     fn read(data: &[u8]) -> Result<Extracted, Rejection> {
         Cbfs.extract(data, &mut Budget::new(Limits::default()))
@@ -484,7 +475,7 @@ mod tests {
 
     #[test]
     fn every_file_of_the_legacy_layout() {
-        let data = rom(LEGACY);
+        let data = gunzip(LEGACY);
         let out = read(&data).unwrap();
         assert!(out.notes.is_empty(), "{:?}", out.notes);
         assert_eq!(out.size, 0x3ffc0);
@@ -522,7 +513,7 @@ mod tests {
 
     #[test]
     fn the_coreboot_area_of_an_fmap_image() {
-        let data = rom(FMAP);
+        let data = gunzip(FMAP);
         assert_eq!(read(&data).unwrap_err(), Rejection::NotThisFormat);
         let out = read(&data[0x5000..]).unwrap();
         assert!(out.notes.is_empty(), "{:?}", out.notes);
@@ -539,7 +530,7 @@ mod tests {
 
     #[test]
     fn damaged_data_is_a_note() {
-        let mut data = rom(LEGACY);
+        let mut data = gunzip(LEGACY);
         // The LZMA raw file's compression attribute: 1001 bytes declared.
         let tag = 0x440 + memchr::memmem::find(&data[0x440..], b"BCZL").unwrap();
         data[tag + 15] = 0xe9;
@@ -564,7 +555,7 @@ mod tests {
 
     #[test]
     fn truncation_and_bit_flips_never_panic() {
-        let data = rom(LEGACY);
+        let data = gunzip(LEGACY);
         let used = &data[..0x1900];
         for cut in 0..used.len() {
             if let Ok(out) = read(&used[..cut]) {
@@ -593,7 +584,7 @@ mod tests {
             ..Limits::default()
         };
         let out = Cbfs
-            .extract(&rom(LEGACY), &mut Budget::new(limits))
+            .extract(&gunzip(LEGACY), &mut Budget::new(limits))
             .unwrap();
         assert_eq!(out.entries.len(), 3);
         assert!(matches!(&out.notes[..], [Problem::Limit(m)] if m.contains("--max-entries")));

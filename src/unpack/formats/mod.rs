@@ -345,6 +345,15 @@ pub(crate) fn listing(out: &Extracted) -> Vec<String> {
     v
 }
 
+/// A gzip'd fixture's bytes (test images that are mostly zeros or erased flash).
+#[cfg(test)]
+pub(crate) fn gunzip(gz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out)
+        .expect("a gzip'd fixture");
+    out
+}
+
 /// What [`listing`] gives for the file system fixtures built from one tree by
 /// `tests/fixtures/make.sh` (cramfs, romfs; ext adds `lost+found` and two
 /// sparse files).
