@@ -577,6 +577,45 @@ mod tests {
         }
     }
 
+    /// A stage as cbfstool wrote it before coreboot 4.14 (type 0x10; `struct
+    /// cbfs_stage` of that release's cbfs_serialized.h, little-endian, before
+    /// the data). No packaged cbfstool writes it any more (Debian 11 has no
+    /// coreboot-utils), so it is built here: the legacy ROM's stored stage
+    /// moved into the old header.
+    #[test]
+    fn a_stage_of_the_old_layout() {
+        let data = gunzip(LEGACY);
+        let image = &data[0x640 + 0x54..0x640 + 0x54 + 3784];
+        let mut body = Vec::new();
+        body.extend(0u32.to_le_bytes()); // compression: none
+        body.extend(0x10_0000u64.to_le_bytes()); // entry
+        body.extend(0x10_0000u64.to_le_bytes()); // load
+        body.extend((image.len() as u32).to_le_bytes());
+        body.extend(20192u32.to_le_bytes()); // memlen
+        body.extend(image);
+        let mut file = b"LARCHIVE".to_vec();
+        for field in [body.len() as u32, TYPE_LEGACY_STAGE, 0, 0x38] {
+            file.extend(field.to_be_bytes());
+        }
+        file.extend(b"fallback/romstage\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        file.extend(&body);
+        let out = read(&file).unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), ["fallback/romstage 3784"]);
+        assert_eq!(out.entries[0].data, image);
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "coreboot CBFS, 1 files (1 stage); fallback/romstage: load 0x100000, entry \
+                 0x100000, memlen 20192"
+            )
+        );
+        for cut in 0x38..file.len() {
+            let out = read(&file[..cut]).unwrap();
+            assert!(!out.notes.is_empty(), "cut {cut}");
+        }
+    }
+
     #[test]
     fn entries_are_bounded() {
         let limits = Limits {
