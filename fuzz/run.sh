@@ -54,7 +54,7 @@ seed() {
         dlink_shrs) cp $fx/encrypted/dlink-shrs.bin "corpus/$1/" ;;
         dlink_encrpted_img) head -c 4096 $fx/encrypted/dlink-encrpted.img > "corpus/$1/head.img" ;;
         sealed) cp $fx/encrypted/openssl-salted.bin $fx/encrypted/pgp-message.asc $fx/encrypted/luks1-head.bin "corpus/$1/" ;;
-        uefi) cp $fx/uefi.fv "corpus/$1/" ;;
+        uefi) cp $fx/uefi.fv $fx/fwuefi/*.fv "corpus/$1/" ;;
         option_rom) cp $fx/optionrom-efi.rom ../tests/data/firmware/vgabios-stdvga.bin "corpus/$1/" ;;
         tiano) cp $fx/text.efi $fx/mixed.tiano "corpus/$1/" ;;
         dtb) cp $fx/*.dtb "corpus/$1/" ;;
@@ -71,6 +71,10 @@ seed() {
         android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
         android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
+        uefi_capsule) cp $fx/fwuefi/*.cap "corpus/$1/" ;;
+        intel_microcode) cp ../tests/data/intel-ucode/0f-04-0a "corpus/$1/" && head -c 8192 ../tests/data/intel-ucode/06-c5-02 > "corpus/$1/head-06-c5-02" ;;
+        cbfs) gzip -dc $fx/fwuefi/cbfs-legacy.rom.gz | head -c 8192 > "corpus/$1/legacy-head.rom"; gzip -dc $fx/fwuefi/cbfs-fmap.rom.gz | tail -c +20481 | head -c 4096 > "corpus/$1/fmap-coreboot.rom" ;;
+        fmap) cp $fx/fwuefi/layout.fmap "corpus/$1/" ;;
         *) ;;
     esac
 }

@@ -46,11 +46,12 @@ fn ovmf_from_debian_opens_into_its_volumes_and_modules() {
             ),
             format!(
                 "{base}@0x20000:uefi-fv uefi-fv 131072 1753088 | UEFI firmware volume \
-                 48db5e17-707c-472d-91cd-1613e7ef51b0, FFS v2, 129 files, 2 nested volumes, LZMA compressed sections"
+                 48db5e17-707c-472d-91cd-1613e7ef51b0, FFS v2, 129 files, 2 nested volumes, LZMA compressed sections, \
+                 module versions: 1.0 (122 modules), 4.0 (PcdPeim, PcdDxe), 2.0 (SetupBrowser), 0.0 (VirtioFsDxe)"
             ),
             format!(
                 "{base}@0x1cc000:uefi-fv uefi-fv 1884160 212992 | UEFI firmware volume \
-                 763bed0d-de9f-48f5-81f1-3e90e1b1a015, FFS v2, 2 files"
+                 763bed0d-de9f-48f5-81f1-3e90e1b1a015, FFS v2, 2 files, module versions: 1.0 (SecMain)"
             ),
         ]
     );

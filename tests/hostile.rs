@@ -1202,3 +1202,44 @@ fn sevenzip_archives_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged 7z archives reported: {reported:?}");
 }
+
+// ---------------------------------------------------------------------------
+// UEFI capsules, Brotli sections, Intel microcode and coreboot CBFS (issue 18,
+// second UEFI part; fixtures by tests/fixtures/fwuefi/make.sh). Kept apart
+// from the cases above to keep merges easy.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn capsules_microcode_and_cbfs_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "fwuefi/fmp.cap",
+        "fwuefi/fmp-signed.cap",
+        "fwuefi/fmp-multi.cap",
+        "fwuefi/ux.cap",
+        "fwuefi/uefi-brotli.fv",
+        "fwuefi/uefi-microcode.fv",
+        "../data/intel-ucode/0f-04-0a",
+        "../data/intel-ucode/06-c5-02",
+        "fwuefi/cbfs-legacy.rom.gz",
+        "fwuefi/cbfs-fmap.rom.gz",
+        "fwuefi/layout.fmap",
+    ] {
+        let mut data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        if name.ends_with(".gz") {
+            // The ROM, not its gzip stream, is what is cut and flipped; its
+            // used part, so that the cuts fall among the files.
+            let mut raw = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&data[..]), &mut raw)
+                .unwrap();
+            let used = raw.iter().rposition(|&b| b != 0xff).unwrap_or(0) + 1;
+            let start = if name.contains("fmap") { 0x4000 } else { 0 };
+            data = raw[start..used.min(start + 0x2000)].to_vec();
+        }
+        let base = name.rsplit('/').next().unwrap();
+        let errors = cut_and_flip(tmp.path(), base, &data);
+        reported.push(format!("{base} {errors}/20"));
+    }
+    eprintln!("damaged capsules, microcode and CBFS images reported: {reported:?}");
+}

@@ -215,6 +215,8 @@ pub enum Codec {
     Zstd,
     Lz4Frame,
     Lz4Legacy,
+    /// A bare Brotli stream (RFC 7932), as EDK II's Brotli sections hold.
+    Brotli,
 }
 
 /// Decodes one stream under `budget`: the output stops at
@@ -247,7 +249,15 @@ fn decode_with(codec: Codec, input: &[u8], cap: u64, budget: Option<&Budget>) ->
         Codec::Zstd => zstd_in(input, cap, budget),
         Codec::Lz4Frame => lz4_frame_in(input, cap, budget),
         Codec::Lz4Legacy => lz4_legacy_in(input, cap, budget),
+        Codec::Brotli => brotli_in(input, cap, budget),
     }
+}
+
+/// [`decode`] with the output also stopped at `most` bytes: for a stream
+/// whose container declares its decoded size (a longer stream is capped).
+pub fn decode_at_most(codec: Codec, input: &[u8], budget: &Budget, most: u64) -> Decoded {
+    let cap = budget.output_cap(input.len() as u64).min(most);
+    decode_with(codec, input, cap, Some(budget))
 }
 
 /// inflate's 32 KiB window and state, and the 64 KiB read buffer.
@@ -444,6 +454,47 @@ fn lz4_frame_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
     };
     let mut sink = Sink::new(cap, budget);
     let error = read_into(lz4_flex::frame::FrameDecoder::new(&mut counted), &mut sink);
+    sink.finish(counted.count, error)
+}
+
+/// The sliding window a Brotli stream declares in its first bits (RFC 7932
+/// section 9.1), in bytes; `None` for the large-window extension and invalid
+/// codes, which the standard decoder refuses anyway.
+fn brotli_window(input: &[u8]) -> Option<u64> {
+    let bits = u32::from(*input.first()?) | u32::from(input.get(1).copied().unwrap_or(0)) << 8;
+    let wbits = if bits & 1 == 0 {
+        16
+    } else if (bits >> 1) & 7 != 0 {
+        17 + ((bits >> 1) & 7)
+    } else {
+        match (bits >> 4) & 7 {
+            0 => 17,
+            1 => return None,
+            m => 8 + m,
+        }
+    };
+    Some((1u64 << wbits) - 16)
+}
+
+fn brotli_in(input: &[u8], cap: u64, budget: Option<&Budget>) -> Decoded {
+    // The ring buffer is the window (at most 16 MiB), plus the Huffman
+    // tables, context maps and the 64 KiB input buffer.
+    let Some(window) = brotli_window(input) else {
+        return failed("not a standard Brotli stream (window bits)".into());
+    };
+    let _work = match working(budget, window + (512 << 10)) {
+        Ok(w) => w,
+        Err(e) => return starved(e),
+    };
+    let mut counted = Counted {
+        inner: input,
+        count: 0,
+    };
+    let mut sink = Sink::new(cap, budget);
+    let error = read_into(
+        brotli_decompressor::Decompressor::new(&mut counted, 64 * 1024),
+        &mut sink,
+    );
     sink.finish(counted.count, error)
 }
 

@@ -396,9 +396,8 @@ impl Format for Fat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpack::formats::listing;
+    use crate::unpack::formats::{gunzip, listing};
     use crate::unpack::limits::Limits;
-    use std::io::Read;
 
     /// `mkfs.vfat -F 12` and `-F 32` images filled by `mcopy -s -m` from one
     /// tree (cluster counts as `fsck.fat -v` reports them):
@@ -406,14 +405,6 @@ mod tests {
     /// entries spanning clusters, a multi-cluster file (make.sh), gzip'd.
     const FAT12_GZ: &[u8] = include_bytes!("../../../tests/fixtures/fat12.img.gz");
     const FAT32_GZ: &[u8] = include_bytes!("../../../tests/fixtures/fat32.img.gz");
-
-    fn gunzip(gz: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
 
     fn read(data: &[u8]) -> Result<Extracted, Rejection> {
         Fat.extract(data, &mut Budget::new(Limits::default()))

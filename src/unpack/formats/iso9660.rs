@@ -395,22 +395,13 @@ impl Format for Iso9660 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unpack::formats::{fs_fixture_listing, listing};
+    use crate::unpack::formats::{fs_fixture_listing, gunzip, listing};
     use crate::unpack::limits::Limits;
-    use std::io::Read;
 
     /// `xorriso -as mkisofs -R -J` and `-J` alone of the file system fixture
     /// tree (make.sh), gzip'd (an ISO is mostly padding).
     const RR_GZ: &[u8] = include_bytes!("../../../tests/fixtures/tree-rr.iso.gz");
     const JOLIET_GZ: &[u8] = include_bytes!("../../../tests/fixtures/tree-joliet.iso.gz");
-
-    fn gunzip(gz: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
 
     fn read(data: &[u8]) -> Result<Extracted, Rejection> {
         Iso9660.extract(data, &mut Budget::new(Limits::default()))

@@ -10,6 +10,7 @@ pub mod android_payload;
 pub mod android_super;
 pub mod ar;
 pub mod bzip2;
+pub mod cbfs;
 pub mod cpio;
 pub mod cramfs;
 pub mod dlink_encrpted_img;
@@ -19,9 +20,11 @@ pub mod erofs;
 pub mod ext;
 pub mod fat;
 pub mod fit;
+pub mod fmap;
 pub mod gpt;
 pub mod gzip;
 pub mod ihex;
+pub mod intel_microcode;
 pub mod iso9660;
 pub mod jffs2;
 pub mod lz4;
@@ -44,6 +47,7 @@ pub mod trx;
 pub mod ubi;
 pub mod ubifs;
 pub mod uefi;
+pub mod uefi_capsule;
 pub mod uimage;
 pub mod xz;
 pub mod yaffs2;
@@ -101,6 +105,10 @@ pub static FORMATS: &[&dyn Format] = &[
     &lz4::Lz4,
     &lz4::Lz4Legacy,
     &zlib::Zlib,
+    &uefi_capsule::UefiCapsule,
+    &intel_microcode::IntelMicrocode,
+    &cbfs::Cbfs,
+    &fmap::Fmap,
 ];
 
 /// A container format.
@@ -336,6 +344,15 @@ pub(crate) fn listing(out: &Extracted) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A gzip'd fixture's bytes (test images that are mostly zeros or erased flash).
+#[cfg(test)]
+pub(crate) fn gunzip(gz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out)
+        .expect("a gzip'd fixture");
+    out
 }
 
 /// What [`listing`] gives for the file system fixtures built from one tree by

@@ -37,6 +37,9 @@ const FFS1: &str = "7a9354d9-0468-444a-81ce-0bf617d890df";
 const FFS2: &str = "8c8ce578-8a3d-4f1c-9935-896185c32dd3";
 const FFS3: &str = "5473c07a-3dcb-4dca-bd6f-1e9689e7349a";
 const NVRAM: &str = "fff12b8d-7696-4c8b-a985-2747075b4f50";
+/// EDK II's microcode file (IntelSiliconPkg): Intel updates back to back,
+/// read by [`super::intel_microcode`] once extracted.
+const MICROCODE_FILE: &str = "197db236-f856-4924-90f8-cdf12fb875f3";
 
 const GUID_LZMA: &str = "ee4e5898-3914-4259-9d6e-dc7bd79403cf";
 const GUID_LZMA_F86: &str = "d42ae6bd-1352-4bfb-909a-ca72a6eae889";
@@ -207,6 +210,8 @@ struct Walk<'b> {
     modules: usize,
     volumes: usize,
     full: bool,
+    /// `(version (build N), module)` of every module with a version section.
+    versions: Vec<(String, String)>,
 }
 
 impl Walk<'_> {
@@ -345,6 +350,9 @@ impl Walk<'_> {
             .map(|l| ucs2(&l.data))
             .filter(|n| !n.is_empty());
         let mut base = ui.unwrap_or_else(|| name.to_string());
+        for leaf in leaves.iter().filter(|l| l.kind == SECTION_VERSION) {
+            self.versions.push((version_fact(&leaf.data), base.clone()));
+        }
         if !names.insert(base.clone()) {
             base = format!("{base}-{name}");
             names.insert(base.clone());
@@ -374,6 +382,7 @@ impl Walk<'_> {
                 SECTION_PIC => format!("{base}.pic"),
                 SECTION_TE => format!("{base}.te"),
                 SECTION_COMPATIBILITY16 => "csm16.bin".into(),
+                SECTION_RAW if name == MICROCODE_FILE => "microcode.bin".into(),
                 SECTION_RAW => "raw.bin".into(),
                 SECTION_FREEFORM_SUBTYPE_GUID => match leaf.data.get(..16) {
                     Some(g) => format!("{}.bin", guid(g)),
@@ -577,13 +586,16 @@ impl Walk<'_> {
                 self.sections(data, what, charged, depth + 1, leaves)
             }
             _ if attributes & 1 == 0 => self.sections(data, what, charged, depth + 1, leaves),
+            GUID_BROTLI => {
+                self.codecs.insert("Brotli");
+                match brotli(data, self.budget) {
+                    Ok(decoded) => self.decoded(decoded, "Brotli", what, depth, leaves),
+                    Err(e) => self.error(format!("{what}: Brotli section {e}")),
+                }
+            }
             other => {
-                let codec = match other {
-                    GUID_BROTLI => "Brotli",
-                    _ => "an unknown GUID-defined encoding",
-                };
                 self.error(format!(
-                    "{what}: section {other} ({codec}) is not supported yet; kept as it is"
+                    "{what}: section {other} (an unknown GUID-defined encoding) is not supported yet; kept as it is"
                 ));
                 leaves.push(Leaf {
                     kind: SECTION_FREEFORM_SUBTYPE_GUID,
@@ -631,6 +643,80 @@ impl Walk<'_> {
             charged: true,
         }));
     }
+}
+
+/// EDK II's Brotli section (BrotliCustomDecompressLib): the decoded size and
+/// the decoder's scratch size, each 8 bytes little-endian, then a bare Brotli
+/// stream. The output is bounded by the declared size as well as the budget;
+/// a stream that goes on past it, or ends short of it, is an error.
+fn brotli(data: &[u8], budget: &Budget) -> Result<compress::Decoded, String> {
+    let (Some(declared), Some(stream)) = (le64(data, 0), data.get(16..)) else {
+        return Err(format!("header is truncated: {} of 16 bytes", data.len()));
+    };
+    let mut decoded = compress::decode_at_most(compress::Codec::Brotli, stream, budget, declared);
+    let len = decoded.data.len() as u64;
+    if decoded.error.is_none() && decoded.capped && len == declared {
+        decoded.error = Some(format!(
+            "declares {declared} decoded bytes, stream goes on past them"
+        ));
+        decoded.capped = false;
+    } else if decoded.error.is_none() && !decoded.stopped() && len < declared {
+        decoded.error = Some(format!(
+            "declares {declared} decoded bytes, stream ends after {len}"
+        ));
+    }
+    Ok(decoded)
+}
+
+/// `version (build N)` from a version section: a 16-bit build number and a
+/// UCS-2 string.
+fn version_fact(data: &[u8]) -> String {
+    let build = le16(data, 0).unwrap_or(0);
+    let text = ucs2(data.get(2..).unwrap_or_default());
+    let text = if text.is_empty() {
+        "(no string)"
+    } else {
+        &text
+    };
+    if build == 0 {
+        text.to_string()
+    } else {
+        format!("{text} build {build}")
+    }
+}
+
+/// At most this many distinct module versions are named in a volume's detail.
+const MAX_VERSIONS: usize = 16;
+/// A version that more modules than this carry is given with their count.
+const NAMED_MODULES: usize = 3;
+
+/// The versions of a volume's modules, grouped: `1.0 (120 modules), 4.0
+/// (PcdPeim)` — most EDK II modules carry the default `1.0`, so the
+/// modules that differ are the ones named.
+fn versions_fact(versions: &[(String, String)]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (version, module) in versions {
+        match groups.iter_mut().find(|(v, _)| v == version) {
+            Some((_, modules)) => modules.push(module),
+            None => groups.push((version, vec![module])),
+        }
+    }
+    let more = groups.len().saturating_sub(MAX_VERSIONS);
+    let mut out: Vec<String> = groups
+        .iter()
+        .take(MAX_VERSIONS)
+        .map(|(version, modules)| {
+            if modules.len() > NAMED_MODULES {
+                format!("{version} ({} modules)", modules.len())
+            } else {
+                format!("{version} ({})", modules.join(", "))
+            }
+        })
+        .collect();
+    if more > 0 {
+        out.push(format!("{more} more versions"));
+    }
+    out.join(", ")
 }
 
 /// `in <prefix>: ` for a message about a nested volume, nothing for the outer one.
@@ -689,6 +775,7 @@ impl Format for UefiFv {
             modules: 0,
             volumes: 0,
             full: false,
+            versions: Vec::new(),
         };
         if let Some(why) = &v.damaged {
             walk.error(format!("firmware volume: {why}; files read anyway"));
@@ -722,6 +809,9 @@ impl Format for UefiFv {
         if !walk.codecs.is_empty() {
             let codecs: Vec<&str> = walk.codecs.iter().copied().collect();
             detail += &format!(", {} compressed sections", codecs.join(" and "));
+        }
+        if !walk.versions.is_empty() {
+            detail += &format!(", module versions: {}", versions_fact(&walk.versions));
         }
         let mut notes = Vec::new();
         walk.notes.finish("firmware volume", &mut notes);
@@ -770,7 +860,8 @@ mod tests {
             out.detail.as_deref(),
             Some(
                 "UEFI firmware volume 5a5a5a5a-0000-4000-8000-000000000002, FFS v2, 7 files, \
-                 1 nested volumes, EFI and LZMA and Tiano compressed sections"
+                 1 nested volumes, EFI and LZMA and Tiano compressed sections, \
+                 module versions: 1.0 build 1 (HelloDxe), 2.5 build 7 (PackedDxe)"
             )
         );
         let packed = out
@@ -827,6 +918,66 @@ mod tests {
         template[0x32] ^= 0xff;
         template.extend_from_slice(&[0x90; 64]);
         assert_eq!(read(&template).unwrap_err(), Rejection::NotThisFormat);
+    }
+
+    /// Brotli sections laid out as EDK II's BrotliCustomDecompressLib reads
+    /// them, by `tests/fixtures/fwuefi/uefi-more.py` (Python's `brotli`).
+    const BROTLI_FV: &[u8] = include_bytes!("../../../tests/fixtures/fwuefi/uefi-brotli.fv");
+
+    #[test]
+    fn brotli_sections_are_decoded_and_their_declared_size_checked() {
+        let out = read(BROTLI_FV).unwrap();
+        assert_eq!(
+            listing(&out),
+            ["BrotliDxe/BrotliDxe.efi 450", "ShortBrotli/raw.bin 28"]
+        );
+        let efi = &out.entries[0].data;
+        assert!(efi.starts_with(b"MZ") && efi.ends_with(&b"padding ".repeat(40)));
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "UEFI firmware volume, FFS v2, 2 files, Brotli compressed sections, \
+                 module versions: 3.1 build 42 (BrotliDxe)"
+            )
+        );
+        assert_eq!(
+            out.notes,
+            [Problem::Error(
+                "abababab-0000-4000-8000-000000000002: Brotli section is corrupt after 60 \
+                 output bytes: declares 68 decoded bytes, stream ends after 60"
+                    .into()
+            )]
+        );
+    }
+
+    #[test]
+    fn brotli_sections_cut_flipped_or_bounded_never_panic() {
+        for cut in 0..BROTLI_FV.len() {
+            if let Ok(out) = read(&BROTLI_FV[..cut]) {
+                assert!(!out.notes.is_empty(), "cut {cut}");
+            }
+        }
+        let mut data = BROTLI_FV.to_vec();
+        for at in 0x48..0x48 + 0xaf {
+            for bit in [0x01, 0x20, 0x80] {
+                data[at] ^= bit;
+                let _ = read(&data);
+                data[at] ^= bit;
+            }
+        }
+        // The output is bounded by the budget, not by the declared size.
+        let limits = Limits {
+            max_memory: 64 << 10,
+            ..Limits::default()
+        };
+        let out = UefiFv.extract(BROTLI_FV, &mut Budget::new(limits)).unwrap();
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| matches!(n, Problem::Limit(m) if m.contains("memory bound"))),
+            "{:?}",
+            out.notes
+        );
     }
 
     #[test]
