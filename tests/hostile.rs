@@ -1175,3 +1175,26 @@ fn sevenzip_archives_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged 7z archives reported: {reported:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Issue 18's remaining containers (fwmisc): EROFS compressed files, ARJ, GPT
+// on 4 KiB sectors, Arcadyan, FIT under verified boot.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn erofs_compressed_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "erofs-z-lz4.img",
+        "erofs-z-lz4hc-big.img",
+        "erofs-z-legacy.img",
+        "erofs-z-lzma.img",
+        "erofs-z-lzma-big.img",
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged compressed EROFS images reported: {reported:?}");
+}

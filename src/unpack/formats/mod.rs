@@ -16,6 +16,7 @@ pub mod dlink_encrpted_img;
 pub mod dlink_shrs;
 pub mod dtb;
 pub mod erofs;
+pub mod erofs_z;
 pub mod ext;
 pub mod fat;
 pub mod fit;
