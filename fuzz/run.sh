@@ -71,6 +71,7 @@ seed() {
         android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
         android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
+        verified_boot) cp $fx/vboot-*.bin "corpus/$1/" ;;
         *) ;;
     esac
 }

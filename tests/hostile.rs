@@ -1198,3 +1198,22 @@ fn erofs_compressed_images_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged compressed EROFS images reported: {reported:?}");
 }
+
+#[test]
+fn verified_boot_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["vboot-unsigned.bin", "vboot-image.bin"] {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+        // The scan (with the verified-boot check) of a damaged image also ends in a report.
+        for cut in [600, 3000, 4200, 5000] {
+            let image = write(tmp.path(), &format!("scan-cut{cut}-{name}"), &data[..cut]);
+            let (code, v) = json(&["scan", &image, "--format", "json", "--checks", "secrets"]);
+            assert!(matches!(code, 0 | 1 | 2), "{name} cut {cut}: exit {code}");
+            assert!(v["findings"].is_array());
+        }
+    }
+    eprintln!("damaged verified-boot images reported: {reported:?}");
+}

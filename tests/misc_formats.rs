@@ -70,3 +70,68 @@ fn erofs_compressed_files_unpack_to_what_fsck_erofs_extracts() {
         assert_eq!(hashed_files(&v), want, "{image}");
     }
 }
+
+/// `rule severity kind path | summary | evidence...` per finding of a scan.
+fn boot_findings(fixture: &str) -> Vec<String> {
+    let path = format!("tests/fixtures/{fixture}");
+    let (code, v) = json(&["scan", &path, "--format", "json", "--checks", "secrets"]);
+    assert!(matches!(code, 0 | 1), "{fixture}: exit {code}");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let evidence: Vec<String> = f["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| format!("{}: {}", s(&e["path"]), s(&e["evidence"])))
+                .collect();
+            format!(
+                "{} {} {} {} | {} | {}",
+                s(&f["rule"]),
+                s(&f["severity"]),
+                s(&f["kind"]),
+                s(&f["path"]),
+                s(&f["summary"]),
+                evidence.join(" + ")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_fit_the_required_verified_boot_key_does_not_sign_is_a_config_finding() {
+    // mkimage -K -r wrote key "dev" into the control DTB at 0; the FIT at 4 KiB.
+    assert_eq!(boot_findings("vboot-signed.bin"), Vec::<String>::new());
+    let t = "tests/fixtures";
+    assert_eq!(
+        boot_findings("vboot-unsigned.bin"),
+        [format!(
+            "FW-BOOT-001 high config {t}/vboot-unsigned.bin@0x1000:fit | U-Boot requires key \"dev\" \
+             for every configuration, but this FIT has unsigned configurations conf-1 | \
+             {t}/vboot-unsigned.bin@0x0:dtb: /signature/key-dev: required = \"conf\" + \
+             {t}/vboot-unsigned.bin@0x1000:fit: unsigned configurations conf-1"
+        )]
+    );
+    assert_eq!(
+        boot_findings("vboot-other.bin"),
+        [format!(
+            "FW-BOOT-001 high config {t}/vboot-other.bin@0x1000:fit | U-Boot requires key \"dev\" \
+             for every configuration, but this FIT has configurations not signed by it: conf-1 \
+             (signed by other) | {t}/vboot-other.bin@0x0:dtb: /signature/key-dev: required = \"conf\" + \
+             {t}/vboot-other.bin@0x1000:fit: configurations not signed by it: conf-1 (signed by other)"
+        )]
+    );
+    assert_eq!(
+        boot_findings("vboot-image.bin"),
+        [format!(
+            "FW-BOOT-001 high config {t}/vboot-image.bin@0x1000:fit | U-Boot requires key \"dev\" \
+             for every image, but this FIT has unsigned images kernel-1 | \
+             {t}/vboot-image.bin@0x0:dtb: /signature/key-dev: required = \"image\" + \
+             {t}/vboot-image.bin@0x1000:fit: unsigned images kernel-1"
+        )]
+    );
+    // A FIT alone (no control DTB requiring a key) is no finding.
+    assert_eq!(boot_findings("image.fit"), Vec::<String>::new());
+}
