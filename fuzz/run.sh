@@ -72,6 +72,7 @@ seed() {
         android_super) cp $fx/android-super.img "corpus/$1/" ;;
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         verified_boot) cp $fx/vboot-*.bin "corpus/$1/" ;;
+        arj) cp $fx/arj/* "corpus/$1/" ;;
         *) ;;
     esac
 }

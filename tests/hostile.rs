@@ -1217,3 +1217,15 @@ fn verified_boot_images_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged verified-boot images reported: {reported:?}");
 }
+
+#[test]
+fn arj_archives_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["m1.arj", "m4.arj", "m0.arj", "garbled.arj", "vol.a01"] {
+        let data = std::fs::read(root().join("tests/fixtures/arj").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged ARJ archives reported: {reported:?}");
+}

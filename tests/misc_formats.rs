@@ -135,3 +135,57 @@ fn a_fit_the_required_verified_boot_key_does_not_sign_is_a_config_finding() {
     // A FIT alone (no control DTB requiring a key) is no finding.
     assert_eq!(boot_findings("image.fit"), Vec::<String>::new());
 }
+
+#[test]
+fn arj_archives_of_every_method_unpack_with_exact_contents() {
+    let text = sha256_hex(&std::fs::read(root().join("tests/fixtures/text.txt")).unwrap());
+    for m in 1..=4 {
+        let path = format!("tests/fixtures/arj/m{m}.arj");
+        let (code, v) = json(&["unpack", &path, "--json"]);
+        assert_eq!(code, 0, "m{m}: {}", v["notes"]);
+        assert_eq!(
+            layers_with_detail(&v),
+            [format!(
+                "{path}@0x0:arj arj 0 {} | ARJ archive \"m{m}.arj\"",
+                std::fs::metadata(root().join(&path)).unwrap().len()
+            )]
+        );
+        let files = hashed_files(&v);
+        let base = format!("arj/m{m}.arj@0x0:arj");
+        assert_eq!(
+            files,
+            [
+                format!("{base}/etc/motd 3720 {text}"),
+                format!("{base}/etc/hostname 7 {}", sha256_hex(b"router\n")),
+                format!("{base}/usr/share/log.txt 30450 {LOG_SHA256}"),
+                format!("{base}/usr/share/random.bin 3000 {RANDOM_SHA256}"),
+            ],
+            "m{m}"
+        );
+    }
+    // Garbled and split members are named in notes, not decoded.
+    let (code, v) = json(&["unpack", "tests/fixtures/arj/garbled.arj", "--json"]);
+    assert_eq!(code, 2);
+    let notes: Vec<String> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(&n["message"]))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "ARJ member etc/motd: garbled (password-protected); not decoded",
+            "ARJ member etc/hostname: garbled (password-protected); not decoded",
+        ]
+    );
+}
+
+/// What ARJ's tree holds besides text.txt (fwmisc.sh), as sha256sum gave it.
+const LOG_SHA256: &str = "592ac3a026acf9d0c5e3821318d106fde53c0862c6a7d3e84e56e3f014783af2";
+const RANDOM_SHA256: &str = "8bc62e689df7131c1882e119660ceb0d2dfb73ce021118ced97b24bd448c0cae";
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}

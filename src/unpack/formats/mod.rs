@@ -9,6 +9,7 @@ pub mod android_boot;
 pub mod android_payload;
 pub mod android_super;
 pub mod ar;
+pub mod arj;
 pub mod bzip2;
 pub mod cpio;
 pub mod cramfs;
@@ -101,6 +102,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &lz4::Lz4,
     &lz4::Lz4Legacy,
     &zlib::Zlib,
+    &gpt::Gpt4k,
+    &arj::Arj,
 ];
 
 /// A container format.
