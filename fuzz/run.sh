@@ -73,6 +73,7 @@ seed() {
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         verified_boot) cp $fx/vboot-*.bin "corpus/$1/" ;;
         arj) cp $fx/arj/* "corpus/$1/" ;;
+        arcadyan) cp $fx/arcadyan.bin "corpus/$1/" ;;
         *) ;;
     esac
 }

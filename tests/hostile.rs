@@ -1229,3 +1229,11 @@ fn arj_archives_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged ARJ archives reported: {reported:?}");
 }
+
+#[test]
+fn arcadyan_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = std::fs::read(root().join("tests/fixtures/arcadyan.bin")).unwrap();
+    let errors = cut_and_flip(tmp.path(), "arcadyan.bin", &data);
+    eprintln!("damaged Arcadyan images reported: {errors}/20");
+}

@@ -189,3 +189,35 @@ fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(data))
 }
+
+#[test]
+fn arcadyan_obfuscated_firmware_opens_into_its_lzma_payload() {
+    let (code, v) = json(&["unpack", "tests/fixtures/arcadyan.bin", "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let base = "tests/fixtures/arcadyan.bin@0x0:encrypted";
+    assert_eq!(
+        layers_with_detail(&v),
+        [
+            format!(
+                "{base} encrypted 0 177 | Arcadyan obfuscated firmware (block swap, nibble and \
+                 byte swap), header 41524331, deobfuscated; LZMA, 1024 bytes"
+            ),
+            format!("{base}/firmware.bin@0x0:cpio cpio 0 760 | cpio newc"),
+        ]
+    );
+    let cpio = sha256_hex(&std::fs::read(root().join("tests/fixtures/tree.newc.cpio")).unwrap());
+    assert_eq!(
+        hashed_files(&v),
+        [
+            format!("arcadyan.bin@0x0:encrypted/firmware.bin 1024 {cpio}"),
+            format!(
+                "arcadyan.bin@0x0:encrypted/firmware.bin@0x0:cpio/bin/busybox 17 {}",
+                sha256_hex(b"\x7fELF fake busybox")
+            ),
+            format!(
+                "arcadyan.bin@0x0:encrypted/firmware.bin@0x0:cpio/etc/hostname 7 {}",
+                sha256_hex(b"router\n")
+            ),
+        ]
+    );
+}

@@ -9,6 +9,7 @@ pub mod android_boot;
 pub mod android_payload;
 pub mod android_super;
 pub mod ar;
+pub mod arcadyan;
 pub mod arj;
 pub mod bzip2;
 pub mod cpio;
@@ -104,6 +105,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &zlib::Zlib,
     &gpt::Gpt4k,
     &arj::Arj,
+    &arcadyan::Arcadyan,
 ];
 
 /// A container format.
