@@ -66,7 +66,7 @@ seed() {
         iso9660) for f in $fx/*.iso.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
         srec) cp $fx/mcu.srec "corpus/$1/" ;;
         mbr) gzip -dc $fx/disk-mbr.img.gz > "corpus/$1/disk-mbr.img" ;;
-        gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" ;;
+        gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" && gzip -dc $fx/disk-gpt4k.img.gz > "corpus/$1/disk-gpt4k.img" ;;
         android_boot) cp $fx/android-boot-v*.img "corpus/$1/" ;;
         android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
         android_super) cp $fx/android-super.img "corpus/$1/" ;;

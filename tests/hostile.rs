@@ -1237,3 +1237,13 @@ fn arcadyan_images_truncated_and_flipped_end_in_a_report() {
     let errors = cut_and_flip(tmp.path(), "arcadyan.bin", &data);
     eprintln!("damaged Arcadyan images reported: {errors}/20");
 }
+
+#[test]
+fn gpt_on_4k_sectors_truncated_and_flipped_ends_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gz = std::fs::read(root().join("tests/fixtures/disk-gpt4k.img.gz")).unwrap();
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut data).unwrap();
+    let errors = cut_and_flip(tmp.path(), "disk-gpt4k.img", &data);
+    eprintln!("damaged 4 KiB-sector GPT disks reported: {errors}/20");
+}

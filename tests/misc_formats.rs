@@ -221,3 +221,34 @@ fn arcadyan_obfuscated_firmware_opens_into_its_lzma_payload() {
         ]
     );
 }
+
+#[test]
+fn a_gpt_on_4096_byte_sectors_opens_like_one_on_512() {
+    let (code, v) = json(&["unpack", "tests/fixtures/disk-gpt4k.img.gz", "--json"]);
+    assert_eq!(code, 0, "{}", v["notes"]);
+    let data = "tests/fixtures/disk-gpt4k.img.gz@0x0:gzip/data";
+    assert_eq!(
+        layers(&v),
+        [
+            "tests/fixtures/disk-gpt4k.img.gz@0x0:gzip gzip 0 3023".to_string(),
+            format!("{data}@0x0:gpt gpt 0 262144"),
+            format!("{data}@0x0:gpt/p2-rootfs@0x0:romfs romfs 0 21184"),
+            format!(
+                "{data}@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip gzip 0 187"
+            ),
+            format!(
+                "{data}@0x0:gpt/p2-rootfs@0x0:romfs/boot/initramfs.cpio.gz@0x0:gzip/data@0x0:cpio cpio 0 760"
+            ),
+        ]
+    );
+    let files = files(&v);
+    assert!(
+        files.contains(&format!("{data}@0x0:gpt/p1-EFI system 16384")),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&format!("{data}@0x0:gpt/p2-rootfs 32768")),
+        "{files:?}"
+    );
+    assert!(files.contains(&format!("{data}@0x0:gpt/p2-rootfs@0x0:romfs/etc/motd 3720")));
+}

@@ -316,4 +316,57 @@ mod tests {
             data[at] ^= 0x10;
         }
     }
+
+    /// `sfdisk --sector-size 4096` (util-linux 2.41) of the same two
+    /// partitions on 4 KiB sectors, 64 sectors (fwmisc.sh).
+    fn disk_4k() -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(
+            &include_bytes!("../../../tests/fixtures/disk-gpt4k.img.gz")[..],
+        )
+        .read_to_end(&mut out)
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_table_on_4096_byte_sectors() {
+        let four = disk_4k();
+        let out = Gpt4k
+            .extract(&four, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), ["p1-EFI system 16384", "p2-rootfs 32768"]);
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "GPT disk 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0, 4096-byte sectors, p1 \"EFI system\" \
+                 (EFI system) at LBA 8, 4 sectors, p2 \"rootfs\" (Linux filesystem) at LBA 16, 8 sectors"
+            )
+        );
+        assert_eq!(out.size, four.len() as u64);
+        assert!(out.entries[1].data.starts_with(b"-rom1fs-"));
+        assert_eq!(Gpt4k.declared_len(&four), Some(four.len() as u64));
+        // The header read as a 512-byte-sector one, 3584 bytes early, has no
+        // protective MBR before it nor a matching entry array: not a GPT.
+        assert_eq!(read(&four[3584..]).unwrap_err(), Rejection::NotThisFormat);
+        // Nor is the 512-byte-sector disk one of 4096-byte sectors.
+        assert_eq!(
+            Gpt4k
+                .extract(&disk(), &mut Budget::new(Limits::default()))
+                .unwrap_err(),
+            Rejection::NotThisFormat
+        );
+        for cut in (0..four.len()).step_by(1531) {
+            if let Ok(out) = Gpt4k.extract(&four[..cut], &mut Budget::new(Limits::default())) {
+                assert!(!out.notes.is_empty() || cut >= 24 * 4096, "cut {cut}");
+            }
+        }
+        let mut data = four.clone();
+        for at in 4096..4096 + 512 + 1024 {
+            data[at] ^= 0x10;
+            let _ = Gpt4k.extract(&data, &mut Budget::new(Limits::default()));
+            data[at] ^= 0x10;
+        }
+    }
 }
