@@ -1211,7 +1211,7 @@ fn verified_boot_images_truncated_and_flipped_end_in_a_report() {
         for cut in [600, 3000, 4200, 5000] {
             let image = write(tmp.path(), &format!("scan-cut{cut}-{name}"), &data[..cut]);
             let (code, v) = json(&["scan", &image, "--format", "json", "--checks", "secrets"]);
-            assert!(matches!(code, 0 | 1 | 2), "{name} cut {cut}: exit {code}");
+            assert!(matches!(code, 0..=2), "{name} cut {cut}: exit {code}");
             assert!(v["findings"].is_array());
         }
     }

@@ -60,7 +60,7 @@ fn trees(unpacked: &Unpacked) -> Vec<Tree<'_>> {
     out
 }
 
-fn value<'a>(props: &'a [Prop<'_>], node: &str, name: &str) -> Option<String> {
+fn value(props: &[Prop<'_>], node: &str, name: &str) -> Option<String> {
     props
         .iter()
         .find(|p| p.node == node && p.name == name)
@@ -144,7 +144,7 @@ pub fn findings(unpacked: &Unpacked) -> Vec<Finding> {
                 let leaf = node.rsplit('/').next().unwrap_or_default().to_string();
                 if by.is_empty() {
                     unsigned.push(leaf);
-                } else if !by.iter().any(|k| *k == key.name) {
+                } else if !by.contains(&key.name) {
                     other.push(format!("{leaf} (signed by {})", by.join(", ")));
                 }
             }
