@@ -296,6 +296,12 @@ impl Reader<'_, '_> {
                 self.push(path.clone(), EntryKind::Dir, Vec::new());
                 self.dir(nid, &path, depth + 1);
             }
+            // A target is at most a page: a larger size is not allocated
+            // (chunk-based layouts would allocate it before reading).
+            S_IFLNK if ino.size > 4096 => self.notes.push(Problem::Error(format!(
+                "EROFS: symlink /{path} claims a {}-byte target",
+                ino.size
+            ))),
             S_IFLNK => match self.contents(&ino) {
                 Ok(target) if target.len() <= 4096 => {
                     let target = String::from_utf8_lossy(&target).into_owned();
@@ -607,6 +613,35 @@ mod tests {
                 data[at] ^= 0x21;
             }
         }
+    }
+
+    #[test]
+    fn a_symlink_claiming_a_huge_chunked_target_is_a_note_not_an_allocation() {
+        // Found by the erofs fuzz target: a chunk-based inode turned into a
+        // symlink with a size of exabytes made `contents` reserve it.
+        let mut data = include_bytes!("../../../tests/fixtures/erofs-chunked.img").to_vec();
+        let sb = superblock(&data).unwrap();
+        let meta = (sb.meta * sb.block) as usize;
+        let at = (meta..data.len() - 32)
+            .step_by(32)
+            .find(|&at| {
+                let format = le16(&data, at).unwrap();
+                (format >> 1) & 7 == CHUNK_BASED
+                    && le16(&data, at + 4).unwrap() & S_IFMT == S_IFREG
+                    && le32(&data, at + 8) == Some(12292)
+            })
+            .expect("holes.bin's inode");
+        // Compact or extended, the size's low 32 bits are at +8 (its high
+        // bits, if any, are zero here).
+        data[at + 4..at + 6].copy_from_slice(&(S_IFLNK | 0o777).to_le_bytes());
+        data[at + 8..at + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let out = read(&data).unwrap();
+        assert!(
+            out.notes.iter().any(|p| matches!(p, Problem::Error(m)
+                if m.contains("symlink /etc/holes.bin claims a 4294967295-byte target"))),
+            "{:?}",
+            out.notes
+        );
     }
 
     #[test]
