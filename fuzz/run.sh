@@ -66,7 +66,7 @@ seed() {
         iso9660) for f in $fx/*.iso.gz; do gzip -dc "$f" > "corpus/$1/$(basename "$f" .gz)"; done ;;
         srec) cp $fx/mcu.srec "corpus/$1/" ;;
         mbr) gzip -dc $fx/disk-mbr.img.gz > "corpus/$1/disk-mbr.img" ;;
-        gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" ;;
+        gpt) gzip -dc $fx/disk-gpt.img.gz > "corpus/$1/disk-gpt.img" && gzip -dc $fx/disk-gpt4k.img.gz > "corpus/$1/disk-gpt4k.img" ;;
         android_boot) cp $fx/android-boot-v*.img "corpus/$1/" ;;
         android_vendor_boot) cp $fx/android-vendor-boot-v*.img "corpus/$1/" ;;
         android_super) cp $fx/android-super.img "corpus/$1/" ;;
@@ -75,6 +75,9 @@ seed() {
         intel_microcode) cp ../tests/data/intel-ucode/0f-04-0a "corpus/$1/" && head -c 8192 ../tests/data/intel-ucode/06-c5-02 > "corpus/$1/head-06-c5-02" ;;
         cbfs) gzip -dc $fx/fwuefi/cbfs-legacy.rom.gz | head -c 8192 > "corpus/$1/legacy-head.rom"; gzip -dc $fx/fwuefi/cbfs-fmap.rom.gz | tail -c +20481 | head -c 4096 > "corpus/$1/fmap-coreboot.rom" ;;
         fmap) cp $fx/fwuefi/layout.fmap "corpus/$1/" ;;
+        verified_boot) cp $fx/vboot-*.bin "corpus/$1/" ;;
+        arj) cp $fx/arj/* "corpus/$1/" ;;
+        arcadyan) cp $fx/arcadyan.bin "corpus/$1/" ;;
         *) ;;
     esac
 }

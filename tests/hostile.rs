@@ -1243,3 +1243,75 @@ fn capsules_microcode_and_cbfs_truncated_and_flipped_end_in_a_report() {
     }
     eprintln!("damaged capsules, microcode and CBFS images reported: {reported:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Issue 18's remaining containers (fwmisc): EROFS compressed files, ARJ, GPT
+// on 4 KiB sectors, Arcadyan, FIT under verified boot.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn erofs_compressed_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in [
+        "erofs-z-lz4.img",
+        "erofs-z-lz4hc-big.img",
+        "erofs-z-legacy.img",
+        "erofs-z-lzma.img",
+        "erofs-z-lzma-big.img",
+    ] {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged compressed EROFS images reported: {reported:?}");
+}
+
+#[test]
+fn verified_boot_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["vboot-unsigned.bin", "vboot-image.bin"] {
+        let data = std::fs::read(root().join("tests/fixtures").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+        // The scan (with the verified-boot check) of a damaged image also ends in a report.
+        for cut in [600, 3000, 4200, 5000] {
+            let image = write(tmp.path(), &format!("scan-cut{cut}-{name}"), &data[..cut]);
+            let (code, v) = json(&["scan", &image, "--format", "json", "--checks", "secrets"]);
+            assert!(matches!(code, 0..=2), "{name} cut {cut}: exit {code}");
+            assert!(v["findings"].is_array());
+        }
+    }
+    eprintln!("damaged verified-boot images reported: {reported:?}");
+}
+
+#[test]
+fn arj_archives_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reported = Vec::new();
+    for name in ["m1.arj", "m4.arj", "m0.arj", "garbled.arj", "vol.a01"] {
+        let data = std::fs::read(root().join("tests/fixtures/arj").join(name)).unwrap();
+        let errors = cut_and_flip(tmp.path(), name, &data);
+        reported.push(format!("{name} {errors}/20"));
+    }
+    eprintln!("damaged ARJ archives reported: {reported:?}");
+}
+
+#[test]
+fn arcadyan_images_truncated_and_flipped_end_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = std::fs::read(root().join("tests/fixtures/arcadyan.bin")).unwrap();
+    let errors = cut_and_flip(tmp.path(), "arcadyan.bin", &data);
+    eprintln!("damaged Arcadyan images reported: {errors}/20");
+}
+
+#[test]
+fn gpt_on_4k_sectors_truncated_and_flipped_ends_in_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gz = std::fs::read(root().join("tests/fixtures/disk-gpt4k.img.gz")).unwrap();
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut data).unwrap();
+    let errors = cut_and_flip(tmp.path(), "disk-gpt4k.img", &data);
+    eprintln!("damaged 4 KiB-sector GPT disks reported: {errors}/20");
+}

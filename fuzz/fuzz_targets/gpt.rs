@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to the Gpt reader at offset 0, as the carver would.
 #![no_main]
 
-use fwaudit::unpack::formats::{Format, gpt::Gpt};
+use fwaudit::unpack::formats::{Format, gpt::Gpt, gpt::Gpt4k};
 use fwaudit::unpack::limits::{Budget, Limits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -13,5 +13,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         max_memory: 256 << 20,
         ..Limits::default()
     };
-    let _ = Gpt.extract(data, &mut Budget::new(limits));
+    let _ = Gpt.extract(data, &mut Budget::new(limits.clone()));
+    let _ = Gpt4k.extract(data, &mut Budget::new(limits));
 });

@@ -17,4 +17,5 @@ pub mod services;
 pub mod shell;
 pub mod triage;
 pub mod unused;
+pub mod verified_boot;
 pub mod vulnerable;

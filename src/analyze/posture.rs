@@ -5,7 +5,7 @@
 
 use super::rootfs;
 use super::rules::{Check, Checks};
-use super::{accounts, file_modes, hardening, keys, messaging, services};
+use super::{accounts, file_modes, hardening, keys, messaging, services, verified_boot};
 use crate::binary::ElfInfo;
 use crate::model::Finding;
 use crate::unpack::Unpacked;
@@ -61,6 +61,7 @@ pub fn run(unpacked: &Unpacked, elfs: &mut [(usize, ElfInfo)], options: &Options
         posture
             .findings
             .extend(keys::findings(&posture.crypto, &options.now));
+        posture.findings.extend(verified_boot::findings(unpacked));
     }
     let filesystems = rootfs::all(unpacked);
     if options.checks.has(Check::Hardening) && !elfs.is_empty() {

@@ -174,7 +174,7 @@ mod tests {
     fn the_table_parses_and_ids_are_unique_and_well_formed() {
         let parsed: RuleFile = toml::from_str(include_str!("rules.toml")).unwrap();
         assert_eq!(parsed.rule.len(), all().len());
-        assert_eq!(all().len(), 35);
+        assert_eq!(all().len(), 36);
         let mut ids: Vec<&str> = all().iter().map(|r| r.id.as_str()).collect();
         ids.sort();
         ids.dedup();

@@ -70,6 +70,15 @@ pub(super) fn fdt_header(data: &[u8]) -> Option<FdtHeader> {
     })
 }
 
+/// Every property of the flattened device tree at `data[0]` (a DTB or a
+/// FIT), for checks that read a tree the carver found; `None` when it is not
+/// one or is damaged (the unpack report already says so).
+pub fn tree(data: &[u8]) -> Option<Vec<Prop<'_>>> {
+    let h = fdt_header(data)?;
+    let blob = data.get(..h.total)?;
+    properties(&blob[h.structs.clone()], &blob[h.strings.clone()]).ok()
+}
+
 /// NUL-terminated string at `at`.
 fn c_str(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let rest = data.get(at..)?;
@@ -128,7 +137,7 @@ pub fn properties<'a>(structs: &'a [u8], strings: &'a [u8]) -> Result<Vec<Prop<'
     }
 }
 
-pub(super) fn text(value: &[u8]) -> String {
+pub fn text(value: &[u8]) -> String {
     String::from_utf8_lossy(value.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
 }
 

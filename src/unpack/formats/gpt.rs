@@ -1,5 +1,6 @@
 //! GUID partition tables (UEFI specification 2.10, chapter 5): a protective
-//! MBR, the `EFI PART` header at LBA 1 (512-byte sectors), its CRC32, and an
+//! MBR, the `EFI PART` header at LBA 1 (512-byte sectors, or 4096-byte ones:
+//! [`Gpt4k`], as on 4Kn disks and UFS/eMMC flash), its CRC32, and an
 //! array of partition entries with their own CRC32. Each partition becomes an
 //! entry named by its number and label (`p2-rootfs`; its type when it has no
 //! label), in which carving then finds the file system.
@@ -14,8 +15,8 @@ use crate::unpack::limits::Budget;
 use crate::unpack::tree::EntryKind;
 
 pub struct Gpt;
-
-const SECTOR: u64 = 512;
+/// The same table on 4096-byte sectors: the header at byte 4096.
+pub struct Gpt4k;
 const MAX_ENTRIES: u32 = 1024;
 
 struct Header {
@@ -29,8 +30,13 @@ struct Header {
     damaged: bool,
 }
 
-fn header(data: &[u8]) -> Option<Header> {
-    let h = data.get(512..1024)?;
+/// The header at LBA 1 for `sector`-byte sectors. Either the protective
+/// MBR's signature or an entry array whose CRC matches must back it: the
+/// header of a 4 KiB-sector disk is otherwise also a 512-byte-sector header
+/// 3584 bytes before it.
+fn header(data: &[u8], sector: u64) -> Option<Header> {
+    let at = sector as usize;
+    let h = data.get(at..at + 512)?;
     if &h[..8] != b"EFI PART" {
         return None;
     }
@@ -46,12 +52,22 @@ fn header(data: &[u8]) -> Option<Header> {
     if !(128..=4096).contains(&entry_size) || entry_size % 8 != 0 || count == 0 {
         return None;
     }
+    let entries_crc = le32(h, 88)?;
+    let table_at = le64(h, 72)?.checked_mul(sector)?;
+    let table_len = u64::from(count.min(MAX_ENTRIES)) * u64::from(entry_size);
+    let table_ok = usize::try_from(table_at)
+        .ok()
+        .and_then(|t| data.get(t..t.checked_add(table_len as usize)?))
+        .is_some_and(|t| crc32fast::hash(t) == entries_crc);
+    if data.get(510..512) != Some(&[0x55, 0xaa]) && !table_ok {
+        return None;
+    }
     Some(Header {
         backup_lba: le64(h, 32)?,
         entries_lba: le64(h, 72)?,
         count,
         entry_size,
-        entries_crc: le32(h, 88)?,
+        entries_crc,
         disk: guid(&h[56..72]),
         damaged: crc32fast::hash(&copy) != crc,
     })
@@ -103,105 +119,138 @@ impl Format for Gpt {
     }
 
     fn declared_len(&self, data: &[u8]) -> Option<u64> {
-        header(data).map(|h| h.backup_lba.saturating_add(1).saturating_mul(SECTOR))
+        declared_len(data, 512)
     }
 
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
-        let h = header(data).ok_or(Rejection::NotThisFormat)?;
-        let len = data.len() as u64;
-        let mut out = Extracted::default();
-        if h.damaged {
-            out.notes.push(Problem::Error(
-                "GPT header CRC does not match; partitions read anyway".into(),
-            ));
-        }
-        let count = h.count.min(MAX_ENTRIES);
-        if h.count > MAX_ENTRIES {
-            out.notes.push(Problem::Limit(format!(
-                "GPT declares {} entries; the first {MAX_ENTRIES} were read",
-                h.count
-            )));
-        }
-        let table_len = u64::from(count) * u64::from(h.entry_size);
-        let table_at = h.entries_lba.saturating_mul(SECTOR);
-        let Some(table) = usize::try_from(table_at)
-            .ok()
-            .and_then(|at| data.get(at..at.checked_add(table_len as usize)?))
-        else {
-            return Err(Rejection::Corrupt(format!(
-                "GPT partition entries at LBA {} ({table_len} bytes) lie outside the {len}-byte image",
-                h.entries_lba
-            )));
-        };
-        if count == h.count && crc32fast::hash(table) != h.entries_crc {
-            out.notes.push(Problem::Error(
-                "GPT partition entry array CRC does not match; entries read anyway".into(),
-            ));
-        }
-        out.size = (h.backup_lba.saturating_add(1).saturating_mul(SECTOR)).min(len);
-        let mut facts = vec![format!("GPT disk {}", h.disk)];
-        for (i, e) in table.chunks_exact(h.entry_size as usize).enumerate() {
-            let type_guid = guid(&e[..16]);
-            if e[..16].iter().all(|&b| b == 0) {
-                continue;
-            }
-            let number = i + 1;
-            let (first, last) = (le64(e, 32).unwrap_or(0), le64(e, 40).unwrap_or(0));
-            let name = label(&e[56..128]);
-            let kind = type_name(&type_guid);
-            if last < first || first == 0 {
-                out.notes.push(Problem::Error(format!(
-                    "GPT partition {number}: LBAs {first}..{last} are not a range"
-                )));
-                continue;
-            }
-            let sectors = last - first + 1;
-            facts.push(format!(
-                "p{number} \"{name}\" ({kind}) at LBA {first}, {sectors} sectors"
-            ));
-            let start = first.saturating_mul(SECTOR);
-            let end = last.saturating_add(1).saturating_mul(SECTOR);
-            if start >= len {
-                out.notes.push(Problem::Error(format!(
-                    "GPT partition {number} starts at byte {start:#x}, past the {len}-byte image"
-                )));
-                continue;
-            }
-            if end > len {
-                out.notes.push(Problem::Error(format!(
-                    "GPT partition {number} ends at byte {end:#x}, past the {len}-byte image; kept as far as it goes"
-                )));
-            }
-            out.size = out.size.max(end.min(len));
-            if let Err(bound) = budget.entry() {
-                out.notes.push(Problem::Limit(format!(
-                    "GPT: {bound} reached; the rest of its partitions were skipped"
-                )));
-                break;
-            }
-            let bytes = &data[start as usize..end.min(len) as usize];
-            let size = bytes.len() as u64;
-            if let Err(bound) = budget.charge_file(size) {
-                out.notes.push(Problem::Limit(format!(
-                    "GPT partition {number}: {size} bytes reach {bound}; skipped"
-                )));
-                continue;
-            }
-            let tag = if name.is_empty() {
-                kind.to_string()
-            } else {
-                name
-            };
-            out.entries.push(Entry {
-                path: format!("p{number}-{tag}"),
-                kind: EntryKind::File,
-                data: bytes.to_vec(),
-                meta: None,
-            });
-        }
-        out.detail = Some(facts.join(", "));
-        Ok(out)
+        extract(data, budget, 512)
     }
+}
+
+impl Format for Gpt4k {
+    fn name(&self) -> &'static str {
+        "gpt"
+    }
+
+    fn magics(&self) -> &'static [&'static [u8]] {
+        &[b"EFI PART"]
+    }
+
+    fn magic_offset(&self) -> usize {
+        4096
+    }
+
+    fn declared_len(&self, data: &[u8]) -> Option<u64> {
+        declared_len(data, 4096)
+    }
+
+    fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        extract(data, budget, 4096)
+    }
+}
+
+fn declared_len(data: &[u8], sector: u64) -> Option<u64> {
+    header(data, sector).map(|h| h.backup_lba.saturating_add(1).saturating_mul(sector))
+}
+
+fn extract(data: &[u8], budget: &mut Budget, sector: u64) -> Result<Extracted, Rejection> {
+    let h = header(data, sector).ok_or(Rejection::NotThisFormat)?;
+    let len = data.len() as u64;
+    let mut out = Extracted::default();
+    if h.damaged {
+        out.notes.push(Problem::Error(
+            "GPT header CRC does not match; partitions read anyway".into(),
+        ));
+    }
+    let count = h.count.min(MAX_ENTRIES);
+    if h.count > MAX_ENTRIES {
+        out.notes.push(Problem::Limit(format!(
+            "GPT declares {} entries; the first {MAX_ENTRIES} were read",
+            h.count
+        )));
+    }
+    let table_len = u64::from(count) * u64::from(h.entry_size);
+    let table_at = h.entries_lba.saturating_mul(sector);
+    let Some(table) = usize::try_from(table_at)
+        .ok()
+        .and_then(|at| data.get(at..at.checked_add(table_len as usize)?))
+    else {
+        return Err(Rejection::Corrupt(format!(
+            "GPT partition entries at LBA {} ({table_len} bytes) lie outside the {len}-byte image",
+            h.entries_lba
+        )));
+    };
+    if count == h.count && crc32fast::hash(table) != h.entries_crc {
+        out.notes.push(Problem::Error(
+            "GPT partition entry array CRC does not match; entries read anyway".into(),
+        ));
+    }
+    out.size = (h.backup_lba.saturating_add(1).saturating_mul(sector)).min(len);
+    let mut facts = vec![format!("GPT disk {}", h.disk)];
+    if sector != 512 {
+        facts.push(format!("{sector}-byte sectors"));
+    }
+    for (i, e) in table.chunks_exact(h.entry_size as usize).enumerate() {
+        let type_guid = guid(&e[..16]);
+        if e[..16].iter().all(|&b| b == 0) {
+            continue;
+        }
+        let number = i + 1;
+        let (first, last) = (le64(e, 32).unwrap_or(0), le64(e, 40).unwrap_or(0));
+        let name = label(&e[56..128]);
+        let kind = type_name(&type_guid);
+        if last < first || first == 0 {
+            out.notes.push(Problem::Error(format!(
+                "GPT partition {number}: LBAs {first}..{last} are not a range"
+            )));
+            continue;
+        }
+        let sectors = last - first + 1;
+        facts.push(format!(
+            "p{number} \"{name}\" ({kind}) at LBA {first}, {sectors} sectors"
+        ));
+        let start = first.saturating_mul(sector);
+        let end = last.saturating_add(1).saturating_mul(sector);
+        if start >= len {
+            out.notes.push(Problem::Error(format!(
+                "GPT partition {number} starts at byte {start:#x}, past the {len}-byte image"
+            )));
+            continue;
+        }
+        if end > len {
+            out.notes.push(Problem::Error(format!(
+                "GPT partition {number} ends at byte {end:#x}, past the {len}-byte image; kept as far as it goes"
+            )));
+        }
+        out.size = out.size.max(end.min(len));
+        if let Err(bound) = budget.entry() {
+            out.notes.push(Problem::Limit(format!(
+                "GPT: {bound} reached; the rest of its partitions were skipped"
+            )));
+            break;
+        }
+        let bytes = &data[start as usize..end.min(len) as usize];
+        let size = bytes.len() as u64;
+        if let Err(bound) = budget.charge_file(size) {
+            out.notes.push(Problem::Limit(format!(
+                "GPT partition {number}: {size} bytes reach {bound}; skipped"
+            )));
+            continue;
+        }
+        let tag = if name.is_empty() {
+            kind.to_string()
+        } else {
+            name
+        };
+        out.entries.push(Entry {
+            path: format!("p{number}-{tag}"),
+            kind: EntryKind::File,
+            data: bytes.to_vec(),
+            meta: None,
+        });
+    }
+    out.detail = Some(facts.join(", "));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -264,6 +313,59 @@ mod tests {
         for at in 512..1024 + 256 {
             data[at] ^= 0x10;
             let _ = read(&data);
+            data[at] ^= 0x10;
+        }
+    }
+
+    /// `sfdisk --sector-size 4096` (util-linux 2.41) of the same two
+    /// partitions on 4 KiB sectors, 64 sectors (fwmisc.sh).
+    fn disk_4k() -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(
+            &include_bytes!("../../../tests/fixtures/disk-gpt4k.img.gz")[..],
+        )
+        .read_to_end(&mut out)
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_table_on_4096_byte_sectors() {
+        let four = disk_4k();
+        let out = Gpt4k
+            .extract(&four, &mut Budget::new(Limits::default()))
+            .unwrap();
+        assert!(out.notes.is_empty(), "{:?}", out.notes);
+        assert_eq!(listing(&out), ["p1-EFI system 16384", "p2-rootfs 32768"]);
+        assert_eq!(
+            out.detail.as_deref(),
+            Some(
+                "GPT disk 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0, 4096-byte sectors, p1 \"EFI system\" \
+                 (EFI system) at LBA 8, 4 sectors, p2 \"rootfs\" (Linux filesystem) at LBA 16, 8 sectors"
+            )
+        );
+        assert_eq!(out.size, four.len() as u64);
+        assert!(out.entries[1].data.starts_with(b"-rom1fs-"));
+        assert_eq!(Gpt4k.declared_len(&four), Some(four.len() as u64));
+        // The header read as a 512-byte-sector one, 3584 bytes early, has no
+        // protective MBR before it nor a matching entry array: not a GPT.
+        assert_eq!(read(&four[3584..]).unwrap_err(), Rejection::NotThisFormat);
+        // Nor is the 512-byte-sector disk one of 4096-byte sectors.
+        assert_eq!(
+            Gpt4k
+                .extract(&disk(), &mut Budget::new(Limits::default()))
+                .unwrap_err(),
+            Rejection::NotThisFormat
+        );
+        for cut in (0..four.len()).step_by(1531) {
+            if let Ok(out) = Gpt4k.extract(&four[..cut], &mut Budget::new(Limits::default())) {
+                assert!(!out.notes.is_empty() || cut >= 24 * 4096, "cut {cut}");
+            }
+        }
+        let mut data = four.clone();
+        for at in 4096..4096 + 512 + 1024 {
+            data[at] ^= 0x10;
+            let _ = Gpt4k.extract(&data, &mut Budget::new(Limits::default()));
             data[at] ^= 0x10;
         }
     }

@@ -9,6 +9,8 @@ pub mod android_boot;
 pub mod android_payload;
 pub mod android_super;
 pub mod ar;
+pub mod arcadyan;
+pub mod arj;
 pub mod bzip2;
 pub mod cbfs;
 pub mod cpio;
@@ -17,6 +19,7 @@ pub mod dlink_encrpted_img;
 pub mod dlink_shrs;
 pub mod dtb;
 pub mod erofs;
+pub mod erofs_z;
 pub mod ext;
 pub mod fat;
 pub mod fit;
@@ -109,6 +112,9 @@ pub static FORMATS: &[&dyn Format] = &[
     &intel_microcode::IntelMicrocode,
     &cbfs::Cbfs,
     &fmap::Fmap,
+    &gpt::Gpt4k,
+    &arj::Arj,
+    &arcadyan::Arcadyan,
 ];
 
 /// A container format.
