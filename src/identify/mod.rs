@@ -245,8 +245,16 @@ fn file_facts(file: &VirtualFile, elf: Option<&ElfInfo>) -> FileFacts {
     }
     if named.is_some() {
         for hit in SIGNATURES.scan_name(base) {
+            // A version the bytes already name in the product's own text
+            // keeps the file name as corroboration, not as a second proof.
+            let said = facts
+                .ships
+                .iter()
+                .any(|s| s.product == hit.product && s.version == hit.version);
             if !hit.weak {
                 facts.ships.push(hit);
+            } else if said {
+                facts.weak.push(hit);
             } else if let Some(confirmed) = name_confirmed_by_bytes(&hit, base, file) {
                 facts.ships.push(confirmed);
             } else {
