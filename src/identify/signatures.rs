@@ -54,47 +54,93 @@ struct FilenameSignature {
 /// (position, literal) occurrence is found, as with the DFA's overlapping
 /// search, which remains the fallback where Teddy is unavailable (no SSSE3 /
 /// AVX2 / NEON).
+///
+/// aho-corasick's packed builder takes at most 128 literals (past that it
+/// builds nothing, and the table fell back to the DFA at ~1 GB/s), so the
+/// literals are split into groups of [`TEDDY_GROUP`], one searcher each;
+/// every group is searched over the region and the occurrences are reported
+/// in position order.
 enum Finder {
-    Packed {
-        searcher: packed::Searcher,
-        literals: Vec<Vec<u8>>,
-        /// Per literal: the other literals that can match where it does.
-        siblings: Vec<Vec<usize>>,
-    },
+    Packed(Vec<Group>),
     Dfa(AhoCorasick),
+}
+
+/// One Teddy searcher over a slice of the literals.
+struct Group {
+    searcher: packed::Searcher,
+    /// Index of this group's first literal in the whole list.
+    first: usize,
+    literals: Vec<Vec<u8>>,
+    /// Per literal of the group: the group's other literals that can match
+    /// where it does (group-local indexes).
+    siblings: Vec<Vec<usize>>,
+}
+
+/// Literals per Teddy searcher: Teddy's fat 256-bit variant stays fast up
+/// to about this many (aho-corasick's own heuristic limit is 64).
+const TEDDY_GROUP: usize = 64;
+
+impl Group {
+    fn build(first: usize, literals: &[String]) -> Option<Group> {
+        let searcher = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
+            .builder()
+            .extend(literals)
+            .build()?;
+        let siblings = literals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                literals
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, m)| {
+                        j != i && (l.starts_with(m.as_str()) || m.starts_with(l.as_str()))
+                    })
+                    .map(|(j, _)| j)
+                    .collect()
+            })
+            .collect();
+        Some(Group {
+            searcher,
+            first,
+            literals: literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            siblings,
+        })
+    }
+
+    /// Every (global literal, start, end) occurrence of this group's literals.
+    fn each(&self, region: &[u8], found: &mut Vec<(usize, usize, usize)>) {
+        let mut at = 0;
+        while at < region.len() {
+            let Some(m) = self.searcher.find_in(region, Span::from(at..region.len())) else {
+                break;
+            };
+            let literal = m.pattern().as_usize();
+            found.push((m.start(), self.first + literal, m.end()));
+            for &other in &self.siblings[literal] {
+                let bytes = &self.literals[other];
+                if region[m.start()..].starts_with(bytes) {
+                    found.push((m.start(), self.first + other, m.start() + bytes.len()));
+                }
+            }
+            at = m.start() + 1;
+        }
+    }
 }
 
 impl Finder {
     fn build(literals: &[String], dfa_only: bool) -> Result<Finder, String> {
-        if !dfa_only
-            && let Some(searcher) = packed::Config::new()
-                .match_kind(packed::MatchKind::LeftmostFirst)
-                // The default refuses more than 64 literals; measured, Teddy
-                // with ours still beats the DFA by a wide margin.
-                .heuristic_pattern_limits(false)
-                .builder()
-                .extend(literals)
-                .build()
-        {
-            let siblings = literals
-                .iter()
+        if !dfa_only && !literals.is_empty() {
+            let groups: Option<Vec<Group>> = literals
+                .chunks(TEDDY_GROUP)
                 .enumerate()
-                .map(|(i, l)| {
-                    literals
-                        .iter()
-                        .enumerate()
-                        .filter(|&(j, m)| {
-                            j != i && (l.starts_with(m.as_str()) || m.starts_with(l.as_str()))
-                        })
-                        .map(|(j, _)| j)
-                        .collect()
-                })
+                .map(|(n, chunk)| Group::build(n * TEDDY_GROUP, chunk))
                 .collect();
-            return Ok(Finder::Packed {
-                searcher,
-                literals: literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
-                siblings,
-            });
+            if let Some(groups) = groups {
+                return Ok(Finder::Packed(groups));
+            }
         }
         // A full DFA: a few hundred literals fit in well under a megabyte.
         AhoCorasick::builder()
@@ -105,7 +151,7 @@ impl Finder {
     }
 
     /// Calls `found(literal, start, end)` for every occurrence of every
-    /// literal in `region`, overlapping ones included.
+    /// literal in `region`, overlapping ones included, in position order.
     fn each(&self, region: &[u8], mut found: impl FnMut(usize, usize, usize)) {
         match self {
             Finder::Dfa(automaton) => {
@@ -113,25 +159,16 @@ impl Finder {
                     found(m.pattern().as_usize(), m.start(), m.end());
                 }
             }
-            Finder::Packed {
-                searcher,
-                literals,
-                siblings,
-            } => {
-                let mut at = 0;
-                while at < region.len() {
-                    let Some(m) = searcher.find_in(region, Span::from(at..region.len())) else {
-                        break;
-                    };
-                    let literal = m.pattern().as_usize();
-                    found(literal, m.start(), m.end());
-                    for &other in &siblings[literal] {
-                        let bytes = &literals[other];
-                        if region[m.start()..].starts_with(bytes) {
-                            found(other, m.start(), m.start() + bytes.len());
-                        }
-                    }
-                    at = m.start() + 1;
+            Finder::Packed(groups) => {
+                let mut all = Vec::new();
+                for group in groups {
+                    group.each(region, &mut all);
+                }
+                if groups.len() > 1 {
+                    all.sort_unstable();
+                }
+                for (start, literal, end) in all {
+                    found(literal, start, end);
                 }
             }
         }
