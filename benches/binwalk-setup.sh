@@ -2,6 +2,8 @@
 # Installs what benches/vs_binwalk.sh compares against: binwalk 3 from
 # crates.io and the external extractors binwalk 3 calls, from Debian where
 # Debian has them, from PyPI (in a venv) where it does not.
+# Also the image writers benches/images.sh uses (mkfs.*, sgdisk, img2simg,
+# xorriso, mtools, mkimage).
 #
 # Tools go under $FWAUDIT_BENCH_TOOLS (default /opt/fwaudit-bench-tools):
 #   bin/   shims for extractors Debian does not package (see below)
@@ -34,7 +36,8 @@ apt-get install -y -q \
     time pkg-config libfontconfig1-dev \
     p7zip-full 7zip squashfs-tools sleuthkit mtd-utils cpio tar \
     lz4 zstd lzop xz-utils device-tree-compiler cabextract dmg2img unyaffs unrar-free \
-    u-boot-tools e2fsprogs python3-venv >/dev/null
+    u-boot-tools e2fsprogs python3-venv \
+    android-sdk-libsparse-utils gdisk dosfstools mtools xorriso >/dev/null
 
 if ! binwalk --version 2>/dev/null | grep -qx "binwalk $BINWALK_VERSION"; then
     # One job: the machine is shared.

@@ -24,6 +24,16 @@
 #                                 x86-64 ext4-combined image
 #   ovmf-x86-64.fd                Debian's OVMF.fd (package ovmf): UEFI volumes
 #   aavmf-aarch64.fd              Debian's QEMU_EFI.fd (package qemu-efi-aarch64)
+#   android-system.simg           Android sparse image (img2simg) of an ext4 system partition
+#   board-fit.itb                 U-Boot FIT (mkimage -f): LZMA kernel, initramfs, DTB
+#   nas-disk-gpt.img              GPT disk (sgdisk): FAT32 data partition + ext4 rootfs
+#   recovery.iso                  ISO 9660 + Rock Ridge + Joliet (xorriso)
+#   camera-update.7z              7z, LZMA2 (p7zip): mipsel rootfs tree and kernel
+#   rootfs-armhf.tar.lzo          tar | lzop -9
+#   ipxe-efi-e1000.rom            Debian's iPXE EFI PCI option ROM (package ipxe-qemu)
+#   router-mipsel-arcadyan.bin    Arcadyan-obfuscated LZMA of router-mipsel-sysupgrade.bin
+#   router-mipsel-sqfs3-be.bin    squashfs 3.0 big-endian gzip  } firmware-mod-kit's
+#   router-mipsel-nand.yaffs2     YAFFS2, 2048 + 64 OOB         } tools (FMK_SRC)
 # Package versions used are written to images/MANIFEST with each image's SHA-256.
 set -uo pipefail
 CACHE=${FWAUDIT_BENCH_CACHE:-/var/cache/fwaudit-bench}
@@ -336,6 +346,183 @@ uefi_x86() { firmware ovmf usr/share/ovmf/OVMF.fd "$1"; }
 uefi_arm() { firmware qemu-efi-aarch64 usr/share/qemu-efi-aarch64/QEMU_EFI.fd "$1"; }
 build ovmf-x86-64.fd uefi_x86
 build aavmf-aarch64.fd uefi_arm
+
+# --- Formats issue 18 added, where binwalk 3.1.0 has an extractor for them
+# (7z, ISO 9660 and FAT through tsk_recover, GPT through 7z, Android sparse,
+# DTB/FIT, LZOP, Arcadyan, PCI option ROMs through uefi-firmware-parser, squashfs 3.x
+# through unsquashfs, YAFFS2 through unyaffs). binwalk 3.1.0 has no extractor
+# for Android boot images, super.img, payload.bin, EROFS, qcow2, Matter OTA,
+# CBFS or UEFI capsules, so those are not in the set.
+small_tree() { # the armhf initramfs tree: busybox, dropbear, iproute2, curl, libssl
+    rootfs armhf "$R/armhf-small" "$SLIM" busybox dropbear-bin iproute2 libssl3 zlib1g curl
+}
+ext4_of() { # ext4_of DIR OUT SIZE LABEL UUID-SUFFIX
+    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -t ext4 -b 4096 -L "$4" \
+        -U "11111111-2222-3333-4444-$5" -E "root_owner=0:0,hash_seed=11111111-2222-3333-4444-$5" \
+        -d "$1" "$2" "$3"
+}
+
+android_sparse() { # Android sparse image (img2simg) of an ext4 system partition
+    small_tree
+    ext4_of "$R/armhf-small" "$WORK/system.ext4" 96M system 777777777777
+    img2simg "$WORK/system.ext4" "$1"
+    rm -f "$WORK/system.ext4"
+}
+build android-system.simg android_sparse
+
+board_dtb() { # board_dtb OUT: a small ARM board's device tree, compiled by dtc
+    dtc -q -I dts -O dtb -o "$1" - <<'DTS'
+/dts-v1/;
+/ {
+    model = "Bench Gateway GW-2";
+    compatible = "bench,gw-2", "brcm,bcm2711";
+    #address-cells = <1>; #size-cells = <1>;
+    chosen { bootargs = "console=ttyS0,115200 root=/dev/mmcblk0p2 rootwait"; };
+    memory@0 { device_type = "memory"; reg = <0x0 0x40000000>; };
+    soc { compatible = "simple-bus"; #address-cells = <1>; #size-cells = <1>; ranges;
+        serial@fe201000 { compatible = "arm,pl011"; reg = <0xfe201000 0x200>; status = "okay"; };
+        ethernet@fd580000 { compatible = "brcm,bcm2711-genet-v5"; reg = <0xfd580000 0x10000>; };
+    };
+};
+DTS
+}
+
+fit() { # U-Boot FIT (mkimage -f): LZMA kernel, gzip initramfs, DTB, one configuration
+    mipsel_parts
+    [ -s "$OUT/initramfs-armhf.cpio.gz" ] || return 1
+    local f=$WORK/fit
+    rm -rf "$f"; mkdir -p "$f"
+    board_dtb "$f/board.dtb"
+    cat >"$f/image.its" <<ITS
+/dts-v1/;
+/ {
+    description = "Bench Gateway FIT";
+    #address-cells = <1>;
+    images {
+        kernel-1 { description = "Linux 6.1"; data = /incbin/("$WORK/mipsel-kernel.lzma");
+            type = "kernel"; arch = "mips"; os = "linux"; compression = "lzma";
+            load = <0x80100000>; entry = <0x80100000>; hash-1 { algo = "sha256"; }; };
+        ramdisk-1 { description = "initramfs"; data = /incbin/("$OUT/initramfs-armhf.cpio.gz");
+            type = "ramdisk"; arch = "mips"; os = "linux"; compression = "none"; hash-1 { algo = "sha256"; }; };
+        fdt-1 { description = "GW-2"; data = /incbin/("$f/board.dtb"); type = "flat_dt";
+            arch = "mips"; compression = "none"; hash-1 { algo = "sha256"; }; };
+    };
+    configurations { default = "conf-1";
+        conf-1 { kernel = "kernel-1"; ramdisk = "ramdisk-1"; fdt = "fdt-1"; };
+    };
+};
+ITS
+    mkimage -q -f "$f/image.its" "$1" >/dev/null
+}
+build board-fit.itb fit
+
+gpt_disk() { # GPT disk (sgdisk): a FAT32 data partition and an ext4 rootfs, raw
+    small_tree
+    rootfs amd64 "$R/amd64-root" "$SLIM" busybox dropbear-bin iproute2 iptables nftables dnsmasq-base \
+        openssl curl python3-minimal
+    local d=$WORK/gpt
+    rm -rf "$d"; mkdir -p "$d/data"
+    # FAT holds no symlinks: the armhf tree's regular files only.
+    (cd "$R/armhf-small" && find usr etc -type f -print0 | cpio --null -pdm --quiet "$d/data")
+    find "$d/data" -exec touch -h -d @"$SOURCE_DATE_EPOCH" {} +
+    mkfs.vfat -F 32 -i 1a2b3c4d -n NASDATA -C "$d/data.fat" 65536 >/dev/null
+    MTOOLS_SKIP_CHECK=1 mcopy -s -p -m -i "$d/data.fat" "$d/data/usr" "$d/data/etc" ::/
+    ext4_of "$R/amd64-root" "$d/root.ext4" 160M rootfs 888888888888
+    local fat_s root_s total
+    fat_s=$(($(stat -c %s "$d/data.fat") / 512)); root_s=$(($(stat -c %s "$d/root.ext4") / 512))
+    total=$((2048 + fat_s + root_s + 2048))
+    truncate -s $((total * 512)) "$d/disk.img"
+    sgdisk -q -U 5452574f-0000-4000-8000-000000000001 \
+        -n 1:2048:+${fat_s} -t 1:0700 -c 1:nas-data -u 1:5452574f-0000-4000-8000-000000000002 \
+        -n 2:$((2048 + fat_s)):+${root_s} -t 2:8300 -c 2:rootfs -u 2:5452574f-0000-4000-8000-000000000003 \
+        "$d/disk.img" >/dev/null
+    dd if="$d/data.fat" of="$d/disk.img" bs=512 seek=2048 conv=notrunc status=none
+    dd if="$d/root.ext4" of="$d/disk.img" bs=512 seek=$((2048 + fat_s)) conv=notrunc status=none
+    mv "$d/disk.img" "$1"
+    rm -rf "$d"
+}
+build nas-disk-gpt.img gpt_disk
+
+iso() { # ISO 9660 with Rock Ridge and Joliet (xorriso): a recovery medium
+    small_tree
+    mipsel_parts
+    local d=$WORK/iso
+    rm -rf "$d"; mkdir -p "$d/boot"
+    cp "$WORK/mipsel-kernel.lzma" "$d/boot/kernel.lzma"
+    cp "$WORK/mipsel-rootfs.sqfs" "$d/boot/rootfs.sqfs"
+    xorriso -as mkisofs -quiet -R -J -V RECOVERY -o "$1" "$d" "$R/armhf-small" 2>/dev/null
+    rm -rf "$d"
+}
+build recovery.iso iso
+
+sevenzip() { # 7z (LZMA2) of a camera-style update: the mipsel rootfs tree and kernel
+    mipsel_parts
+    local d=$WORK/7z
+    rm -rf "$d"; mkdir -p "$d/update"
+    cp -a "$R/mipsel-router" "$d/update/rootfs"
+    rm -f "$d/update/rootfs/.complete"
+    cp "$WORK/mipsel-kernel.lzma" "$d/update/kernel.lzma"
+    (cd "$d" && 7z a -bd -mx=5 -mmt=2 "$d/out.7z" update >/dev/null)
+    mv "$d/out.7z" "$1"
+    rm -rf "$d"
+}
+build camera-update.7z sevenzip
+
+lzop_tar() { # tar | lzop -9: a rootfs archive as some NAS updaters ship it
+    small_tree
+    tar --sort=name --mtime=@"$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
+        --exclude=.complete -C "$R/armhf-small" -cf - . | lzop -9 -c >"$1"
+}
+build rootfs-armhf.tar.lzo lzop_tar
+
+option_rom() { # iPXE's EFI PCI option ROM for QEMU's e1000, as Debian ships it
+    rootfs amd64 "$R/fw-ipxe-qemu" '^$' ipxe-qemu
+    cp "$R/fw-ipxe-qemu/usr/lib/ipxe/qemu/efi-e1000.rom" "$1"
+}
+build ipxe-efi-e1000.rom option_rom
+
+arcadyan() { # Arcadyan-obfuscated LZMA of the sysupgrade image (the scheme binwalk's
+    # deobfuscator undoes: the 32 bytes at 4 and at 0x68 trade places, the one
+    # moved to 0x68 nibble- and byte-pair-swapped; see tests/fixtures/arcadyan.py)
+    [ -s "$OUT/router-mipsel-sysupgrade.bin" ] || return 1
+    xz --format=lzma --lzma1=preset=6,dict=8MiB -c "$OUT/router-mipsel-sysupgrade.bin" >"$WORK/arcadyan.lzma"
+    python3 - "$WORK/arcadyan.lzma" "$1" <<'PY'
+import sys
+stream = open(sys.argv[1], "rb").read()
+plain = b"ARC1" + stream
+swap = lambda b: b"".join(bytes([((x & 15) << 4) | (x >> 4) for x in b[i:i + 2][::-1]]) for i in range(0, len(b), 2))
+out = bytearray(plain)
+out[4:0x24] = plain[0x68:0x88]
+out[0x68:0x88] = swap(plain[4:0x24])
+assert out[0x68:0x6C] == bytes.fromhex("00d50800")
+open(sys.argv[2], "wb").write(out)
+PY
+    rm -f "$WORK/arcadyan.lzma"
+}
+build router-mipsel-arcadyan.bin arcadyan
+
+# squashfs 3.0 and YAFFS2: no Debian release packages a writer, so both come
+# from firmware-mod-kit (github rampageX/firmware-mod-kit, commit 75bc064,
+# GPL-2), as in tests/fixtures/squashfs-old.sh and yaffs2.sh: FMK_SRC=<its
+# src/ directory> with `make mksquashfs` run in squashfs-3.0/ and `make` in
+# yaffs2utils/. Without FMK_SRC both are skipped, loudly.
+fmk_tool() { [ -n "${FMK_SRC:-}" ] && [ -x "$FMK_SRC/$1" ]; }
+squashfs3() { # squashfs 3.0, big-endian, gzip: an older MIPS router's rootfs
+    mipsel_parts
+    "$FMK_SRC/squashfs-3.0/mksquashfs" "$R/mipsel-router" "$1" -be -noappend -all-root -e .complete >/dev/null
+    chmod 644 "$1"
+}
+yaffs2() { # YAFFS2 NAND dump with OOB (2048 + 64, Linux MTD layout), little-endian
+    mipsel_parts
+    local d=$WORK/yaffs2-tree
+    rm -rf "$d"; cp -a "$R/mipsel-router" "$d"; rm -f "$d/.complete"
+    "$FMK_SRC/yaffs2utils/mkyaffs2" -p 2048 -s 64 "$d" "$1" >/dev/null
+    rm -rf "$d"
+}
+if fmk_tool squashfs-3.0/mksquashfs; then build router-mipsel-sqfs3-be.bin squashfs3
+else have router-mipsel-sqfs3-be.bin || loud "router-mipsel-sqfs3-be.bin: set FMK_SRC (see above)"; fi
+if fmk_tool yaffs2utils/mkyaffs2; then build router-mipsel-nand.yaffs2 yaffs2
+else have router-mipsel-nand.yaffs2 || loud "router-mipsel-nand.yaffs2: set FMK_SRC (see above)"; fi
 
 cat "$R"/*.packages 2>/dev/null | sort -u >"$OUT/MANIFEST.packages"
 sort -u -k2 "$OUT/MANIFEST.sha256" -o "$OUT/MANIFEST.sha256" 2>/dev/null
