@@ -30,8 +30,7 @@
 #   recovery.iso                  ISO 9660 + Rock Ridge + Joliet (xorriso)
 #   camera-update.7z              7z, LZMA2 (p7zip): mipsel rootfs tree and kernel
 #   rootfs-armhf.tar.lzo          tar | lzop -9
-#   ipxe-efi-e1000.rom            Debian's iPXE EFI PCI option ROM (package ipxe-qemu)
-#   router-mipsel-arcadyan.bin    Arcadyan-obfuscated LZMA of router-mipsel-sysupgrade.bin
+#   armhf-programs-arcadyan.bin   Arcadyan-obfuscated LZMA of a cpio of the armhf programs
 #   router-mipsel-sqfs3-be.bin    squashfs 3.0 big-endian gzip  } firmware-mod-kit's
 #   router-mipsel-nand.yaffs2     YAFFS2, 2048 + 64 OOB         } tools (FMK_SRC)
 # Package versions used are written to images/MANIFEST with each image's SHA-256.
@@ -349,10 +348,12 @@ build aavmf-aarch64.fd uefi_arm
 
 # --- Formats issue 18 added, where binwalk 3.1.0 has an extractor for them
 # (7z, ISO 9660 and FAT through tsk_recover, GPT through 7z, Android sparse,
-# DTB/FIT, LZOP, Arcadyan, PCI option ROMs through uefi-firmware-parser, squashfs 3.x
-# through unsquashfs, YAFFS2 through unyaffs). binwalk 3.1.0 has no extractor
-# for Android boot images, super.img, payload.bin, EROFS, qcow2, Matter OTA,
-# CBFS or UEFI capsules, so those are not in the set.
+# DTB/FIT, LZOP, Arcadyan, squashfs 3.x through unsquashfs, YAFFS2 through
+# unyaffs). binwalk 3.1.0 has no extractor for Android boot images, super.img,
+# payload.bin, EROFS, qcow2, Matter OTA, CBFS or UEFI capsules, and does not
+# recognise a PCI option ROM (its `pchrom` is Intel's PCH flash descriptor;
+# on iPXE's efi-e1000.rom it finds only the PE file and extracts nothing), so
+# those are not in the set.
 small_tree() { # the armhf initramfs tree: busybox, dropbear, iproute2, curl, libssl
     rootfs armhf "$R/armhf-small" "$SLIM" busybox dropbear-bin iproute2 libssl3 zlib1g curl
 }
@@ -475,21 +476,20 @@ lzop_tar() { # tar | lzop -9: a rootfs archive as some NAS updaters ship it
 }
 build rootfs-armhf.tar.lzo lzop_tar
 
-option_rom() { # iPXE's EFI PCI option ROM for QEMU's e1000, as Debian ships it
-    rootfs amd64 "$R/fw-ipxe-qemu" '^$' ipxe-qemu
-    cp "$R/fw-ipxe-qemu/usr/lib/ipxe/qemu/efi-e1000.rom" "$1"
-}
-build ipxe-efi-e1000.rom option_rom
-
-arcadyan() { # Arcadyan-obfuscated LZMA of the sysupgrade image (the scheme binwalk's
-    # deobfuscator undoes: the 32 bytes at 4 and at 0x68 trade places, the one
-    # moved to 0x68 nibble- and byte-pair-swapped; see tests/fixtures/arcadyan.py)
-    [ -s "$OUT/router-mipsel-sysupgrade.bin" ] || return 1
-    xz --format=lzma --lzma1=preset=6,dict=8MiB -c "$OUT/router-mipsel-sysupgrade.bin" >"$WORK/arcadyan.lzma"
+arcadyan() { # Arcadyan-obfuscated LZMA of a newc cpio of the armhf tree's programs
+    # (the scheme binwalk's deobfuscator undoes: the 32 bytes at 4 and at 0x68
+    # trade places, the one moved to 0x68 nibble- and byte-pair-swapped; see
+    # tests/fixtures/arcadyan.py). binwalk 3.1.0 opens at most 0x1B0000 bytes
+    # of it (real ones wrap a small kernel), so the payload is kept under that.
+    small_tree
+    (cd "$R/armhf-small" && find bin sbin usr/bin usr/sbin -print0 | sort -z |
+        cpio --null -o -H newc --reproducible --owner=0:0 --quiet) >"$WORK/arcadyan.cpio"
+    xz --format=lzma --lzma1=preset=6,dict=8MiB -c "$WORK/arcadyan.cpio" >"$WORK/arcadyan.lzma"
     python3 - "$WORK/arcadyan.lzma" "$1" <<'PY'
 import sys
 stream = open(sys.argv[1], "rb").read()
 plain = b"ARC1" + stream
+assert len(plain) <= 0x1B0000, len(plain)
 swap = lambda b: b"".join(bytes([((x & 15) << 4) | (x >> 4) for x in b[i:i + 2][::-1]]) for i in range(0, len(b), 2))
 out = bytearray(plain)
 out[4:0x24] = plain[0x68:0x88]
@@ -497,9 +497,9 @@ out[0x68:0x88] = swap(plain[4:0x24])
 assert out[0x68:0x6C] == bytes.fromhex("00d50800")
 open(sys.argv[2], "wb").write(out)
 PY
-    rm -f "$WORK/arcadyan.lzma"
+    rm -f "$WORK/arcadyan.lzma" "$WORK/arcadyan.cpio"
 }
-build router-mipsel-arcadyan.bin arcadyan
+build armhf-programs-arcadyan.bin arcadyan
 
 # squashfs 3.0 and YAFFS2: no Debian release packages a writer, so both come
 # from firmware-mod-kit (github rampageX/firmware-mod-kit, commit 75bc064,

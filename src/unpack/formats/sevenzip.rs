@@ -153,6 +153,9 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
                 std::io::copy(&mut stream.take(declared), &mut std::io::sink())?;
                 return Ok(true);
             }
+            // Charged above, so the declared size is bounded: one buffer of
+            // that size, not a doubling series of copies.
+            contents.reserve_exact(declared as usize);
             stream.take(declared).read_to_end(&mut contents)?;
         }
         if path.is_empty() || entry.is_anti_item() {

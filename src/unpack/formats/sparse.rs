@@ -71,7 +71,12 @@ impl Format for Sparse {
         let reservation = budget.reserve(most).map_err(|bound| {
             Rejection::Limit(format!("sparse: {most} bytes of image reach {bound}"))
         })?;
-        let mut raw: Vec<u8> = Vec::with_capacity(most as usize);
+        // Zeroed up front and written in place: the holes (DONT_CARE, zero
+        // FILL), often most of a partition, are then never written, and a
+        // large zeroed allocation is fresh memory the kernel maps on first
+        // read to its zero page, so they cost neither time nor resident memory.
+        let mut raw: Vec<u8> = vec![0; most as usize];
+        let mut len = 0usize;
         let mut at = hdr_len;
         let mut capped = false;
         for index in 0..chunks {
@@ -108,22 +113,27 @@ impl Format for Sparse {
                 }
             };
             at = body_at + body_len;
-            if raw.len() as u64 + bytes > cap.min(full) {
+            if len as u64 + bytes > most {
                 capped = true;
                 break;
             }
+            let span = &mut raw[len..len + bytes as usize];
             match (kind, expanded) {
-                (RAW, Some(body)) => raw.extend_from_slice(body),
-                (FILL, _) => {
+                (RAW, Some(body)) => span.copy_from_slice(body),
+                (FILL, _) if body[..4] != [0; 4] => {
                     let pattern = [body[0], body[1], body[2], body[3]];
-                    let start = raw.len();
-                    raw.resize(start + bytes as usize, 0);
-                    for word in raw[start..].chunks_mut(4) {
+                    for word in span.chunks_mut(4) {
                         word.copy_from_slice(&pattern[..word.len()]);
                     }
                 }
-                _ => raw.resize(raw.len() + bytes as usize, 0),
+                _ => {}
             }
+            len += bytes as usize;
+        }
+        raw.truncate(len);
+        if len < raw.capacity() / 2 {
+            // Cut short: do not hold the unused rest.
+            raw.shrink_to_fit();
         }
         if capped {
             out.notes.push(Problem::Limit(format!(

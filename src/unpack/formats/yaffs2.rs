@@ -325,11 +325,15 @@ fn scan_without_oob(data: &[u8], g: &Geometry, notes: &mut Notes) -> Scan {
         let page = &data[at..at + g.page];
         match Header::parse(page, g.big_endian) {
             Some(h) if page[HEADER_LEN..].iter().all(|&b| b == 0xff) => {
-                let pages = if h.kind == FILE {
-                    h.size.div_ceil(g.page as u64) as usize
+                let declared = if h.kind == FILE {
+                    h.size.div_ceil(g.page as u64)
                 } else {
                     0
                 };
+                // Only the pages the dump holds: a size past the end is a
+                // cut dump (or a lie), and its chunks are never made up.
+                let left = (data.len() - at) / g.page - 1;
+                let pages = usize::try_from(declared).unwrap_or(usize::MAX).min(left);
                 scan.end = at + g.page * (1 + pages);
                 headers.push((at, h));
                 i += 1 + pages;
@@ -383,13 +387,15 @@ fn scan_without_oob(data: &[u8], g: &Geometry, notes: &mut Notes) -> Scan {
 
 fn insert_untagged(scan: &mut Scan, id: u32, at: usize, h: Header, g: &Geometry) {
     if h.kind == FILE {
-        let mut left = h.size as usize;
+        let mut left = h.size;
         let mut chunk = 1u32;
         let mut page_at = at + g.page;
-        while left > 0 {
-            let n = left.min(g.page);
+        // Chunks only for pages inside the scanned dump (`scan.end`): a file
+        // declaring more is reported short when its data is read.
+        while left > 0 && page_at + g.page <= scan.end {
+            let n = left.min(g.page as u64) as usize;
             scan.chunks.insert((id, chunk), (page_at, n, (0, 0)));
-            left -= n;
+            left -= n as u64;
             chunk += 1;
             page_at += g.page;
         }
@@ -629,6 +635,39 @@ mod tests {
             .find(|e| e.path == "etc/hostname")
             .unwrap();
         assert_eq!(hostname.data, b"gateway-2\n");
+    }
+
+    /// Found by the fuzzer (fuzz/RESULTS.md): in a dump without OOB, a file
+    /// header declaring a size far past the end made one chunk entry per
+    /// declared page (2 GB of map for a 32 KB input). Only the pages the
+    /// dump holds are taken; the file is reported short.
+    #[test]
+    fn a_file_declaring_more_than_the_dump_holds_costs_only_the_dump() {
+        let mut data = fixture("le-2k-nooob");
+        let motd = (0..data.len() / 2048)
+            .map(|i| i * 2048)
+            .find(|&at| data[at + 10..].starts_with(b"motd\0"))
+            .expect("etc/motd header page");
+        data[motd + 292..motd + 296].copy_from_slice(&u32::MAX.to_le_bytes());
+        data[motd + 496..motd + 500].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
+        let limits = Limits {
+            max_total_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let out = Yaffs2
+            .extract(&data, &mut Budget::new(limits.clone()))
+            .unwrap();
+        assert!(out.entries.iter().all(|e| e.path != "etc/motd"));
+        assert!(
+            out.notes.iter().any(
+                |n| matches!(n, Problem::Error(m) | Problem::Limit(m) if m.contains("/etc/motd"))
+            ),
+            "{:?}",
+            out.notes
+        );
+        // The fuzzer's own input, kept as it was found.
+        let found = fixture("fuzz-oom-huge-size");
+        let _ = Yaffs2.extract(&found, &mut Budget::new(limits));
     }
 
     #[test]
