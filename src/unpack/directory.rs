@@ -88,7 +88,7 @@ pub fn unpack_dir(root: &Path, display: &str, limits: &Limits) -> Unpacked {
             });
         }
     }
-    unpacker.examine_from(0, 1, &budget);
+    unpacker.examine_from(0, 1, &budget, Vec::new());
     unpacker.finish()
 }
 

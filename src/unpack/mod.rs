@@ -10,6 +10,7 @@ pub mod carve;
 pub mod compress;
 pub mod contain;
 pub mod directory;
+mod early;
 pub mod extract;
 pub mod formats;
 pub mod limits;
@@ -203,6 +204,7 @@ impl Part {
         extracted: formats::Extracted,
         depth: usize,
         budget: &Budget,
+        examined: Vec<early::Examined>,
     ) {
         self.layers.push(Layer {
             path: layer_path.clone(),
@@ -258,17 +260,39 @@ impl Part {
                 meta: entry.meta,
             });
         }
-        self.examine_from(first, depth + 1, budget);
+        self.examine_from(first, depth + 1, budget, examined);
     }
 
     /// Examines the regular files from index `first` on. They are
     /// independent, so they are examined on every core; what each yields is
-    /// appended in the files' order, as a depth-first walk would.
-    fn examine_from(&mut self, first: usize, depth: usize, budget: &Budget) {
+    /// appended in the files' order, as a depth-first walk would. Files in
+    /// `examined` (by index from `first`) were examined already.
+    fn examine_from(
+        &mut self,
+        first: usize,
+        depth: usize,
+        budget: &Budget,
+        examined: Vec<early::Examined>,
+    ) {
+        let mut ready: Vec<Option<(Part, Vec<Range<usize>>)>> = std::iter::repeat_with(|| None)
+            .take(self.files.len() - first)
+            .collect();
+        for e in examined {
+            if let Some(slot) = ready.get_mut(e.index) {
+                *slot = Some((e.part, e.scan));
+            }
+        }
         let parts: Vec<Part> = self.files[first..]
             .par_iter_mut()
-            .filter(|f| f.kind == EntryKind::File)
-            .map(|f| examine(f, depth, budget))
+            .zip(ready.par_iter_mut())
+            .filter(|(f, _)| f.kind == EntryKind::File)
+            .map(|(f, ready)| match ready.take() {
+                Some((part, scan)) => {
+                    f.scan = scan;
+                    part
+                }
+                None => examine(f, depth, budget),
+            })
             .collect();
         for part in parts {
             self.append(part);
@@ -320,6 +344,21 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             }
             break;
         }
+        let layer_path = format!("{path}@{offset:#x}:{}", format.name());
+        // A reader that hands members over early gets them examined while
+        // it goes on (see `early.rs`), unless they would be too deep to be.
+        let streams = format.hands_over_early() && depth + 1 <= budget.limits.max_depth;
+        let here = |b: &mut Budget| {
+            if streams {
+                early::extract(format, &data[offset..], b, &layer_path, depth + 1)
+            } else {
+                let r = extract_contained(format, data.len() - offset, b, |b| {
+                    format.extract(&data[offset..], b)
+                });
+                (r, Vec::new())
+            }
+        };
+        let mut examined = Vec::new();
         let extracted = if elf {
             extract_contained(format, data.len() - offset, &mut budget, |b| {
                 formats::gzip::extract_verified(&data[offset..], b)
@@ -333,12 +372,8 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             // the walk went on to it, which it does unless this container
             // turns out to cover it (then it is thrown away above).
             let mut next_budget = budget.fork();
-            let (here, there) = rayon::join(
-                || {
-                    extract_contained(format, data.len() - offset, &mut budget, |b| {
-                        format.extract(&data[offset..], b)
-                    })
-                },
+            let ((here, early), there) = rayon::join(
+                || here(&mut budget),
                 || {
                     extract_contained(
                         next_format,
@@ -354,11 +389,12 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
                 result: there,
                 budget: next_budget,
             });
+            examined = early;
             here
         } else {
-            extract_contained(format, data.len() - offset, &mut budget, |b| {
-                format.extract(&data[offset..], b)
-            })
+            let (r, early) = here(&mut budget);
+            examined = early;
+            r
         };
         let extracted = match extracted {
             Ok(extracted) => extracted,
@@ -396,7 +432,6 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
         if let Some(a) = ahead.take_if(|a| a.offset < pos) {
             a.budget.refund();
         }
-        let layer_path = format!("{path}@{offset:#x}:{}", format.name());
         if depth + 1 > budget.limits.max_depth {
             let message = format!(
                 "nesting deeper than {} layers; contents not examined",
@@ -405,7 +440,15 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             part.note(Level::Limit, &layer_path, None, message);
             continue;
         }
-        part.add_layer(layer_path, format.name(), offset, extracted, depth, &budget);
+        part.add_layer(
+            layer_path,
+            format.name(),
+            offset,
+            extracted,
+            depth,
+            &budget,
+            examined,
+        );
     }
     file.scan = uncovered(data.len(), &covered);
     part

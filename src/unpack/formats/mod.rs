@@ -137,6 +137,25 @@ pub trait Format: Sync {
     fn declared_len(&self, _data: &[u8]) -> Option<u64> {
         None
     }
+    /// Whether the reader hands members over before it is done (see
+    /// [`Format::extract_early`]); the engine then examines large ones
+    /// while the reader goes on.
+    fn hands_over_early(&self) -> bool {
+        false
+    }
+    /// [`Format::extract`] for a reader whose members come whole out of one
+    /// long decode (a solid 7z block): each member is passed to `early`,
+    /// with the index it will have in [`Extracted::entries`], as soon as it
+    /// is read, so that a compressed member's own decode can overlap the
+    /// rest of the container's instead of following it.
+    fn extract_early(
+        &self,
+        data: &[u8],
+        budget: &mut Budget,
+        _early: &mut dyn FnMut(usize, &Entry),
+    ) -> Result<Extracted, Rejection> {
+        self.extract(data, budget)
+    }
 }
 
 /// What a container held.

@@ -38,6 +38,19 @@ impl Format for SevenZip {
     }
 
     fn extract(&self, data: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+        self.extract_early(data, budget, &mut |_, _| {})
+    }
+
+    fn hands_over_early(&self) -> bool {
+        true
+    }
+
+    fn extract_early(
+        &self,
+        data: &[u8],
+        budget: &mut Budget,
+        early: &mut dyn FnMut(usize, &Entry),
+    ) -> Result<Extracted, Rejection> {
         let head = data.get(..START_HEADER).ok_or(Rejection::NotThisFormat)?;
         if crc32fast::hash(&head[12..32]) != le32(head, 8).unwrap_or(0) {
             return Err(Rejection::NotThisFormat);
@@ -56,7 +69,7 @@ impl Format for SevenZip {
             )));
         }
         let image = &data[..end as usize];
-        match catch_unwind(AssertUnwindSafe(|| read_all(image, budget))) {
+        match catch_unwind(AssertUnwindSafe(|| read_all(image, budget, early))) {
             Ok(r) => r,
             Err(_) => Err(Rejection::Corrupt(
                 "7z reader failed on malformed headers".into(),
@@ -75,7 +88,11 @@ fn encrypted(e: &Error) -> bool {
     }
 }
 
-fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
+fn read_all(
+    image: &[u8],
+    budget: &mut Budget,
+    early: &mut dyn FnMut(usize, &Entry),
+) -> Result<Extracted, Rejection> {
     let mut out = Extracted {
         size: image.len() as u64,
         filesystem: true,
@@ -168,12 +185,14 @@ fn read_all(image: &[u8], budget: &mut Budget) -> Result<Extracted, Rejection> {
             ),
             _ => EntryKind::File,
         };
-        out.entries.push(Entry {
+        let entry = Entry {
             path: path.trim_end_matches('/').to_string(),
             kind,
             data: contents,
             meta,
-        });
+        };
+        early(out.entries.len(), &entry);
+        out.entries.push(entry);
         Ok(true)
     });
     match result {
