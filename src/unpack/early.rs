@@ -24,6 +24,12 @@ pub(super) struct Examined {
     pub scan: Vec<Range<usize>>,
 }
 
+/// What a reader returned, with the members examined while it ran.
+pub(super) struct Opened {
+    pub extracted: Extracted,
+    pub examined: Vec<Examined>,
+}
+
 /// Runs `format` on `data` as [`extract_contained`] does, examining each
 /// large member it hands over at `depth` (the depth the layer's files get),
 /// with `layer_path` the path the layer will have. The copies examined are

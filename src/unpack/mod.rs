@@ -201,11 +201,14 @@ impl Part {
         layer_path: String,
         format: &str,
         offset: usize,
-        extracted: formats::Extracted,
+        opened: early::Opened,
         depth: usize,
         budget: &Budget,
-        examined: Vec<early::Examined>,
     ) {
+        let early::Opened {
+            extracted,
+            examined,
+        } = opened;
         self.layers.push(Layer {
             path: layer_path.clone(),
             format: format.to_string(),
@@ -347,7 +350,7 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
         let layer_path = format!("{path}@{offset:#x}:{}", format.name());
         // A reader that hands members over early gets them examined while
         // it goes on (see `early.rs`), unless they would be too deep to be.
-        let streams = format.hands_over_early() && depth + 1 <= budget.limits.max_depth;
+        let streams = format.hands_over_early() && depth < budget.limits.max_depth;
         let here = |b: &mut Budget| {
             if streams {
                 early::extract(format, &data[offset..], b, &layer_path, depth + 1)
@@ -440,15 +443,11 @@ fn examine(file: &mut VirtualFile, depth: usize, budget: &Budget) -> Part {
             part.note(Level::Limit, &layer_path, None, message);
             continue;
         }
-        part.add_layer(
-            layer_path,
-            format.name(),
-            offset,
+        let opened = early::Opened {
             extracted,
-            depth,
-            &budget,
             examined,
-        );
+        };
+        part.add_layer(layer_path, format.name(), offset, opened, depth, &budget);
     }
     file.scan = uncovered(data.len(), &covered);
     part
