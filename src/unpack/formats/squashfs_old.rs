@@ -1023,7 +1023,7 @@ fn lzma(setting: Lzma, body: &[u8], max: usize, exact: Option<usize>) -> Result<
             (header[0], &body[13..])
         }
         Lzma::DdWrt => {
-            let [pb, lc, lp, ..] = *body else {
+            let [pb, lc, lp, _, ..] = *body else {
                 return Err("block shorter than its LZMA header".into());
             };
             if pb > 4 || lc > 4 || lp > 4 || lc + lp > 4 {
@@ -1223,6 +1223,21 @@ mod fixture_tests {
                 assert_eq!((&a.path, &a.data), (&b.path, &b.data), "{name}");
             }
         }
+    }
+
+    /// Found by the fuzzer (fuzz/RESULTS.md): a block of 3 bytes read with
+    /// the DD-WRT LZMA setting, whose header is 4 bytes, sliced past its end.
+    /// The input is kept as it was found (tests/fixtures/fuzz/).
+    #[test]
+    fn a_block_shorter_than_the_ddwrt_header_is_an_error() {
+        assert!(lzma(Lzma::DdWrt, &[2, 3, 0], 4096, None).is_err());
+        let found =
+            std::fs::read("tests/fixtures/fuzz/squashfs_old-short-ddwrt-block.sqfs").unwrap();
+        let limits = Limits {
+            max_total_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let _ = extract(&found, &mut Budget::new(limits));
     }
 
     /// Cuts at every 61st byte and 600 single-bit flips of every image end
