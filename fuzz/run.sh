@@ -73,7 +73,12 @@ seed() {
         unpack) find $fx -maxdepth 1 -type f -exec cp {} "corpus/$1/" \; ;;
         uefi_capsule) cp $fx/fwuefi/*.cap "corpus/$1/" ;;
         intel_microcode) cp ../tests/data/intel-ucode/0f-04-0a "corpus/$1/" && head -c 8192 ../tests/data/intel-ucode/06-c5-02 > "corpus/$1/head-06-c5-02" ;;
-        cbfs) gzip -dc $fx/fwuefi/cbfs-legacy.rom.gz | head -c 8192 > "corpus/$1/legacy-head.rom"; gzip -dc $fx/fwuefi/cbfs-fmap.rom.gz | tail -c +20481 | head -c 4096 > "corpus/$1/fmap-coreboot.rom" ;;
+        cbfs)
+            # Whole images first: `gzip | head` fails under pipefail when head closes the pipe
+            # (the 4 KiB at 20 KiB are the fmap image's COREBOOT region).
+            gzip -dc $fx/fwuefi/cbfs-legacy.rom.gz > "corpus/$1/legacy.rom" && gzip -dc $fx/fwuefi/cbfs-fmap.rom.gz > "corpus/$1/fmap.rom"
+            head -c 8192 "corpus/$1/legacy.rom" > "corpus/$1/legacy-head.rom" && dd if="corpus/$1/fmap.rom" of="corpus/$1/fmap-coreboot.rom" bs=4096 skip=5 count=1 status=none
+            rm -f "corpus/$1/legacy.rom" "corpus/$1/fmap.rom" ;;
         fmap) cp $fx/fwuefi/layout.fmap "corpus/$1/" ;;
         verified_boot) cp $fx/vboot-*.bin "corpus/$1/" ;;
         arj) cp $fx/arj/* "corpus/$1/" ;;
