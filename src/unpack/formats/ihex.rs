@@ -37,6 +37,9 @@ impl Memory {
     /// ones where they overlap, every byte (gap fill included) drawn from
     /// the budget before it is allocated.
     pub fn into_entries(mut self, budget: &mut Budget, notes: &mut Vec<Problem>) -> Vec<Entry> {
+        // A record without data adds nothing, and one at the end of a run
+        // would be left for the next run to place before its start.
+        self.chunks.retain(|(_, d)| !d.is_empty());
         // Stable: for one address the record written later wins below.
         self.chunks.sort_by_key(|(a, _)| *a);
         let mut runs: Vec<(u64, u64)> = Vec::new();

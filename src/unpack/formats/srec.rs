@@ -160,6 +160,37 @@ mod tests {
         );
     }
 
+    /// Found by the fuzzer (fuzz/RESULTS.md; the input is
+    /// tests/fixtures/fuzz/srec-empty-record-after-a-run.srec): a record with
+    /// no data at the end of one run was placed by the next run, before that
+    /// run's start, and the offset wrapped (a panic).
+    #[test]
+    fn an_empty_record_at_the_end_of_a_run_is_ignored() {
+        // S3: count, 32-bit address, data, checksum (ones' complement of the sum).
+        let s3 = |address: u32, data: &[u8]| {
+            let mut bytes = vec![(4 + data.len() + 1) as u8];
+            bytes.extend_from_slice(&address.to_be_bytes());
+            bytes.extend_from_slice(data);
+            let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+            bytes.push(!sum);
+            let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            format!("S3{hex}\n")
+        };
+        let text = [
+            s3(0x1000, b"ABCD"),
+            s3(0x1004, b""),
+            s3(0x2000_0000, b"EF"),
+            "S70500000000FA\n".to_string(),
+        ]
+        .concat();
+        let out = read(text.as_bytes()).unwrap();
+        assert_eq!(listing(&out), ["0x00001000.bin 4", "0x20000000.bin 2"]);
+        assert_eq!(out.entries[0].data, b"ABCD");
+        let found =
+            std::fs::read("tests/fixtures/fuzz/srec-empty-record-after-a-run.srec").unwrap();
+        let _ = read(&found);
+    }
+
     #[test]
     fn truncation_and_flips_never_panic() {
         for cut in 0..SREC.len() {
