@@ -7,8 +7,8 @@
 
 use super::formats::{Entry, Extracted, Format, Rejection};
 use super::limits::Budget;
-use super::tree::{self, EntryKind};
-use super::{Part, VirtualFile, examine, extract_contained};
+use super::tree::EntryKind;
+use super::{Part, VirtualFile, examine, extract_contained, member_path};
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -53,7 +53,7 @@ pub(super) fn extract(
                 return;
             };
             let mut file = VirtualFile {
-                path: format!("{layer_path}{}", tree::normalize(&entry.path)),
+                path: member_path(layer_path, &entry.path),
                 fs: None,
                 kind: EntryKind::File,
                 data: entry.data.clone(),

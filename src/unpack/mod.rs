@@ -237,11 +237,7 @@ impl Part {
                 fs,
                 path: tree::normalize(&entry.path),
             });
-            let path = match &fs_path {
-                Some(p) => format!("{layer_path}{}", p.path),
-                // Not a file system, but a name is still never a path out.
-                None => format!("{layer_path}{}", tree::normalize(&entry.path)),
-            };
+            let path = member_path(&layer_path, &entry.path);
             if let Some(p) = &fs_path {
                 self.filesystems[p.fs].entries.push((p.path.clone(), index));
             }
@@ -301,6 +297,13 @@ impl Part {
             self.append(part);
         }
     }
+}
+
+/// The path of a member of the layer at `layer_path`: the same whether or
+/// not the layer is a file system (a name is never a path out of it), and
+/// the same whether the member is examined early (`early.rs`) or after.
+fn member_path(layer_path: &str, entry_path: &str) -> String {
+    format!("{layer_path}{}", tree::normalize(entry_path))
 }
 
 /// Carves containers out of `file`, sets its scan ranges, and returns what
