@@ -185,6 +185,24 @@ fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
     }
 }
 
+/// Opens sled's database, `fleet.lock` already held. No other fwaudit can
+/// then have the store open, so sled's own lock can only be held by a store
+/// this process has just closed whose background threads are still winding
+/// down (seen under load: the reopen right after a close failed): that
+/// lock is waited for, up to two seconds, instead of failing at once.
+fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
+    let mut tries = 40;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries > 0 => {
+                tries -= 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store under `data_dir/fleet`. A store another
     /// fwaudit holds open gives a "busy" error rather than a second writer.
@@ -209,8 +227,7 @@ impl SledStore {
         let config = sled::Config::new()
             .path(&dir)
             .flush_every_ms(flush_every_ms);
-        let db = config
-            .open()
+        let db = open_sled(&config)
             .map_err(|e| format!("{}: cannot open fleet store: {e}", dir.display()))?;
         super::timing::mark("store: sled open");
         // What an interrupted `fleet compact` left: a copy never swapped in,
