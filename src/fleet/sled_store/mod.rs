@@ -188,10 +188,11 @@ fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
 /// Opens sled's database, `fleet.lock` already held. No other fwaudit can
 /// then have the store open, so sled's own lock can only be held by a store
 /// this process has just closed whose background threads are still winding
-/// down (seen under load: the reopen right after a close failed): that
-/// lock is waited for, up to two seconds, instead of failing at once.
+/// down (its I/O pool can still hold the file for seconds while the disk
+/// writes back a build: the reopen right after a close failed in CI): that
+/// lock is waited for, up to 30 seconds, instead of failing at once.
 fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
-    let mut tries = 40;
+    let mut tries = 600;
     loop {
         match config.open() {
             Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries > 0 => {
