@@ -144,8 +144,10 @@ impl Format for PgpArmor {
     }
 
     fn extract(&self, data: &[u8], _budget: &mut Budget) -> Result<Extracted, Rejection> {
+        const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
         const END: &[u8] = b"-----END PGP MESSAGE-----";
-        let after = &data[27..];
+        // The fuzzer calls this without the carver's magic check.
+        let after = data.strip_prefix(BEGIN).ok_or(Rejection::NotThisFormat)?;
         if !matches!(after.first(), Some(b'\n' | b'\r')) {
             return Err(Rejection::NotThisFormat);
         }
@@ -160,8 +162,50 @@ impl Format for PgpArmor {
             return Err(Rejection::NotThisFormat);
         }
         Ok(sealed(
-            27 + end + END.len(),
+            BEGIN.len() + end + END.len(),
             "OpenPGP message (ASCII armour); no key to open it".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(format: &dyn Format, data: &[u8]) -> Result<Extracted, Rejection> {
+        format.extract(data, &mut Budget::new(Default::default()))
+    }
+
+    /// libFuzzer (target `sealed`, 2026-12-06): an empty input sliced the
+    /// PGP armour past its end. Every sealed format, given less than its
+    /// magic, must say "not this format".
+    #[test]
+    fn an_input_shorter_than_the_magic_is_not_this_format() {
+        let formats: [&dyn Format; 3] = [&Luks, &OpensslSalted, &PgpArmor];
+        for format in formats {
+            for magic in format.magics() {
+                for len in 0..magic.len() {
+                    assert!(
+                        matches!(
+                            extract(format, &magic[..len]),
+                            Err(Rejection::NotThisFormat)
+                        ),
+                        "{} on {len} bytes of its magic",
+                        format.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_armoured_message_is_claimed_to_its_end_marker() {
+        let message = b"-----BEGIN PGP MESSAGE-----\n\nhQEMA0x+abc=\n=Xy12\n-----END PGP MESSAGE-----\ntrailing";
+        let found = extract(&PgpArmor, message).expect("an armoured message");
+        assert_eq!(found.size, (message.len() - b"\ntrailing".len()) as u64);
+        assert_eq!(
+            found.detail.as_deref(),
+            Some("OpenPGP message (ASCII armour); no key to open it")
+        );
     }
 }
