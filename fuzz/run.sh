@@ -87,11 +87,16 @@ seed() {
     esac
 }
 cargo +nightly fuzz build -O
+# The binaries are run directly: `cargo fuzz run` rebuilds first, so a source
+# edit made while a long run is going would rebuild (minutes of both cores)
+# in the middle of the next target's time, and that target would test code
+# the others did not.
+bin="${CARGO_TARGET_DIR:-target}/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 mkdir -p logs
 run() {
     seed "$1"
     mkdir -p "artifacts/$1"
-    cargo +nightly fuzz run -O "$1" "corpus/$1" -- -artifact_prefix="artifacts/$1/" -max_total_time="$secs" -rss_limit_mb=2048 \
+    "$bin/$1" "corpus/$1" -artifact_prefix="artifacts/$1/" -max_total_time="$secs" -rss_limit_mb=2048 \
         -max_len=262144 > "logs/$1.log" 2>&1 || echo "$1: CRASH (see logs/$1.log and artifacts/$1)"
     grep -E '^#[0-9]+.*(DONE|pulse)' "logs/$1.log" | tail -1 | sed "s/^/$1: /"
 }
