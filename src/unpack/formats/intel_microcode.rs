@@ -69,10 +69,12 @@ fn header(data: &[u8]) -> Option<Header> {
         (0, _) => (2000, 2048),
         (d, t) => (d, t),
     };
+    // In u64: a data size near 4 GiB wrapped past the total size in u32,
+    // and the header then claimed more than the update holds.
     if total_size > MAX_TOTAL
         || total_size % 1024 != 0
         || data_size % 4 != 0
-        || data_size + HEADER as u32 > total_size
+        || u64::from(data_size) + HEADER as u64 > u64::from(total_size)
     {
         return None;
     }
@@ -323,6 +325,28 @@ mod tests {
             let _ = read(&extended);
             extended[at] ^= 0x10;
         }
+    }
+
+    /// Found by the fuzzer (kept in tests/fixtures/fuzz/): a data size of
+    /// `0xffffffd0` and a total size of 0. The size check added them in
+    /// 32 bits, the sum wrapped to 0, the header passed, and the checksum
+    /// sliced 4 GiB out of a 12 KB input. A total size of 0 would also have
+    /// kept the walk at one offset for ever.
+    #[test]
+    fn a_data_size_that_wraps_past_the_total_is_not_a_header() {
+        let found =
+            std::fs::read("tests/fixtures/fuzz/intel_microcode-data-size-wraps.bin").unwrap();
+        assert_eq!(le32(&found, 28), Some(0xffff_ffd0));
+        assert_eq!(le32(&found, 32), Some(0));
+        assert!(header(&found).is_none());
+        assert_eq!(read(&found).unwrap_err(), Rejection::NotThisFormat);
+        // The same wrap with a plausible total size, after a valid update.
+        let mut data = TWO.to_vec();
+        data[2048 + 28..2048 + 32].copy_from_slice(&0xffff_ffd0u32.to_le_bytes());
+        data[2048 + 32..2048 + 36].copy_from_slice(&1024u32.to_le_bytes());
+        assert!(header(&data[2048..]).is_none());
+        let out = read(&data).unwrap();
+        assert_eq!(out.size, 2048);
     }
 
     #[test]
