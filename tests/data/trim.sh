@@ -1,11 +1,13 @@
 #!/bin/sh
-# Rebuilds tests/data/ from the full public data sets (SHARED, by default
-# ../shared/data beside the checkout; see README.md here for what each source
-# is, its commit and licence). Only maintainers need this: the trimmed copy is
-# committed, and the tests read nothing outside the repository.
+# Rebuilds tests/data/ from the full public data sets, which SHARED names: a
+# directory holding rustsec-advisory-db/, nvd/ and osv/ at the commits
+# README.md here lists, with each source's licence. Only maintainers need
+# this: the trimmed copy is committed, and the tests read nothing outside the
+# repository.
 set -eu
+[ -n "${SHARED:-}" ] || { echo "usage: SHARED=/path/to/full/data sh tests/data/trim.sh" >&2; exit 2; }
+SHARED=$(cd "$SHARED" && pwd)
 cd "$(dirname "$0")"
-SHARED=${SHARED:-../../../shared/data}
 test -d "$SHARED/rustsec-advisory-db" || { echo "no $SHARED/rustsec-advisory-db" >&2; exit 1; }
 
 # RustSec: every advisory of every crate named in the lockfiles the tests and
