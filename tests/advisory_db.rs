@@ -58,15 +58,15 @@ fn import_status_and_scan_with_imported_data() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "imported 404 nvd advisories\nimported 203 osv advisories\nimported 112 rustsec advisories\n"
+        "imported 404 nvd advisories\nimported 203 osv advisories\nimported 113 rustsec advisories\n"
     );
     let (code, status) = json(&["--data-dir", dir, "db", "status", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(status["bundled"], 106);
     assert_eq!(status["sources"]["nvd"]["count"], 404);
-    // 115 advisory files in tests/data/rustsec-advisory-db, 3 of them withdrawn.
-    assert_eq!(status["sources"]["rustsec"]["count"], 112);
-    assert_eq!(status["total"], 106 + 404 + 203 + 112);
+    // 116 advisory files in tests/data/rustsec-advisory-db, 3 of them withdrawn.
+    assert_eq!(status["sources"]["rustsec"]["count"], 113);
+    assert_eq!(status["total"], 106 + 404 + 203 + 113);
 
     // NVD knows busybox CVEs the bundled set does not; the bundled ids are
     // not repeated where NVD has the same CVE.
