@@ -188,9 +188,12 @@ fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
 /// Opens sled's database, `fleet.lock` already held. No other fwaudit can
 /// then have the store open, so sled's own lock can only be held by a store
 /// this process has just closed whose background threads are still winding
-/// down (its I/O pool can still hold the file for seconds while the disk
-/// writes back a build: the reopen right after a close failed in CI): that
-/// lock is waited for, up to 30 seconds, instead of failing at once.
+/// down: dropping a `sled::Db` does not wait for its thread pool, and a
+/// segment truncation there (`set_len` + `sync_all` in sled 0.34's
+/// `pagecache/segment.rs`) holds a clone of the config, and with it the
+/// locked file, for seconds while the disk writes back a build (the reopen
+/// right after a close failed in CI). That lock is waited for, up to 30
+/// seconds, instead of failing at once.
 fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
     let mut tries = 600;
     loop {
@@ -326,10 +329,7 @@ impl SledStore {
         remove_dir(&copy)?;
         let mut entries = 0u64;
         {
-            let new = sled::Config::new()
-                .path(&copy)
-                .flush_every_ms(None)
-                .open()
+            let new = open_sled(&sled::Config::new().path(&copy).flush_every_ms(None))
                 .map_err(|e| format!("{}: {e}", copy.display()))?;
             for name in self.db.tree_names() {
                 let from = self.db.open_tree(&name).map_err(storage)?;
@@ -358,11 +358,10 @@ impl SledStore {
             new.flush().map_err(storage)?;
         }
         // Opened once more so the copy has its snapshot (a fast first open).
+        // The copy just closed can still be locked by sled's I/O pool (see
+        // `open_sled`): this open failed in CI without the wait.
         let after = {
-            let new = sled::Config::new()
-                .path(&copy)
-                .flush_every_ms(None)
-                .open()
+            let new = open_sled(&sled::Config::new().path(&copy).flush_every_ms(None))
                 .map_err(|e| format!("{}: {e}", copy.display()))?;
             new.flush().map_err(storage)?;
             new.size_on_disk().map_err(storage)?
