@@ -26,6 +26,10 @@ seed() {
         bzip2) cp $fx/text.bz2 "corpus/$1/" ;;
         zstd) cp $fx/text.zst "corpus/$1/" ;;
         lz4) cp $fx/text.lz4 "corpus/$1/" ;;
+        gzip) cp $fx/disk-mbr.img.gz $fx/rootfs-ext4.tar.gz "corpus/$1/" ;;
+        uimage) cp $fx/uimage-jffs2.bin "corpus/$1/" ;;
+        # No .xz fixture: one is made here when xz-utils is installed.
+        xz) if command -v xz > /dev/null; then xz -c $fx/text.txt > "corpus/$1/text.xz"; fi ;;
         ext)
             cp $fx/ext2.img $fx/ext4.img $fx/ext4-inline.img "corpus/$1/" && gzip -dc $fx/ext3.img.gz > "corpus/$1/ext3.img"
             # 64 KiB images mutate far faster than the 640 KiB fixtures (e2fsprogs).
