@@ -99,6 +99,7 @@ bin="${CARGO_TARGET_DIR:-target}/$(rustc +nightly -vV | sed -n 's/^host: //p')/r
 mkdir -p logs
 run() {
     seed "$1"
+    [ -n "$(ls -A "corpus/$1")" ] || echo "$1: no seed in tests/fixtures, starting from an empty corpus" >&2
     mkdir -p "artifacts/$1"
     "$bin/$1" "corpus/$1" -artifact_prefix="artifacts/$1/" -max_total_time="$secs" -rss_limit_mb=2048 \
         -max_len=262144 > "logs/$1.log" 2>&1 || echo "$1: CRASH (see logs/$1.log and artifacts/$1)"
