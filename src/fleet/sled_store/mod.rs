@@ -327,10 +327,10 @@ impl SledStore {
         let dir = self.data_dir.join("fleet");
         let copy = self.data_dir.join("fleet.compact");
         remove_dir(&copy)?;
+        let copy_config = sled::Config::new().path(&copy).flush_every_ms(None);
         let mut entries = 0u64;
         {
-            let new = open_sled(&sled::Config::new().path(&copy).flush_every_ms(None))
-                .map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new = open_sled(&copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
             for name in self.db.tree_names() {
                 let from = self.db.open_tree(&name).map_err(storage)?;
                 let to = new.open_tree(&name).map_err(storage)?;
@@ -361,8 +361,7 @@ impl SledStore {
         // The copy just closed can still be locked by sled's I/O pool (see
         // `open_sled`): this open failed in CI without the wait.
         let after = {
-            let new = open_sled(&sled::Config::new().path(&copy).flush_every_ms(None))
-                .map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new = open_sled(&copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
             new.flush().map_err(storage)?;
             new.size_on_disk().map_err(storage)?
         };
