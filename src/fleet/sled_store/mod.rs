@@ -185,24 +185,43 @@ fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
     }
 }
 
-/// Opens sled's database, `fleet.lock` already held. No other fwaudit can
-/// then have the store open, so sled's own lock can only be held by a store
-/// this process has just closed whose background threads are still winding
-/// down: dropping a `sled::Db` does not wait for its thread pool, and a
-/// segment truncation there (`set_len` + `sync_all` in sled 0.34's
-/// `pagecache/segment.rs`) holds a clone of the config, and with it the
-/// locked file, for seconds while the disk writes back a build (the reopen
-/// right after a close failed in CI). That lock is waited for, up to 30
-/// seconds, instead of failing at once.
-fn open_sled(config: &sled::Config) -> sled::Result<sled::Db> {
-    let mut tries = 600;
+/// Opens sled's database in `dir`, `fleet.lock` already held. No other
+/// fwaudit can then have the store open, so sled's own lock can only be held
+/// by a store this process has just closed whose background threads are
+/// still winding down: dropping a `sled::Db` does not wait for its thread
+/// pool, and a segment truncation there (`set_len` + `sync_all` in sled
+/// 0.34's `pagecache/segment.rs`) holds a clone of the config, and with it
+/// the locked file, for seconds while the disk writes back a build (the
+/// reopen right after a close failed in CI). That lock is waited for, up to
+/// 30 seconds, instead of failing at once.
+fn open_sled(dir: &Path, config: &sled::Config) -> sled::Result<sled::Db> {
+    wait_for_sled_lock(&dir.join("db"), std::time::Duration::from_secs(30));
+    config.open()
+}
+
+/// Waits until nothing holds the `flock` sled 0.34 takes on its `db` file,
+/// or until `limit` has passed. The wait is done here, by the lock's error
+/// kind, because sled reports a held lock as `ErrorKind::Other` with the
+/// cause only in its message (`config.rs`, `try_lock`): a retry on sled's
+/// error never saw `WouldBlock` and so never retried. The probe lock is
+/// released at once; what still blocks after `limit` is left for sled to
+/// report.
+fn wait_for_sled_lock(db: &Path, limit: std::time::Duration) {
+    // No file yet (a new store): nothing can hold its lock.
+    let Ok(file) = std::fs::File::open(db) else {
+        return;
+    };
+    let start = std::time::Instant::now();
     loop {
-        match config.open() {
-            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && tries > 0 => {
-                tries -= 1;
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return;
+            }
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < limit => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            opened => return opened,
+            Err(_) => return,
         }
     }
 }
@@ -231,7 +250,7 @@ impl SledStore {
         let config = sled::Config::new()
             .path(&dir)
             .flush_every_ms(flush_every_ms);
-        let db = open_sled(&config)
+        let db = open_sled(&dir, &config)
             .map_err(|e| format!("{}: cannot open fleet store: {e}", dir.display()))?;
         super::timing::mark("store: sled open");
         // What an interrupted `fleet compact` left: a copy never swapped in,
@@ -330,7 +349,8 @@ impl SledStore {
         let copy_config = sled::Config::new().path(&copy).flush_every_ms(None);
         let mut entries = 0u64;
         {
-            let new = open_sled(&copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new =
+                open_sled(&copy, &copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
             for name in self.db.tree_names() {
                 let from = self.db.open_tree(&name).map_err(storage)?;
                 let to = new.open_tree(&name).map_err(storage)?;
@@ -359,9 +379,11 @@ impl SledStore {
         }
         // Opened once more so the copy has its snapshot (a fast first open).
         // The copy just closed can still be locked by sled's I/O pool (see
-        // `open_sled`): this open failed in CI without the wait.
+        // `open_sled`): this open failed in CI while the wait could not
+        // see sled's lock error.
         let after = {
-            let new = open_sled(&copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new =
+                open_sled(&copy, &copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
             new.flush().map_err(storage)?;
             new.size_on_disk().map_err(storage)?
         };
@@ -707,5 +729,53 @@ impl FleetStore for SledStore {
 
     fn load(&self, items: Vec<crate::fleet::transfer::Item>) -> Result<(), String> {
         transfer::load(self, items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock held by a closing store's thread is waited for: the store
+    /// opens as soon as the holder lets go, not with sled's lock error.
+    #[test]
+    fn a_sled_lock_released_while_opening_is_waited_for() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("fleet");
+        let config = sled::Config::new().path(&dir).flush_every_ms(None);
+        drop(open_sled(&dir, &config).unwrap());
+        // Stands in for sled's winding-down thread: the same kind of lock
+        // on the same file, released 300 ms later.
+        let holder = std::fs::File::open(dir.join("db")).unwrap();
+        holder.lock().unwrap();
+        let direct = config.open().map(|_| ()).unwrap_err();
+        assert!(
+            direct.to_string().contains("could not acquire lock"),
+            "{direct}"
+        );
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(holder);
+        });
+        let start = std::time::Instant::now();
+        let db = open_sled(&dir, &config).unwrap();
+        assert!(start.elapsed() >= std::time::Duration::from_millis(250));
+        releaser.join().unwrap();
+        drop(db);
+    }
+
+    /// A lock that is never released ends in sled's own error once the
+    /// wait is over, not in a hang.
+    #[test]
+    fn a_sled_lock_held_past_the_wait_is_reported() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("fleet");
+        let config = sled::Config::new().path(&dir).flush_every_ms(None);
+        drop(open_sled(&dir, &config).unwrap());
+        let holder = std::fs::File::open(dir.join("db")).unwrap();
+        holder.lock().unwrap();
+        wait_for_sled_lock(&dir.join("db"), std::time::Duration::from_millis(200));
+        let err = config.open().map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("could not acquire lock"), "{err}");
     }
 }
