@@ -389,8 +389,11 @@ impl SledStore {
         };
         exchange(&dir, &copy)?;
         // `fleet.compact` is now the old store, still open here. Another
-        // fwaudit that opens the new store may remove it too.
+        // fwaudit that opens the new store may remove it too. Its threads
+        // are let finish first, so none writes into the directory while it
+        // is removed (which would leave it behind, not empty).
         drop(self);
+        wait_for_sled_lock(&copy.join("db"), std::time::Duration::from_secs(30));
         let _ = std::fs::remove_dir_all(&copy);
         Ok(CompactSummary {
             entries,
