@@ -739,16 +739,13 @@ impl FleetStore for SledStore {
 mod tests {
     use super::*;
 
-    /// A lock held by a closing store's thread is waited for: the store
-    /// opens as soon as the holder lets go, not with sled's lock error.
-    #[test]
-    fn a_sled_lock_released_while_opening_is_waited_for() {
-        let home = tempfile::tempdir().unwrap();
-        let dir = home.path().join("fleet");
+    /// A store created and closed in `home`, its sled config, and a file
+    /// holding the kind of lock sled takes on its `db` (standing in for a
+    /// closing store's winding-down thread).
+    fn store_locked_by_another(home: &Path) -> (PathBuf, sled::Config, std::fs::File) {
+        let dir = home.join("fleet");
         let config = sled::Config::new().path(&dir).flush_every_ms(None);
         drop(open_sled(&dir, &config).unwrap());
-        // Stands in for sled's winding-down thread: the same kind of lock
-        // on the same file, released 300 ms later.
         let holder = std::fs::File::open(dir.join("db")).unwrap();
         holder.lock().unwrap();
         let direct = config.open().map(|_| ()).unwrap_err();
@@ -756,6 +753,15 @@ mod tests {
             direct.to_string().contains("could not acquire lock"),
             "{direct}"
         );
+        (dir, config, holder)
+    }
+
+    /// A lock held by a closing store's thread is waited for: the store
+    /// opens as soon as the holder lets go, not with sled's lock error.
+    #[test]
+    fn a_sled_lock_released_while_opening_is_waited_for() {
+        let home = tempfile::tempdir().unwrap();
+        let (dir, config, holder) = store_locked_by_another(home.path());
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(300));
             drop(holder);
@@ -772,12 +778,10 @@ mod tests {
     #[test]
     fn a_sled_lock_held_past_the_wait_is_reported() {
         let home = tempfile::tempdir().unwrap();
-        let dir = home.path().join("fleet");
-        let config = sled::Config::new().path(&dir).flush_every_ms(None);
-        drop(open_sled(&dir, &config).unwrap());
-        let holder = std::fs::File::open(dir.join("db")).unwrap();
-        holder.lock().unwrap();
+        let (dir, config, _holder) = store_locked_by_another(home.path());
+        let start = std::time::Instant::now();
         wait_for_sled_lock(&dir.join("db"), std::time::Duration::from_millis(200));
+        assert!(start.elapsed() >= std::time::Duration::from_millis(200));
         let err = config.open().map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("could not acquire lock"), "{err}");
     }
