@@ -193,11 +193,19 @@ fn lock(data_dir: &Path, dir: &Path) -> Result<std::fs::File, FleetError> {
 /// 0.34's `pagecache/segment.rs`) holds a clone of the config, and with it
 /// the locked file, for seconds while the disk writes back a build (the
 /// reopen right after a close failed in CI). That lock is waited for, up to
-/// 30 seconds, instead of failing at once.
-fn open_sled(dir: &Path, config: &sled::Config) -> sled::Result<sled::Db> {
-    wait_for_sled_lock(&dir.join("db"), std::time::Duration::from_secs(30));
-    config.open()
+/// 30 seconds, instead of failing at once. `flush_every_ms` is sled's
+/// background flush period (`None`: no flusher thread).
+fn open_sled(dir: &Path, flush_every_ms: Option<u64>) -> sled::Result<sled::Db> {
+    wait_for_sled_lock(&dir.join("db"), SLED_LOCK_WAIT);
+    sled::Config::new()
+        .path(dir)
+        .flush_every_ms(flush_every_ms)
+        .open()
 }
+
+/// How long a just-closed store's sled threads are given to let go of its
+/// `db` file (see [`open_sled`]).
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Waits until nothing holds the `flock` sled 0.34 takes on its `db` file,
 /// or until `limit` has passed. The wait is done here, by the lock's error
@@ -247,10 +255,7 @@ impl SledStore {
         let dir = data_dir.join("fleet");
         super::timing::mark("store: opening");
         let lock = lock(data_dir, &dir)?;
-        let config = sled::Config::new()
-            .path(&dir)
-            .flush_every_ms(flush_every_ms);
-        let db = open_sled(&dir, &config)
+        let db = open_sled(&dir, flush_every_ms)
             .map_err(|e| format!("{}: cannot open fleet store: {e}", dir.display()))?;
         super::timing::mark("store: sled open");
         // What an interrupted `fleet compact` left: a copy never swapped in,
@@ -346,11 +351,9 @@ impl SledStore {
         let dir = self.data_dir.join("fleet");
         let copy = self.data_dir.join("fleet.compact");
         remove_dir(&copy)?;
-        let copy_config = sled::Config::new().path(&copy).flush_every_ms(None);
         let mut entries = 0u64;
         {
-            let new =
-                open_sled(&copy, &copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new = open_sled(&copy, None).map_err(|e| format!("{}: {e}", copy.display()))?;
             for name in self.db.tree_names() {
                 let from = self.db.open_tree(&name).map_err(storage)?;
                 let to = new.open_tree(&name).map_err(storage)?;
@@ -382,8 +385,7 @@ impl SledStore {
         // `open_sled`): this open failed in CI while the wait could not
         // see sled's lock error.
         let after = {
-            let new =
-                open_sled(&copy, &copy_config).map_err(|e| format!("{}: {e}", copy.display()))?;
+            let new = open_sled(&copy, None).map_err(|e| format!("{}: {e}", copy.display()))?;
             new.flush().map_err(storage)?;
             new.size_on_disk().map_err(storage)?
         };
@@ -393,7 +395,7 @@ impl SledStore {
         // are let finish first, so none writes into the directory while it
         // is removed (which would leave it behind, not empty).
         drop(self);
-        wait_for_sled_lock(&copy.join("db"), std::time::Duration::from_secs(30));
+        wait_for_sled_lock(&copy.join("db"), SLED_LOCK_WAIT);
         let _ = std::fs::remove_dir_all(&copy);
         Ok(CompactSummary {
             entries,
@@ -739,21 +741,27 @@ impl FleetStore for SledStore {
 mod tests {
     use super::*;
 
-    /// A store created and closed in `home`, its sled config, and a file
-    /// holding the kind of lock sled takes on its `db` (standing in for a
-    /// closing store's winding-down thread).
-    fn store_locked_by_another(home: &Path) -> (PathBuf, sled::Config, std::fs::File) {
+    /// Sled's own open of `dir`, without the wait: its error, if any.
+    fn sled_open_error(dir: &Path) -> Option<String> {
+        sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    /// A store created and closed in `home`, and a file holding the kind of
+    /// lock sled takes on its `db` (standing in for a closing store's
+    /// winding-down thread).
+    fn store_locked_by_another(home: &Path) -> (PathBuf, std::fs::File) {
         let dir = home.join("fleet");
-        let config = sled::Config::new().path(&dir).flush_every_ms(None);
-        drop(open_sled(&dir, &config).unwrap());
+        drop(open_sled(&dir, None).unwrap());
         let holder = std::fs::File::open(dir.join("db")).unwrap();
         holder.lock().unwrap();
-        let direct = config.open().map(|_| ()).unwrap_err();
-        assert!(
-            direct.to_string().contains("could not acquire lock"),
-            "{direct}"
-        );
-        (dir, config, holder)
+        let direct = sled_open_error(&dir).unwrap_or_default();
+        assert!(direct.contains("could not acquire lock"), "{direct}");
+        (dir, holder)
     }
 
     /// A lock held by a closing store's thread is waited for: the store
@@ -761,13 +769,13 @@ mod tests {
     #[test]
     fn a_sled_lock_released_while_opening_is_waited_for() {
         let home = tempfile::tempdir().unwrap();
-        let (dir, config, holder) = store_locked_by_another(home.path());
+        let (dir, holder) = store_locked_by_another(home.path());
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(300));
             drop(holder);
         });
         let start = std::time::Instant::now();
-        let db = open_sled(&dir, &config).unwrap();
+        let db = open_sled(&dir, None).unwrap();
         assert!(start.elapsed() >= std::time::Duration::from_millis(250));
         releaser.join().unwrap();
         drop(db);
@@ -778,11 +786,11 @@ mod tests {
     #[test]
     fn a_sled_lock_held_past_the_wait_is_reported() {
         let home = tempfile::tempdir().unwrap();
-        let (dir, config, _holder) = store_locked_by_another(home.path());
+        let (dir, _holder) = store_locked_by_another(home.path());
         let start = std::time::Instant::now();
         wait_for_sled_lock(&dir.join("db"), std::time::Duration::from_millis(200));
         assert!(start.elapsed() >= std::time::Duration::from_millis(200));
-        let err = config.open().map(|_| ()).unwrap_err();
-        assert!(err.to_string().contains("could not acquire lock"), "{err}");
+        let err = sled_open_error(&dir).unwrap_or_default();
+        assert!(err.contains("could not acquire lock"), "{err}");
     }
 }
